@@ -1,0 +1,91 @@
+# Build, run and check the project. Every target bootstraps its own tools, so a
+# fresh clone needs only python3 (3.11), make and, for `test-postgres`, PostgreSQL.
+# Tools are called by their .venv/bin path; nothing needs to be activated.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+# Debian packages needed at run time (CJK fonts and HarfBuzz subsetting for WeasyPrint).
+SYSTEM_PACKAGES := fonts-noto-cjk libharfbuzz-subset0
+
+POSTGRES_URL := postgres://postgres@127.0.0.1:5432/fupin
+BENCH_DATABASE_URL := postgres://postgres@127.0.0.1:5432/fupin_bench
+
+# Throwaway values for `manage.py check --deploy` in `make check` only. They are
+# committed on purpose and protect nothing: never use them for a real deployment.
+CI_SECRET_KEY := 7NL6pt-cS9UbzH_yrXNAsTHpM3r0zz4XI17CavFnR28DWKawTX_IEK1LtNCC
+CI_ID_KEY := gY48UxuzHZTorMILiajvcumwCm6JGnxx-29ddWP33ck=
+
+# uv: use the project's .venv, and the machine's Python 3.11 rather than downloading one.
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+export UV_PYTHON_DOWNLOADS := never
+
+# Extra arguments for pytest, e.g. `make test ARGS="-k audit -x"`.
+ARGS ?=
+
+.PHONY: help bootstrap run test test-postgres check bench format
+
+help:
+	@echo "make run            migrate, seed demo data, run timers and the dev server on :8000"
+	@echo "make test           run the test suite (SQLite; ARGS=... passes on to pytest)"
+	@echo "make test-postgres  run the test suite against PostgreSQL on 127.0.0.1:5432"
+	@echo "make check          ruff, mypy, import-linter, migrations and deploy checks"
+	@echo "make format         apply ruff fixes and formatting"
+	@echo "make bench          run the benchmarks against PostgreSQL"
+
+# Internal: install uv into .tools/, sync .venv from uv.lock, ensure Debian packages.
+bootstrap:
+	@if [ ! -x $(UV) ] || [ "$$($(UV) --version 2>/dev/null | cut -d' ' -f2)" != "$(UV_VERSION)" ]; then \
+		echo "bootstrap: installing uv $(UV_VERSION) into $(TOOLS)/"; \
+		python3 -m venv $(TOOLS); \
+		$(TOOLS)/bin/pip install -q --disable-pip-version-check 'uv==$(UV_VERSION)'; \
+	fi
+	@$(UV) sync --frozen --quiet
+	@bash scripts/system-packages.sh $(SYSTEM_PACKAGES)
+
+# process_timers runs in the background for as long as the dev server does; the
+# trap stops it however the server ends (Ctrl-C included: a background job of a
+# non-interactive shell ignores SIGINT, so it would otherwise be left running).
+run: bootstrap
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py process_timers --loop & timers=$$!; \
+	trap 'kill $$timers 2>/dev/null || true' EXIT; \
+	trap 'exit 130' INT TERM; \
+	$(PY) manage.py runserver 0.0.0.0:8000
+
+test: bootstrap
+	$(BIN)/pytest $(ARGS)
+
+# FUPIN_REQUIRE_POSTGRES makes the suite fail, not skip, when PostgreSQL is unreachable.
+test-postgres: bootstrap
+	DATABASE_URL=$(POSTGRES_URL) FUPIN_REQUIRE_POSTGRES=1 $(BIN)/pytest $(ARGS)
+
+check: bootstrap
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	$(BIN)/lint-imports
+	$(PY) manage.py makemigrations --check --dry-run
+	DJANGO_DEBUG=false \
+	DJANGO_SECRET_KEY=$(CI_SECRET_KEY) \
+	DJANGO_ALLOWED_HOSTS=example.org \
+	FUPIN_ID_KEY=$(CI_ID_KEY) \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+bench: bootstrap
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m benchmarks.run
+
+# Fixes first, formatting last; what cannot be fixed is reported by `make check`.
+format: bootstrap
+	$(BIN)/ruff check --fix-only .
+	$(BIN)/ruff format .

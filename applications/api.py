@@ -1,0 +1,234 @@
+"""API for the registry: areas, programs, households (scoped by the selectors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from applications import services
+from applications.models import Area, Household, Person, Program, ProgramItem, ProgramVersion
+from applications.selectors import areas_visible_to, households_visible_to, programs_visible_to
+from applications.idnumbers import mask_phone
+
+
+class AreaSerializer(serializers.ModelSerializer[Area]):
+    class Meta:
+        model = Area
+        fields = ["code", "name", "level", "parent"]
+
+
+class AreaViewSet(viewsets.ReadOnlyModelViewSet[Area]):
+    serializer_class = AreaSerializer
+    lookup_field = "code"
+
+    def get_queryset(self) -> QuerySet[Area]:
+        qs = areas_visible_to(self.request.user).order_by("code")
+        level = self.request.query_params.get("level")
+        if level:
+            qs = qs.filter(level=level)
+        return qs
+
+
+class ProgramItemSerializer(serializers.ModelSerializer[ProgramItem]):
+    class Meta:
+        model = ProgramItem
+        fields = ["code", "name", "unit", "unit_amount", "max_quantity"]
+
+
+class ProgramVersionSerializer(serializers.ModelSerializer[ProgramVersion]):
+    items = ProgramItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ProgramVersion
+        fields = [
+            "id",
+            "effective_from",
+            "policy_reference",
+            "household_cap",
+            "posting_days",
+            "loan_max_amount",
+            "loan_max_months",
+            "items",
+        ]
+
+
+class ProgramSerializer(serializers.ModelSerializer[Program]):
+    current = serializers.SerializerMethodField()
+    items = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Program
+        fields = ["id", "code", "name", "kind", "area", "budget", "active", "current", "items"]
+
+    def _current(self, obj: Program) -> ProgramVersion | None:
+        from django.utils import timezone
+
+        today = timezone.localdate()
+        versions = [v for v in obj.versions.all() if v.effective_from <= today]
+        return max(versions, key=lambda v: v.effective_from) if versions else None
+
+    @extend_schema(exclude=False)
+    def get_current(self, obj: Program) -> dict[str, Any] | None:
+        version = self._current(obj)
+        return ProgramVersionSerializer(version).data if version else None
+
+    def get_items(self, obj: Program) -> list[dict[str, Any]]:
+        version = self._current(obj)
+        return ProgramItemSerializer(version.items.all(), many=True).data if version else []
+
+
+class ProgramViewSet(viewsets.ReadOnlyModelViewSet[Program]):
+    serializer_class = ProgramSerializer
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self) -> QuerySet[Program]:
+        return programs_visible_to(self.request.user).prefetch_related("versions__items")
+
+
+class MemberInputSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=50)
+    id_number = serializers.CharField(max_length=18)
+    relation = serializers.ChoiceField(choices=Person.Relation.choices)
+
+
+class HouseholdCreateSerializer(serializers.Serializer[Any]):
+    area = serializers.CharField(max_length=12)
+    head_name = serializers.CharField(max_length=50)
+    head_id_number = serializers.CharField(max_length=18)
+    bank_card = serializers.CharField(max_length=30)
+    phone = serializers.CharField(max_length=20)
+    household_type = serializers.ChoiceField(choices=Household.Kind.choices)
+    poverty_causes = serializers.ListField(
+        child=serializers.ChoiceField(choices=Household.Cause.choices), min_length=1, max_length=11
+    )
+    members = MemberInputSerializer(many=True, required=False)
+
+
+class HouseholdUpdateSerializer(serializers.Serializer[Any]):
+    phone = serializers.CharField(max_length=20, required=False)
+    bank_card = serializers.CharField(max_length=30, required=False)
+    status = serializers.ChoiceField(choices=Household.Status.choices, required=False)
+    household_type = serializers.ChoiceField(choices=Household.Kind.choices, required=False)
+    poverty_causes = serializers.ListField(
+        child=serializers.ChoiceField(choices=Household.Cause.choices),
+        min_length=1,
+        max_length=11,
+        required=False,
+    )
+
+
+class PersonSerializer(serializers.ModelSerializer[Person]):
+    class Meta:
+        model = Person
+        fields = ["id", "name", "relation", "id_masked"]
+
+
+class HouseholdSerializer(serializers.ModelSerializer[Household]):
+    members = PersonSerializer(many=True, read_only=True)
+    phone = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Household
+        fields = [
+            "id",
+            "area",
+            "head_name",
+            "head_id_masked",
+            "household_type",
+            "poverty_causes",
+            "status",
+            "bank_card_masked",
+            "phone",
+            "members",
+            "created_at",
+        ]
+
+    def get_phone(self, obj: Household) -> str:
+        return mask_phone(obj.phone)
+
+
+class HouseholdViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet[Household],
+):
+    serializer_class = HouseholdSerializer
+    lookup_value_regex = "[0-9]+"
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Household]:
+        qs = households_visible_to(self.request.user).prefetch_related("members").order_by("-id")
+        params = self.request.query_params
+        if params.get("area"):
+            qs = qs.filter(area_code__startswith=params["area"])
+        if params.get("name"):
+            qs = qs.filter(head_name__contains=params["name"])
+        if params.get("id_last4"):
+            qs = qs.filter(head_id_masked__endswith=params["id_last4"].upper()[-4:])
+        if params.get("status"):
+            qs = qs.filter(status=params["status"])
+        return qs
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        if self.action == "create":
+            return HouseholdCreateSerializer
+        if self.action == "partial_update":
+            return HouseholdUpdateSerializer
+        return HouseholdSerializer
+
+    @extend_schema(request=HouseholdCreateSerializer, responses=HouseholdSerializer)
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = HouseholdCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        household = services.household_create(
+            actor=request.user,
+            area_code=v["area"],
+            head_name=v["head_name"],
+            head_id_number=v["head_id_number"],
+            bank_card=v["bank_card"],
+            phone=v["phone"],
+            household_type=v["household_type"],
+            poverty_causes=v["poverty_causes"],
+            members=v.get("members", []),
+        )
+        return Response(HouseholdSerializer(household).data, status=201)
+
+    @extend_schema(request=HouseholdUpdateSerializer, responses=HouseholdSerializer)
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        household = self.get_object()
+        data = HouseholdUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        household = services.household_update(
+            actor=request.user, household_id=household.pk, **data.validated_data
+        )
+        return Response(HouseholdSerializer(household).data)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.partial_update(request, *args, **kwargs)
+
+
+class RevealSerializer(serializers.Serializer[Any]):
+    id_number = serializers.CharField()
+
+
+class PersonViewSet(viewsets.GenericViewSet[Person]):
+    serializer_class = PersonSerializer
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self) -> QuerySet[Person]:
+        return Person.objects.filter(household__in=households_visible_to(self.request.user))
+
+    @extend_schema(request=None, responses=RevealSerializer)
+    @action(detail=True, methods=["post"])
+    def reveal(self, request: Request, pk: str | None = None) -> Response:
+        number = services.person_reveal_id(actor=request.user, person_id=int(pk or 0))
+        return Response({"id_number": number})

@@ -1,0 +1,356 @@
+"""The registry (areas, households, programs) and the applications that move along the chain.
+
+Scope is data: every household and application carries the 12-digit code of its village,
+and "everything in township T" is a prefix match on that code.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+area_code_validator = RegexValidator(r"^\d{12}$", _("An area code has 12 digits."))
+
+
+class Area(models.Model):
+    class Level(models.TextChoices):
+        COUNTY = "county", _("county")
+        TOWNSHIP = "township", _("township")
+        VILLAGE = "village", _("village")
+
+    code = models.CharField(
+        _("area code"), max_length=12, primary_key=True, validators=[area_code_validator]
+    )
+    name = models.CharField(_("name"), max_length=100)
+    level = models.CharField(_("level"), max_length=16, choices=Level.choices)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+
+    class Meta:
+        verbose_name = _("area")
+        verbose_name_plural = _("areas")
+        ordering = ["code"]
+        permissions = [
+            ("act_village_cadre", _("Act as village cadre in this area")),
+            ("act_township_reviewer", _("Act as township reviewer in this area")),
+            ("act_county_approver", _("Act as county approver in this area")),
+            ("act_finance_officer", _("Act as finance officer in this area")),
+            ("act_inspector", _("Act as inspector in this area")),
+            ("reveal_id_number", _("Reveal full ID numbers in this area")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    @property
+    def prefix(self) -> str:
+        """The code prefix that selects everything inside this area."""
+        return area_prefix(self.code, self.level)
+
+    @property
+    def county_code(self) -> str:
+        return self.code[:6] + "000000"
+
+
+def area_prefix(code: str, level: str) -> str:
+    if level == Area.Level.COUNTY:
+        return code[:6]
+    if level == Area.Level.TOWNSHIP:
+        return code[:9]
+    return code
+
+
+class Household(models.Model):
+    class Kind(models.TextChoices):
+        GENERAL = "general", _("general poor household")
+        SUBSISTENCE = "subsistence", _("minimum-subsistence poor household")
+        EXTREME = "extreme", _("extremely poor, state-supported household")
+
+    class Status(models.TextChoices):
+        REGISTERED = "registered", _("registered")
+        EXITED = "exited", _("exited poverty")
+        RETURNED = "returned", _("returned to poverty")
+
+    class Cause(models.TextChoices):
+        ILLNESS = "illness", _("illness")
+        DISABILITY = "disability", _("disability")
+        SCHOOLING = "schooling", _("schooling costs")
+        DISASTER = "disaster", _("disaster")
+        LAND = "land", _("lack of land")
+        WATER = "water", _("lack of water")
+        SKILLS = "skills", _("lack of skills")
+        LABOUR = "labour", _("lack of labour")
+        CAPITAL = "capital", _("lack of capital")
+        TRANSPORT = "transport", _("poor transport")
+        MOTIVATION = "motivation", _("lack of motivation")
+
+    area = models.ForeignKey(
+        Area, on_delete=models.PROTECT, related_name="households", verbose_name=_("village")
+    )
+    area_code = models.CharField(_("area code"), max_length=12, editable=False)
+    head_name = models.CharField(_("head of household"), max_length=50)
+    head_id_masked = models.CharField(_("head's ID number"), max_length=18, editable=False)
+    household_type = models.CharField(_("household type"), max_length=16, choices=Kind.choices)
+    poverty_causes = models.JSONField(_("causes of poverty"), default=list)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.REGISTERED
+    )
+    bank_card_cipher = models.TextField(editable=False)
+    bank_card_hash = models.CharField(max_length=64, editable=False, db_index=True)
+    bank_card_masked = models.CharField(_("bank card"), max_length=32, editable=False)
+    bank_card_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    phone = models.CharField(
+        _("phone"), max_length=20, validators=[RegexValidator(r"^1\d{10}$|^0\d{9,11}$")]
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("household")
+        verbose_name_plural = _("households")
+        indexes = [
+            models.Index(
+                fields=["area_code"], name="household_area_idx", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(fields=["head_name"], name="household_head_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.head_name} ({self.head_id_masked})"
+
+
+class Person(models.Model):
+    """A member of a household, the head included. The ID number's keyed hash is unique
+    across the whole registry: one person, one household."""
+
+    class Relation(models.TextChoices):
+        HEAD = "head", _("head of household")
+        SPOUSE = "spouse", _("spouse")
+        CHILD = "child", _("child")
+        PARENT = "parent", _("parent")
+        SIBLING = "sibling", _("sibling")
+        GRANDPARENT = "grandparent", _("grandparent")
+        GRANDCHILD = "grandchild", _("grandchild")
+        OTHER = "other", _("other")
+
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="members")
+    name = models.CharField(_("name"), max_length=50)
+    relation = models.CharField(_("relation"), max_length=16, choices=Relation.choices)
+    id_cipher = models.TextField(editable=False)
+    id_hash = models.CharField(max_length=64, unique=True, editable=False)
+    id_masked = models.CharField(_("ID number"), max_length=18, editable=False)
+
+    class Meta:
+        verbose_name = _("household member")
+        verbose_name_plural = _("household members")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["household"], condition=Q(relation="head"), name="one_head_per_household"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id_masked})"
+
+
+class Program(models.Model):
+    class Kind(models.TextChoices):
+        SUBSIDY = "subsidy", _("subsidy")
+        LOAN = "loan", _("loan")
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    area = models.ForeignKey(
+        Area, on_delete=models.PROTECT, related_name="programs", verbose_name=_("county")
+    )
+    budget = models.DecimalField(_("budget"), validators=[MinValueValidator(0)], **MONEY)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("program")
+        verbose_name_plural = _("programs")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProgramVersion(models.Model):
+    """Effective-dated parameters of a program, with the policy text they come from.
+    Versions are never edited once an application was decided under them; a change of
+    policy is a new version."""
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="versions")
+    effective_from = models.DateField(_("effective from"))
+    policy_reference = models.CharField(_("policy reference"), max_length=200)
+    household_cap = models.DecimalField(
+        _("cap per household"), validators=[MinValueValidator(0)], **MONEY
+    )
+    posting_days = models.PositiveSmallIntegerField(_("posting period (days)"), default=7)
+    loan_max_amount = models.DecimalField(
+        _("maximum loan"), null=True, blank=True, validators=[MinValueValidator(0)], **MONEY
+    )
+    loan_max_months = models.PositiveSmallIntegerField(
+        _("maximum term (months)"), null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("program parameters")
+        verbose_name_plural = _("program parameters")
+        ordering = ["program", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "effective_from"], name="program_version_date_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(posting_days__gte=1), name="program_version_posting_days_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.program} @ {self.effective_from}"
+
+
+class ProgramItem(models.Model):
+    version = models.ForeignKey(ProgramVersion, on_delete=models.PROTECT, related_name="items")
+    code = models.SlugField(_("code"), max_length=40)
+    name = models.CharField(_("name"), max_length=100)
+    unit = models.CharField(_("unit"), max_length=20)
+    unit_amount = models.DecimalField(
+        _("amount per unit"), validators=[MinValueValidator(Decimal("0.01"))], **MONEY
+    )
+    max_quantity = models.PositiveIntegerField(_("maximum quantity"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("program item")
+        verbose_name_plural = _("program items")
+        constraints = [
+            models.UniqueConstraint(fields=["version", "code"], name="program_item_code_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Application(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        SUBMITTED = "submitted", _("submitted")
+        POSTED = "posted", _("in public posting")
+        TOWNSHIP_REVIEW = "township_review", _("township review")
+        COUNTY_REVIEW = "county_review", _("county review")
+        APPROVED = "approved", _("approved")
+        DISBURSED = "disbursed", _("disbursed")
+        RETURNED = "returned", _("returned for correction")
+        REJECTED = "rejected", _("rejected")
+        WITHDRAWN = "withdrawn", _("withdrawn")
+
+    CLOSED = (Status.REJECTED, Status.WITHDRAWN, Status.DISBURSED)
+
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="applications"
+    )
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="applications")
+    program_version = models.ForeignKey(
+        ProgramVersion, on_delete=models.PROTECT, related_name="applications"
+    )
+    area_code = models.CharField(_("area code"), max_length=12, editable=False)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.DRAFT, editable=False
+    )
+    amount = models.DecimalField(_("amount"), editable=False, **MONEY)
+    appraisal_date = models.DateField(_("appraisal meeting date"), null=True, blank=True)
+    appraisal_attendees = models.PositiveIntegerField(_("attendees"), null=True, blank=True)
+    appraisal_votes_for = models.PositiveIntegerField(_("votes for"), null=True, blank=True)
+    appraisal_votes_against = models.PositiveIntegerField(
+        _("votes against"), null=True, blank=True
+    )
+    posting_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    posting_ends_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    township_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    county_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    disbursed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    last_reason = models.TextField(_("last reason"), blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("application")
+        verbose_name_plural = _("applications")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["household", "program"],
+                condition=~Q(status__in=["rejected", "withdrawn", "disbursed"]),
+                name="one_active_application_per_household_program",
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="application_amount_gte_0"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["area_code", "status"],
+                name="application_scope_idx",
+                opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
+            ),
+            models.Index(fields=["status", "posting_ends_at"], name="application_posting_idx"),
+            models.Index(fields=["-created_at", "-id"], name="application_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.household.head_name} {self.program}"
+
+
+class ApplicationItem(models.Model):
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="items")
+    item = models.ForeignKey(ProgramItem, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField(_("quantity"), validators=[MinValueValidator(1)])
+    unit_amount = models.DecimalField(_("amount per unit"), **MONEY)
+    amount = models.DecimalField(_("amount"), **MONEY)
+
+    class Meta:
+        verbose_name = _("application item")
+        verbose_name_plural = _("application items")
+        constraints = [
+            models.UniqueConstraint(fields=["application", "item"], name="application_item_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item} × {self.quantity}"

@@ -1,0 +1,74 @@
+"""The one place that talks to django-guardian.
+
+Roles are object permissions on ``Area`` rows, granted to users (never globally, never to
+a group): a million applications mean no extra permission rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from guardian.models import UserObjectPermission
+from guardian.shortcuts import assign_perm, remove_perm
+
+from applications.models import Area
+from applications.roles import PERMISSION_ROLE, ROLE_PERMISSION, REVEAL_PERMISSION, prefix_of_code
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: str  # a Role value, or REVEAL_PERMISSION
+    area_code: str
+    prefix: str
+
+
+_CACHE_ATTR = "_fupin_grants"
+
+
+def grants_of(user: Any) -> tuple[Grant, ...]:
+    """Every role the user holds, with the area and its code prefix. One query per user
+    object (cached on it for the request)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ()
+    cached: tuple[Grant, ...] | None = getattr(user, _CACHE_ATTR, None)
+    if cached is not None:
+        return cached
+    rows = UserObjectPermission.objects.filter(
+        user_id=user.pk, content_type=ContentType.objects.get_for_model(Area)
+    ).values_list("permission__codename", "object_pk")
+    grants = []
+    for codename, code in rows:
+        role = PERMISSION_ROLE.get(codename)
+        if role is None and codename == REVEAL_PERMISSION:
+            role = REVEAL_PERMISSION
+        if role is not None:
+            grants.append(Grant(role=str(role), area_code=code, prefix=prefix_of_code(code)))
+    result = tuple(sorted(grants, key=lambda g: (g.role, g.area_code)))
+    setattr(user, _CACHE_ATTR, result)
+    return result
+
+
+def forget_grants(user: Any) -> None:
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def permission_grant(user: Any, codename: str, area: Area) -> bool:
+    """Grant; returns False when the user already held it."""
+    forget_grants(user)
+    if any(g.area_code == area.code and codename in (g.role, _perm_of(g.role)) for g in grants_of(user)):
+        return False
+    assign_perm(f"applications.{codename}", user, area)
+    forget_grants(user)
+    return True
+
+
+def _perm_of(role: str) -> str:
+    return ROLE_PERMISSION.get(role, role)
+
+
+def permission_revoke(user: Any, codename: str, area: Area) -> None:
+    remove_perm(f"applications.{codename}", user, area)
+    forget_grants(user)

@@ -1,0 +1,487 @@
+"""Writes to the registry: areas, households, programs and role grants. Every write is one
+transaction with its audit entry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from applications import idnumbers
+from applications.errors import Forbidden, InvalidInput, NotFound
+from applications.models import Area, Household, Person, Program, ProgramItem, ProgramVersion
+from applications.permissions import permission_grant
+from applications.roles import REVEAL_PERMISSION, ROLE_LEVEL, ROLE_PERMISSION, Role
+from applications.selectors import can_reveal_id, has_role_in, households_visible_to
+from audit.services import audit_record, audit_refusal, model_changes
+
+MAX_MEMBERS = 30
+
+
+def area_create(*, code: str, name: str, parent: Area | None = None, actor: Any = None) -> Area:
+    """Create an area (idempotent on the code); the level follows from the code."""
+    from applications.roles import level_of_code
+
+    with transaction.atomic():
+        area, created = Area.objects.get_or_create(
+            code=code, defaults={"name": name, "level": level_of_code(code), "parent": parent}
+        )
+        if created:
+            area.full_clean()
+            audit_record(
+                actor=actor,
+                action="area.create",
+                object_type="area",
+                object_id=code,
+                area_code=code,
+                changes=model_changes(None, {"name": name, "level": area.level}),
+            )
+    return area
+
+
+# --- households --------------------------------------------------------------------------
+
+
+def _clean_person(name: str, id_number: str, field: str) -> tuple[str, str]:
+    errors: dict[str, list[str]] = {}
+    name = (name or "").strip()
+    if not name:
+        errors[f"{field}name"] = [_("A name is required.")]
+    elif len(name) > 50:
+        errors[f"{field}name"] = [_("A name has at most 50 characters.")]
+    try:
+        number = idnumbers.validate_id_number(id_number)
+    except ValidationError as exc:
+        errors[f"{field}id_number"] = [str(m) for m in exc.messages]
+        number = ""
+    if errors:
+        raise InvalidInput(errors)
+    return name, number
+
+
+def household_create(
+    *,
+    actor: Any,
+    area_code: str,
+    head_name: str,
+    head_id_number: str,
+    bank_card: str,
+    phone: str,
+    household_type: str,
+    poverty_causes: Iterable[str],
+    members: Iterable[Mapping[str, str]] = (),
+) -> Household:
+    """Register a household with its members.
+
+    Guarantees: the village is in the actor's area (a village cadre's, or wider for an
+    admin); every ID number is valid and in no other household (the refusal does not say
+    which household holds it); numbers are stored only encrypted; one audit entry.
+    """
+    area = Area.objects.filter(code=area_code, level=Area.Level.VILLAGE).first()
+    if area is None:
+        raise InvalidInput({"area": [_("Choose a village by its 12-digit area code.")]})
+    if not (getattr(actor, "is_superuser", False) or has_role_in(actor, Role.VILLAGE_CADRE, area.code)):
+        audit_refusal(
+            actor=actor,
+            action="household.create",
+            object_type="household",
+            area_code=area.code,
+            reason="no village cadre role in this village",
+        )
+        raise NotFound(_("No such village in your area."), field="area")
+
+    errors: dict[str, list[str]] = {}
+    try:
+        head_name, head_number = _clean_person(head_name, head_id_number, "head_")
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+        head_number = ""
+    try:
+        card = idnumbers.validate_bank_card(bank_card)
+    except ValidationError as exc:
+        errors["bank_card"] = [str(m) for m in exc.messages]
+        card = ""
+    causes = list(dict.fromkeys(poverty_causes or []))
+    bad_causes = [c for c in causes if c not in Household.Cause.values]
+    if bad_causes or not causes:
+        errors["poverty_causes"] = [_("Choose at least one cause of poverty from the list.")]
+    if household_type not in Household.Kind.values:
+        errors["household_type"] = [_("Choose a household type from the list.")]
+    member_rows: list[tuple[str, str, str]] = []
+    members = list(members or [])
+    if len(members) > MAX_MEMBERS:
+        errors["members"] = [_("A household has at most 30 members.")]
+        members = []
+    for i, member in enumerate(members):
+        relation = member.get("relation", "")
+        if relation not in Person.Relation.values or relation == Person.Relation.HEAD:
+            errors[f"members[{i}].relation"] = [_("Choose the member's relation to the head.")]
+        try:
+            name, number = _clean_person(member.get("name", ""), member.get("id_number", ""), "")
+            member_rows.append((name, number, relation))
+        except InvalidInput as exc:
+            for key, msgs in exc.errors.items():
+                errors[f"members[{i}].{key}"] = msgs
+    numbers = [head_number] + [n for _, n, _ in member_rows]
+    if head_number and len(set(numbers)) != len(numbers):
+        errors["members"] = [_("The same ID number appears twice in this household.")]
+    draft = Household(
+        area=area,
+        area_code=area.code,
+        head_name=head_name,
+        household_type=household_type,
+        poverty_causes=causes,
+        phone=(phone or "").strip(),
+    )
+    try:
+        draft.clean_fields(
+            exclude=["area", "head_id_masked", "bank_card_cipher", "bank_card_hash", "bank_card_masked", "created_by", "poverty_causes", "household_type", "head_name"]
+        )
+    except ValidationError as exc:
+        for key, msgs in exc.message_dict.items():
+            errors[key] = [_("Enter a valid mobile or landline number.")] if key == "phone" else msgs
+    if errors:
+        raise InvalidInput(errors)
+
+    hashes = [idnumbers.lookup_hash(n) for n in numbers]
+    try:
+        with transaction.atomic():
+            if Person.objects.filter(id_hash__in=hashes).exists():
+                raise IntegrityError("duplicate id")
+            draft.head_id_masked = idnumbers.mask_id_number(head_number)
+            draft.bank_card_cipher = idnumbers.encrypt(card)
+            draft.bank_card_hash = idnumbers.lookup_hash(card)
+            draft.bank_card_masked = idnumbers.mask_bank_card(card)
+            draft.created_by = actor if getattr(actor, "is_authenticated", False) else None
+            draft.save()
+            people = [
+                Person(
+                    household=draft,
+                    name=head_name,
+                    relation=Person.Relation.HEAD,
+                    id_cipher=idnumbers.encrypt(head_number),
+                    id_hash=hashes[0],
+                    id_masked=draft.head_id_masked,
+                )
+            ] + [
+                Person(
+                    household=draft,
+                    name=name,
+                    relation=relation,
+                    id_cipher=idnumbers.encrypt(number),
+                    id_hash=digest,
+                    id_masked=idnumbers.mask_id_number(number),
+                )
+                for (name, number, relation), digest in zip(member_rows, hashes[1:], strict=True)
+            ]
+            Person.objects.bulk_create(people)
+            audit_record(
+                actor=actor,
+                action="household.create",
+                object_type="household",
+                object_id=draft.pk,
+                area_code=area.code,
+                changes=model_changes(None, household_snapshot(draft, people)),
+            )
+    except IntegrityError:
+        raise InvalidInput(
+            {
+                "head_id_number": [
+                    _(
+                        "This ID number is already registered in another household. "
+                        "One person belongs to one household; contact the township if the "
+                        "registry is wrong."
+                    )
+                ]
+            }
+        ) from None
+    return draft
+
+
+def household_snapshot(household: Household, people: Iterable[Person] | None = None) -> dict[str, Any]:
+    """The audited view of a household: masked numbers and the card's hash, never clear text."""
+    if people is None:
+        people = household.members.all()
+    return {
+        "area": household.area_code,
+        "head_name": household.head_name,
+        "head_id": household.head_id_masked,
+        "household_type": household.household_type,
+        "poverty_causes": list(household.poverty_causes),
+        "status": household.status,
+        "bank_card": household.bank_card_masked,
+        "bank_card_hash": household.bank_card_hash[:16],
+        "phone": idnumbers.mask_phone(household.phone),
+        "members": sorted(f"{p.relation}:{p.name}:{p.id_masked}" for p in people),
+    }
+
+
+def household_update(
+    *,
+    actor: Any,
+    household_id: int,
+    phone: str | None = None,
+    bank_card: str | None = None,
+    status: str | None = None,
+    household_type: str | None = None,
+    poverty_causes: Iterable[str] | None = None,
+) -> Household:
+    """Change a household's details; every field change is audited before and after."""
+    with transaction.atomic():
+        household = households_visible_to(actor).select_for_update().filter(pk=household_id).first()
+        if household is None or not (
+            getattr(actor, "is_superuser", False)
+            or has_role_in(actor, Role.VILLAGE_CADRE, household.area_code)
+        ):
+            raise NotFound(_("No such household in your area."))
+        before = household_snapshot(household)
+        errors: dict[str, list[str]] = {}
+        if phone is not None:
+            household.phone = phone.strip()
+            try:
+                household.clean_fields(exclude=[f.name for f in Household._meta.fields if f.name != "phone"])
+            except ValidationError:
+                errors["phone"] = [_("Enter a valid mobile or landline number.")]
+        if bank_card is not None:
+            try:
+                card = idnumbers.validate_bank_card(bank_card)
+                household.bank_card_cipher = idnumbers.encrypt(card)
+                household.bank_card_hash = idnumbers.lookup_hash(card)
+                household.bank_card_masked = idnumbers.mask_bank_card(card)
+                household.bank_card_changed_at = timezone.now()
+            except ValidationError as exc:
+                errors["bank_card"] = [str(m) for m in exc.messages]
+        if status is not None:
+            if status not in Household.Status.values:
+                errors["status"] = [_("Choose a status from the list.")]
+            household.status = status
+        if household_type is not None:
+            if household_type not in Household.Kind.values:
+                errors["household_type"] = [_("Choose a household type from the list.")]
+            household.household_type = household_type
+        if poverty_causes is not None:
+            causes = list(dict.fromkeys(poverty_causes))
+            if not causes or any(c not in Household.Cause.values for c in causes):
+                errors["poverty_causes"] = [_("Choose at least one cause of poverty from the list.")]
+            household.poverty_causes = causes
+        if errors:
+            raise InvalidInput(errors)
+        household.save()
+        changes = model_changes(before, household_snapshot(household))
+        if changes:
+            audit_record(
+                actor=actor,
+                action="household.update",
+                object_type="household",
+                object_id=household.pk,
+                area_code=household.area_code,
+                changes=changes,
+            )
+    return household
+
+
+def person_reveal_id(*, actor: Any, person_id: int) -> str:
+    """The full ID number, for a user holding the reveal permission on the area; the reveal
+    is on the record (and so is a refused attempt)."""
+    person = (
+        Person.objects.select_related("household")
+        .filter(pk=person_id, household__in=households_visible_to(actor))
+        .first()
+    )
+    if person is None:
+        raise NotFound(_("No such person in your area."))
+    area_code = person.household.area_code
+    if not can_reveal_id(actor, area_code):
+        audit_refusal(
+            actor=actor,
+            action="person.reveal_id",
+            object_type="person",
+            object_id=person.pk,
+            area_code=area_code,
+            reason="no reveal permission",
+        )
+        raise Forbidden(_("You may not see full ID numbers in this area."))
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="person.reveal_id",
+            object_type="person",
+            object_id=person.pk,
+            area_code=area_code,
+        )
+    return idnumbers.decrypt(person.id_cipher)
+
+
+# --- programs ----------------------------------------------------------------------------
+
+
+def program_create(
+    *,
+    actor: Any,
+    code: str,
+    name: str,
+    kind: str,
+    county_code: str,
+    budget: Decimal,
+    effective_from: date,
+    policy_reference: str,
+    household_cap: Decimal,
+    posting_days: int = 7,
+    items: Iterable[Mapping[str, Any]] = (),
+    loan_max_amount: Decimal | None = None,
+    loan_max_months: int | None = None,
+) -> Program:
+    """Create a program with its first parameter version and items."""
+    county = Area.objects.filter(code=county_code, level=Area.Level.COUNTY).first()
+    if county is None:
+        raise InvalidInput({"area": [_("Choose a county by its 12-digit area code.")]})
+    with transaction.atomic():
+        program = Program(code=code, name=name, kind=kind, area=county, budget=budget)
+        try:
+            program.full_clean()
+        except ValidationError as exc:
+            raise InvalidInput(exc) from None
+        program.save()
+        audit_record(
+            actor=actor,
+            action="program.create",
+            object_type="program",
+            object_id=program.pk,
+            area_code=county.code,
+            changes=model_changes(None, {"code": code, "name": name, "kind": kind, "budget": budget}),
+        )
+        program_version_add(
+            actor=actor,
+            program=program,
+            effective_from=effective_from,
+            policy_reference=policy_reference,
+            household_cap=household_cap,
+            posting_days=posting_days,
+            items=items,
+            loan_max_amount=loan_max_amount,
+            loan_max_months=loan_max_months,
+        )
+    return program
+
+
+def program_version_add(
+    *,
+    actor: Any,
+    program: Program,
+    effective_from: date,
+    policy_reference: str,
+    household_cap: Decimal,
+    posting_days: int = 7,
+    items: Iterable[Mapping[str, Any]] = (),
+    loan_max_amount: Decimal | None = None,
+    loan_max_months: int | None = None,
+) -> ProgramVersion:
+    """New effective-dated parameters. Past versions stay as they were: applications
+    decided under them keep pointing at them."""
+    if program.kind == Program.Kind.LOAN:
+        if loan_max_amount is None or loan_max_amount > Decimal("50000"):
+            raise InvalidInput({"loan_max_amount": [_("A poverty microloan is at most 50,000 yuan.")]})
+        if loan_max_months is None or loan_max_months > 36:
+            raise InvalidInput({"loan_max_months": [_("A poverty microloan runs at most 36 months.")]})
+    with transaction.atomic():
+        version = ProgramVersion(
+            program=program,
+            effective_from=effective_from,
+            policy_reference=policy_reference,
+            household_cap=household_cap,
+            posting_days=posting_days,
+            loan_max_amount=loan_max_amount,
+            loan_max_months=loan_max_months,
+        )
+        try:
+            version.full_clean()
+        except ValidationError as exc:
+            raise InvalidInput(exc) from None
+        version.save()
+        item_rows = []
+        for raw in items:
+            item = ProgramItem(version=version, **raw)
+            try:
+                item.full_clean()
+            except ValidationError as exc:
+                raise InvalidInput(exc) from None
+            item_rows.append(item)
+        ProgramItem.objects.bulk_create(item_rows)
+        audit_record(
+            actor=actor,
+            action="program.version_add",
+            object_type="program",
+            object_id=program.pk,
+            area_code=program.area_id,
+            changes=model_changes(
+                None,
+                {
+                    "effective_from": effective_from,
+                    "policy_reference": policy_reference,
+                    "household_cap": household_cap,
+                    "posting_days": posting_days,
+                    "loan_max_amount": loan_max_amount,
+                    "loan_max_months": loan_max_months,
+                    "items": [f"{i.code}:{i.unit_amount}/{i.unit}" for i in item_rows],
+                },
+            ),
+        )
+    return version
+
+
+def program_version_current(program: Program, on: date | None = None) -> ProgramVersion:
+    on = on or timezone.localdate()
+    version = program.versions.filter(effective_from__lte=on).order_by("-effective_from").first()
+    if version is None:
+        raise InvalidInput({"program": [_("The program has no parameters in force today.")]})
+    return version
+
+
+# --- roles -------------------------------------------------------------------------------
+
+
+def role_grant(
+    *, actor: Any, username: str, role: str, area_code: str, password: str | None = None
+) -> tuple[Any, bool]:
+    """Create the user if needed and grant the role on the area. Returns (user, granted):
+    granted is False when the user already held it. Audited."""
+    if role not in ROLE_PERMISSION and role != REVEAL_PERMISSION:
+        raise InvalidInput({"role": [_("Unknown role: %(role)s") % {"role": role}]})
+    area = Area.objects.filter(code=area_code).first()
+    if area is None:
+        raise InvalidInput({"area": [_("No area has the code %(code)s.") % {"code": area_code}]})
+    wanted_level = ROLE_LEVEL.get(role)
+    if wanted_level is not None and area.level != wanted_level:
+        raise InvalidInput(
+            {"area": [_("This role is granted on a %(level)s.") % {"level": Area.Level(wanted_level).label}]}
+        )
+    User = get_user_model()
+    with transaction.atomic():
+        user, created = User.objects.get_or_create(username=username)
+        if created or password:
+            if password:
+                user.set_password(password)
+            else:
+                user.set_unusable_password()
+            user.save()
+        if created:
+            audit_record(actor=actor, action="user.create", object_type="user", object_id=user.pk, area_code=area.code, changes={"username": [None, username]})
+        codename = ROLE_PERMISSION.get(role, role)
+        granted = permission_grant(user, codename, area)
+        if granted:
+            audit_record(
+                actor=actor,
+                action="role.grant",
+                object_type="user",
+                object_id=user.pk,
+                area_code=area.code,
+                changes={"role": [None, role], "area": [None, area.code], "user": [None, username]},
+            )
+    return user, granted

@@ -1,0 +1,374 @@
+"""API for applications, their steps and objections, and the inspectors' audit reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound as DRFNotFound
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from applications.errors import InvalidInput
+from applications.lifecycle import TRANSITION_NAMES
+from applications.models import Application, ApplicationItem
+from applications.roles import Role
+from applications.selectors import applications_visible_to, scope_prefixes, is_everywhere
+from approvals import services
+from approvals.models import Objection
+from audit.models import AuditEntry
+
+
+class ApplicationItemSerializer(serializers.ModelSerializer[ApplicationItem]):
+    item = serializers.CharField(source="item.code")
+    name = serializers.CharField(source="item.name")
+    unit = serializers.CharField(source="item.unit")
+
+    class Meta:
+        model = ApplicationItem
+        fields = ["item", "name", "unit", "quantity", "unit_amount", "amount"]
+
+
+class ApplicationSerializer(serializers.ModelSerializer[Application]):
+    head_name = serializers.CharField(source="household.head_name")
+    head_id_masked = serializers.CharField(source="household.head_id_masked")
+    program_code = serializers.CharField(source="program.code")
+    program_name = serializers.CharField(source="program.name")
+    status_display = serializers.CharField(source="get_status_display")
+    items = ApplicationItemSerializer(many=True, read_only=True)
+    available_transitions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Application
+        fields = [
+            "id",
+            "household",
+            "head_name",
+            "head_id_masked",
+            "program",
+            "program_code",
+            "program_name",
+            "program_version",
+            "area_code",
+            "status",
+            "status_display",
+            "amount",
+            "items",
+            "appraisal_date",
+            "appraisal_attendees",
+            "appraisal_votes_for",
+            "appraisal_votes_against",
+            "posting_started_at",
+            "posting_ends_at",
+            "last_reason",
+            "created_at",
+            "status_changed_at",
+            "available_transitions",
+        ]
+
+    def get_available_transitions(self, obj: Application) -> list[str]:
+        request = self.context.get("request")
+        return services.available_transitions(obj, request.user if request else None)
+
+
+class ItemInputSerializer(serializers.Serializer[Any]):
+    item = serializers.CharField(max_length=40)
+    quantity = serializers.IntegerField(min_value=1, max_value=100000)
+
+
+class ApplicationCreateSerializer(serializers.Serializer[Any]):
+    household = serializers.IntegerField(min_value=1)
+    program = serializers.IntegerField(min_value=1)
+    items = ItemInputSerializer(many=True, allow_empty=False, max_length=50)
+
+
+class ApplicationEditSerializer(serializers.Serializer[Any]):
+    items = ItemInputSerializer(many=True, allow_empty=False, max_length=50, required=False)
+    appraisal_date = serializers.DateField(required=False)
+    appraisal_attendees = serializers.IntegerField(min_value=1, max_value=10000, required=False)
+    appraisal_votes_for = serializers.IntegerField(min_value=0, max_value=10000, required=False)
+    appraisal_votes_against = serializers.IntegerField(
+        min_value=0, max_value=10000, required=False
+    )
+
+
+class TransitionSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class ObjectionSerializer(serializers.ModelSerializer[Objection]):
+    class Meta:
+        model = Objection
+        fields = [
+            "id",
+            "application",
+            "text",
+            "raised_by_name",
+            "status",
+            "resolution_reason",
+            "created_at",
+            "resolved_at",
+        ]
+
+
+class ObjectionCreateSerializer(serializers.Serializer[Any]):
+    text = serializers.CharField(max_length=2000)
+    raised_by_name = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    contact = serializers.CharField(max_length=50, required=False, allow_blank=True)
+
+
+class ObjectionResolveSerializer(serializers.Serializer[Any]):
+    upheld = serializers.BooleanField()
+    reason = serializers.CharField(max_length=2000)
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise DRFValidationError({name: [_("A whole number is expected.")]}) from None
+
+
+class ApplicationViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet[Application],
+):
+    serializer_class = ApplicationSerializer
+    lookup_value_regex = "[0-9]+"
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str),
+            OpenApiParameter("program", int),
+            OpenApiParameter("household", int),
+            OpenApiParameter("area", str, description="area code prefix"),
+            OpenApiParameter("ordering", str, enum=["created_at", "-created_at", "amount", "-amount", "posting_ends_at", "-posting_ends_at"]),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Application]:
+        qs = services.with_open_objections(
+            applications_visible_to(self.request.user)
+            .select_related("household", "program")
+            .prefetch_related("items__item")
+        )
+        params = self.request.query_params
+        if params.get("status"):
+            statuses = params["status"].split(",")
+            if any(s not in Application.Status.values for s in statuses):
+                raise DRFValidationError({"status": [_("Unknown status.")]})
+            qs = qs.filter(status__in=statuses)
+        program = _int_param(self.request, "program")
+        if program is not None:
+            qs = qs.filter(program_id=program)
+        household = _int_param(self.request, "household")
+        if household is not None:
+            qs = qs.filter(household_id=household)
+        if params.get("area"):
+            if not params["area"].isdigit():
+                raise DRFValidationError({"area": [_("An area code has digits only.")]})
+            qs = qs.filter(area_code__startswith=params["area"])
+        ordering = params.get("ordering", "-created_at")
+        allowed = {"created_at", "amount", "posting_ends_at", "status_changed_at"}
+        if ordering.lstrip("-") not in allowed:
+            raise DRFValidationError({"ordering": [_("Unknown ordering.")]})
+        tiebreak = "-id" if ordering.startswith("-") else "id"
+        return qs.order_by(ordering, tiebreak)
+
+    def get_object(self) -> Application:
+        try:
+            return self.get_queryset().get(pk=int(self.kwargs["pk"]))
+        except Application.DoesNotExist:
+            raise DRFNotFound(_("No such application in your area.")) from None
+
+    @extend_schema(request=ApplicationCreateSerializer, responses=ApplicationSerializer)
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = ApplicationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        app = services.application_create(
+            actor=request.user, household_id=v["household"], program_id=v["program"], items=v["items"]
+        )
+        return Response(self._out(app), status=201)
+
+    @extend_schema(request=ApplicationEditSerializer, responses=ApplicationSerializer)
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        data = ApplicationEditSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        app = services.application_edit(actor=request.user, application_id=int(pk or 0), **data.validated_data)
+        return Response(self._out(app))
+
+    def _out(self, app: Application) -> dict[str, Any]:
+        fresh = self.get_queryset().get(pk=app.pk)
+        return dict(ApplicationSerializer(fresh, context={"request": self.request}).data)
+
+    @extend_schema(request=TransitionSerializer, responses=ApplicationSerializer)
+    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)")
+    def transitions(self, request: Request, pk: str | None = None, name: str = "") -> Response:
+        data = TransitionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if name not in TRANSITION_NAMES:
+            raise DRFNotFound(_("No such step."))
+        app = services.application_transition(
+            actor=request.user,
+            application_id=int(pk or 0),
+            name=name,
+            reason=data.validated_data.get("reason", ""),
+        )
+        return Response(self._out(app))
+
+    @extend_schema(request=ObjectionCreateSerializer, responses=ObjectionSerializer)
+    @action(detail=True, methods=["get", "post"])
+    def objections(self, request: Request, pk: str | None = None) -> Response:
+        app = self.get_object()
+        if request.method == "GET":
+            return Response(ObjectionSerializer(app.objections.all(), many=True).data)
+        data = ObjectionCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        objection = services.objection_raise(actor=request.user, application_id=app.pk, **data.validated_data)
+        return Response(ObjectionSerializer(objection).data, status=201)
+
+
+class ObjectionViewSet(viewsets.ReadOnlyModelViewSet[Objection]):
+    serializer_class = ObjectionSerializer
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self) -> QuerySet[Objection]:
+        qs = Objection.objects.filter(application__in=applications_visible_to(self.request.user))
+        status = self.request.query_params.get("status")
+        if status:
+            qs = qs.filter(status=status)
+        return qs.order_by("-created_at", "-id")
+
+    @extend_schema(request=ObjectionResolveSerializer, responses=ObjectionSerializer)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str | None = None) -> Response:
+        data = ObjectionResolveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        objection = services.objection_resolve(
+            actor=request.user, objection_id=int(pk or 0), **data.validated_data
+        )
+        return Response(ObjectionSerializer(objection).data)
+
+
+class AuditEntrySerializer(serializers.ModelSerializer[AuditEntry]):
+    class Meta:
+        model = AuditEntry
+        fields = [
+            "id",
+            "chain",
+            "seq",
+            "created_at",
+            "actor",
+            "actor_name",
+            "action",
+            "outcome",
+            "object_type",
+            "object_id",
+            "area_code",
+            "from_state",
+            "to_state",
+            "changes",
+            "reason",
+            "prev_hash",
+            "hash",
+        ]
+
+
+class AuditPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+def audit_visible_to(user: Any) -> QuerySet[AuditEntry]:
+    """Inspectors read the audit trail of their county (admins everywhere)."""
+    if is_everywhere(user):
+        return AuditEntry.objects.all()
+    prefixes = scope_prefixes(user, roles=[Role.INSPECTOR])
+    if not prefixes:
+        return AuditEntry.objects.none()
+    cond = Q()
+    for prefix in prefixes:
+        cond |= Q(area_code__startswith=prefix)
+    return AuditEntry.objects.filter(cond)
+
+
+class AuditViewSet(viewsets.ReadOnlyModelViewSet[AuditEntry]):
+    serializer_class = AuditEntrySerializer
+    pagination_class = AuditPagination
+    lookup_value_regex = "[0-9]+"
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("application", int),
+            OpenApiParameter("actor", str, description="user name"),
+            OpenApiParameter("action", str),
+            OpenApiParameter("outcome", str),
+            OpenApiParameter("since", datetime),
+            OpenApiParameter("until", datetime),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[AuditEntry]:
+        qs = audit_visible_to(self.request.user)
+        params = self.request.query_params
+        application = _int_param(self.request, "application")
+        if application is not None:
+            qs = qs.filter(object_type="application", object_id=str(application))
+        if params.get("actor"):
+            qs = qs.filter(actor_name=params["actor"])
+        if params.get("action"):
+            qs = qs.filter(action=params["action"])
+        if params.get("outcome"):
+            qs = qs.filter(outcome=params["outcome"])
+        for name, lookup in (("since", "created_at__gte"), ("until", "created_at__lt")):
+            if params.get(name):
+                when = parse_datetime(params[name])
+                if when is None:
+                    raise DRFValidationError({name: [_("Give a date and time like 2026-01-31T08:00:00+08:00.")]})
+                qs = qs.filter(**{lookup: when})
+        return qs
+
+
+class TokenView(APIView):
+    """``POST username, password → {"token": ...}``."""
+
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
+
+    @extend_schema(
+        request={"application/json": {"type": "object", "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}},
+        responses={200: {"type": "object", "properties": {"token": {"type": "string"}}}},
+    )
+    def post(self, request: Request) -> Response:
+        from rest_framework.authtoken.serializers import AuthTokenSerializer
+        from rest_framework.authtoken.models import Token
+
+        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        token, _created = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        return Response({"token": token.key})
+
+
+__all__ = ["InvalidInput"]

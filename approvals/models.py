@@ -1,0 +1,78 @@
+"""Decisions and objections. A decision is a fact and is never edited; an objection is
+raised during posting and resolved once by a township reviewer."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from applications.models import Application
+
+
+class Decision(models.Model):
+    """One row per transition taken on an application (the queryable twin of its audit
+    entries: who decided what, when, why)."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.PROTECT, related_name="decisions"
+    )
+    transition = models.CharField(_("step"), max_length=32)
+    from_status = models.CharField(_("from"), max_length=20)
+    to_status = models.CharField(_("to"), max_length=20)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    decided_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("decision")
+        verbose_name_plural = _("decisions")
+        ordering = ["application", "decided_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}: {self.transition}"
+
+
+class Objection(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        UPHELD = "upheld", _("upheld")
+        DISMISSED = "dismissed", _("dismissed")
+
+    application = models.ForeignKey(
+        Application, on_delete=models.PROTECT, related_name="objections"
+    )
+    text = models.TextField(_("objection"), max_length=2000)
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    raised_by_name = models.CharField(_("raised by"), max_length=50, blank=True)
+    contact = models.CharField(_("contact"), max_length=50, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.OPEN
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    resolution_reason = models.TextField(_("resolution"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("objection")
+        verbose_name_plural = _("objections")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["application", "status"], name="objection_open_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}: {self.get_status_display()}"

@@ -1,0 +1,591 @@
+"""Filing applications and moving them along the chain. One code path per step, whichever
+door it comes through (API, page, flow node, timer, command): lock the row, check the state
+machine and the rules, change, record the decision and the audit entry, commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from applications.errors import Forbidden, InvalidInput, NotFound, Refused
+from applications.lifecycle import REASON_REQUIRED, TRANSITION_NAMES, ApplicationLifecycle
+from applications.models import (
+    Application,
+    ApplicationItem,
+    Program,
+    ProgramItem,
+)
+from applications.roles import Role
+from applications.selectors import (
+    applications_visible_to,
+    has_role_in,
+    households_visible_to,
+    programs_visible_to,
+)
+from applications.services import program_version_current
+from approvals import policy
+from approvals.models import Decision, Objection
+from audit.services import audit_record, audit_refusal, model_changes
+
+S = Application.Status
+MAX_REASON = 2000
+MAX_OBJECTION = 2000
+
+
+def _application_snapshot(app: Application, lines: Iterable[ApplicationItem]) -> dict[str, Any]:
+    return {
+        "household": app.household_id,
+        "program": app.program_id,
+        "program_version": app.program_version_id,
+        "status": app.status,
+        "amount": app.amount,
+        "items": sorted(f"{line.item.code}×{line.quantity}@{line.unit_amount}" for line in lines),
+    }
+
+
+def _resolve_items(
+    version_items: Mapping[str, ProgramItem], items: Iterable[Mapping[str, Any]]
+) -> list[tuple[ProgramItem, int]]:
+    errors: dict[str, list[str]] = {}
+    lines: list[tuple[ProgramItem, int]] = []
+    seen: set[str] = set()
+    items = list(items or [])
+    if not items:
+        raise InvalidInput({"items": [_("Choose at least one item.")]})
+    for i, raw in enumerate(items):
+        code = str(raw.get("item", ""))
+        item = version_items.get(code)
+        if item is None:
+            errors[f"items[{i}].item"] = [_("Unknown item: %(code)s") % {"code": code[:40]}]
+            continue
+        if code in seen:
+            errors[f"items[{i}].item"] = [_("Each item appears once; change its quantity.")]
+            continue
+        seen.add(code)
+        try:
+            quantity = int(raw.get("quantity", 0))
+            if str(raw.get("quantity")).strip() not in (str(quantity), f"{quantity}.0"):
+                raise ValueError
+        except (TypeError, ValueError):
+            errors[f"items[{i}].quantity"] = [_("The quantity is a whole number.")]
+            continue
+        if quantity < 1:
+            errors[f"items[{i}].quantity"] = [_("The quantity must be at least 1.")]
+            continue
+        if item.max_quantity is not None and quantity > item.max_quantity:
+            errors[f"items[{i}].quantity"] = [
+                _("At most %(max)s for this item.") % {"max": item.max_quantity}
+            ]
+            continue
+        lines.append((item, quantity))
+    if errors:
+        raise InvalidInput(errors)
+    return lines
+
+
+def _already_received(household_id: int, program_id: int, exclude: int | None = None) -> Decimal:
+    qs = Application.objects.filter(
+        household_id=household_id,
+        program_id=program_id,
+        status__in=[S.APPROVED, S.DISBURSED],
+    )
+    if exclude:
+        qs = qs.exclude(pk=exclude)
+    return qs.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+
+
+def application_create(
+    *,
+    actor: Any,
+    household_id: int,
+    program_id: int,
+    items: Iterable[Mapping[str, Any]],
+) -> Application:
+    """File a draft application on a household's behalf.
+
+    Guarantees: the household is in the actor's village(s) and eligible; the amount is
+    computed from the items of the parameters in force today and is within the household
+    cap; at most one active application per household and program; audited.
+    """
+    household = households_visible_to(actor).filter(pk=household_id).first()
+    if household is None or not has_role_in(actor, Role.VILLAGE_CADRE, household.area_code):
+        raise InvalidInput({"household": [_("No such household in your village.")]})
+    if not policy.household_eligible(household):
+        raise InvalidInput(
+            {"household": [_("Only registered or returned-to-poverty households may apply.")]}
+        )
+    program = programs_visible_to(actor).filter(pk=program_id, active=True).first()
+    if program is None or program.area_id[:6] != household.area_code[:6]:
+        raise InvalidInput({"program": [_("No such program in your county.")]})
+    if program.kind != Program.Kind.SUBSIDY:
+        raise InvalidInput({"program": [_("Loan applications are not open yet.")]})
+    version = program_version_current(program)
+    lines = _resolve_items({i.code: i for i in version.items.all()}, items)
+    amount = policy.items_amount(lines)
+    cap = policy.subsidy_cap(version, _already_received(household.pk, program.pk))
+    if amount > cap:
+        raise InvalidInput(
+            {
+                "items": [
+                    _("The amount %(amount)s yuan is over this household's cap of %(cap)s yuan.")
+                    % {"amount": amount, "cap": cap}
+                ]
+            }
+        )
+    try:
+        with transaction.atomic():
+            app = Application.objects.create(
+                household=household,
+                program=program,
+                program_version=version,
+                area_code=household.area_code,
+                amount=amount,
+                created_by=actor,
+            )
+            rows = ApplicationItem.objects.bulk_create(
+                [
+                    ApplicationItem(
+                        application=app,
+                        item=item,
+                        quantity=qty,
+                        unit_amount=item.unit_amount,
+                        amount=(item.unit_amount * qty).quantize(policy.CENT),
+                    )
+                    for item, qty in lines
+                ]
+            )
+            audit_record(
+                actor=actor,
+                action="application.create",
+                object_type="application",
+                object_id=app.pk,
+                area_code=app.area_code,
+                to_state=app.status,
+                changes=model_changes(None, _application_snapshot(app, rows)),
+            )
+    except IntegrityError:
+        raise InvalidInput(
+            {
+                "household": [
+                    _("This household already has an active application for this program.")
+                ]
+            }
+        ) from None
+    return app
+
+
+def _lock_for(actor: Any, application_id: int, action: str, *, system: bool = False) -> Application:
+    qs = Application.objects.all() if system else applications_visible_to(actor)
+    app = (
+        qs.select_for_update(of=("self",))
+        .select_related("household", "program_version")
+        .filter(pk=application_id)
+        .first()
+    )
+    if app is None:
+        raise NotFound(_("No such application in your area."))
+    return app
+
+
+def application_edit(
+    *,
+    actor: Any,
+    application_id: int,
+    items: Iterable[Mapping[str, Any]] | None = None,
+    appraisal_date: date | None = None,
+    appraisal_attendees: int | None = None,
+    appraisal_votes_for: int | None = None,
+    appraisal_votes_against: int | None = None,
+) -> Application:
+    """Change the items or record the democratic appraisal, while the application is a
+    draft or returned for correction. Field-by-field audit."""
+    with transaction.atomic():
+        app = _lock_for(actor, application_id, "application.edit")
+        if not has_role_in(actor, Role.VILLAGE_CADRE, app.area_code):
+            raise Forbidden(_("Only the village cadre edits an application."))
+        if app.status not in (S.DRAFT, S.RETURNED):
+            raise Refused(_("Only a draft or returned application can be changed."))
+        old_lines = list(app.items.select_related("item"))
+        before = _application_snapshot(app, old_lines) | _appraisal(app)
+        lines = old_lines
+        if items is not None:
+            version = app.program_version
+            resolved = _resolve_items({i.code: i for i in version.items.all()}, items)
+            amount = policy.items_amount(resolved)
+            cap = policy.subsidy_cap(
+                version, _already_received(app.household_id, app.program_id, exclude=app.pk)
+            )
+            if amount > cap:
+                raise InvalidInput(
+                    {
+                        "items": [
+                            _("The amount %(amount)s yuan is over this household's cap of %(cap)s yuan.")
+                            % {"amount": amount, "cap": cap}
+                        ]
+                    }
+                )
+            app.items.all().delete()
+            lines = ApplicationItem.objects.bulk_create(
+                [
+                    ApplicationItem(
+                        application=app,
+                        item=item,
+                        quantity=qty,
+                        unit_amount=item.unit_amount,
+                        amount=(item.unit_amount * qty).quantize(policy.CENT),
+                    )
+                    for item, qty in resolved
+                ]
+            )
+            app.amount = amount
+        if appraisal_date is not None:
+            if appraisal_date > timezone.localdate():
+                raise InvalidInput({"appraisal_date": [_("The meeting date is in the future.")]})
+            app.appraisal_date = appraisal_date
+        if appraisal_attendees is not None:
+            app.appraisal_attendees = appraisal_attendees
+            app.appraisal_votes_for = appraisal_votes_for or 0
+            app.appraisal_votes_against = appraisal_votes_against or 0
+            if app.appraisal_votes_for + app.appraisal_votes_against > appraisal_attendees:
+                raise InvalidInput(
+                    {"appraisal_votes_for": [_("More votes than attendees.")]}
+                )
+        app.save()
+        changes = model_changes(before, _application_snapshot(app, lines) | _appraisal(app))
+        if changes:
+            audit_record(
+                actor=actor,
+                action="application.update",
+                object_type="application",
+                object_id=app.pk,
+                area_code=app.area_code,
+                changes=changes,
+            )
+    return app
+
+
+def _appraisal(app: Application) -> dict[str, Any]:
+    return {
+        "appraisal_date": app.appraisal_date,
+        "appraisal_attendees": app.appraisal_attendees,
+        "appraisal_votes_for": app.appraisal_votes_for,
+        "appraisal_votes_against": app.appraisal_votes_against,
+    }
+
+
+@dataclass
+class _Refusal(Exception):
+    error: Exception
+    area_code: str
+    from_state: str
+
+
+def application_transition(
+    *,
+    actor: Any,
+    application_id: int,
+    name: str,
+    reason: str = "",
+    now: datetime | None = None,
+    via_objection: bool = False,
+) -> Application:
+    """Take one step of the chain.
+
+    Guarantees: one transaction with the application row locked, so of two people acting at
+    once exactly one succeeds and the other is refused (``Refused``); the step must leave
+    the current state (state machine), the actor must hold the role for it in the
+    application's area, and every rule of ``approvals.policy`` must pass; the decision and
+    the audit entry are written in the same transaction. A refusal changes nothing and is
+    itself recorded. ``actor=None`` is the system (the posting timer).
+    """
+    reason = (reason or "").strip()
+    if name not in TRANSITION_NAMES:
+        raise NotFound(_("No such step: %(name)s") % {"name": name[:40]})
+    if len(reason) > MAX_REASON:
+        raise InvalidInput({"reason": [_("A reason has at most 2000 characters.")]})
+    if name in REASON_REQUIRED and not reason:
+        raise InvalidInput({"reason": [_("A reason is required to return or reject an application.")]})
+    try:
+        with transaction.atomic():
+            return _transition_locked(
+                actor=actor,
+                application_id=application_id,
+                name=name,
+                reason=reason,
+                now=now or timezone.now(),
+                via_objection=via_objection,
+            )
+    except _Refusal as refusal:
+        audit_refusal(
+            actor=actor,
+            action=f"application.{name}",
+            object_type="application",
+            object_id=application_id,
+            area_code=refusal.area_code,
+            from_state=refusal.from_state,
+            reason=str(refusal.error),
+        )
+        raise refusal.error from None
+    except NotFound:
+        area = Application.objects.filter(pk=application_id).values_list("area_code", flat=True).first()
+        if area is not None:  # it exists, outside the actor's area
+            audit_refusal(
+                actor=actor,
+                action=f"application.{name}",
+                object_type="application",
+                object_id=application_id,
+                area_code=area,
+                reason="out of scope",
+            )
+        raise
+
+
+def _transition_locked(
+    *, actor: Any, application_id: int, name: str, reason: str, now: datetime, via_objection: bool
+) -> Application:
+    app = _lock_for(actor, application_id, name, system=actor is None)
+    lifecycle = ApplicationLifecycle(app, actor)
+    from_state = app.status
+    if not lifecycle.leaves_current_state(name):
+        raise _Refusal(
+            Refused(
+                _("This step is not possible now: the application is %(status)s.")
+                % {"status": app.get_status_display()},
+                code="illegal_transition",
+            ),
+            app.area_code,
+            from_state,
+        )
+    if not lifecycle.method(name).has_perm(actor):
+        raise _Refusal(
+            Forbidden(_("Your role may not take this step here."), code="role"),
+            app.area_code,
+            from_state,
+        )
+    open_objections = app.objections.filter(status=Objection.Status.OPEN).count()
+    refusal = policy.transition_refusal(
+        name,
+        app,
+        actor,
+        open_objections=open_objections,
+        reason=reason,
+        now=now,
+        via_objection=via_objection,
+    )
+    if refusal is None and name == "county_approve":
+        # The program row is the budget's lock: two approvals cannot both spend its last yuan.
+        program = Program.objects.select_for_update().get(pk=app.program_id)
+        committed = Application.objects.filter(
+            program_id=program.pk, status__in=[S.APPROVED, S.DISBURSED]
+        ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+        refusal = policy.budget_refusal(program.budget, committed, app.amount)
+    if refusal is not None:
+        raise _Refusal(Refused(refusal, code="rule"), app.area_code, from_state)
+    lifecycle.method(name)()
+    if name in REASON_REQUIRED:
+        app.last_reason = reason
+    app.save()
+    Decision.objects.create(
+        application=app,
+        transition=name,
+        from_status=from_state,
+        to_status=app.status,
+        actor=actor,
+        reason=reason,
+    )
+    audit_record(
+        actor=actor,
+        action=f"application.{name}",
+        object_type="application",
+        object_id=app.pk,
+        area_code=app.area_code,
+        from_state=from_state,
+        to_state=app.status,
+        reason=reason,
+    )
+    return app
+
+
+def available_transitions(app: Application, user: Any, *, open_objections: int | None = None) -> list[str]:
+    """The steps this user may take on this application now (state, role and rules; the
+    budget is checked when the step is taken)."""
+    lifecycle = ApplicationLifecycle(app, user)
+    names = [n for n in TRANSITION_NAMES if lifecycle.allowed_by_role(n, user)]
+    if not names:
+        return []
+    if open_objections is None:
+        annotated = getattr(app, "open_objections", None)
+        open_objections = (
+            annotated
+            if annotated is not None
+            else app.objections.filter(status=Objection.Status.OPEN).count()
+        )
+    now = timezone.now()
+    return [
+        n
+        for n in names
+        if policy.transition_refusal(
+            n, app, user, open_objections=open_objections, reason="-", now=now
+        )
+        is None
+    ]
+
+
+def with_open_objections(qs: Any) -> Any:
+    return qs.annotate(
+        open_objections=Count("objections", filter=Q(objections__status=Objection.Status.OPEN))
+    )
+
+
+# --- objections --------------------------------------------------------------------------
+
+
+def objection_raise(
+    *,
+    actor: Any,
+    application_id: int,
+    text: str,
+    raised_by_name: str = "",
+    contact: str = "",
+    public: bool = False,
+) -> Objection:
+    """Raise an objection during posting. ``public=True`` is the notice board: anyone,
+    anonymous allowed, only for applications in posting. Audited."""
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput({"text": [_("Write what the objection is about.")]})
+    if len(text) > MAX_OBJECTION:
+        raise InvalidInput({"text": [_("An objection has at most 2000 characters.")]})
+    if len(raised_by_name) > 50 or len(contact) > 50:
+        raise InvalidInput({"raised_by_name": [_("A name or contact has at most 50 characters.")]})
+    with transaction.atomic():
+        qs = Application.objects.all() if public else applications_visible_to(actor)
+        app = qs.select_for_update(of=("self",)).filter(pk=application_id).first()
+        if app is None:
+            raise NotFound(_("No such application in your area."))
+        if app.status != S.POSTED:
+            raise Refused(_("Objections are raised while the application is posted."))
+        objection = Objection.objects.create(
+            application=app,
+            text=text,
+            raised_by=actor if getattr(actor, "is_authenticated", False) else None,
+            raised_by_name=raised_by_name.strip(),
+            contact=contact.strip(),
+        )
+        audit_record(
+            actor=actor,
+            action="objection.raise",
+            object_type="application",
+            object_id=app.pk,
+            area_code=app.area_code,
+            changes={"objection": [None, str(objection.pk)], "text": [None, text]},
+        )
+    return objection
+
+
+def objection_resolve(*, actor: Any, objection_id: int, upheld: bool, reason: str) -> Objection:
+    """A township reviewer resolves an objection: upheld rejects the application, dismissed
+    lets it go on (and closes the posting at once when its window has passed and nothing
+    else is open)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput({"reason": [_("Give the reason for the resolution.")]})
+    if len(reason) > MAX_REASON:
+        raise InvalidInput({"reason": [_("A reason has at most 2000 characters.")]})
+    with transaction.atomic():
+        found = (
+            Objection.objects.filter(pk=objection_id, application__in=applications_visible_to(actor))
+            .values_list("application_id", flat=True)
+            .first()
+        )
+        if found is None:
+            raise NotFound(_("No such objection in your area."))
+        # Lock order everywhere: the application first, then what hangs off it.
+        app = _lock_for(actor, found, "objection.resolve")
+        objection = Objection.objects.select_for_update().get(pk=objection_id)
+        if not has_role_in(actor, Role.TOWNSHIP_REVIEWER, app.area_code):
+            raise Forbidden(_("Only a township reviewer resolves objections."))
+        if objection.status != Objection.Status.OPEN:
+            raise Refused(_("This objection is already resolved."))
+        objection.status = Objection.Status.UPHELD if upheld else Objection.Status.DISMISSED
+        objection.resolved_by = actor
+        objection.resolved_at = timezone.now()
+        objection.resolution_reason = reason
+        objection.save()
+        audit_record(
+            actor=actor,
+            action="objection.resolve",
+            object_type="application",
+            object_id=app.pk,
+            area_code=app.area_code,
+            changes={"objection": [str(objection.pk), objection.status]},
+            reason=reason,
+        )
+        if upheld:
+            _transition_locked(
+                actor=actor,
+                application_id=app.pk,
+                name="reject",
+                reason=reason,
+                now=timezone.now(),
+                via_objection=True,
+            )
+    if not upheld:
+        posting_close_if_due(application_id=app.pk)
+    return objection
+
+
+def posting_close_if_due(*, application_id: int, now: datetime | None = None) -> bool:
+    """Close one posting if its window has passed and nothing is open. Idempotent."""
+    now = now or timezone.now()
+    due = (
+        Application.objects.filter(pk=application_id, status=S.POSTED, posting_ends_at__lte=now)
+        .exclude(objections__status=Objection.Status.OPEN)
+        .exists()
+    )
+    if not due:
+        return False
+    try:
+        application_transition(actor=None, application_id=application_id, name="close_posting", now=now)
+    except Refused:
+        return False
+    return True
+
+
+def postings_close_due(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Close every posting whose window has passed and that has no open objection (the
+    timer). Safe to run concurrently and repeatedly: each close locks its row."""
+    now = now or timezone.now()
+    due = list(
+        Application.objects.filter(status=S.POSTED, posting_ends_at__lte=now)
+        .exclude(objections__status=Objection.Status.OPEN)
+        .order_by("posting_ends_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    closed = 0
+    for pk in due:
+        try:
+            application_transition(actor=None, application_id=pk, name="close_posting", now=now)
+            closed += 1
+        except (Refused, NotFound):
+            continue  # someone else closed it, or an objection arrived meanwhile
+    return closed
+
+
+__all__ = [
+    "application_create",
+    "application_edit",
+    "application_transition",
+    "available_transitions",
+    "objection_raise",
+    "objection_resolve",
+    "postings_close_due",
+]

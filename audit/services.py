@@ -1,0 +1,128 @@
+"""Writing to the ledger. Callers are inside their own ``transaction.atomic()``; the entry
+commits or rolls back with the change it records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.hashing import canonical_value, entry_hash
+from audit.models import GLOBAL_CHAIN, AuditEntry, ChainHead
+
+SYSTEM_ACTOR_NAME = "system"
+PUBLIC_ACTOR_NAME = "public"
+
+Actor = AbstractBaseUser | AnonymousUser | None
+
+
+def chain_for_area(area_code: str) -> str:
+    """One chain per county: the first six digits of the area code."""
+    return area_code[:6] if len(area_code) >= 6 else GLOBAL_CHAIN
+
+
+def _lock_head(chain: str) -> ChainHead:
+    head = ChainHead.objects.select_for_update().filter(chain=chain).first()
+    if head is not None:
+        return head
+    try:
+        with transaction.atomic():
+            ChainHead.objects.create(chain=chain)
+    except IntegrityError:
+        pass  # created by a concurrent writer; lock theirs
+    return ChainHead.objects.select_for_update().get(chain=chain)
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: object = "",
+    area_code: str = "",
+    from_state: str = "",
+    to_state: str = "",
+    changes: Mapping[str, Any] | None = None,
+    reason: str = "",
+    outcome: str = AuditEntry.Outcome.DONE,
+    actor_name: str | None = None,
+) -> AuditEntry:
+    """Append one entry to its county's chain.
+
+    Guarantees: the entry is written in the caller's transaction (it must be inside one),
+    gets the next sequence number of its chain and links to the previous entry's hash;
+    two writers in one county are serialised by the chain head's row lock.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit_record must run inside the transaction of the change")
+    chain = chain_for_area(area_code)
+    head = _lock_head(chain)
+    user_id: int | None = None
+    if actor is not None and actor.is_authenticated:
+        user_id = int(actor.pk)
+        name = actor_name or actor.get_username()
+    else:
+        name = actor_name or (PUBLIC_ACTOR_NAME if actor is not None else SYSTEM_ACTOR_NAME)
+    fields: dict[str, Any] = {
+        "chain": chain,
+        "seq": head.seq + 1,
+        "created_at": timezone.now(),
+        "actor_id": user_id,
+        "actor_name": name[:150],
+        "action": action,
+        "outcome": str(outcome),
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "area_code": area_code,
+        "from_state": str(from_state or ""),
+        "to_state": str(to_state or ""),
+        "changes": canonical_value(dict(changes or {})),
+        "reason": reason,
+        "prev_hash": head.hash,
+    }
+    digest = entry_hash(**fields)
+    entry = AuditEntry.objects.create(hash=digest, **fields)
+    ChainHead.objects.filter(chain=chain).update(seq=entry.seq, hash=digest)
+    return entry
+
+
+def audit_refusal(
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: object = "",
+    area_code: str = "",
+    from_state: str = "",
+    reason: str,
+) -> None:
+    """Record a refused action in a transaction of its own, after the refused change rolled
+    back: the refusal stays on the record although the action left no other trace."""
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            area_code=area_code,
+            from_state=from_state,
+            reason=reason,
+            outcome=AuditEntry.Outcome.REFUSED,
+        )
+
+
+def model_changes(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any]
+) -> dict[str, list[Any]]:
+    """Field-by-field ``{field: [before, after]}`` for the fields that differ."""
+    before = before or {}
+    diff: dict[str, list[Any]] = {}
+    for key in sorted(set(before) | set(after)):
+        old, new = canonical_value(before.get(key)), canonical_value(after.get(key))
+        if old != new:
+            diff[key] = [old, new]
+    return diff

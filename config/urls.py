@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from applications.api import AreaViewSet, HouseholdViewSet, PersonViewSet, ProgramViewSet
+from approvals.api import ApplicationViewSet, AuditViewSet, ObjectionViewSet, TokenView
+
+router = DefaultRouter()
+router.register("areas", AreaViewSet, basename="area")
+router.register("programs", ProgramViewSet, basename="program")
+router.register("households", HouseholdViewSet, basename="household")
+router.register("persons", PersonViewSet, basename="person")
+router.register("applications", ApplicationViewSet, basename="application")
+router.register("objections", ObjectionViewSet, basename="objection")
+router.register("audit", AuditViewSet, basename="audit")
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/auth/token/", TokenView.as_view(), name="api-token"),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include(router.urls)),
+]
