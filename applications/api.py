@@ -12,9 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from applications import services
+from applications.idnumbers import mask_phone
 from applications.models import Area, Household, Person, Program, ProgramItem, ProgramVersion
 from applications.selectors import areas_visible_to, households_visible_to, programs_visible_to
-from applications.idnumbers import mask_phone
 
 
 class AreaSerializer(serializers.ModelSerializer[Area]):
@@ -80,7 +80,9 @@ class ProgramSerializer(serializers.ModelSerializer[Program]):
 
     def get_items(self, obj: Program) -> list[dict[str, Any]]:
         version = self._current(obj)
-        return ProgramItemSerializer(version.items.all(), many=True).data if version else []
+        if version is None:
+            return []
+        return list(ProgramItemSerializer(version.items.all(), many=True).data)
 
 
 class ProgramViewSet(viewsets.ReadOnlyModelViewSet[Program]):

@@ -39,7 +39,11 @@ class ApplicationReplay:
             seen.add(key)
             if key not in self.state:
                 yield Problem(
-                    area_code[:6], None, None, "unrecorded", f"application {pk} has no audit history"
+                    area_code[:6],
+                    None,
+                    None,
+                    "unrecorded",
+                    f"application {pk} has no audit history",
                 )
                 continue
             want_status, want_amount, where = self.state[key]

@@ -6,9 +6,8 @@ run both, lock the row and write the audit entry. Nothing else changes ``status`
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 from viewflow import fsm
@@ -102,9 +101,7 @@ class ApplicationLifecycle:
         pass
 
     # From ``posted`` only through an upheld objection (``approvals.services``).
-    @state.transition(
-        source=S.POSTED, target=S.REJECTED, permission=_role(Role.TOWNSHIP_REVIEWER)
-    )
+    @state.transition(source=S.POSTED, target=S.REJECTED, permission=_role(Role.TOWNSHIP_REVIEWER))
     @state.transition(
         source=S.TOWNSHIP_REVIEW, target=S.REJECTED, permission=_role(Role.TOWNSHIP_REVIEWER)
     )
@@ -122,9 +119,7 @@ class ApplicationLifecycle:
     def withdraw(self) -> None:
         pass
 
-    @state.transition(
-        source=S.APPROVED, target=S.DISBURSED, permission=_role(Role.FINANCE_OFFICER)
-    )
+    @state.transition(source=S.APPROVED, target=S.DISBURSED, permission=_role(Role.FINANCE_OFFICER))
     def disburse(self) -> None:
         self.application.disbursed_by = self.actor
 

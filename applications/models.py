@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+MAX_DIGITS, PLACES = 14, 2  # money: Decimal yuan with two places, never float
 area_code_validator = RegexValidator(r"^\d{12}$", _("An area code has 12 digits."))
 
 
@@ -173,7 +173,9 @@ class Program(models.Model):
     area = models.ForeignKey(
         Area, on_delete=models.PROTECT, related_name="programs", verbose_name=_("county")
     )
-    budget = models.DecimalField(_("budget"), validators=[MinValueValidator(0)], **MONEY)
+    budget = models.DecimalField(
+        _("budget"), validators=[MinValueValidator(0)], max_digits=MAX_DIGITS, decimal_places=PLACES
+    )
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -195,11 +197,19 @@ class ProgramVersion(models.Model):
     effective_from = models.DateField(_("effective from"))
     policy_reference = models.CharField(_("policy reference"), max_length=200)
     household_cap = models.DecimalField(
-        _("cap per household"), validators=[MinValueValidator(0)], **MONEY
+        _("cap per household"),
+        validators=[MinValueValidator(0)],
+        max_digits=MAX_DIGITS,
+        decimal_places=PLACES,
     )
     posting_days = models.PositiveSmallIntegerField(_("posting period (days)"), default=7)
     loan_max_amount = models.DecimalField(
-        _("maximum loan"), null=True, blank=True, validators=[MinValueValidator(0)], **MONEY
+        _("maximum loan"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        max_digits=MAX_DIGITS,
+        decimal_places=PLACES,
     )
     loan_max_months = models.PositiveSmallIntegerField(
         _("maximum term (months)"), null=True, blank=True
@@ -228,7 +238,10 @@ class ProgramItem(models.Model):
     name = models.CharField(_("name"), max_length=100)
     unit = models.CharField(_("unit"), max_length=20)
     unit_amount = models.DecimalField(
-        _("amount per unit"), validators=[MinValueValidator(Decimal("0.01"))], **MONEY
+        _("amount per unit"),
+        validators=[MinValueValidator(Decimal("0.01"))],
+        max_digits=MAX_DIGITS,
+        decimal_places=PLACES,
     )
     max_quantity = models.PositiveIntegerField(_("maximum quantity"), null=True, blank=True)
 
@@ -258,9 +271,7 @@ class Application(models.Model):
 
     CLOSED = (Status.REJECTED, Status.WITHDRAWN, Status.DISBURSED)
 
-    household = models.ForeignKey(
-        Household, on_delete=models.PROTECT, related_name="applications"
-    )
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="applications")
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="applications")
     program_version = models.ForeignKey(
         ProgramVersion, on_delete=models.PROTECT, related_name="applications"
@@ -269,13 +280,13 @@ class Application(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.DRAFT, editable=False
     )
-    amount = models.DecimalField(_("amount"), editable=False, **MONEY)
+    amount = models.DecimalField(
+        _("amount"), editable=False, max_digits=MAX_DIGITS, decimal_places=PLACES
+    )
     appraisal_date = models.DateField(_("appraisal meeting date"), null=True, blank=True)
     appraisal_attendees = models.PositiveIntegerField(_("attendees"), null=True, blank=True)
     appraisal_votes_for = models.PositiveIntegerField(_("votes for"), null=True, blank=True)
-    appraisal_votes_against = models.PositiveIntegerField(
-        _("votes against"), null=True, blank=True
-    )
+    appraisal_votes_against = models.PositiveIntegerField(_("votes against"), null=True, blank=True)
     posting_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     posting_ends_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
@@ -342,8 +353,10 @@ class ApplicationItem(models.Model):
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="items")
     item = models.ForeignKey(ProgramItem, on_delete=models.PROTECT, related_name="+")
     quantity = models.PositiveIntegerField(_("quantity"), validators=[MinValueValidator(1)])
-    unit_amount = models.DecimalField(_("amount per unit"), **MONEY)
-    amount = models.DecimalField(_("amount"), **MONEY)
+    unit_amount = models.DecimalField(
+        _("amount per unit"), max_digits=MAX_DIGITS, decimal_places=PLACES
+    )
+    amount = models.DecimalField(_("amount"), max_digits=MAX_DIGITS, decimal_places=PLACES)
 
     class Meta:
         verbose_name = _("application item")

@@ -14,7 +14,7 @@ from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
 from applications.models import Area
-from applications.roles import PERMISSION_ROLE, ROLE_PERMISSION, REVEAL_PERMISSION, prefix_of_code
+from applications.roles import PERMISSION_ROLE, REVEAL_PERMISSION, ROLE_PERMISSION, prefix_of_code
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,9 @@ def forget_grants(user: Any) -> None:
 def permission_grant(user: Any, codename: str, area: Area) -> bool:
     """Grant; returns False when the user already held it."""
     forget_grants(user)
-    if any(g.area_code == area.code and codename in (g.role, _perm_of(g.role)) for g in grants_of(user)):
+    if any(
+        g.area_code == area.code and codename in (g.role, _perm_of(g.role)) for g in grants_of(user)
+    ):
         return False
     assign_perm(f"applications.{codename}", user, area)
     forget_grants(user)

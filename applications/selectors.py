@@ -38,7 +38,9 @@ def is_everywhere(user: Any) -> bool:
     return bool(getattr(user, "is_superuser", False) and user.is_active)
 
 
-def _scoped(qs: QuerySet[M], user: Any, field: str, roles: Iterable[str] | None = None) -> QuerySet[M]:
+def _scoped(
+    qs: QuerySet[M], user: Any, field: str, roles: Iterable[str] | None = None
+) -> QuerySet[M]:
     if is_everywhere(user) and roles is None:
         return qs
     prefixes = scope_prefixes(user, roles)
@@ -58,7 +60,9 @@ def households_visible_to(user: Any) -> QuerySet[Household]:
     return _scoped(Household.objects.all(), user, "area_code")
 
 
-def applications_visible_to(user: Any, *, roles: Iterable[str] | None = None) -> QuerySet[Application]:
+def applications_visible_to(
+    user: Any, *, roles: Iterable[str] | None = None
+) -> QuerySet[Application]:
     return _scoped(Application.objects.all(), user, "area_code", roles)
 
 
@@ -89,8 +93,10 @@ def grants_for(user: Any) -> tuple[Grant, ...]:
     return grants_of(user)
 
 
-def application_get(user: Any, pk: object) -> Application:
+def application_get(user: Any, pk: int) -> Application:
     """The application if the user may see it; ``Application.DoesNotExist`` otherwise."""
-    return applications_visible_to(user).select_related(
-        "household", "program", "program_version"
-    ).get(pk=pk)
+    return (
+        applications_visible_to(user)
+        .select_related("household", "program", "program_version")
+        .get(pk=pk)
+    )

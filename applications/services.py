@@ -87,7 +87,9 @@ def household_create(
     area = Area.objects.filter(code=area_code, level=Area.Level.VILLAGE).first()
     if area is None:
         raise InvalidInput({"area": [_("Choose a village by its 12-digit area code.")]})
-    if not (getattr(actor, "is_superuser", False) or has_role_in(actor, Role.VILLAGE_CADRE, area.code)):
+    if not (
+        getattr(actor, "is_superuser", False) or has_role_in(actor, Role.VILLAGE_CADRE, area.code)
+    ):
         audit_refusal(
             actor=actor,
             action="household.create",
@@ -142,11 +144,23 @@ def household_create(
     )
     try:
         draft.clean_fields(
-            exclude=["area", "head_id_masked", "bank_card_cipher", "bank_card_hash", "bank_card_masked", "created_by", "poverty_causes", "household_type", "head_name"]
+            exclude=[
+                "area",
+                "head_id_masked",
+                "bank_card_cipher",
+                "bank_card_hash",
+                "bank_card_masked",
+                "created_by",
+                "poverty_causes",
+                "household_type",
+                "head_name",
+            ]
         )
     except ValidationError as exc:
         for key, msgs in exc.message_dict.items():
-            errors[key] = [_("Enter a valid mobile or landline number.")] if key == "phone" else msgs
+            errors[key] = (
+                [_("Enter a valid mobile or landline number.")] if key == "phone" else msgs
+            )
     if errors:
         raise InvalidInput(errors)
 
@@ -205,7 +219,9 @@ def household_create(
     return draft
 
 
-def household_snapshot(household: Household, people: Iterable[Person] | None = None) -> dict[str, Any]:
+def household_snapshot(
+    household: Household, people: Iterable[Person] | None = None
+) -> dict[str, Any]:
     """The audited view of a household: masked numbers and the card's hash, never clear text."""
     if people is None:
         people = household.members.all()
@@ -246,7 +262,9 @@ def household_update(
         if phone is not None:
             household.phone = phone.strip()
             try:
-                household.clean_fields(exclude=[f.name for f in Household._meta.fields if f.name != "phone"])
+                household.clean_fields(
+                    exclude=[f.name for f in Household._meta.fields if f.name != "phone"]
+                )
             except ValidationError:
                 errors["phone"] = [_("Enter a valid mobile or landline number.")]
         if bank_card is not None:
@@ -269,7 +287,9 @@ def household_update(
         if poverty_causes is not None:
             causes = list(dict.fromkeys(poverty_causes))
             if not causes or any(c not in Household.Cause.values for c in causes):
-                errors["poverty_causes"] = [_("Choose at least one cause of poverty from the list.")]
+                errors["poverty_causes"] = [
+                    _("Choose at least one cause of poverty from the list.")
+                ]
             household.poverty_causes = causes
         if errors:
             raise InvalidInput(errors)
@@ -355,7 +375,9 @@ def program_create(
             object_type="program",
             object_id=program.pk,
             area_code=county.code,
-            changes=model_changes(None, {"code": code, "name": name, "kind": kind, "budget": budget}),
+            changes=model_changes(
+                None, {"code": code, "name": name, "kind": kind, "budget": budget}
+            ),
         )
         program_version_add(
             actor=actor,
@@ -387,9 +409,13 @@ def program_version_add(
     decided under them keep pointing at them."""
     if program.kind == Program.Kind.LOAN:
         if loan_max_amount is None or loan_max_amount > Decimal("50000"):
-            raise InvalidInput({"loan_max_amount": [_("A poverty microloan is at most 50,000 yuan.")]})
+            raise InvalidInput(
+                {"loan_max_amount": [_("A poverty microloan is at most 50,000 yuan.")]}
+            )
         if loan_max_months is None or loan_max_months > 36:
-            raise InvalidInput({"loan_max_months": [_("A poverty microloan runs at most 36 months.")]})
+            raise InvalidInput(
+                {"loan_max_months": [_("A poverty microloan runs at most 36 months.")]}
+            )
     with transaction.atomic():
         version = ProgramVersion(
             program=program,
@@ -460,7 +486,12 @@ def role_grant(
     wanted_level = ROLE_LEVEL.get(role)
     if wanted_level is not None and area.level != wanted_level:
         raise InvalidInput(
-            {"area": [_("This role is granted on a %(level)s.") % {"level": Area.Level(wanted_level).label}]}
+            {
+                "area": [
+                    _("This role is granted on a %(level)s.")
+                    % {"level": Area.Level(wanted_level).label}
+                ]
+            }
         )
     User = get_user_model()
     with transaction.atomic():
@@ -472,7 +503,14 @@ def role_grant(
                 user.set_unusable_password()
             user.save()
         if created:
-            audit_record(actor=actor, action="user.create", object_type="user", object_id=user.pk, area_code=area.code, changes={"username": [None, username]})
+            audit_record(
+                actor=actor,
+                action="user.create",
+                object_type="user",
+                object_id=user.pk,
+                area_code=area.code,
+                changes={"username": [None, username]},
+            )
         codename = ROLE_PERMISSION.get(role, role)
         granted = permission_grant(user, codename, area)
         if granted:

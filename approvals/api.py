@@ -22,7 +22,7 @@ from applications.errors import InvalidInput
 from applications.lifecycle import TRANSITION_NAMES
 from applications.models import Application, ApplicationItem
 from applications.roles import Role
-from applications.selectors import applications_visible_to, scope_prefixes, is_everywhere
+from applications.selectors import applications_visible_to, is_everywhere, scope_prefixes
 from approvals import services
 from approvals.models import Objection
 from audit.models import AuditEntry
@@ -88,17 +88,17 @@ class ItemInputSerializer(serializers.Serializer[Any]):
 class ApplicationCreateSerializer(serializers.Serializer[Any]):
     household = serializers.IntegerField(min_value=1)
     program = serializers.IntegerField(min_value=1)
-    items = ItemInputSerializer(many=True, allow_empty=False, max_length=50)
+    items = ItemInputSerializer(many=True, allow_empty=False, max_length=50)  # type: ignore[call-arg]
 
 
 class ApplicationEditSerializer(serializers.Serializer[Any]):
-    items = ItemInputSerializer(many=True, allow_empty=False, max_length=50, required=False)
+    items = ItemInputSerializer(  # type: ignore[call-arg]
+        many=True, allow_empty=False, max_length=50, required=False
+    )
     appraisal_date = serializers.DateField(required=False)
     appraisal_attendees = serializers.IntegerField(min_value=1, max_value=10000, required=False)
     appraisal_votes_for = serializers.IntegerField(min_value=0, max_value=10000, required=False)
-    appraisal_votes_against = serializers.IntegerField(
-        min_value=0, max_value=10000, required=False
-    )
+    appraisal_votes_against = serializers.IntegerField(min_value=0, max_value=10000, required=False)
 
 
 class TransitionSerializer(serializers.Serializer[Any]):
@@ -133,7 +133,7 @@ class ObjectionResolveSerializer(serializers.Serializer[Any]):
 
 def _int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return None
     try:
         return int(raw)
@@ -157,14 +157,25 @@ class ApplicationViewSet(
             OpenApiParameter("program", int),
             OpenApiParameter("household", int),
             OpenApiParameter("area", str, description="area code prefix"),
-            OpenApiParameter("ordering", str, enum=["created_at", "-created_at", "amount", "-amount", "posting_ends_at", "-posting_ends_at"]),
+            OpenApiParameter(
+                "ordering",
+                str,
+                enum=[
+                    "created_at",
+                    "-created_at",
+                    "amount",
+                    "-amount",
+                    "posting_ends_at",
+                    "-posting_ends_at",
+                ],
+            ),
         ]
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Application]:
-        qs = services.with_open_objections(
+        qs: QuerySet[Application] = services.with_open_objections(
             applications_visible_to(self.request.user)
             .select_related("household", "program")
             .prefetch_related("items__item")
@@ -204,7 +215,10 @@ class ApplicationViewSet(
         data.is_valid(raise_exception=True)
         v = data.validated_data
         app = services.application_create(
-            actor=request.user, household_id=v["household"], program_id=v["program"], items=v["items"]
+            actor=request.user,
+            household_id=v["household"],
+            program_id=v["program"],
+            items=v["items"],
         )
         return Response(self._out(app), status=201)
 
@@ -212,7 +226,9 @@ class ApplicationViewSet(
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         data = ApplicationEditSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        app = services.application_edit(actor=request.user, application_id=int(pk or 0), **data.validated_data)
+        app = services.application_edit(
+            actor=request.user, application_id=int(pk or 0), **data.validated_data
+        )
         return Response(self._out(app))
 
     def _out(self, app: Application) -> dict[str, Any]:
@@ -242,7 +258,9 @@ class ApplicationViewSet(
             return Response(ObjectionSerializer(app.objections.all(), many=True).data)
         data = ObjectionCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        objection = services.objection_raise(actor=request.user, application_id=app.pk, **data.validated_data)
+        objection = services.objection_raise(
+            actor=request.user, application_id=app.pk, **data.validated_data
+        )
         return Response(ObjectionSerializer(objection).data, status=201)
 
 
@@ -346,7 +364,9 @@ class AuditViewSet(viewsets.ReadOnlyModelViewSet[AuditEntry]):
             if params.get(name):
                 when = parse_datetime(params[name])
                 if when is None:
-                    raise DRFValidationError({name: [_("Give a date and time like 2026-01-31T08:00:00+08:00.")]})
+                    raise DRFValidationError(
+                        {name: [_("Give a date and time like 2026-01-31T08:00:00+08:00.")]}
+                    )
                 qs = qs.filter(**{lookup: when})
         return qs
 
@@ -358,12 +378,17 @@ class TokenView(APIView):
     permission_classes: list[Any] = []
 
     @extend_schema(
-        request={"application/json": {"type": "object", "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}},
+        request={
+            "application/json": {
+                "type": "object",
+                "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+            }
+        },
         responses={200: {"type": "object", "properties": {"token": {"type": "string"}}}},
     )
     def post(self, request: Request) -> Response:
-        from rest_framework.authtoken.serializers import AuthTokenSerializer
         from rest_framework.authtoken.models import Token
+        from rest_framework.authtoken.serializers import AuthTokenSerializer
 
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)

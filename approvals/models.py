@@ -14,9 +14,7 @@ class Decision(models.Model):
     """One row per transition taken on an application (the queryable twin of its audit
     entries: who decided what, when, why)."""
 
-    application = models.ForeignKey(
-        Application, on_delete=models.PROTECT, related_name="decisions"
-    )
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="decisions")
     transition = models.CharField(_("step"), max_length=32)
     from_status = models.CharField(_("from"), max_length=20)
     to_status = models.CharField(_("to"), max_length=20)

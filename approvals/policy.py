@@ -81,8 +81,10 @@ def transition_refusal(
         ):
             return _("Whoever filed or submitted an application may not decide on it.")
     if name == "disburse":
-        if is_filer(user, application) or _same(user, application.township_approved_by_id) or (
-            _same(user, application.county_approved_by_id)
+        if (
+            is_filer(user, application)
+            or _same(user, application.township_approved_by_id)
+            or (_same(user, application.county_approved_by_id))
         ):
             return _("Whoever filed or approved an application may not pay it.")
     return None

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,6 +22,7 @@ from applications.models import (
     ApplicationItem,
     Program,
     ProgramItem,
+    ProgramVersion,
 )
 from applications.roles import Role
 from applications.selectors import (
@@ -102,6 +103,25 @@ def _already_received(household_id: int, program_id: int, exclude: int | None = 
     return qs.aggregate(total=Sum("amount"))["total"] or Decimal("0")
 
 
+def _check_cap(
+    version: ProgramVersion,
+    amount: Decimal,
+    household_id: int,
+    program_id: int,
+    exclude: int | None = None,
+) -> None:
+    cap = policy.subsidy_cap(version, _already_received(household_id, program_id, exclude))
+    if amount > cap:
+        raise InvalidInput(
+            {
+                "items": [
+                    _("The amount %(amount)s yuan is over this household's cap of %(cap)s yuan.")
+                    % {"amount": amount, "cap": cap}
+                ]
+            }
+        )
+
+
 def application_create(
     *,
     actor: Any,
@@ -130,16 +150,7 @@ def application_create(
     version = program_version_current(program)
     lines = _resolve_items({i.code: i for i in version.items.all()}, items)
     amount = policy.items_amount(lines)
-    cap = policy.subsidy_cap(version, _already_received(household.pk, program.pk))
-    if amount > cap:
-        raise InvalidInput(
-            {
-                "items": [
-                    _("The amount %(amount)s yuan is over this household's cap of %(cap)s yuan.")
-                    % {"amount": amount, "cap": cap}
-                ]
-            }
-        )
+    _check_cap(version, amount, household.pk, program.pk)
     try:
         with transaction.atomic():
             app = Application.objects.create(
@@ -173,11 +184,7 @@ def application_create(
             )
     except IntegrityError:
         raise InvalidInput(
-            {
-                "household": [
-                    _("This household already has an active application for this program.")
-                ]
-            }
+            {"household": [_("This household already has an active application for this program.")]}
         ) from None
     return app
 
@@ -220,18 +227,7 @@ def application_edit(
             version = app.program_version
             resolved = _resolve_items({i.code: i for i in version.items.all()}, items)
             amount = policy.items_amount(resolved)
-            cap = policy.subsidy_cap(
-                version, _already_received(app.household_id, app.program_id, exclude=app.pk)
-            )
-            if amount > cap:
-                raise InvalidInput(
-                    {
-                        "items": [
-                            _("The amount %(amount)s yuan is over this household's cap of %(cap)s yuan.")
-                            % {"amount": amount, "cap": cap}
-                        ]
-                    }
-                )
+            _check_cap(version, amount, app.household_id, app.program_id, exclude=app.pk)
             app.items.all().delete()
             lines = ApplicationItem.objects.bulk_create(
                 [
@@ -255,9 +251,7 @@ def application_edit(
             app.appraisal_votes_for = appraisal_votes_for or 0
             app.appraisal_votes_against = appraisal_votes_against or 0
             if app.appraisal_votes_for + app.appraisal_votes_against > appraisal_attendees:
-                raise InvalidInput(
-                    {"appraisal_votes_for": [_("More votes than attendees.")]}
-                )
+                raise InvalidInput({"appraisal_votes_for": [_("More votes than attendees.")]})
         app.save()
         changes = model_changes(before, _application_snapshot(app, lines) | _appraisal(app))
         if changes:
@@ -312,7 +306,9 @@ def application_transition(
     if len(reason) > MAX_REASON:
         raise InvalidInput({"reason": [_("A reason has at most 2000 characters.")]})
     if name in REASON_REQUIRED and not reason:
-        raise InvalidInput({"reason": [_("A reason is required to return or reject an application.")]})
+        raise InvalidInput(
+            {"reason": [_("A reason is required to return or reject an application.")]}
+        )
     try:
         with transaction.atomic():
             return _transition_locked(
@@ -335,7 +331,11 @@ def application_transition(
         )
         raise refusal.error from None
     except NotFound:
-        area = Application.objects.filter(pk=application_id).values_list("area_code", flat=True).first()
+        area = (
+            Application.objects.filter(pk=application_id)
+            .values_list("area_code", flat=True)
+            .first()
+        )
         if area is not None:  # it exists, outside the actor's area
             audit_refusal(
                 actor=actor,
@@ -414,7 +414,9 @@ def _transition_locked(
     return app
 
 
-def available_transitions(app: Application, user: Any, *, open_objections: int | None = None) -> list[str]:
+def available_transitions(
+    app: Application, user: Any, *, open_objections: int | None = None
+) -> list[str]:
     """The steps this user may take on this application now (state, role and rules; the
     budget is checked when the step is taken)."""
     lifecycle = ApplicationLifecycle(app, user)
@@ -439,7 +441,7 @@ def available_transitions(app: Application, user: Any, *, open_objections: int |
     ]
 
 
-def with_open_objections(qs: Any) -> Any:
+def with_open_objections(qs: QuerySet[Application]) -> QuerySet[Application]:
     return qs.annotate(
         open_objections=Count("objections", filter=Q(objections__status=Objection.Status.OPEN))
     )
@@ -502,7 +504,9 @@ def objection_resolve(*, actor: Any, objection_id: int, upheld: bool, reason: st
         raise InvalidInput({"reason": [_("A reason has at most 2000 characters.")]})
     with transaction.atomic():
         found = (
-            Objection.objects.filter(pk=objection_id, application__in=applications_visible_to(actor))
+            Objection.objects.filter(
+                pk=objection_id, application__in=applications_visible_to(actor)
+            )
             .values_list("application_id", flat=True)
             .first()
         )
@@ -554,7 +558,9 @@ def posting_close_if_due(*, application_id: int, now: datetime | None = None) ->
     if not due:
         return False
     try:
-        application_transition(actor=None, application_id=application_id, name="close_posting", now=now)
+        application_transition(
+            actor=None, application_id=application_id, name="close_posting", now=now
+        )
     except Refused:
         return False
     return True

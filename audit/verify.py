@@ -80,9 +80,7 @@ def _rows(chain: str | None) -> Iterator[dict[str, Any]]:
         yield dict(zip(_FIELDS, row, strict=True))
 
 
-def ledger_verify(
-    *, chain: str | None = None, replayers: Iterable[Replayer] = ()
-) -> Report:
+def ledger_verify(*, chain: str | None = None, replayers: Iterable[Replayer] = ()) -> Report:
     """Verify every chain (or one). Never raises for a broken ledger: it reports."""
     replayers = list(replayers)
     report = Report()
@@ -127,9 +125,7 @@ def ledger_verify(
         recomputed = entry_hash(**fields)
         here = (row["chain"], row["seq"], row["id"])
         if recomputed != row["hash"]:
-            report.problems.append(
-                Problem(*here, "altered", "the content does not match its hash")
-            )
+            report.problems.append(Problem(*here, "altered", "the content does not match its hash"))
         if row["seq"] != expected_seq:
             report.problems.append(
                 Problem(

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "guardian",
     "viewflow",
     "audit",
@@ -206,6 +207,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Subsidy and loan applications from the village to the money.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",  # served locally: county networks are often offline
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ApplicationStatusEnum": "applications.models.Application.Status",
+        "HouseholdStatusEnum": "applications.models.Household.Status",
+        "ObjectionStatusEnum": "approvals.models.Objection.Status",
+    },
 }
 
 VIEWFLOW = {"AUTOREGISTER": False}

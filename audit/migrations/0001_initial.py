@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,43 +14,87 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ChainHead',
+            name="ChainHead",
             fields=[
-                ('chain', models.CharField(max_length=12, primary_key=True, serialize=False)),
-                ('seq', models.BigIntegerField(default=0)),
-                ('hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
+                ("chain", models.CharField(max_length=12, primary_key=True, serialize=False)),
+                ("seq", models.BigIntegerField(default=0)),
+                (
+                    "hash",
+                    models.CharField(
+                        default="0000000000000000000000000000000000000000000000000000000000000000",
+                        max_length=64,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'audit chain head',
+                "verbose_name": "audit chain head",
             },
         ),
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chain', models.CharField(max_length=12, verbose_name='chain')),
-                ('seq', models.BigIntegerField(verbose_name='sequence')),
-                ('created_at', models.DateTimeField(verbose_name='time')),
-                ('actor_name', models.CharField(max_length=150, verbose_name='actor name')),
-                ('action', models.CharField(max_length=64, verbose_name='action')),
-                ('outcome', models.CharField(choices=[('done', 'done'), ('refused', 'refused')], max_length=16, verbose_name='outcome')),
-                ('object_type', models.CharField(max_length=64, verbose_name='object type')),
-                ('object_id', models.CharField(blank=True, max_length=64, verbose_name='object id')),
-                ('area_code', models.CharField(blank=True, max_length=12, verbose_name='area code')),
-                ('from_state', models.CharField(blank=True, max_length=32, verbose_name='from')),
-                ('to_state', models.CharField(blank=True, max_length=32, verbose_name='to')),
-                ('changes', models.JSONField(blank=True, default=dict, verbose_name='changes')),
-                ('reason', models.TextField(blank=True, verbose_name='reason')),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64)),
-                ('actor', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='actor')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("chain", models.CharField(max_length=12, verbose_name="chain")),
+                ("seq", models.BigIntegerField(verbose_name="sequence")),
+                ("created_at", models.DateTimeField(verbose_name="time")),
+                ("actor_name", models.CharField(max_length=150, verbose_name="actor name")),
+                ("action", models.CharField(max_length=64, verbose_name="action")),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[("done", "done"), ("refused", "refused")],
+                        max_length=16,
+                        verbose_name="outcome",
+                    ),
+                ),
+                ("object_type", models.CharField(max_length=64, verbose_name="object type")),
+                (
+                    "object_id",
+                    models.CharField(blank=True, max_length=64, verbose_name="object id"),
+                ),
+                (
+                    "area_code",
+                    models.CharField(blank=True, max_length=12, verbose_name="area code"),
+                ),
+                ("from_state", models.CharField(blank=True, max_length=32, verbose_name="from")),
+                ("to_state", models.CharField(blank=True, max_length=32, verbose_name="to")),
+                ("changes", models.JSONField(blank=True, default=dict, verbose_name="changes")),
+                ("reason", models.TextField(blank=True, verbose_name="reason")),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="actor",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'audit entry',
-                'verbose_name_plural': 'audit entries',
-                'ordering': ['chain', 'seq'],
-                'indexes': [models.Index(fields=['object_type', 'object_id', 'seq'], name='audit_object_idx'), models.Index(fields=['actor', 'created_at'], name='audit_actor_idx'), models.Index(fields=['action', 'created_at'], name='audit_action_idx'), models.Index(fields=['created_at'], name='audit_time_idx')],
-                'constraints': [models.UniqueConstraint(fields=('chain', 'seq'), name='audit_chain_seq_unique')],
+                "verbose_name": "audit entry",
+                "verbose_name_plural": "audit entries",
+                "ordering": ["chain", "seq"],
+                "indexes": [
+                    models.Index(
+                        fields=["object_type", "object_id", "seq"], name="audit_object_idx"
+                    ),
+                    models.Index(fields=["actor", "created_at"], name="audit_actor_idx"),
+                    models.Index(fields=["action", "created_at"], name="audit_action_idx"),
+                    models.Index(fields=["created_at"], name="audit_time_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("chain", "seq"), name="audit_chain_seq_unique")
+                ],
             },
         ),
     ]
