@@ -14,8 +14,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-# Debian packages needed at run time (CJK fonts and HarfBuzz subsetting for WeasyPrint).
-SYSTEM_PACKAGES := fonts-noto-cjk libharfbuzz-subset0
+# Debian packages needed at run time (CJK fonts, with HanaMin for the rare name characters
+# of CJK Extension A and B, and HarfBuzz subsetting for WeasyPrint).
+SYSTEM_PACKAGES := fonts-noto-cjk fonts-hanazono libharfbuzz-subset0
 
 POSTGRES_URL := postgres://postgres@127.0.0.1:5432/fupin
 BENCH_DATABASE_URL := postgres://postgres@127.0.0.1:5432/fupin_bench

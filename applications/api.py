@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
@@ -11,8 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from applications import services
-from applications.idnumbers import mask_phone
+from applications import idnumbers, services
 from applications.models import Area, Household, Person, Program, ProgramItem, ProgramVersion
 from applications.selectors import areas_visible_to, households_visible_to, programs_visible_to
 
@@ -93,16 +93,23 @@ class ProgramViewSet(viewsets.ReadOnlyModelViewSet[Program]):
         return programs_visible_to(self.request.user).prefetch_related("versions__items")
 
 
+def _id_number(value: str) -> None:
+    try:
+        idnumbers.validate_id_number(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(list(exc.messages)) from None
+
+
 class MemberInputSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=50)
-    id_number = serializers.CharField(max_length=18)
+    id_number = serializers.CharField(max_length=18, validators=[_id_number])
     relation = serializers.ChoiceField(choices=Person.Relation.choices)
 
 
 class HouseholdCreateSerializer(serializers.Serializer[Any]):
     area = serializers.CharField(max_length=12)
     head_name = serializers.CharField(max_length=50)
-    head_id_number = serializers.CharField(max_length=18)
+    head_id_number = serializers.CharField(max_length=18, validators=[_id_number])
     bank_card = serializers.CharField(max_length=30)
     phone = serializers.CharField(max_length=20)
     household_type = serializers.ChoiceField(choices=Household.Kind.choices)
@@ -152,7 +159,7 @@ class HouseholdSerializer(serializers.ModelSerializer[Household]):
         ]
 
     def get_phone(self, obj: Household) -> str:
-        return mask_phone(obj.phone)
+        return idnumbers.mask_phone(obj.phone)
 
 
 class HouseholdViewSet(
@@ -206,11 +213,11 @@ class HouseholdViewSet(
 
     @extend_schema(request=HouseholdUpdateSerializer, responses=HouseholdSerializer)
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        household = self.get_object()
+        # No get_object(): the service answers 404 out of scope and records the attempt.
         data = HouseholdUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         household = services.household_update(
-            actor=request.user, household_id=household.pk, **data.validated_data
+            actor=request.user, household_id=int(kwargs["pk"]), **data.validated_data
         )
         return Response(HouseholdSerializer(household).data)
 

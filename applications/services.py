@@ -250,6 +250,21 @@ def household_update(
     poverty_causes: Iterable[str] | None = None,
 ) -> Household:
     """Change a household's details; every field change is audited before and after."""
+    area_code = (
+        Household.objects.filter(pk=household_id).values_list("area_code", flat=True).first()
+    )
+    if area_code is not None and not (
+        getattr(actor, "is_superuser", False) or has_role_in(actor, Role.VILLAGE_CADRE, area_code)
+    ):
+        audit_refusal(
+            actor=actor,
+            action="household.update",
+            object_type="household",
+            object_id=household_id,
+            area_code=area_code,
+            reason="no village cadre role in this village",
+        )
+        raise NotFound(_("No such household in your area."))
     with transaction.atomic():
         household = households_visible_to(actor).select_for_update().filter(pk=household_id).first()
         if household is None or not (
@@ -316,6 +331,20 @@ def person_reveal_id(*, actor: Any, person_id: int) -> str:
         .first()
     )
     if person is None:
+        hidden = (
+            Person.objects.filter(pk=person_id)
+            .values_list("household__area_code", flat=True)
+            .first()
+        )
+        if hidden is not None:  # it exists, outside the actor's area
+            audit_refusal(
+                actor=actor,
+                action="person.reveal_id",
+                object_type="person",
+                object_id=person_id,
+                area_code=hidden,
+                reason="out of scope",
+            )
         raise NotFound(_("No such person in your area."))
     area_code = person.household.area_code
     if not can_reveal_id(actor, area_code):

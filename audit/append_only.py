@@ -17,9 +17,11 @@ def install(schema_editor: Any, table: str) -> None:
                 f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END;"
             )
     elif vendor == "postgresql":
+        # params=None: the body's "%" is PL/pgSQL's placeholder, not the driver's.
         schema_editor.execute(
             "CREATE OR REPLACE FUNCTION fupin_append_only() RETURNS trigger AS $$ "
-            f"BEGIN RAISE EXCEPTION '{MESSAGE} (%)', TG_TABLE_NAME; END; $$ LANGUAGE plpgsql;"
+            f"BEGIN RAISE EXCEPTION '{MESSAGE} (%)', TG_TABLE_NAME; END; $$ LANGUAGE plpgsql;",
+            None,
         )
         schema_editor.execute(
             f'CREATE TRIGGER "{table}_no_change" BEFORE UPDATE OR DELETE ON "{table}" '

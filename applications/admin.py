@@ -1,0 +1,54 @@
+"""The admin reads; it never writes registry data, because every write must go through a
+service and leave its audit entry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from applications.models import Application, Area, Household, Program, ProgramVersion
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Area)
+class AreaAdmin(ReadOnlyAdmin):
+    list_display = ["code", "name", "level"]
+    list_filter = ["level"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Household)
+class HouseholdAdmin(ReadOnlyAdmin):
+    list_display = ["id", "head_name", "head_id_masked", "area_code", "household_type", "status"]
+    list_filter = ["status", "household_type"]
+    search_fields = ["head_name", "area_code"]
+    exclude = ["bank_card_cipher", "bank_card_hash"]
+
+
+@admin.register(Program)
+class ProgramAdmin(ReadOnlyAdmin):
+    list_display = ["code", "name", "kind", "area", "budget", "active"]
+
+
+@admin.register(ProgramVersion)
+class ProgramVersionAdmin(ReadOnlyAdmin):
+    list_display = ["program", "effective_from", "household_cap", "posting_days"]
+
+
+@admin.register(Application)
+class ApplicationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "household", "program", "status", "amount", "area_code", "created_at"]
+    list_filter = ["status", "program"]
+    list_select_related = ["household", "program"]

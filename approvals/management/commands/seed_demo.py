@@ -1,0 +1,799 @@
+"""Demo data: a county modelled on seed 000 (肃州区, 酒泉), with its townships and villages,
+a few hundred registered households, the seed's two programs, one user per role and
+applications in every state of the chain.
+
+Everything goes through the services, so the audit trail is complete and
+``verify_audit`` passes. The history is written as it would have happened: a simulated
+clock stands in for ``django.utils.timezone.now`` and walks through about ten weeks of
+work in time order (households registered, applications filed, appraised, posted for
+their window, closed by the nightly timer, reviewed, approved, paid), so that postings last
+their full period, some windows have passed without the timer having run yet, and the
+ledger's times only ever move forward.
+
+Idempotent: when the demo program exists the command changes nothing and only prints the
+users. The whole seed is one transaction: it is there entirely or not at all.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
+from decimal import Decimal
+from typing import Any
+from unittest import mock
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import AnonymousUser
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+from django.utils import timezone
+
+from applications.idnumbers import id_check_digit
+from applications.models import Application, Area, Household, Program
+from applications.roles import REVEAL_PERMISSION, Role
+from applications.services import area_create, household_create, household_update, role_grant
+from applications.services import program_create as registry_program_create
+from approvals.services import (
+    application_create,
+    application_edit,
+    application_transition,
+    objection_raise,
+    objection_resolve,
+    postings_close_due,
+)
+from audit.services import audit_record
+
+# Published in the README; demo databases only.
+DEMO_PASSWORD = "demo12345"  # noqa: S105
+SEED = 20160418  # fixed: the same demo every time
+SUBSIDY_CODE = "daohu-chanye"
+LOAN_CODE = "xiaoe-xindai"
+
+COUNTY = ("620902000000", "肃州区")
+# (code, name, reviewer, [(village code, name, cadre, households)])
+TOWNSHIPS: list[tuple[str, str, str, list[tuple[str, str, str, int]]]] = [
+    (
+        "620902100000",
+        "泉湖乡",
+        "reviewer_quanhu",
+        [
+            ("620902100200", "四坝村", "cadre_sibacun", 48),
+            ("620902100201", "泉湖村", "cadre_quanhucun", 30),
+            ("620902100202", "花园村", "cadre_huayuancun", 24),
+        ],
+    ),
+    (
+        "620902101000",
+        "东洞乡",
+        "reviewer_dongdong",
+        [
+            ("620902101200", "四号村", "cadre_sihaocun", 44),
+            ("620902101201", "东洞村", "cadre_dongdongcun", 28),
+            ("620902101202", "石灰窑村", "cadre_shihuiyaocun", 22),
+        ],
+    ),
+    (
+        "620902102000",
+        "总寨镇",
+        "reviewer_zongzhai",
+        [
+            ("620902102200", "三奇堡村", "cadre_sanqibaocun", 30),
+            ("620902102201", "沙河村", "cadre_shahecun", 22),
+        ],
+    ),
+    (
+        "620902103000",
+        "丰乐乡",
+        "reviewer_fengle",
+        [
+            ("620902103200", "涌泉村", "cadre_yongquancun", 28),
+            ("620902103201", "大庄子村", "cadre_dazhuangzicun", 24),
+        ],
+    ),
+]
+COUNTY_USERS = [
+    ("approver", Role.COUNTY_APPROVER),
+    ("finance", Role.FINANCE_OFFICER),
+    ("inspector", Role.INSPECTOR),
+]
+
+# Weighted toward the surnames common in Hexi (河西) villages.
+SURNAMES = (
+    "王王王张张张李李李刘刘杨杨马马赵赵陈魏何徐孙朱胡郭高罗梁宋郑谢韩唐冯董萧程曹袁邓许"
+    "傅沈曾彭吕苏卢蒋蔡贾丁薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱"
+)
+MALE_GIVEN = (
+    "建国 建军 建华 志强 志明 志刚 永福 永强 永生 海军 海龙 德福 德胜 春生 文明 文华 玉林 "
+    "国强 国庆 振华 金山 长青 富贵 成 军 斌 勇 明 亮 刚 林 涛 辉 峰 平 虎 龙 福 贵 生"
+).split()
+FEMALE_GIVEN = (
+    "秀英 玉兰 桂花 淑珍 秀兰 凤英 玉梅 春花 翠兰 桂英 金花 小红 丽娟 海燕 玉霞 彩霞 "
+    "红 霞 梅 芳 兰 英 凤 琴 娟 燕 萍 静"
+).split()
+CHILD_GIVEN = (
+    "浩 宇 轩 博 鹏 杰 磊 鑫 强 晨 佳怡 欣怡 雨涵 梓涵 子轩 浩然 一鸣 思远 嘉豪 家乐 "
+    "婷 雪 莉 悦 瑶 晶"
+).split()
+
+CAUSE_WEIGHTS = [
+    (Household.Cause.CAPITAL, 30),
+    (Household.Cause.SKILLS, 18),
+    (Household.Cause.ILLNESS, 16),
+    (Household.Cause.LABOUR, 10),
+    (Household.Cause.DISABILITY, 8),
+    (Household.Cause.SCHOOLING, 8),
+    (Household.Cause.WATER, 4),
+    (Household.Cause.DISASTER, 3),
+    (Household.Cause.LAND, 3),
+    (Household.Cause.MOTIVATION, 3),
+    (Household.Cause.TRANSPORT, 2),
+]
+KIND_WEIGHTS = [
+    (Household.Kind.GENERAL, 70),
+    (Household.Kind.SUBSISTENCE, 24),
+    (Household.Kind.EXTREME, 6),
+]
+
+OBJECTIONS = [
+    "该户家里有一辆小轿车，条件比我们好，不应该享受补助。",
+    "反映该户申报的羊只数量和实际养殖数量不符。",
+    "该户儿子在城里买了楼房，家庭收入不低。",
+    "该户圈舍是去年就建好的，不是今年新建的。",
+    "评议会我没参加，听说名单是村里几个人定的，请乡上核实。",
+]
+DISMISSALS = [
+    "经乡镇干部入户核实，车辆为亲戚所有，反映情况不属实，异议不成立。",
+    "经现场清点，羊只数量与申报一致，异议不成立。",
+    "经核实评议会到会人数符合要求，会议记录完整，异议不成立。",
+]
+UPHOLDINGS = [
+    "经入户核实，该户已在城区购置住房，家庭收入超过扶贫标准，异议成立。",
+    "经核实圈舍为往年已建，不属于本年度扶持范围，异议成立。",
+]
+RETURNS = [
+    "民主评议记录缺少参会人员签字，请补充后重新提交。",
+    "申报羊只数量与圈舍规模不符，请核实后修改。",
+    "户主一卡通信息与身份证姓名不一致，请核实。",
+]
+REJECTIONS = [
+    "该户已享受同类产业扶持项目，不得重复享受。",
+    "入户核查发现该户家庭人均纯收入已超过扶贫标准。",
+    "申报项目与该户实际情况不符，经集体研究不予扶持。",
+]
+
+# How many applications end in each state (about 69% of households apply, as in seed 000).
+PLAN: list[tuple[str, int]] = [
+    ("draft", 18),
+    ("submitted", 14),
+    ("posted", 12),  # the window still open; some with an open objection
+    ("posted_overdue", 10),  # the window passed, the timer has not run since
+    ("township_review", 24),
+    ("county_review", 20),
+    ("approved", 20),
+    ("disbursed", 50),
+    ("returned_township", 8),
+    ("returned_county", 5),
+    ("rejected_objection", 5),
+    ("rejected_township", 5),
+    ("rejected_county", 3),
+    ("withdrawn", 10),
+]
+
+
+# The days (from today, inclusive) an application heading for each state is filed, so that
+# its last step falls before today and its posting window where the state needs it.
+FILED_BETWEEN: dict[str, tuple[int, int]] = {
+    "draft": (-10, -1),
+    "submitted": (-8, -3),
+    "posted": (-8, -3),  # window ends after today
+    "posted_overdue": (-12, -10),  # window ends after the timer's last run, before today
+    "township_review": (-25, -13),
+    "county_review": (-30, -14),
+    "approved": (-40, -15),
+    "disbursed": (-58, -20),
+    "returned_township": (-35, -13),
+    "returned_county": (-35, -15),
+    "rejected_objection": (-40, -6),
+    "rejected_township": (-40, -13),
+    "rejected_county": (-40, -15),
+    "withdrawn": (-30, -6),
+}
+
+
+class SimulatedClock:
+    """Replaces ``timezone.now`` while the history is written: the time of the current
+    event plus the real time spent since, never going backwards."""
+
+    def __init__(self, start: datetime) -> None:
+        self._at = start
+        self._mark = time.perf_counter()
+
+    def __call__(self) -> datetime:
+        return self._at + timedelta(seconds=time.perf_counter() - self._mark)
+
+    def move_to(self, at: datetime) -> None:
+        self._at = max(at, self())
+        self._mark = time.perf_counter()
+
+
+@dataclass(order=True)
+class Event:
+    at: datetime
+    seq: int
+    run: Callable[[], None] = field(compare=False)
+
+
+@dataclass
+class Filing:
+    """One application's life, as the seed plays it."""
+
+    household: Household
+    village: str
+    kind: str
+    items: list[dict[str, Any]]
+    app_id: int = 0
+    objection_id: int = 0
+
+
+class Seeder:
+    def __init__(self, out: Callable[[str], None]) -> None:
+        self.rng = random.Random(SEED)
+        self.out = out
+        self.now = timezone.localtime()
+        self.today = self.now.date()
+        self.events: list[Event] = []
+        self.users: dict[str, Any] = {}
+        self.cadre_of: dict[str, str] = {}  # village code → username
+        self.reviewer_of: dict[str, str] = {}  # township code → username
+        self.used_ids: set[str] = set()
+        self.counts: dict[str, int] = {}
+
+    # --- the timeline ---------------------------------------------------------------
+
+    def at(self, day: int, hour: int, minute: int | None = None) -> datetime:
+        """A local time ``day`` days from today (negative: in the past)."""
+        minute = self.rng.randrange(0, 50) if minute is None else minute
+        local = datetime.combine(self.today + timedelta(days=day), clock_time(hour, minute))
+        return timezone.make_aware(local)
+
+    def schedule(self, at: datetime, run: Callable[[], None]) -> None:
+        if at >= self.now:
+            raise AssertionError(f"demo event in the future: {at}")
+        heapq.heappush(self.events, Event(at, len(self.events), run))
+
+    def play(self, clock: SimulatedClock) -> None:
+        while self.events:
+            event = heapq.heappop(self.events)
+            clock.move_to(event.at)
+            event.run()
+
+    # --- people and numbers -----------------------------------------------------------
+
+    def name(self, male: bool, surname: str | None = None) -> str:
+        surname = surname or self.rng.choice(SURNAMES)
+        return surname + self.rng.choice(MALE_GIVEN if male else FEMALE_GIVEN)
+
+    def id_number(self, born: date, male: bool) -> str:
+        while True:
+            serial = self.rng.randrange(0, 100) * 10 + self.rng.choice(
+                (1, 3, 5, 7, 9) if male else (0, 2, 4, 6, 8)
+            )
+            first17 = f"620902{born:%Y%m%d}{serial:03d}"
+            if first17 not in self.used_ids:
+                self.used_ids.add(first17)
+                return first17 + id_check_digit(first17)
+
+    def birth(self, first_year: int, last_year: int) -> date:
+        start = date(first_year, 1, 1).toordinal()
+        return date.fromordinal(self.rng.randint(start, date(last_year, 12, 31).toordinal()))
+
+    def bank_card(self) -> str:
+        # 622848: an Agricultural Bank of China debit card, the usual 一卡通 in the county.
+        body = "622848" + "".join(str(self.rng.randrange(10)) for _ in range(12))
+        return body + luhn_digit(body)
+
+    def phone(self) -> str:
+        if self.rng.random() < 0.08:
+            return "0937" + "".join(str(self.rng.randrange(10)) for _ in range(7))
+        prefix = self.rng.choice(["139", "138", "136", "151", "152", "157", "187", "189", "177"])
+        return prefix + "".join(str(self.rng.randrange(10)) for _ in range(8))
+
+    def weighted(self, pairs: list[tuple[Any, int]]) -> Any:
+        return self.rng.choices([p for p, _ in pairs], weights=[w for _, w in pairs])[0]
+
+    def household_data(self, index: int, village: str) -> dict[str, Any]:
+        """A household: head, spouse, children, sometimes an elderly parent. The first two
+        are the families of seed 000."""
+        if village == "620902100200" and index == 0:
+            # 王怀玉 of 四坝村: husband disabled in a car accident, elderly parent, a son at
+            # university; she farms, works and keeps the family.
+            husband = self.name(True, "李")
+            return {
+                "head_name": "王怀玉",
+                "head_id_number": self.id_number(date(1972, 3, 14), male=False),
+                "household_type": Household.Kind.GENERAL,
+                "poverty_causes": [Household.Cause.DISABILITY, Household.Cause.SCHOOLING],
+                "members": [
+                    {
+                        "name": husband,
+                        "id_number": self.id_number(date(1969, 8, 2), True),
+                        "relation": "spouse",
+                    },
+                    {
+                        "name": "李" + self.rng.choice(CHILD_GIVEN),
+                        "id_number": self.id_number(date(1997, 10, 9), True),
+                        "relation": "child",
+                    },
+                    {
+                        "name": self.name(False, "李"),
+                        "id_number": self.id_number(date(1941, 1, 23), False),
+                        "relation": "parent",
+                    },
+                ],
+            }
+        if village == "620902101200" and index == 0:
+            # 毛汉春 of 四号村: looks after his old mother, cannot go out to work.
+            return {
+                "head_name": "毛汉春",
+                "head_id_number": self.id_number(date(1968, 5, 30), male=True),
+                "household_type": Household.Kind.GENERAL,
+                "poverty_causes": [Household.Cause.CAPITAL, Household.Cause.LABOUR],
+                "members": [
+                    {
+                        "name": self.name(False),
+                        "id_number": self.id_number(date(1938, 11, 5), False),
+                        "relation": "parent",
+                    }
+                ],
+            }
+        male_head = self.rng.random() < 0.82
+        surname = self.rng.choice(SURNAMES)
+        head_born = self.birth(1950, 1990)
+        members: list[dict[str, str]] = []
+        father_surname = surname
+        if self.rng.random() < 0.78:
+            spouse_male = not male_head
+            spouse_surname = self.rng.choice(SURNAMES)
+            if spouse_male:
+                father_surname = spouse_surname
+            members.append(
+                {
+                    "name": self.name(spouse_male, spouse_surname),
+                    "id_number": self.id_number(
+                        self.birth(max(1945, head_born.year - 5), min(1992, head_born.year + 4)),
+                        spouse_male,
+                    ),
+                    "relation": "spouse",
+                }
+            )
+        for _ in range(self.weighted([(0, 2), (1, 4), (2, 4), (3, 1)])):
+            first = head_born.year + 20
+            if first > 2018:
+                break
+            male = self.rng.random() < 0.52
+            members.append(
+                {
+                    "name": father_surname + self.rng.choice(CHILD_GIVEN),
+                    "id_number": self.id_number(self.birth(first, min(2018, first + 14)), male),
+                    "relation": "child",
+                }
+            )
+        if head_born.year > 1960 and self.rng.random() < 0.3:
+            parent_male = self.rng.random() < 0.4
+            members.append(
+                {
+                    "name": self.name(parent_male, surname if parent_male else None),
+                    "id_number": self.id_number(
+                        self.birth(head_born.year - 34, head_born.year - 20), parent_male
+                    ),
+                    "relation": "parent",
+                }
+            )
+        causes = {self.weighted(CAUSE_WEIGHTS)}
+        if self.rng.random() < 0.45:
+            causes.add(self.weighted(CAUSE_WEIGHTS))
+        return {
+            "head_name": self.name(male_head, surname),
+            "head_id_number": self.id_number(head_born, male_head),
+            "household_type": self.weighted(KIND_WEIGHTS),
+            "poverty_causes": sorted(causes),
+            "members": members,
+        }
+
+    # --- the registry -----------------------------------------------------------------
+
+    def registry(self, clock: SimulatedClock) -> list[tuple[Household, str]]:
+        User = get_user_model()
+        clock.move_to(self.at(-80, 8, 30))
+        admin = User.objects.filter(username="admin").first()
+        if admin is None:
+            admin = User.objects.create_superuser("admin", "", DEMO_PASSWORD)
+            audit_record(
+                actor=None,
+                action="user.create",
+                object_type="user",
+                object_id=admin.pk,
+                changes={"username": [None, "admin"], "is_superuser": [None, True]},
+            )
+        self.users["admin"] = admin
+
+        clock.move_to(self.at(-80, 9, 0))
+        county = area_create(code=COUNTY[0], name=COUNTY[1], actor=admin)
+        grants: list[tuple[str, str, str]] = [(u, r, COUNTY[0]) for u, r in COUNTY_USERS]
+        grants.append(("inspector", REVEAL_PERMISSION, COUNTY[0]))
+        for t_code, t_name, reviewer, villages in TOWNSHIPS:
+            township = area_create(code=t_code, name=t_name, parent=county, actor=admin)
+            grants.append((reviewer, Role.TOWNSHIP_REVIEWER, t_code))
+            self.reviewer_of[t_code] = reviewer
+            for v_code, v_name, cadre, _n in villages:
+                area_create(code=v_code, name=v_name, parent=township, actor=admin)
+                grants.append((cadre, Role.VILLAGE_CADRE, v_code))
+                self.cadre_of[v_code] = cadre
+
+        clock.move_to(self.at(-80, 10, 0))
+        # One hash for all demo users (they share the published password anyway): hashing
+        # it per user would cost most of the seed's time.
+        password_hash = make_password(DEMO_PASSWORD)
+        for username, role, code in grants:
+            user, _granted = role_grant(actor=admin, username=username, role=role, area_code=code)
+            if not user.has_usable_password():
+                user.password = password_hash
+                user.save(update_fields=["password"])
+        for username in {g[0] for g in grants}:
+            self.users[username] = User.objects.get(username=username)
+
+        clock.move_to(self.at(-79, 9, 30))
+        for code, create in (
+            (SUBSIDY_CODE, self.subsidy_program),
+            (LOAN_CODE, self.loan_program),
+        ):
+            if not Program.objects.filter(code=code).exists():
+                create(admin)
+
+        households: list[tuple[Household, str]] = []
+        day = -76
+        for _t_code, _t_name, _reviewer, villages in TOWNSHIPS:
+            for v_code, _v_name, cadre, count in villages:
+                for index in range(count):
+                    data = self.household_data(index, v_code)
+                    if index % 8 == 0:
+                        day = min(day + 1, -62)
+                    clock.move_to(self.at(day, self.rng.randrange(8, 18)))
+                    household = household_create(
+                        actor=self.users[cadre],
+                        area_code=v_code,
+                        bank_card=self.bank_card(),
+                        phone=self.phone(),
+                        **data,
+                    )
+                    households.append((household, v_code))
+        return households
+
+    def subsidy_program(self, admin: Any) -> None:
+        registry_program_create(
+            actor=admin,
+            code=SUBSIDY_CODE,
+            name="到户产业扶持",
+            kind=Program.Kind.SUBSIDY,
+            county_code=COUNTY[0],
+            # Seed 000: 952.7万元 raised from city, district and township sources.
+            budget=Decimal("9527000.00"),
+            effective_from=date(self.today.year - 1, 1, 1),
+            policy_reference="《肃州区精准扶贫到户产业扶持政策实施办法》",
+            household_cap=Decimal("5000.00"),
+            posting_days=7,
+            items=[
+                {
+                    "code": "pen",
+                    "name": "圈舍",
+                    "unit": "座",
+                    "unit_amount": Decimal("3000.00"),
+                    "max_quantity": 1,
+                },
+                {
+                    "code": "sheep",
+                    "name": "羊",
+                    "unit": "只",
+                    "unit_amount": Decimal("200.00"),
+                    "max_quantity": 25,
+                },
+            ],
+        )
+
+    def loan_program(self, admin: Any) -> None:
+        registry_program_create(
+            actor=admin,
+            code=LOAN_CODE,
+            name="扶贫小额信贷",
+            kind=Program.Kind.LOAN,
+            county_code=COUNTY[0],
+            # Seed 000: 3913万元 of loans planned.
+            budget=Decimal("39130000.00"),
+            effective_from=date(self.today.year - 1, 1, 1),
+            policy_reference="银监发〔2017〕42号；《肃州区精准扶贫小额贷款实施方案》",
+            household_cap=Decimal("50000.00"),
+            posting_days=7,
+            loan_max_amount=Decimal("50000.00"),
+            loan_max_months=36,
+        )
+
+    # --- the applications ----------------------------------------------------------------
+
+    def items(self) -> list[dict[str, Any]]:
+        roll = self.rng.random()
+        if roll < 0.6:
+            return [{"item": "pen", "quantity": 1}, {"item": "sheep", "quantity": 10}]
+        if roll < 0.85:
+            return [
+                {"item": "pen", "quantity": 1},
+                {"item": "sheep", "quantity": self.rng.randint(3, 9)},
+            ]
+        return [{"item": "sheep", "quantity": self.rng.choice([10, 15, 20, 25])}]
+
+    def filings(self, households: list[tuple[Household, str]]) -> list[Filing]:
+        kinds = [k for k, n in PLAN for _ in range(n)]
+        seeded = [h for h in households if h[0].head_name in ("王怀玉", "毛汉春")]
+        rest = [h for h in households if h not in seeded]
+        self.rng.shuffle(rest)
+        chosen = rest[: len(kinds) - len(seeded)]
+        # Seed 000: 王怀玉 built a pen and bought sheep (3000 + 10 × 200 yuan).
+        first = {"王怀玉": "disbursed", "毛汉春": "approved"}
+        full = [{"item": "pen", "quantity": 1}, {"item": "sheep", "quantity": 10}]
+        filings = [Filing(h, v, first[h.head_name], full) for h, v in seeded]
+        for household, _village in seeded:
+            kinds.remove(first[household.head_name])
+        self.rng.shuffle(kinds)
+        filings += [Filing(h, v, k, self.items()) for (h, v), k in zip(chosen, kinds, strict=True)]
+        # A few households leave poverty before the round starts (not among the applicants).
+        for household, village in rest[len(chosen) : len(chosen) + 6]:
+            when = self.at(-58, 15)
+            self.schedule(when, self.exit_household(household, village))
+        return filings
+
+    def exit_household(self, household: Household, village: str) -> Callable[[], None]:
+        def run() -> None:
+            household_update(
+                actor=self.users[self.cadre_of[village]],
+                household_id=household.pk,
+                status=Household.Status.EXITED,
+            )
+
+        return run
+
+    def plan(self, filing: Filing) -> None:
+        """Schedule one application's steps. Day 0 is the day it is filed; the democratic
+        appraisal meets the next day; posting starts on day 2 and its window ends on day 9;
+        the nightly timer closes it; the township decides on day 11, the county on day 13
+        and finance pays on day 16."""
+        kind = filing.kind
+        start, end = FILED_BETWEEN[kind]
+        c = self.rng.randint(start, end)
+        for day, hour, run in self.steps(filing, c):
+            self.schedule(self.at(c + day, hour), run)
+
+    def steps(self, filing: Filing, c: int) -> list[tuple[int, int, Callable[[], None]]]:
+        kind, rng = filing.kind, self.rng
+        steps: list[tuple[int, int, Callable[[], None]]] = []
+
+        def step(day: int, hour: int, run: Callable[[], None]) -> None:
+            steps.append((day, hour, run))
+
+        step(0, 9, lambda: self.create(filing))
+        if kind == "draft":
+            if c + 1 <= -1 and rng.random() < 0.5:
+                step(1, 18, lambda: self.appraise(filing, c + 1))
+            return steps
+        step(1, 18, lambda: self.appraise(filing, c + 1))
+        if kind == "withdrawn":
+            stage = rng.choice(["draft", "submitted", "posted", "posted"])
+            if stage != "draft":
+                step(2, 9, lambda: self.move(filing, "submit"))
+            if stage == "posted":
+                step(2, 10, lambda: self.move(filing, "start_posting"))
+            step(3, 16, lambda: self.move(filing, "withdraw", "户主外出务工，本人申请撤回。"))
+            return steps
+        step(2, 9, lambda: self.move(filing, "submit"))
+        if kind == "submitted":
+            return steps
+        step(2, 10, lambda: self.move(filing, "start_posting"))
+        if kind == "posted":
+            if c + 3 <= -1 and rng.random() < 0.4:
+                step(3, 20, lambda: self.object(filing))
+            return steps
+        if kind == "posted_overdue":
+            if rng.random() < 0.35:
+                step(4, 20, lambda: self.object(filing))
+            return steps
+        if kind == "rejected_objection":
+            step(3, 19, lambda: self.object(filing))
+            step(5, 15, lambda: self.resolve(filing, upheld=True))
+            return steps
+        roll = rng.random()
+        if roll < 0.12:
+            step(4, 20, lambda: self.object(filing))
+            step(6, 11, lambda: self.resolve(filing, upheld=False))  # inside the window
+        elif roll < 0.25 and kind in ("township_review", "county_review"):
+            step(4, 20, lambda: self.object(filing))
+            # After the window: the dismissal closes the posting at once.
+            step(10, 11, lambda: self.resolve(filing, upheld=False))
+        township, county = self.reviewer(filing), self.users["approver"]
+        later = 0
+        # Returned once for correction, corrected, posted again and round again: eleven more
+        # days, so only for applications filed early enough.
+        if c <= {"disbursed": -28, "county_review": -24}.get(kind, -99) and rng.random() < 0.4:
+            step(11, 10, lambda: self.move(filing, "return", rng.choice(RETURNS), township))
+            step(12, 17, lambda: self.correct(filing))
+            step(13, 9, lambda: self.move(filing, "submit"))
+            step(13, 10, lambda: self.move(filing, "start_posting"))
+            later = 11
+        if kind == "township_review":
+            return steps
+        if kind in ("returned_township", "rejected_township"):
+            name, reasons = decision_of(kind)
+            step(11, 14, lambda: self.move(filing, name, rng.choice(reasons), township))
+            return steps
+        step(11 + later, 14, lambda: self.move(filing, "township_approve", actor=township))
+        if kind == "county_review":
+            return steps
+        if kind in ("returned_county", "rejected_county"):
+            name, reasons = decision_of(kind)
+            step(13, 15, lambda: self.move(filing, name, rng.choice(reasons), county))
+            return steps
+        step(13 + later, 15, lambda: self.move(filing, "county_approve", actor=county))
+        if kind == "disbursed":
+            finance = self.users["finance"]
+            step(16 + later, 10, lambda: self.move(filing, "disburse", actor=finance))
+        return steps
+
+    # --- the steps (each one service call) --------------------------------------------
+
+    def cadre(self, filing: Filing) -> Any:
+        return self.users[self.cadre_of[filing.village]]
+
+    def reviewer(self, filing: Filing) -> Any:
+        return self.users[self.reviewer_of[filing.village[:9] + "000"]]
+
+    def create(self, filing: Filing) -> None:
+        app = application_create(
+            actor=self.cadre(filing),
+            household_id=filing.household.pk,
+            program_id=self.subsidy.pk,
+            items=filing.items,
+        )
+        filing.app_id = app.pk
+
+    def appraise(self, filing: Filing, day: int) -> None:
+        attendees = self.rng.randint(28, 64)
+        against = self.rng.randint(0, 3)
+        application_edit(
+            actor=self.cadre(filing),
+            application_id=filing.app_id,
+            appraisal_date=self.today + timedelta(days=day),
+            appraisal_attendees=attendees,
+            appraisal_votes_for=attendees - against - self.rng.randint(0, 2),
+            appraisal_votes_against=against,
+        )
+
+    def correct(self, filing: Filing) -> None:
+        application_edit(
+            actor=self.cadre(filing),
+            application_id=filing.app_id,
+            items=[{"item": "pen", "quantity": 1}, {"item": "sheep", "quantity": 8}],
+        )
+
+    def move(self, filing: Filing, name: str, reason: str = "", actor: Any = None) -> None:
+        """A step by ``actor`` (the village cadre unless named)."""
+        application_transition(
+            actor=actor or self.cadre(filing),
+            application_id=filing.app_id,
+            name=name,
+            reason=reason,
+        )
+
+    def object(self, filing: Filing) -> None:
+        text = self.rng.choice(OBJECTIONS)
+        if self.rng.random() < 0.5:
+            # On the notice board, anonymously.
+            objection = objection_raise(
+                actor=AnonymousUser(), application_id=filing.app_id, text=text, public=True
+            )
+        else:
+            # Told to the cadre, who records it.
+            objection = objection_raise(
+                actor=self.cadre(filing),
+                application_id=filing.app_id,
+                text=text,
+                raised_by_name="村民" + self.rng.choice(SURNAMES) + "某",
+            )
+        filing.objection_id = objection.pk
+
+    def resolve(self, filing: Filing, *, upheld: bool) -> None:
+        objection_resolve(
+            actor=self.reviewer(filing),
+            objection_id=filing.objection_id,
+            upheld=upheld,
+            reason=self.rng.choice(UPHOLDINGS if upheld else DISMISSALS),
+        )
+
+    def timer(self, day: int) -> None:
+        def run() -> None:
+            postings_close_due(now=timezone.now())
+
+        self.schedule(self.at(day, 1, 0), run)
+
+    # --- the whole ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        clock = SimulatedClock(self.at(-80, 8, 0))
+        with mock.patch.object(timezone, "now", clock), transaction.atomic():
+            households = self.registry(clock)
+            self.subsidy = Program.objects.get(code=SUBSIDY_CODE)
+            for filing in self.filings(households):
+                self.plan(filing)
+            # The nightly timer ran until three days ago (since then the demo sat idle:
+            # `process_timers` will close the postings whose window has passed meanwhile).
+            for day in range(-60, -2):
+                self.timer(day)
+            self.play(clock)
+        counts = dict.fromkeys(Application.Status.values, 0)
+        for status in Application.objects.filter(area_code__startswith=COUNTY[0][:6]).values_list(
+            "status", flat=True
+        ):
+            counts[status] += 1
+        self.out(
+            f"{len(households)} households, "
+            + ", ".join(f"{status} {n}" for status, n in counts.items())
+        )
+
+
+def decision_of(kind: str) -> tuple[str, list[str]]:
+    return ("return", RETURNS) if kind.startswith("returned") else ("reject", REJECTIONS)
+
+
+def luhn_digit(body: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        digit = int(ch) * (2 if i % 2 == 0 else 1)
+        total += digit - 9 if digit > 9 else digit
+    return str((10 - total % 10) % 10)
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the demo county (肃州区, modelled on seed 000): areas, households, the two "
+        "programs, one user per role and applications in every state. Idempotent."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        pass
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        started = time.perf_counter()
+        if Program.objects.filter(code=SUBSIDY_CODE).exists():
+            self.stdout.write("The demo county is already loaded; nothing changed.")
+        else:
+            Seeder(self.stdout.write).run()
+            self.stdout.write(
+                self.style.SUCCESS(f"Demo county loaded in {time.perf_counter() - started:.1f} s.")
+            )
+        self.print_users()
+
+    def print_users(self) -> None:
+        names = {a.code: a.name for a in Area.objects.filter(code__startswith=COUNTY[0][:6])}
+        rows = [("admin", "superuser", "everywhere")]
+        rows += [(u, str(r), f"{COUNTY[1]} {COUNTY[0]}") for u, r in COUNTY_USERS]
+        rows[-1] = (rows[-1][0], f"{rows[-1][1]} + {REVEAL_PERMISSION}", rows[-1][2])
+        for t_code, t_name, reviewer, villages in TOWNSHIPS:
+            rows.append((reviewer, Role.TOWNSHIP_REVIEWER.value, f"{t_name} {t_code}"))
+            for v_code, _v, cadre, _n in villages:
+                rows.append((cadre, Role.VILLAGE_CADRE.value, f"{names.get(v_code, '')} {v_code}"))
+        self.stdout.write(f"\nDemo users (password for all: {DEMO_PASSWORD}):")
+        width = max(len(r[0]) for r in rows)
+        for username, role, area in rows:
+            self.stdout.write(f"  {username:<{width}}  {role:<28} {area}")

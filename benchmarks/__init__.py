@@ -1,0 +1,1 @@
+"""Benchmarks against PostgreSQL (``make bench``); not part of the test suite."""

@@ -1,0 +1,854 @@
+"""``make bench``: the figures of the README's Performance section, measured on PostgreSQL.
+
+1. Drops and recreates the bench database (its name must end in ``_bench``) and migrates it.
+2. Sets up a county through the services (areas, roles, the subsidy program), files 500
+   applications through the services and bulk-loads the rest up to 10,000 applications with
+   ``COPY``. Bulk rows get a complete, valid history: every entry is hashed with
+   ``audit.hashing.entry_hash`` and linked to the one before it, and the chain head is moved
+   on, exactly as ``audit_record`` would have done, so ``verify_audit`` passes.
+3. Measures, at 10,000 and again at 100,000 applications:
+   (a) transitions per second through the whole chain via ``application_transition``
+       (submit → start_posting → close_posting → township_approve → county_approve →
+       disburse for 500 applications, one process);
+   (b) the township reviewer's application list through the API (Django test client,
+       token auth): p50/p95 time over 50 requests and the query count;
+   (c) audit verification (``ledger_verify`` with ``ApplicationReplay``) in entries/s.
+
+Prints the table as text and as Markdown. Run with ``make bench`` (5–6 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.db.models import Model
+
+BENCH_URL = "postgres://postgres@127.0.0.1:5432/fupin_bench"
+SMALL, LARGE = 10_000, 100_000
+SERVICE_APPLICATIONS = 500
+LIST_REPEATS = 50
+CHUNK = 10_000
+SEED = 42
+
+COUNTY = "620902000000"
+TOWNSHIPS = [f"620902{100 + t}000" for t in range(8)]
+VILLAGES = [f"{t[:9]}{200 + v}" for t in TOWNSHIPS for v in range(10)]
+CHAIN = [
+    ("submit", "draft", "submitted", "cadre"),
+    ("start_posting", "submitted", "posted", "cadre"),
+    ("close_posting", "posted", "township_review", "system"),
+    ("township_approve", "township_review", "county_review", "reviewer"),
+    ("county_approve", "county_review", "approved", "approver"),
+    ("disburse", "approved", "disbursed", "finance"),
+]
+# Where the bulk applications stand (weights), and how many chain steps each took.
+STATUS_WEIGHTS = [
+    ("draft", 8),
+    ("submitted", 5),
+    ("posted", 7),
+    ("township_review", 12),
+    ("county_review", 10),
+    ("approved", 10),
+    ("disbursed", 35),
+    ("returned", 5),
+    ("rejected", 4),
+    ("withdrawn", 4),
+]
+CHAIN_STEPS = {
+    "draft": 0,
+    "withdrawn": 0,
+    "submitted": 1,
+    "posted": 2,
+    "township_review": 3,
+    "returned": 3,
+    "rejected": 3,
+    "county_review": 4,
+    "approved": 5,
+    "disbursed": 6,
+}
+RETURN_REASON = "民主评议记录缺少参会人员签字，请补充后重新提交。"
+REJECT_REASON = "入户核查发现该户家庭人均纯收入已超过扶贫标准。"
+SURNAMES = "王张李刘杨马赵陈魏何徐孙朱胡郭高罗梁宋郑谢韩唐冯董程曹袁邓许"
+GIVEN = "建国 志强 永福 海军 德福 春生 文明 玉兰 桂花 秀英 淑珍 红 霞 梅 军 斌 勇 明 亮 刚".split()
+
+
+# --- the database ----------------------------------------------------------------------
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the bench database, connecting to ``postgres`` on the same server."""
+    import dj_database_url
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    cfg = dj_database_url.parse(url)
+    if not cfg["ENGINE"].endswith("postgresql"):
+        sys.exit(f"bench: DATABASE_URL must point at PostgreSQL, not {cfg['ENGINE']}")
+    name = str(cfg["NAME"])
+    if not name.endswith("_bench"):
+        sys.exit(f"bench: refusing to drop {name!r}: the bench database's name ends in _bench")
+    params: dict[str, Any] = {
+        "host": cfg.get("HOST") or None,
+        "port": cfg.get("PORT") or None,
+        "user": cfg.get("USER") or None,
+        "password": cfg.get("PASSWORD") or None,
+    }
+    conninfo = make_conninfo(dbname="postgres", **{k: v for k, v in params.items() if v})
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        quoted = '"' + name.replace('"', '""') + '"'
+        conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {quoted}")
+
+
+def copy_rows(model: type[Model], rows: Iterable[dict[str, Any]]) -> int:
+    """``COPY`` rows (dicts by attribute name, every concrete field given) into the model's
+    table. JSON fields are serialised as ``JSONField`` would."""
+    from django.db import connection, models
+
+    fields = list(model._meta.concrete_fields)
+    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = [f.attname for f in fields]
+    count = 0
+    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as cp:
+        for row in rows:
+            cp.write_row([json.dumps(row[n]) if n in json_fields else row[n] for n in names])
+            count += 1
+    return count
+
+
+def next_id(model: type[Model]) -> int:
+    from django.db.models import Max
+
+    return int(model._default_manager.aggregate(m=Max("pk"))["m"] or 0) + 1
+
+
+def reset_sequence(model: type[Model]) -> None:
+    from django.db import connection
+
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT setval(pg_get_serial_sequence(%s, 'id'), "  # noqa: S608
+            f"(SELECT COALESCE(MAX(id), 1) FROM {connection.ops.quote_name(table)}))",
+            [table],
+        )
+
+
+# --- the world -------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    users: dict[str, Any]
+    program_id: int
+    version_id: int
+    items: dict[str, Any]  # code → ProgramItem
+    rng: random.Random = field(default_factory=lambda: random.Random(SEED))
+    id_serial: int = 0
+
+    def id_number(self) -> str:
+        """A valid, unique ID number: a birth date from 1950 on and a serial."""
+        from applications.idnumbers import id_check_digit
+
+        n = self.id_serial
+        self.id_serial += 1
+        born = date(1950, 1, 1) + timedelta(days=n % 14_600)
+        first17 = f"620902{born:%Y%m%d}{n // 14_600:03d}"
+        return first17 + id_check_digit(first17)
+
+    def name(self) -> str:
+        return self.rng.choice(SURNAMES) + self.rng.choice(GIVEN)
+
+    def card(self) -> str:
+        return "622848" + "".join(str(self.rng.randrange(10)) for _ in range(13))
+
+    def phone(self) -> str:
+        return "139" + "".join(str(self.rng.randrange(10)) for _ in range(8))
+
+    def quantities(self) -> list[tuple[str, int]]:
+        if self.rng.random() < 0.8:
+            return [("pen", 1), ("sheep", self.rng.randint(1, 10))]
+        return [("sheep", self.rng.randint(5, 25))]
+
+
+def world_create() -> World:
+    """Areas, users and the program, all through the services (so all on the record)."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from applications.models import Program
+    from applications.roles import Role
+    from applications.services import area_create, program_create, role_grant
+
+    User = get_user_model()
+    with transaction.atomic():
+        admin = User.objects.create_superuser("bench_admin", "", None)
+        county = area_create(code=COUNTY, name="肃州区", actor=admin)
+        for t_index, code in enumerate(TOWNSHIPS):
+            township = area_create(code=code, name=f"第{t_index + 1}乡", parent=county, actor=admin)
+            for village in (v for v in VILLAGES if v.startswith(code[:9])):
+                area_create(code=village, name=f"{village[-3:]}村", parent=township, actor=admin)
+        grants = [
+            ("cadre", Role.VILLAGE_CADRE, VILLAGES[0]),
+            ("reviewer", Role.TOWNSHIP_REVIEWER, TOWNSHIPS[0]),
+            ("approver", Role.COUNTY_APPROVER, COUNTY),
+            ("finance", Role.FINANCE_OFFICER, COUNTY),
+        ]
+        for username, role, code in grants:
+            role_grant(actor=admin, username=username, role=role, area_code=code)
+        program = program_create(
+            actor=admin,
+            code="daohu-chanye",
+            name="到户产业扶持",
+            kind=Program.Kind.SUBSIDY,
+            county_code=COUNTY,
+            budget=Decimal("1000000000.00"),
+            effective_from=date(2020, 1, 1),
+            policy_reference="《肃州区精准扶贫到户产业扶持政策实施办法》",
+            household_cap=Decimal("5000.00"),
+            posting_days=7,
+            items=[
+                {"code": "pen", "name": "圈舍", "unit": "座", "unit_amount": Decimal("3000.00")},
+                {"code": "sheep", "name": "羊", "unit": "只", "unit_amount": Decimal("200.00")},
+            ],
+        )
+    version = program.versions.get()
+    users = {u: User.objects.get(username=u) for u, _r, _c in grants}
+    return World(
+        users=users,
+        program_id=program.pk,
+        version_id=version.pk,
+        items={i.code: i for i in version.items.all()},
+    )
+
+
+# --- through the services --------------------------------------------------------------
+
+
+def service_applications(world: World, count: int) -> list[int]:
+    """Register households and file appraised drafts, all through the services."""
+    from django.utils import timezone
+
+    from applications.models import Household
+    from applications.services import household_create
+    from approvals.services import application_create, application_edit
+
+    cadre = world.users["cadre"]
+    ids = []
+    for _ in range(count):
+        household = household_create(
+            actor=cadre,
+            area_code=VILLAGES[0],
+            head_name=world.name(),
+            head_id_number=world.id_number(),
+            bank_card=world.card(),
+            phone=world.phone(),
+            household_type=Household.Kind.GENERAL,
+            poverty_causes=[Household.Cause.CAPITAL],
+        )
+        app = application_create(
+            actor=cadre,
+            household_id=household.pk,
+            program_id=world.program_id,
+            items=[{"item": c, "quantity": q} for c, q in world.quantities()],
+        )
+        application_edit(
+            actor=cadre,
+            application_id=app.pk,
+            appraisal_date=timezone.localdate(),
+            appraisal_attendees=40,
+            appraisal_votes_for=36,
+            appraisal_votes_against=2,
+        )
+        ids.append(app.pk)
+    return ids
+
+
+@dataclass
+class TransitionResult:
+    count: int
+    seconds: float
+    per_step_ms: dict[str, float]
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds
+
+
+def transitions_run(world: World, app_ids: Sequence[int]) -> TransitionResult:
+    """Every application through the whole chain, step by step (all submits, then all
+    postings, …), each step one ``application_transition`` call."""
+    from django.utils import timezone
+
+    from approvals.services import application_transition
+
+    per_step: dict[str, float] = {}
+    total = 0.0
+    for name, _src, _dst, who in CHAIN:
+        actor = None if who == "system" else world.users[who]
+        # The timer closes a posting once its seven days have passed.
+        now = timezone.now() + timedelta(days=8) if name == "close_posting" else None
+        started = time.perf_counter()
+        for pk in app_ids:
+            application_transition(actor=actor, application_id=pk, name=name, now=now)
+        elapsed = time.perf_counter() - started
+        per_step[name] = elapsed / len(app_ids) * 1000
+        total += elapsed
+    return TransitionResult(len(app_ids) * len(CHAIN), total, per_step)
+
+
+# --- in bulk ---------------------------------------------------------------------------
+
+
+class Ledger:
+    """Appends entries to a county's chain the way ``audit_record`` does: next sequence
+    number, link to the previous hash, hash of the canonical content."""
+
+    def __init__(self, chain: str, seq: int, prev_hash: str) -> None:
+        self.chain, self.seq, self.prev_hash = chain, seq, prev_hash
+        self.rows: list[dict[str, Any]] = []
+
+    def append(self, id_: int, **fields: Any) -> None:
+        from audit.hashing import entry_hash
+
+        self.seq += 1
+        row: dict[str, Any] = {
+            "chain": self.chain,
+            "seq": self.seq,
+            "outcome": "done",
+            "from_state": "",
+            "to_state": "",
+            "reason": "",
+            "prev_hash": self.prev_hash,
+            **fields,
+        }
+        # What ``audit_record`` stores: callers pass ``model_changes`` output or plain strings.
+        row["changes"] = dict(row.get("changes") or {})
+        row["hash"] = entry_hash(**row)
+        row["id"] = id_
+        self.prev_hash = row["hash"]
+        self.rows.append(row)
+
+
+@dataclass
+class Ids:
+    """The next primary key of each bulk-loaded table."""
+
+    household: int
+    person: int
+    application: int
+    item: int
+    decision: int
+    objection: int
+    entry: int
+
+    @classmethod
+    def load(cls) -> Ids:
+        from applications.models import Application, ApplicationItem, Household, Person
+        from approvals.models import Decision, Objection
+        from audit.models import AuditEntry
+
+        return cls(
+            household=next_id(Household),
+            person=next_id(Person),
+            application=next_id(Application),
+            item=next_id(ApplicationItem),
+            decision=next_id(Decision),
+            objection=next_id(Objection),
+            entry=next_id(AuditEntry),
+        )
+
+    def take(self, name: str) -> int:
+        value: int = getattr(self, name)
+        setattr(self, name, value + 1)
+        return value
+
+
+def bulk_applications(world: World, count: int) -> None:
+    """``count`` more households, each with one application at a random point of the chain,
+    with their items, decisions, objections and complete audit history, by ``COPY`` in
+    chunks of ``CHUNK``, each chunk one transaction that moves the chain head on."""
+    from django.db import connection, transaction
+
+    from applications.models import Application, ApplicationItem, Household, Person
+    from approvals.models import Decision, Objection
+    from audit.models import AuditEntry, ChainHead
+
+    done = 0
+    timings = dict.fromkeys(("generate", "copy", "commit", "vacuum"), 0.0)
+    while done < count:
+        n = min(CHUNK, count - done)
+        with transaction.atomic():
+            head = ChainHead.objects.select_for_update().get(chain=COUNTY[:6])
+            chunk = BulkChunk(world, Ledger(head.chain, head.seq, head.hash), Ids.load())
+            t0 = time.perf_counter()
+            for _ in range(n):
+                chunk.add()
+            t1 = time.perf_counter()
+            for model, rows in (
+                (Household, chunk.households),
+                (Person, chunk.people),
+                (Application, chunk.apps),
+                (ApplicationItem, chunk.lines),
+                (Decision, chunk.decisions),
+                (Objection, chunk.objections),
+                (AuditEntry, chunk.ledger.rows),
+            ):
+                copy_rows(model, rows)
+            ChainHead.objects.filter(chain=head.chain).update(
+                seq=chunk.ledger.seq, hash=chunk.ledger.prev_hash
+            )
+            t2 = time.perf_counter()
+        timings["generate"] += t1 - t0
+        timings["copy"] += t2 - t1
+        timings["commit"] += time.perf_counter() - t2
+        done += n
+    for model in (Household, Person, Application, ApplicationItem, Decision, Objection, AuditEntry):
+        reset_sequence(model)
+    t = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    timings["vacuum"] = time.perf_counter() - t
+    say("  " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
+
+
+class BulkChunk:
+    """The rows of one chunk: households with their head, one application each with its
+    items, the decisions and objections of its history, and that history in the ledger."""
+
+    def __init__(self, world: World, ledger: Ledger, ids: Ids) -> None:
+        from django.utils import timezone
+
+        self.world, self.ledger, self.ids, self.rng = world, ledger, ids, world.rng
+        self.users = world.users
+        self.names = {key: u.get_username() for key, u in world.users.items()}
+        self.clock = timezone.now() - timedelta(days=1)
+        self.households: list[dict[str, Any]] = []
+        self.people: list[dict[str, Any]] = []
+        self.apps: list[dict[str, Any]] = []
+        self.lines: list[dict[str, Any]] = []
+        self.decisions: list[dict[str, Any]] = []
+        self.objections: list[dict[str, Any]] = []
+
+    def entry(self, actor: str, **fields: Any) -> datetime:
+        self.clock += timedelta(microseconds=self.rng.randint(50, 400))
+        user = self.users.get(actor)
+        self.ledger.append(
+            self.ids.take("entry"),
+            created_at=self.clock,
+            actor_id=user.pk if user else None,
+            actor_name=self.names.get(actor, "system"),
+            **fields,
+        )
+        return self.clock
+
+    def add(self) -> None:
+        village = self.rng.choice(VILLAGES)
+        household_id = self.household(village)
+        self.application(household_id, village)
+
+    def household(self, village: str) -> int:
+        from applications import idnumbers
+        from applications.models import Household, Person
+        from applications.services import household_snapshot
+        from audit.services import model_changes
+
+        world = self.world
+        number, card = world.id_number(), world.card()
+        household = Household(
+            id=self.ids.take("household"),
+            area_id=village,
+            area_code=village,
+            head_name=world.name(),
+            head_id_masked=idnumbers.mask_id_number(number),
+            household_type=Household.Kind.GENERAL,
+            poverty_causes=[self.rng.choice(Household.Cause.values)],
+            status=Household.Status.REGISTERED,
+            bank_card_cipher=idnumbers.encrypt(card),
+            bank_card_hash=idnumbers.lookup_hash(card),
+            bank_card_masked=idnumbers.mask_bank_card(card),
+            bank_card_changed_at=None,
+            phone=world.phone(),
+            created_by_id=self.users["cadre"].pk,
+        )
+        person = Person(
+            id=self.ids.take("person"),
+            household_id=household.pk,
+            name=household.head_name,
+            relation=Person.Relation.HEAD,
+            id_cipher=idnumbers.encrypt(number),
+            id_hash=idnumbers.lookup_hash(number),
+            id_masked=household.head_id_masked,
+        )
+        household.created_at = self.entry(
+            "cadre",
+            action="household.create",
+            object_type="household",
+            object_id=str(household.pk),
+            area_code=village,
+            changes=model_changes(None, household_snapshot(household, [person])),
+        )
+        self.households.append(row_of(household))
+        self.people.append(row_of(person))
+        return int(household.pk)
+
+    def application(self, household_id: int, village: str) -> None:
+        from audit.services import model_changes
+
+        world, users = self.world, self.users
+        app_id = self.ids.take("application")
+        chosen = [(world.items[c], q) for c, q in world.quantities()]
+        amount = sum((i.unit_amount * q for i, q in chosen), Decimal("0.00"))
+        status = self.rng.choices([s for s, _ in STATUS_WEIGHTS], [w for _, w in STATUS_WEIGHTS])[0]
+        app: dict[str, Any] = {
+            "id": app_id,
+            "household_id": household_id,
+            "program_id": world.program_id,
+            "program_version_id": world.version_id,
+            "area_code": village,
+            "status": "draft",
+            "amount": amount,
+            "appraisal_date": None,
+            "appraisal_attendees": None,
+            "appraisal_votes_for": None,
+            "appraisal_votes_against": None,
+            "posting_started_at": None,
+            "posting_ends_at": None,
+            "created_by_id": users["cadre"].pk,
+            "submitted_by_id": None,
+            "township_approved_by_id": None,
+            "county_approved_by_id": None,
+            "disbursed_by_id": None,
+            "last_reason": "",
+        }
+        for item, qty in chosen:
+            self.lines.append(
+                {
+                    "id": self.ids.take("item"),
+                    "application_id": app_id,
+                    "item_id": item.pk,
+                    "quantity": qty,
+                    "unit_amount": item.unit_amount,
+                    "amount": item.unit_amount * qty,
+                }
+            )
+        # The same snapshot as ``approvals.services.application_create`` records.
+        snapshot = {
+            "household": household_id,
+            "program": world.program_id,
+            "program_version": world.version_id,
+            "status": "draft",
+            "amount": amount,
+            "items": sorted(f"{i.code}×{q}@{i.unit_amount}" for i, q in chosen),
+        }
+        common = {"object_type": "application", "object_id": str(app_id), "area_code": village}
+        app["created_at"] = app["status_changed_at"] = self.entry(
+            "cadre",
+            action="application.create",
+            to_state="draft",
+            changes=model_changes(None, snapshot),
+            **common,
+        )
+        steps = [(n, s, d, w, "") for n, s, d, w in CHAIN[: CHAIN_STEPS[status]]]
+        if status == "returned":
+            steps.append(("return", "township_review", "returned", "reviewer", RETURN_REASON))
+        elif status == "rejected":
+            steps.append(("reject", "township_review", "rejected", "reviewer", REJECT_REASON))
+        elif status == "withdrawn":
+            steps.append(("withdraw", "draft", "withdrawn", "cadre", ""))
+        if status != "draft":
+            appraisal = {
+                "appraisal_date": self.clock.date(),
+                "appraisal_attendees": 40,
+                "appraisal_votes_for": 36,
+                "appraisal_votes_against": 2,
+            }
+            self.entry(
+                "cadre",
+                action="application.update",
+                changes=model_changes(dict.fromkeys(appraisal), appraisal),
+                **common,
+            )
+            app.update(appraisal)
+        for name, src, dst, who, reason in steps:
+            at = self.entry(
+                who,
+                action=f"application.{name}",
+                from_state=src,
+                to_state=dst,
+                reason=reason,
+                **common,
+            )
+            self.decisions.append(
+                {
+                    "id": self.ids.take("decision"),
+                    "application_id": app_id,
+                    "transition": name,
+                    "from_status": src,
+                    "to_status": dst,
+                    "actor_id": users[who].pk if who in users else None,
+                    "reason": reason,
+                    "decided_at": at,
+                }
+            )
+            app["status"], app["status_changed_at"] = dst, at
+            if reason:
+                app["last_reason"] = reason
+            if name == "start_posting":
+                app["posting_started_at"] = at
+                app["posting_ends_at"] = at + timedelta(days=7)
+            by = STEP_ACTOR_FIELD.get(name)
+            if by:
+                app[by] = users[who].pk
+        if status == "posted" and self.rng.random() < 0.2:
+            self.objection(app_id, common)
+        self.apps.append(app)
+
+    def objection(self, app_id: int, common: dict[str, str]) -> None:
+        objection_id = self.ids.take("objection")
+        text = "反映该户申报的羊只数量和实际不符。"
+        at = self.entry(
+            "cadre",
+            action="objection.raise",
+            changes={"objection": [None, str(objection_id)], "text": [None, text]},
+            **common,
+        )
+        self.objections.append(
+            {
+                "id": objection_id,
+                "application_id": app_id,
+                "text": text,
+                "raised_by_id": self.users["cadre"].pk,
+                "raised_by_name": "",
+                "contact": "",
+                "status": "open",
+                "resolved_by_id": None,
+                "resolution_reason": "",
+                "created_at": at,
+                "resolved_at": None,
+            }
+        )
+
+
+STEP_ACTOR_FIELD = {
+    "submit": "submitted_by_id",
+    "township_approve": "township_approved_by_id",
+    "county_approve": "county_approved_by_id",
+    "disburse": "disbursed_by_id",
+}
+
+
+def row_of(instance: Model) -> dict[str, Any]:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+# --- reads -----------------------------------------------------------------------------
+
+
+@dataclass
+class ListResult:
+    p50_ms: float
+    p95_ms: float
+    queries: int
+    rows: int
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def list_run(world: World, url: str) -> ListResult:
+    """The reviewer's list through the whole stack (middleware, token auth, DRF, the
+    selector, pagination, serialisation): timed ``LIST_REPEATS`` times after a warm-up,
+    then once more counting queries."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+
+    token, _ = Token.objects.get_or_create(user=world.users["reviewer"])
+    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    times = []
+    for i in range(LIST_REPEATS + 3):
+        started = time.perf_counter()
+        response = client.get(url)
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200, response.content[:500]
+        if i >= 3:
+            times.append(elapsed * 1000)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    return ListResult(
+        p50_ms=percentile(times, 0.5),
+        p95_ms=percentile(times, 0.95),
+        queries=len(ctx.captured_queries),
+        rows=int(response.json()["count"]),
+    )
+
+
+@dataclass
+class VerifyResult:
+    entries: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.entries / self.seconds
+
+
+def verify_run() -> VerifyResult:
+    from applications.integrity import ApplicationReplay
+    from audit.verify import ledger_verify
+
+    started = time.perf_counter()
+    report = ledger_verify(replayers=[ApplicationReplay()])
+    elapsed = time.perf_counter() - started
+    assert report.ok, f"the bench ledger does not verify: {report.first_problem}"
+    return VerifyResult(report.entries, elapsed)
+
+
+# --- the run ---------------------------------------------------------------------------
+
+
+@dataclass
+class Scale:
+    applications: int
+    transitions: TransitionResult
+    lists: dict[str, ListResult]
+    verify: VerifyResult
+
+
+LIST_URLS = {
+    "status=township_review": "/api/v1/applications/?status=township_review",
+    "default": "/api/v1/applications/",
+}
+
+
+def measure(world: World, label: str) -> Scale:
+    from applications.models import Application
+
+    say(f"[{label}] {SERVICE_APPLICATIONS} applications through the chain via the services")
+    # Filed before the clock starts: only the transitions are timed.
+    app_ids = service_applications(world, SERVICE_APPLICATIONS)
+    transitions = transitions_run(world, app_ids)
+    say(f"[{label}] the reviewer's list through the API")
+    lists = {key: list_run(world, url) for key, url in LIST_URLS.items()}
+    say(f"[{label}] audit verification")
+    verify = verify_run()
+    return Scale(Application.objects.count(), transitions, lists, verify)
+
+
+_STARTED = time.perf_counter()
+
+
+def say(message: str) -> None:
+    print(f"[{time.perf_counter() - _STARTED:5.0f} s] {message}", flush=True)
+
+
+def table(scales: list[Scale]) -> list[list[str]]:
+    head = ["measure", *(f"{s.applications:,} applications" for s in scales), "aim"]
+    rows = [head]
+    rows.append(
+        [
+            "transitions/s via services (500 applications × 6 steps, 1 process)",
+            *(f"{s.transitions.per_second:,.0f}" for s in scales),
+            "",
+        ]
+    )
+    for step, _s, _d, _w in CHAIN:
+        rows.append(
+            [f"  ms per {step}", *(f"{s.transitions.per_step_ms[step]:.1f}" for s in scales), ""]
+        )
+    for key in LIST_URLS:
+        rows.append(
+            [
+                f"reviewer list `{key}`: p50 / p95 ms",
+                *(f"{s.lists[key].p50_ms:.1f} / {s.lists[key].p95_ms:.1f}" for s in scales),
+                "p95 ≤ 50 ms, flat",
+            ]
+        )
+        rows.append(
+            [
+                f"reviewer list `{key}`: queries (rows in scope)",
+                *(f"{s.lists[key].queries} ({s.lists[key].rows:,})" for s in scales),
+                "≤ 15",
+            ]
+        )
+    rows.append(
+        [
+            "audit verification, entries/s (entries)",
+            *(f"{s.verify.per_second:,.0f} ({s.verify.entries:,})" for s in scales),
+            "≥ 50,000",
+        ]
+    )
+    return rows
+
+
+def render_text(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def render_markdown(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    url = os.environ.setdefault("DATABASE_URL", BENCH_URL)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    started = time.perf_counter()
+    say("recreating the bench database")
+    recreate_database(url)
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+    world = world_create()
+
+    scales = []
+    for label, target in (("10k", SMALL), ("100k", LARGE)):
+        from applications.models import Application
+
+        missing = target - Application.objects.count() - SERVICE_APPLICATIONS
+        say(f"[{label}] bulk-loading {missing:,} applications with their history")
+        t = time.perf_counter()
+        bulk_applications(world, missing)
+        say(f"[{label}] loaded in {time.perf_counter() - t:.0f} s")
+        scales.append(measure(world, label))
+
+    rows = table(scales)
+    print()
+    print(render_text(rows))
+    print()
+    print(render_markdown(rows))
+    print()
+    from django.db import connection
+
+    print(
+        f"PostgreSQL {connection.pg_version // 10000}, Python {sys.version.split()[0]}, "  # type: ignore[attr-defined]
+        f"{os.cpu_count()} CPUs; total {time.perf_counter() - started:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Scope is data: what a user may see is a code-prefix filter built from their grants."""
+
+from __future__ import annotations
+
+import pytest
+
+from applications.roles import Role, level_of_code, prefix_of_code
+from applications.selectors import (
+    application_get,
+    applications_visible_to,
+    areas_visible_to,
+    programs_visible_to,
+    scope_prefixes,
+)
+from applications.services import role_grant
+from tests.factories import (
+    COUNTY,
+    COUNTY_B,
+    TOWNSHIP_1,
+    VILLAGE_1,
+    VILLAGE_2,
+    VILLAGE_3,
+    VILLAGE_B,
+    World,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("code", "level", "prefix"),
+    [
+        (COUNTY, "county", "620902"),
+        (TOWNSHIP_1, "township", "620902100"),
+        (VILLAGE_1, "village", VILLAGE_1),
+    ],
+)
+def test_level_and_prefix_from_code(world: World, code: str, level: str, prefix: str) -> None:
+    assert (level_of_code(code), prefix_of_code(code)) == (level, prefix)
+
+
+def test_scope_prefixes_collapse_nested_grants(world: World) -> None:
+    user, _ = role_grant(actor=None, username="u", role=Role.VILLAGE_CADRE, area_code=VILLAGE_1)
+    user, _ = role_grant(
+        actor=None, username="u", role=Role.TOWNSHIP_REVIEWER, area_code=TOWNSHIP_1
+    )
+
+    assert scope_prefixes(user) == ["620902100"]
+
+
+def test_scope_prefixes_by_role(world: World) -> None:
+    user, _ = role_grant(actor=None, username="u", role=Role.VILLAGE_CADRE, area_code=VILLAGE_1)
+    user, _ = role_grant(actor=None, username="u", role=Role.INSPECTOR, area_code=COUNTY_B)
+
+    assert scope_prefixes(user, roles=[Role.INSPECTOR]) == ["620903"]
+
+
+def test_user_without_grants_sees_nothing(world: World) -> None:
+    from django.contrib.auth import get_user_model
+
+    world.application("draft")
+    nobody = get_user_model().objects.create_user("nobody", password="pw-nobody")
+
+    assert not applications_visible_to(nobody).exists()
+    assert not areas_visible_to(nobody).exists()
+    assert not programs_visible_to(nobody).exists()
+
+
+def test_applications_visible_to_township_reviewer(world: World) -> None:
+    mine = {world.application("draft").pk, world.application("draft", area_code=VILLAGE_2).pk}
+    world.application("draft", area_code=VILLAGE_3)
+    world.application("draft", area_code=VILLAGE_B)
+
+    visible = set(applications_visible_to(world.user("reviewer_t1")).values_list("pk", flat=True))
+
+    assert visible == mine
+
+
+def test_applications_visible_to_roles_filter(world: World) -> None:
+    world.application("draft")
+    user, _ = role_grant(actor=None, username="u", role=Role.INSPECTOR, area_code=COUNTY)
+
+    assert applications_visible_to(user).count() == 1
+    assert applications_visible_to(user, roles=[Role.COUNTY_APPROVER]).count() == 0
+
+
+def test_application_get_out_of_scope_does_not_exist(world: World) -> None:
+    from applications.models import Application
+
+    app = world.application("draft")
+
+    with pytest.raises(Application.DoesNotExist):
+        application_get(world.user("cadre_v2"), app.pk)
+
+
+def test_programs_visible_to_county_only(world: World) -> None:
+    assert list(programs_visible_to(world.user("cadre_v3"))) == [world.program]
+    assert list(programs_visible_to(world.user("cadre_b"))) == [world.program_b]

@@ -1,0 +1,203 @@
+"""Fixtures for the whole suite, and the PostgreSQL contract of the test run:
+
+- ``FUPIN_REQUIRE_POSTGRES`` set: the session fails (never skips) unless the database is
+  PostgreSQL and answers.
+- Tests marked ``postgres`` are skipped on SQLite only when it is not set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Generator, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import pytest
+from django.db import connection
+from pytest_django.plugin import blocking_manager_key
+from rest_framework.test import APIClient
+
+from audit import append_only
+from tests.factories import World, build_world, load_world, password_of
+
+APPEND_ONLY_TABLES = ("audit_auditentry", "approvals_decision")
+
+
+def _postgres_required() -> bool:
+    return os.environ.get("FUPIN_REQUIRE_POSTGRES", "").strip().lower() not in (
+        "",
+        "0",
+        "false",
+        "no",
+    )
+
+
+def _is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # WhiteNoise warns once per request that `collectstatic` has not filled var/static/;
+    # the API tests do not serve static files.
+    config.addinivalue_line("filterwarnings", "ignore:No directory at:UserWarning")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from django.conf import settings
+
+    # Before any password is hashed (get_hashers() caches): the default hasher would
+    # dominate the time of a suite that logs a user in for most API tests.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+    if not _postgres_required():
+        return
+    if not _is_postgres():
+        pytest.exit(
+            "FUPIN_REQUIRE_POSTGRES is set but the database is "
+            f"{connection.vendor}: set DATABASE_URL=postgres://...",
+            returncode=3,
+        )
+    import psycopg
+
+    db = settings.DATABASES["default"]
+    try:
+        psycopg.connect(
+            host=db.get("HOST") or None,
+            port=db.get("PORT") or None,
+            user=db.get("USER") or None,
+            password=db.get("PASSWORD") or None,
+            dbname="postgres",
+            connect_timeout=5,
+        ).close()
+    except psycopg.Error as exc:
+        pytest.exit(
+            f"FUPIN_REQUIRE_POSTGRES is set but PostgreSQL is not reachable: {exc}",
+            returncode=3,
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _is_postgres() or _postgres_required():
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.add_marker(skip)
+
+
+# --- the append-only triggers, for tests that must get past them -----------------------
+
+
+class _Executor:
+    """The two members of a schema editor that ``audit.append_only`` uses."""
+
+    connection = connection
+
+    def execute(self, sql: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+
+
+def triggers_off(tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> None:
+    """What an attacker with rights on the database does first."""
+    if _is_postgres():
+        with connection.cursor() as cursor:
+            # Deferred foreign-key checks pending in this transaction would block ALTER TABLE.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            for table in tables:
+                cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
+    else:
+        for table in tables:
+            append_only.uninstall(_Executor(), table)
+
+
+def triggers_on(tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> None:
+    if _is_postgres():
+        with connection.cursor() as cursor:
+            for table in tables:
+                cursor.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
+    else:
+        for table in tables:
+            append_only.install(_Executor(), table)
+
+
+@pytest.fixture
+def append_only_bypassed() -> Callable[[], AbstractContextManager[None]]:
+    """``with append_only_bypassed(): ...`` runs SQL the triggers would refuse. Inside a
+    test's transaction, so rolled back with it; switched back on at the end anyway."""
+
+    @contextmanager
+    def bypass() -> Iterator[None]:
+        triggers_off(("audit_auditentry",))
+        try:
+            yield
+        finally:
+            triggers_on(("audit_auditentry",))
+
+    return bypass
+
+
+_restore_triggers_after_teardown = False
+
+
+@pytest.fixture
+def flushable_ledger(transactional_db: None) -> Generator[None]:
+    """For ``transaction=True`` tests: Django empties the tables after such a test (DELETE
+    on SQLite, TRUNCATE on PostgreSQL), which the append-only triggers refuse. They are
+    switched off for that flush and back on right after it (``pytest_runtest_teardown``)."""
+    global _restore_triggers_after_teardown
+    yield
+    triggers_off()
+    _restore_triggers_after_teardown = True
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    global _restore_triggers_after_teardown
+    try:
+        return (yield)
+    finally:
+        # After the last test the test database is already gone with the session fixtures.
+        if _restore_triggers_after_teardown and nextitem is not None:
+            _restore_triggers_after_teardown = False
+            with item.config.stash[blocking_manager_key].unblock():
+                triggers_on()
+                build_world()  # the flush took the shared data with it
+
+
+# --- data ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """The places, users and programs every test starts from, committed once; each test
+    runs in a transaction rolled back at its end (``transaction=True`` tests rebuild it)."""
+    with django_db_blocker.unblock():
+        triggers_on()  # in case a reused database kept them off after a flush
+        build_world()
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    return load_world()
+
+
+@pytest.fixture
+def api(world: World) -> Callable[..., APIClient]:
+    """``api("cadre_v1")``: a client holding that user's token from the token endpoint."""
+
+    def login(username: str, language: str | None = None) -> APIClient:
+        client = APIClient()
+        response = client.post(
+            "/api/v1/auth/token/",
+            {"username": username, "password": password_of(username)},
+            format="json",
+        )
+        assert response.status_code == 200, response.content
+        headers: dict[str, str] = {"HTTP_AUTHORIZATION": f"Token {response.json()['token']}"}
+        if language:
+            headers["HTTP_ACCEPT_LANGUAGE"] = language
+        client.credentials(**headers)
+        return client
+
+    return login

@@ -1,0 +1,81 @@
+"""Fonts and determinism. These tests fail (not skip) on a machine without CJK fonts."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+
+import pdfplumber
+from pypdf import PdfReader
+
+from documents import rendering
+from documents.apps import check_pdf_environment
+
+RARE = ("\u4dae", "\U00020bb7", "\U0002a6a5")  # 䶮 (Ext A), 𠮷 and 𪚥 (Ext B)
+MISSING = "\U000e01ef"  # a variation selector no font draws: the missing-glyph reference
+
+
+def _page(text: str) -> str:
+    return (
+        '<html lang="zh-CN"><head><meta charset="utf-8"><style>'
+        f"@page {{ size: 60mm 40mm; margin: 5mm }} body {{ font-family: {rendering.SERIF_STACK};"
+        f" font-size: 60pt; line-height: 1 }}</style></head><body>{text}</body></html>"
+    )
+
+
+def _raster(pdf: bytes) -> bytes:
+    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+        image = doc.pages[0].to_image(resolution=72).original.convert("L")
+    return bytes(image.tobytes())
+
+
+def test_cjk_font_is_installed() -> None:
+    fc_match = shutil.which("fc-match")
+    assert fc_match is not None, "fontconfig (fc-match) is not installed"
+    family = subprocess.run(  # noqa: S603
+        [fc_match, "-f", "%{family}", ":lang=zh-cn"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "CJK" in family or "Hana" in family, f"no CJK font: fc-match gives {family!r}"
+
+
+def test_environment_check_reports_no_problem_here() -> None:
+    assert check_pdf_environment() == []
+
+
+def test_rare_name_characters_are_drawn_not_tofu() -> None:
+    tofu = _raster(rendering.html_to_pdf(_page("\u4e00" + MISSING)))
+    for char in RARE:
+        pdf = rendering.html_to_pdf(_page("\u4e00" + char))
+        with pdfplumber.open(io.BytesIO(pdf)) as doc:
+            chars = [c for c in doc.pages[0].chars if c["text"] == char]
+        assert chars, f"U+{ord(char):X} is not in the PDF text"
+        fontname = chars[0]["fontname"]
+        # Drawn by one of the CJK fonts of the stack, not by whatever font had a box for it.
+        assert "notdef" not in fontname.lower()
+        assert "Noto" in fontname or "HanaMin" in fontname, fontname
+        image = _raster(pdf)
+        assert image != tofu, f"U+{ord(char):X} is drawn as the missing-glyph box"
+        assert min(image) < 128, f"U+{ord(char):X} draws nothing"
+
+
+def test_same_html_renders_byte_identical_pdf() -> None:
+    html = _page("李䶮 伍仟元整")
+    assert rendering.html_to_pdf(html) == rendering.html_to_pdf(html)
+
+
+def test_template_renders_byte_identical_pdf() -> None:
+    context = {
+        "title": "测试",
+        "verification_code": "ABCDEFGHIJ",
+        "verification_url": "https://example.org/documents/verify/ABCDEFGHIJ/",
+        "qr": rendering.qr_svg_data_uri("https://example.org/documents/verify/ABCDEFGHIJ/"),
+        "issued_at_iso": "2025-03-01T08:00:00+00:00",
+        "issued_on": "2025年3月1日",
+    }
+    first = rendering.template_to_pdf("documents/base.html", context)
+    assert first == rendering.template_to_pdf("documents/base.html", context)
+    metadata = PdfReader(io.BytesIO(first)).metadata
+    assert metadata is not None
+    # The issue time from the context, not the time of rendering.
+    assert str(metadata["/CreationDate"]).startswith("D:20250301080000")

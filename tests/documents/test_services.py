@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import io
+
+import pdfplumber
+import pytest
+
+from applications.errors import NotFound, Refused
+from approvals.services import application_transition
+from audit.models import AuditEntry
+from documents.models import StoredDocument
+from documents.selectors import document_read
+from documents.services import (
+    agreement_issue,
+    benefits_card_issue,
+    decision_letter_issue,
+    notice_issue,
+)
+from tests.documents.conftest import VILLAGE, World, id_number
+
+
+def _text(document: StoredDocument) -> str:
+    """The PDF's text without whitespace (letter-spaced headings extract with spaces)."""
+    with pdfplumber.open(io.BytesIO(document_read(document))) as pdf:
+        text = "".join(page.extract_text() or "" for page in pdf.pages)
+    return "".join(text.split())
+
+
+def test_agreement_holds_parties_amounts_and_dates(world: World) -> None:
+    app = world.application_approved(world.household)
+    text = _text(agreement_issue(actor=world.cadre, application_id=app.pk))
+    assert "到户产业帮扶协议书" in text
+    assert "李䶮" in text
+    assert "城东街道人民政府" in text
+    assert "¥5,000.00" in text and "¥3,000.00" in text and "¥2,000.00" in text
+    assert "伍仟元整" in text
+    decided = app.decisions.get(transition="county_approve").decided_at
+    assert f"{decided.year}年" in text and "按手印" in text and "驻村工作队" in text
+
+
+def test_agreement_issued_twice_is_the_same_stored_document(world: World) -> None:
+    app = world.application_approved(world.household)
+    first = agreement_issue(actor=world.cadre, application_id=app.pk)
+    again = agreement_issue(actor=world.reviewer, application_id=app.pk)
+    assert again.pk == first.pk
+    assert document_read(again) == document_read(first)
+    assert StoredDocument.objects.count() == 1
+
+
+def test_agreement_sha256_and_code_are_in_the_audit_trail(world: World) -> None:
+    app = world.application_approved(world.household)
+    doc = agreement_issue(actor=world.cadre, application_id=app.pk)
+    entry = AuditEntry.objects.get(action="document.issue", object_id=str(doc.pk))
+    assert entry.changes["sha256"] == [None, doc.sha256]
+    assert entry.area_code == VILLAGE
+    assert len(doc.verification_code) == 10
+    assert doc.verification_code in _text(doc)
+
+
+def test_agreement_refused_before_approval(world: World) -> None:
+    app = world.application_posted(world.household)
+    with pytest.raises(Refused):
+        agreement_issue(actor=world.cadre, application_id=app.pk)
+    assert not StoredDocument.objects.exists()
+
+
+def test_agreement_out_of_area_is_not_found(world: World) -> None:
+    app = world.application_approved(world.household)
+    with pytest.raises(NotFound):
+        agreement_issue(actor=world.outsider, application_id=app.pk)
+
+
+def test_agreement_not_issued_by_inspector(world: World) -> None:
+    app = world.application_approved(world.household)
+    with pytest.raises(NotFound):
+        agreement_issue(actor=world.inspector, application_id=app.pk)
+
+
+def test_decision_letter_returned_holds_the_reason(world: World) -> None:
+    app = world.application_in_review(world.household)
+    application_transition(
+        actor=world.reviewer, application_id=app.pk, name="return", reason="缺少圈舍照片"
+    )
+    text = _text(decision_letter_issue(actor=world.cadre, application_id=app.pk))
+    assert "退回补正" in text and "缺少圈舍照片" in text and "李䶮" in text
+
+
+def test_decision_letter_approved_holds_amount_in_capitals(world: World) -> None:
+    app = world.application_approved(world.household)
+    text = _text(decision_letter_issue(actor=world.cadre, application_id=app.pk))
+    assert "予以批准" in text and "伍仟元整" in text and "6222********5678" in text
+
+
+def test_notice_lists_postings_without_id_phone_or_card(world: World) -> None:
+    other = world.household_new("王𠮷", 2, "6217001234567890123", "13900001111")
+    world.application_posted(world.household)
+    world.application_posted(other, sheep=5)
+    doc = notice_issue(actor=world.cadre, village_code=VILLAGE)
+    text = _text(doc)
+    assert "李䶮" in text and "王𠮷" in text
+    assert "¥5,000.00" in text and "¥4,000.00" in text and "¥9,000.00" in text
+    assert "异议" in text and "公示期" in text
+    for secret in (
+        id_number(1),
+        id_number(2),
+        "6222020200112345678",
+        "6217001234567890123",
+        "13812345678",
+        "13900001111",
+        "500114********",
+        "5678",
+    ):
+        assert secret not in text
+    with pdfplumber.open(io.BytesIO(document_read(doc))) as pdf:
+        assert pdf.pages[0].width > pdf.pages[0].height  # landscape
+
+
+def test_notice_out_of_area_is_not_found(world: World) -> None:
+    world.application_posted(world.household)
+    with pytest.raises(NotFound):
+        notice_issue(actor=world.outsider, village_code=VILLAGE)
+
+
+def test_notice_refused_when_nothing_is_posted(world: World) -> None:
+    with pytest.raises(Refused):
+        notice_issue(actor=world.cadre, village_code=VILLAGE)
+
+
+def test_benefits_card_lists_supports_with_amounts_and_dates(world: World) -> None:
+    app = world.application_approved(world.household)
+    application_transition(actor=world.finance, application_id=app.pk, name="disburse")
+    text = _text(benefits_card_issue(actor=world.cadre, household_id=world.household.pk))
+    assert "扶贫政策明白卡" in text and "李䶮" in text and "到户产业" in text
+    assert "¥5,000.00" in text and "伍仟元整" in text
+    assert text.count("年") >= 2  # approval and payment dates
+
+
+def test_benefits_card_is_reissued_when_supports_change(world: World) -> None:
+    first = benefits_card_issue(actor=world.cadre, household_id=world.household.pk)
+    world.application_approved(world.household)
+    second = benefits_card_issue(actor=world.cadre, household_id=world.household.pk)
+    assert second.pk != first.pk

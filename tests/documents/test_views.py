@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from documents.models import StoredDocument
+from documents.selectors import document_read, document_verify
+from documents.services import agreement_issue
+from tests.documents.conftest import World
+
+
+def _agreement(world: World) -> StoredDocument:
+    app = world.application_approved(world.household)
+    return agreement_issue(actor=world.cadre, application_id=app.pk)
+
+
+def test_download_in_area_gives_the_stored_bytes(world: World, client: Client) -> None:
+    doc = _agreement(world)
+    client.force_login(world.reviewer)
+    response = client.get(reverse("documents:download", args=[doc.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert b"".join(response.streaming_content) == document_read(doc)  # type: ignore[attr-defined]
+
+
+def test_download_out_of_area_is_404(world: World, client: Client) -> None:
+    doc = _agreement(world)
+    client.force_login(world.outsider)
+    assert client.get(reverse("documents:download", args=[doc.pk])).status_code == 404
+
+
+def test_download_needs_sign_in(world: World, client: Client) -> None:
+    doc = _agreement(world)
+    assert client.get(reverse("documents:download", args=[doc.pk])).status_code == 302
+
+
+def test_verify_page_by_code_needs_no_sign_in(world: World, client: Client) -> None:
+    doc = _agreement(world)
+    response = client.get(reverse("documents:verify_code", args=[doc.verification_code.lower()]))
+    assert response.status_code == 200
+    assert 'data-status="issued"' in response.content.decode()
+    assert doc.sha256 in response.content.decode()
+
+
+def test_verify_upload_of_the_issued_file_is_genuine(world: World, client: Client) -> None:
+    doc = _agreement(world)
+    upload = SimpleUploadedFile("a.pdf", document_read(doc), content_type="application/pdf")
+    response = client.post(reverse("documents:verify"), {"file": upload})
+    assert 'data-status="genuine"' in response.content.decode()
+
+
+def test_verify_changed_byte_is_altered(world: World, client: Client) -> None:
+    doc = _agreement(world)
+    data = bytearray(document_read(doc))
+    data[len(data) // 2] ^= 0x01
+    upload = SimpleUploadedFile("a.pdf", bytes(data), content_type="application/pdf")
+    response = client.post(
+        reverse("documents:verify"), {"file": upload, "code": doc.verification_code}
+    )
+    assert 'data-status="altered"' in response.content.decode()
+
+
+def test_verify_changed_file_without_code_is_recognised_as_altered(world: World) -> None:
+    doc = _agreement(world)
+    data = document_read(doc).replace(b"%%EOF", b"%%EOF\n% tampered")
+    result = document_verify(data=data)
+    assert result.status == "altered" and result.document == doc
+
+
+def test_verify_unknown_code(world: World, client: Client) -> None:
+    response = client.get(reverse("documents:verify_code", args=["AAAAAAAAAA"]))
+    assert 'data-status="unknown"' in response.content.decode()

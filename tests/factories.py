@@ -1,0 +1,304 @@
+"""Test data, made through the services (one way in): what a test builds is what the app
+would have built, audit entries included."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from applications.idnumbers import id_check_digit
+from applications.models import Application, Area, Household, Program
+from applications.roles import Role, prefix_of_code
+from applications.services import area_create, household_create, program_create, role_grant
+from approvals.services import (
+    application_create,
+    application_edit,
+    application_transition,
+    posting_close_if_due,
+)
+
+_serial = itertools.count(1)
+
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗"
+GIVEN = ["建国", "秀英", "桂兰", "志强", "玉梅", "国庆", "海燕", "红霞", "永福", "春花"]
+
+
+def id_number(area6: str = "620902", serial: int | None = None) -> str:
+    """A valid 18-character resident ID number (GB 11643 check digit), unique per call."""
+    n = next(_serial) if serial is None else serial
+    birth = date(1960, 1, 1) + timedelta(days=n)
+    first17 = f"{area6}{birth:%Y%m%d}{n % 1000:03d}"
+    return first17 + id_check_digit(first17)
+
+
+def with_wrong_check_digit(number: str) -> str:
+    """The same number with a check digit that does not match."""
+    wrong = next(c for c in "0123456789X" if c != number[17])
+    return number[:17] + wrong
+
+
+def bank_card_number() -> str:
+    return f"6217{next(_serial):012d}"
+
+
+def person_name() -> str:
+    n = next(_serial)
+    return SURNAMES[n % len(SURNAMES)] + GIVEN[(n // len(SURNAMES)) % len(GIVEN)]
+
+
+def make_household(*, actor: Any, area_code: str = "620902100200", **fields: Any) -> Household:
+    """Register a household through ``household_create`` (the actor must be the village's
+    cadre); every field has a valid default, ``fields`` override them."""
+    values: dict[str, Any] = {
+        "head_name": person_name(),
+        "head_id_number": id_number(area_code[:6]),
+        "bank_card": bank_card_number(),
+        "phone": "13809370000",
+        "household_type": Household.Kind.GENERAL,
+        "poverty_causes": [Household.Cause.CAPITAL],
+        "members": [],
+    }
+    values.update(fields)
+    return household_create(actor=actor, area_code=area_code, **values)
+
+
+DEFAULT_ITEMS = [{"item": "pen", "quantity": 1}, {"item": "sheep", "quantity": 5}]  # 4000 yuan
+
+
+def make_application(
+    *,
+    actor: Any,
+    household_id: int,
+    program_id: int,
+    items: list[dict[str, Any]] | None = None,
+) -> Application:
+    """File a draft through ``application_create``; by default one pen and five sheep."""
+    return application_create(
+        actor=actor,
+        household_id=household_id,
+        program_id=program_id,
+        items=DEFAULT_ITEMS if items is None else items,
+    )
+
+
+SEED_PROGRAM_ITEMS = [
+    {"code": "pen", "name": "圈舍", "unit": "座", "unit_amount": Decimal("3000.00")},
+    {"code": "sheep", "name": "羊", "unit": "只", "unit_amount": Decimal("200.00")},
+]
+
+
+def seed_program(
+    *, county_code: str, code: str = "daohu-chanye", budget: Decimal = Decimal("1000000.00")
+) -> Program:
+    """The household industry subsidy of seed 000: 5000 yuan per household, a pen 3000
+    yuan, a sheep 200 yuan; seven days of posting."""
+    return program_create(
+        actor=None,
+        code=code,
+        name="到户产业扶持",
+        kind=Program.Kind.SUBSIDY,
+        county_code=county_code,
+        budget=budget,
+        effective_from=date(2016, 1, 1),
+        policy_reference="肃州区到户产业扶持资金管理办法（seed 000）",
+        household_cap=Decimal("5000.00"),
+        posting_days=7,
+        items=SEED_PROGRAM_ITEMS,
+    )
+
+
+# --- the places and people of the tests ----------------------------------------------------
+
+COUNTY = "620902000000"  # 肃州区
+TOWNSHIP_1 = "620902100000"  # 泉湖乡
+TOWNSHIP_2 = "620902101000"  # 东洞乡
+VILLAGE_1 = "620902100200"  # 四坝村
+VILLAGE_2 = "620902100201"  # 泉湖乡, a second village
+VILLAGE_3 = "620902101200"  # 四号村 (东洞乡)
+COUNTY_B = "620903000000"
+TOWNSHIP_B = "620903100000"
+VILLAGE_B = "620903100200"
+
+AREAS = [
+    (COUNTY, "肃州区", None),
+    (TOWNSHIP_1, "泉湖乡", COUNTY),
+    (TOWNSHIP_2, "东洞乡", COUNTY),
+    (VILLAGE_1, "四坝村", TOWNSHIP_1),
+    (VILLAGE_2, "泉湖村", TOWNSHIP_1),
+    (VILLAGE_3, "四号村", TOWNSHIP_2),
+    (COUNTY_B, "邻县", None),
+    (TOWNSHIP_B, "邻乡", COUNTY_B),
+    (VILLAGE_B, "邻村", TOWNSHIP_B),
+]
+
+# One user per role per area: (username, role, area code).
+GRANTS = [
+    ("cadre_v1", Role.VILLAGE_CADRE, VILLAGE_1),
+    ("cadre_v2", Role.VILLAGE_CADRE, VILLAGE_2),
+    ("cadre_v3", Role.VILLAGE_CADRE, VILLAGE_3),
+    ("cadre_b", Role.VILLAGE_CADRE, VILLAGE_B),
+    ("reviewer_t1", Role.TOWNSHIP_REVIEWER, TOWNSHIP_1),
+    ("reviewer_t2", Role.TOWNSHIP_REVIEWER, TOWNSHIP_2),
+    ("reviewer_b", Role.TOWNSHIP_REVIEWER, TOWNSHIP_B),
+    ("approver_a", Role.COUNTY_APPROVER, COUNTY),
+    ("approver_b", Role.COUNTY_APPROVER, COUNTY_B),
+    ("finance_a", Role.FINANCE_OFFICER, COUNTY),
+    ("finance_b", Role.FINANCE_OFFICER, COUNTY_B),
+    ("inspector_a", Role.INSPECTOR, COUNTY),
+    ("inspector_b", Role.INSPECTOR, COUNTY_B),
+]
+
+S = Application.Status
+TO_TOWNSHIP_REVIEW = ["submit", "start_posting", "close_posting"]
+PATH_TO: dict[str, list[str]] = {
+    S.DRAFT: [],
+    S.SUBMITTED: ["submit"],
+    S.POSTED: ["submit", "start_posting"],
+    S.TOWNSHIP_REVIEW: TO_TOWNSHIP_REVIEW,
+    S.COUNTY_REVIEW: [*TO_TOWNSHIP_REVIEW, "township_approve"],
+    S.APPROVED: [*TO_TOWNSHIP_REVIEW, "township_approve", "county_approve"],
+    S.DISBURSED: [*TO_TOWNSHIP_REVIEW, "township_approve", "county_approve", "disburse"],
+    S.RETURNED: [*TO_TOWNSHIP_REVIEW, "return"],
+    S.REJECTED: [*TO_TOWNSHIP_REVIEW, "reject"],
+    S.WITHDRAWN: ["withdraw"],
+}
+STEP_ROLE = {
+    "submit": Role.VILLAGE_CADRE,
+    "start_posting": Role.VILLAGE_CADRE,
+    "withdraw": Role.VILLAGE_CADRE,
+    "township_approve": Role.TOWNSHIP_REVIEWER,
+    "return": Role.TOWNSHIP_REVIEWER,
+    "reject": Role.TOWNSHIP_REVIEWER,
+    "county_approve": Role.COUNTY_APPROVER,
+    "disburse": Role.FINANCE_OFFICER,
+}
+
+
+def password_of(username: str) -> str:
+    return f"pw-{username}-2016"
+
+
+def after_posting(app: Application) -> datetime:
+    """A moment after the application's posting window has ended."""
+    assert app.posting_ends_at is not None
+    return app.posting_ends_at + timedelta(hours=1)
+
+
+def record_appraisal(*, actor: Any, application_id: int) -> Application:
+    """The village democratic appraisal (民主评议) that ``submit`` needs."""
+    return application_edit(
+        actor=actor,
+        application_id=application_id,
+        appraisal_date=timezone.localdate() - timedelta(days=1),
+        appraisal_attendees=30,
+        appraisal_votes_for=27,
+        appraisal_votes_against=1,
+    )
+
+
+@dataclass
+class World:
+    """Two counties, their townships and villages, one user per role per area, and the seed
+    program in each county."""
+
+    users: dict[str, Any]
+    program: Program
+    program_b: Program
+
+    def user(self, username: str) -> Any:
+        return self.users[username]
+
+    def actor(self, role: str, area_code: str) -> Any:
+        """The test user holding ``role`` on the area that contains ``area_code``."""
+        for username, held, code in GRANTS:
+            if held == role and area_code.startswith(prefix_of_code(code)):
+                return self.users[username]
+        raise LookupError(f"no {role} for {area_code}")
+
+    def program_for(self, area_code: str) -> Program:
+        return self.program_b if area_code.startswith(COUNTY_B[:6]) else self.program
+
+    def household(self, area_code: str = VILLAGE_1, **kwargs: Any) -> Household:
+        cadre = self.actor(Role.VILLAGE_CADRE, area_code)
+        return make_household(actor=cadre, area_code=area_code, **kwargs)
+
+    def application(
+        self,
+        status: str = S.DRAFT,
+        *,
+        household: Household | None = None,
+        area_code: str = VILLAGE_1,
+        program: Program | None = None,
+        items: list[dict[str, Any]] | None = None,
+        appraised: bool = True,
+    ) -> Application:
+        """A new application, walked through the services to ``status``; unless
+        ``appraised=False`` the village appraisal is recorded first (``submit`` needs it)."""
+        if household is None:
+            household = self.household(area_code)
+        cadre = self.actor(Role.VILLAGE_CADRE, household.area_code)
+        app = make_application(
+            actor=cadre,
+            household_id=household.pk,
+            program_id=(program or self.program_for(household.area_code)).pk,
+            items=items,
+        )
+        if appraised:
+            record_appraisal(actor=cadre, application_id=app.pk)
+        return self.walk(app, status)
+
+    def walk(self, app: Application, status: str) -> Application:
+        """Move an application along the chain to ``status``, each step by the right
+        person (from a draft, by the path of ``PATH_TO``)."""
+        for step in PATH_TO[status]:
+            if step == "close_posting":
+                app.refresh_from_db()
+                assert posting_close_if_due(application_id=app.pk, now=after_posting(app))
+                continue
+            application_transition(
+                actor=self.actor(STEP_ROLE[step], app.area_code),
+                application_id=app.pk,
+                name=step,
+                reason="核实后决定" if step in ("return", "reject") else "",
+            )
+        app.refresh_from_db()
+        assert app.status == status
+        return app
+
+
+PROGRAM_CODES = ("daohu-chanye", "daohu-chanye-b")
+
+
+def load_world() -> World:
+    """The shared data built by ``build_world``, as fresh objects for one test."""
+    User = get_user_model()
+    names = [username for username, _role, _code in GRANTS]
+    users = {u.get_username(): u for u in User.objects.filter(username__in=names)}
+    programs = {p.code: p for p in Program.objects.filter(code__in=PROGRAM_CODES)}
+    return World(
+        users=users, program=programs[PROGRAM_CODES[0]], program_b=programs[PROGRAM_CODES[1]]
+    )
+
+
+def build_world() -> None:
+    """Create the shared data through the services; idempotent (a reused test database
+    keeps it)."""
+    for code, name, parent in AREAS:
+        area_create(code=code, name=name, parent=Area.objects.get(code=parent) if parent else None)
+    for username, role, code in GRANTS:
+        role_grant(
+            actor=None,
+            username=username,
+            role=role,
+            area_code=code,
+            password=password_of(username),
+        )
+    for program_code, county in zip(PROGRAM_CODES, (COUNTY, COUNTY_B), strict=True):
+        if not Program.objects.filter(code=program_code).exists():
+            seed_program(county_code=county, code=program_code)
