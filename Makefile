@@ -17,6 +17,8 @@ PY := $(BIN)/python
 # Debian packages needed at run time (CJK fonts, with HanaMin for the rare name characters
 # of CJK Extension A and B, and HarfBuzz subsetting for WeasyPrint).
 SYSTEM_PACKAGES := fonts-noto-cjk fonts-hanazono libharfbuzz-subset0
+# ... and for the browser test: Debian's Chromium, driven by Playwright.
+TEST_SYSTEM_PACKAGES := chromium
 
 POSTGRES_URL := postgres://postgres@127.0.0.1:5432/fupin
 BENCH_DATABASE_URL := postgres://postgres@127.0.0.1:5432/fupin_bench
@@ -36,7 +38,7 @@ ARGS ?=
 .PHONY: help bootstrap run test test-postgres check bench format
 
 help:
-	@echo "make run            migrate, seed demo data, run timers and the dev server on :8000"
+	@echo "make run            migrate, seed demo data, run timers, the task worker and the dev server on :8000"
 	@echo "make test           run the test suite (SQLite; ARGS=... passes on to pytest)"
 	@echo "make test-postgres  run the test suite against PostgreSQL on 127.0.0.1:5432"
 	@echo "make check          ruff, mypy, import-linter, migrations and deploy checks"
@@ -53,22 +55,26 @@ bootstrap:
 	@$(UV) sync --frozen --quiet
 	@bash scripts/system-packages.sh $(SYSTEM_PACKAGES)
 
-# process_timers runs in the background for as long as the dev server does; the
-# trap stops it however the server ends (Ctrl-C included: a background job of a
-# non-interactive shell ignores SIGINT, so it would otherwise be left running).
+# process_timers and the task worker (db_worker: document batches) run in the background
+# for as long as the dev server does; the trap stops them however the server ends
+# (Ctrl-C included: a background job of a non-interactive shell ignores SIGINT, so they
+# would otherwise be left running).
 run: bootstrap
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py process_timers --loop & timers=$$!; \
-	trap 'kill $$timers 2>/dev/null || true' EXIT; \
+	$(PY) manage.py db_worker --no-reload & worker=$$!; \
+	trap 'kill $$timers $$worker 2>/dev/null || true' EXIT; \
 	trap 'exit 130' INT TERM; \
 	$(PY) manage.py runserver 0.0.0.0:8000
 
 test: bootstrap
+	@bash scripts/system-packages.sh $(TEST_SYSTEM_PACKAGES)
 	$(BIN)/pytest $(ARGS)
 
 # FUPIN_REQUIRE_POSTGRES makes the suite fail, not skip, when PostgreSQL is unreachable.
 test-postgres: bootstrap
+	@bash scripts/system-packages.sh $(TEST_SYSTEM_PACKAGES)
 	DATABASE_URL=$(POSTGRES_URL) FUPIN_REQUIRE_POSTGRES=1 $(BIN)/pytest $(ARGS)
 
 check: bootstrap

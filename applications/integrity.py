@@ -1,40 +1,50 @@
 """Replaying the audit trail: each application's status and amount, rebuilt from its history,
-must equal what the database holds. A direct database edit is caught here."""
+must equal what the database holds, and so must each program's committed total (the sum of
+its applications that the trail shows approved or disbursed). A direct database edit is
+caught here."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
-from applications.models import Application
+from applications.models import Application, Program
 from audit.models import AuditEntry
-from audit.verify import Problem
+from audit.verify import Entry, Problem
+
+COMMITTED = frozenset({Application.Status.APPROVED, Application.Status.DISBURSED})
+_DONE = AuditEntry.Outcome.DONE.value
+# How a top-level "amount" key starts in canonical JSON; an entry without it is not parsed.
+_AMOUNT_KEY = '"amount":'
 
 
 class ApplicationReplay:
     def __init__(self) -> None:
-        self.state: dict[str, tuple[str, str | None, dict[str, Any]]] = {}
+        # application id → (status, amount, the entry that last touched it)
+        self.state: dict[str, tuple[str, str | None, Entry]] = {}
 
-    def feed(self, entry: dict[str, Any]) -> None:
-        if entry["object_type"] != "application" or entry["outcome"] != AuditEntry.Outcome.DONE:
+    def feed(self, entry: Entry) -> None:
+        if entry.object_type != "application" or entry.outcome != _DONE:
             return
-        key = entry["object_id"]
-        status, amount, where = self.state.get(key, ("", None, {}))
-        if entry["to_state"]:
-            status = entry["to_state"]
-        change = (entry["changes"] or {}).get("amount")
-        if isinstance(change, list) and len(change) == 2:
-            amount = change[1]
-        where = {"chain": entry["chain"], "seq": entry["seq"], "id": entry["id"]}
-        self.state[key] = (status, amount, where)
+        key = entry.object_id
+        previous = self.state.get(key)
+        status, amount = (previous[0], previous[1]) if previous else ("", None)
+        if entry.to_state:
+            status = entry.to_state
+        if _AMOUNT_KEY in entry.changes:
+            changes = entry.changes_value()
+            change = changes.get("amount") if isinstance(changes, dict) else None
+            if isinstance(change, list) and len(change) == 2:
+                amount = change[1]
+        self.state[key] = (status, amount, entry)
 
     def problems(self) -> Iterator[Problem]:
-        rows = Application.objects.values_list("pk", "status", "amount", "area_code").iterator(
-            chunk_size=5000
-        )
+        rows = Application.objects.values_list(
+            "pk", "status", "amount", "area_code", "program_id"
+        ).iterator(chunk_size=5000)
         seen: set[str] = set()
-        for pk, status, amount, area_code in rows:
+        committed: dict[int, Decimal] = {}
+        for pk, status, amount, area_code, program_id in rows:
             key = str(pk)
             seen.add(key)
             if key not in self.state:
@@ -48,33 +58,48 @@ class ApplicationReplay:
                 continue
             want_status, want_amount, where = self.state[key]
             if want_status != status:
-                yield Problem(
-                    where["chain"],
-                    where["seq"],
-                    where["id"],
-                    "database differs",
+                yield _differs(
+                    where,
                     f"application {pk} is '{status}' in the database but "
                     f"'{want_status}' by its audit trail",
                 )
             try:
-                differs = want_amount is None or Decimal(want_amount) != amount
+                recorded = None if want_amount is None else Decimal(want_amount)
             except InvalidOperation:
-                differs = True
-            if differs:
-                yield Problem(
-                    where["chain"],
-                    where["seq"],
-                    where["id"],
-                    "database differs",
+                recorded = None
+            if recorded is None or recorded != amount:
+                yield _differs(
+                    where,
                     f"application {pk} has amount {amount} in the database but "
                     f"{want_amount} by its audit trail",
                 )
+            if want_status in COMMITTED and recorded is not None:
+                committed[program_id] = committed.get(program_id, Decimal("0")) + recorded
         for key in self.state.keys() - seen:
             _status, _amount, where = self.state[key]
+            yield _differs(
+                where, f"application {key} is in the audit trail but not in the database"
+            )
+        yield from _committed_problems(committed)
+
+
+def _differs(where: Entry, detail: str) -> Problem:
+    return Problem(where.chain, where.seq, where.id, "database differs", detail)
+
+
+def _committed_problems(by_trail: dict[int, Decimal]) -> Iterator[Problem]:
+    """Each program's running total against the approved amounts its applications' audit
+    trails add up to (an application that differs from its trail is reported above)."""
+    for pk, code, area_id, committed in Program.objects.values_list(
+        "pk", "code", "area_id", "committed"
+    ).order_by("pk"):
+        want = by_trail.get(pk, Decimal("0"))
+        if committed != want:
             yield Problem(
-                where["chain"],
-                where["seq"],
-                where["id"],
+                str(area_id)[:6],
+                None,
+                None,
                 "database differs",
-                f"application {key} is in the audit trail but not in the database",
+                f"program {code} has {committed} committed in the database but its approved "
+                f"and disbursed applications add up to {want} by their audit trails",
             )

@@ -176,6 +176,16 @@ class Program(models.Model):
     budget = models.DecimalField(
         _("budget"), validators=[MinValueValidator(0)], max_digits=MAX_DIGITS, decimal_places=PLACES
     )
+    # The running total of approved applications (approved or disbursed): raised by
+    # ``county_approve`` under the program row's lock, in the approval's transaction, so
+    # the budget check reads one row; ``verify_audit`` checks it against the audit trail.
+    committed = models.DecimalField(
+        _("committed"),
+        default=Decimal("0.00"),
+        editable=False,
+        max_digits=MAX_DIGITS,
+        decimal_places=PLACES,
+    )
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -183,6 +193,9 @@ class Program(models.Model):
         verbose_name = _("program")
         verbose_name_plural = _("programs")
         ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(committed__gte=0), name="program_committed_gte_0"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -343,6 +356,10 @@ class Application(models.Model):
             ),
             models.Index(fields=["status", "posting_ends_at"], name="application_posting_idx"),
             models.Index(fields=["-created_at", "-id"], name="application_recent_idx"),
+            # A list filtered by status, newest first, walks only rows of that status.
+            models.Index(
+                fields=["status", "-created_at", "-id"], name="application_status_recent_idx"
+            ),
         ]
 
     def __str__(self) -> str:

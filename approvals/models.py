@@ -74,3 +74,43 @@ class Objection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id}: {self.get_status_display()}"
+
+
+class Attachment(models.Model):
+    """A file uploaded to an application's record: the household's signed consent form, a
+    photo of the pen or the sheep, the signed scan of the agreement. Kept for good: never
+    deleted, its SHA-256 in the audit trail."""
+
+    class Kind(models.TextChoices):
+        CONSENT_FORM = "consent_form", _("signed consent form")
+        PHOTO = "photo", _("photo")
+        SIGNED_AGREEMENT = "signed_agreement", _("signed agreement")
+
+    application = models.ForeignKey(
+        Application,
+        on_delete=models.PROTECT,
+        related_name="attachments",
+        verbose_name=_("application"),
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    file = models.FileField(_("file"), upload_to="attachments/", max_length=200)
+    original_name = models.CharField(_("original file name"), max_length=200)
+    content_type = models.CharField(_("content type"), max_length=50)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["application", "uploaded_at", "id"]
+        indexes = [models.Index(fields=["application", "kind"], name="attachment_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}: {self.get_kind_display()}"

@@ -49,9 +49,12 @@ def transition_refusal(
     reason: str = "",
     now: datetime,
     via_objection: bool = False,
+    signed_agreement: bool = False,
 ) -> str | None:
     """Why the step may not be taken now, or None when the rules allow it. The state
-    machine has already checked the step leaves the current state and the role."""
+    machine has already checked the step leaves the current state and the role.
+    ``signed_agreement``: the household's signed agreement is on the record (payment
+    waits for it)."""
     if name in ("return", "reject") and not reason.strip():
         return _("A reason is required to return or reject an application.")
     if name == "submit":
@@ -87,6 +90,8 @@ def transition_refusal(
             or (_same(user, application.county_approved_by_id))
         ):
             return _("Whoever filed or approved an application may not pay it.")
+        if not signed_agreement:
+            return _("The signed agreement has not been uploaded.")
     return None
 
 

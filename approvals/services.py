@@ -4,14 +4,18 @@ machine and the rules, change, record the decision and the audit entry, commit."
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,8 +39,9 @@ from applications.selectors import (
     roles_in,
 )
 from applications.services import program_version_current
-from approvals import policy
-from approvals.models import Decision, Objection
+from approvals import hooks, policy
+from approvals.models import Attachment, Decision, Objection
+from approvals.selectors import has_signed_agreement
 from audit.services import audit_record, audit_refusal, model_changes
 
 S = Application.Status
@@ -186,6 +191,7 @@ def application_create(
                 to_state=app.status,
                 changes=model_changes(None, _application_snapshot(app, rows)),
             )
+            hooks.notify_created(app, actor)
     except IntegrityError:
         raise InvalidInput(
             {"household": [_("This household already has an active application for this program.")]}
@@ -374,20 +380,25 @@ def _transition_locked(
         reason=reason,
         now=now,
         via_objection=via_objection,
+        signed_agreement=name == "disburse" and has_signed_agreement(app.pk),
     )
     if refusal is None and name == "county_approve":
         # The program row is the budget's lock: two approvals cannot both spend its last yuan.
-        program = Program.objects.select_for_update().get(pk=app.program_id)
-        committed = Application.objects.filter(
-            program_id=program.pk, status__in=[S.APPROVED, S.DISBURSED]
-        ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
-        refusal = policy.budget_refusal(program.budget, committed, app.amount)
+        # Its running ``committed`` total is raised below, in this transaction.
+        budget, committed = (
+            Program.objects.select_for_update()
+            .values_list("budget", "committed")
+            .get(pk=app.program_id)
+        )
+        refusal = policy.budget_refusal(budget, committed, app.amount)
     if refusal is not None:
         raise _Refusal(Refused(refusal, code="rule"), app.area_code, from_state)
     lifecycle.method(name)()
     if name in REASON_REQUIRED:
         app.last_reason = reason
     app.save()
+    if name == "county_approve":
+        Program.objects.filter(pk=app.program_id).update(committed=F("committed") + app.amount)
     Decision.objects.create(
         application=app,
         transition=name,
@@ -406,6 +417,7 @@ def _transition_locked(
         to_state=app.status,
         reason=reason,
     )
+    hooks.notify_transition(app, name, from_state, actor)
     return app
 
 
@@ -425,12 +437,25 @@ def access_refused(*, actor: Any, application_id: int, action: str = "applicatio
 
 
 def available_transitions(
-    app: Application, user: Any, *, open_objections: int | None = None
+    app: Application,
+    user: Any,
+    *,
+    open_objections: int | None = None,
+    by_role: dict[tuple[str, str], list[str]] | None = None,
 ) -> list[str]:
     """The steps this user may take on this application now (state, role and rules; the
-    budget is checked when the step is taken)."""
-    lifecycle = ApplicationLifecycle(app, user)
-    names = [n for n in TRANSITION_NAMES if lifecycle.allowed_by_role(n, user)]
+    budget is checked when the step is taken).
+
+    ``by_role``: a dict kept across the calls for one user (one page of a list), where the
+    steps the state machine and the user's roles allow are remembered per state and area:
+    they depend on nothing else, and working them out is most of the cost of a row."""
+    key = (app.status, app.area_code)
+    names = by_role.get(key) if by_role is not None else None
+    if names is None:
+        lifecycle = ApplicationLifecycle(app, user)
+        names = [n for n in TRANSITION_NAMES if lifecycle.allowed_by_role(n, user)]
+        if by_role is not None:
+            by_role[key] = names
     if not names:
         return []
     if open_objections is None:
@@ -441,11 +466,18 @@ def available_transitions(
             else app.objections.filter(status=Objection.Status.OPEN).count()
         )
     now = timezone.now()
+    signed = "disburse" in names and has_signed_agreement(app.pk)
     return [
         n
         for n in names
         if policy.transition_refusal(
-            n, app, user, open_objections=open_objections, reason="-", now=now
+            n,
+            app,
+            user,
+            open_objections=open_objections,
+            reason="-",
+            now=now,
+            signed_agreement=signed,
         )
         is None
     ]
@@ -635,7 +667,121 @@ def postings_close_due(*, now: datetime | None = None, limit: int = 1000) -> int
     return closed
 
 
+# --- attachments ---------------------------------------------------------------------------
+
+MAX_ATTACHMENT = 10 * 1024 * 1024
+ATTACHMENT_ROLES = (Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER)
+# What a file is, from its first bytes, never from its name: (magic, content type, suffix).
+FILE_SIGNATURES = (
+    (b"%PDF-", "application/pdf", ".pdf"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+)
+
+
+def sniff_content_type(head: bytes) -> tuple[str, str] | None:
+    """The content type and file suffix of a PDF, JPEG or PNG, by its magic bytes."""
+    for magic, content_type, suffix in FILE_SIGNATURES:
+        if head.startswith(magic):
+            return content_type, suffix
+    return None
+
+
+def _read_limited(file: Any, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes: enough to know a file is too large without reading it
+    all into memory."""
+    if hasattr(file, "seek"):
+        file.seek(0)
+    chunks: list[bytes] = []
+    total = 0
+    source = file.chunks() if hasattr(file, "chunks") else iter(lambda: file.read(65536), b"")
+    for chunk in source:
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            break
+    return b"".join(chunks)
+
+
+def attachment_add(*, actor: Any, application_id: int, kind: str, file: Any) -> Attachment:
+    """Attach a file (a PDF, JPEG or PNG of at most 10 MB) to an application's record.
+
+    Guarantees: the application is in the actor's area (else ``NotFound``, recorded) and the
+    actor is its village cadre or township reviewer (else ``Forbidden``); the type is read
+    from the file's first bytes, not its name; the file is stored and the row and the audit
+    entry (with the file's SHA-256) are written in one transaction; bad input changes
+    nothing."""
+    if kind not in Attachment.Kind.values:
+        raise InvalidInput({"kind": [_("Choose what the file is.")]})
+    area_code = (
+        applications_visible_to(actor)
+        .filter(pk=application_id)
+        .values_list("area_code", flat=True)
+        .first()
+    )
+    if area_code is None:
+        access_refused(actor=actor, application_id=application_id, action="attachment.add")
+        raise NotFound(_("No such application in your area."))
+    if not any(has_role_in(actor, role, area_code) for role in ATTACHMENT_ROLES):
+        raise Forbidden(
+            _("Only the village cadre or the township reviewer uploads files."), code="role"
+        )
+    if file is None:
+        raise InvalidInput({"file": [_("Choose a file to upload.")]})
+    size = getattr(file, "size", None)
+    if size is not None and size > MAX_ATTACHMENT:
+        raise InvalidInput({"file": [_("The file is too large: at most 10 MB.")]})
+    data = _read_limited(file, MAX_ATTACHMENT)
+    if not data:
+        raise InvalidInput({"file": [_("The file is empty.")]})
+    if len(data) > MAX_ATTACHMENT:
+        raise InvalidInput({"file": [_("The file is too large: at most 10 MB.")]})
+    sniffed = sniff_content_type(data[:16])
+    if sniffed is None:
+        raise InvalidInput({"file": [_("Only PDF, JPEG or PNG files can be uploaded.")]})
+    content_type, suffix = sniffed
+    digest = hashlib.sha256(data).hexdigest()
+    original_name = os.path.basename(str(getattr(file, "name", "") or ""))[:200] or "upload"
+    # Files are not transactional: written first, removed again when the row does not
+    # commit, so a row always has its file.
+    name = default_storage.save(
+        f"attachments/{application_id}/{kind}-{digest[:16]}{suffix}", ContentFile(data)
+    )
+    try:
+        with transaction.atomic():
+            app = _lock_for(actor, application_id, "attachment.add")
+            attachment = Attachment.objects.create(
+                application=app,
+                kind=kind,
+                file=name,
+                original_name=original_name,
+                content_type=content_type,
+                size=len(data),
+                sha256=digest,
+                uploaded_by=actor,
+            )
+            audit_record(
+                actor=actor,
+                action="attachment.add",
+                object_type="application",
+                object_id=app.pk,
+                area_code=app.area_code,
+                changes={
+                    "attachment": [None, str(attachment.pk)],
+                    "kind": [None, kind],
+                    "sha256": [None, digest],
+                    "size": [None, len(data)],
+                    "content_type": [None, content_type],
+                },
+            )
+    except BaseException:
+        default_storage.delete(name)
+        raise
+    return attachment
+
+
 __all__ = [
+    "attachment_add",
     "application_create",
     "application_edit",
     "application_transition",

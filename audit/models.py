@@ -9,12 +9,42 @@ hash of the newest entry, so that an entry appended behind the ledger's back
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from audit.hashing import canonical_json
+
 GLOBAL_CHAIN = "000000"
 GENESIS_HASH = "0" * 64
+
+
+class CanonicalJSONField(models.TextField):  # type: ignore[type-arg]
+    """JSON kept as the exact text that is hashed (``audit.hashing.canonical_json``).
+
+    Python code sees parsed values, as with ``JSONField``; the column holds the canonical
+    text, so the verifier hashes it as it is, without parsing and re-encoding every entry.
+    """
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value  # not JSON (edited behind the ledger's back): shown as it is
+
+    def to_python(self, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    def get_prep_value(self, value: Any) -> Any:
+        return None if value is None else canonical_json(value)
+
+    def value_to_string(self, obj: models.Model) -> str:
+        return canonical_json(self.value_from_object(obj))
 
 
 class ChainHead(models.Model):
@@ -54,7 +84,7 @@ class AuditEntry(models.Model):
     area_code = models.CharField(_("area code"), max_length=12, blank=True)
     from_state = models.CharField(_("from"), max_length=32, blank=True)
     to_state = models.CharField(_("to"), max_length=32, blank=True)
-    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    changes = CanonicalJSONField(_("changes"), default=dict, blank=True)
     reason = models.TextField(_("reason"), blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)

@@ -3,16 +3,29 @@
 ``ledger_verify`` streams the entries once, in chain order, and hands each intact entry to
 optional *replayers* (for example the applications app's, which rebuilds each
 application's status and amount from its history and compares it with the database).
+
+It reads with plain SQL, not the ORM: each entry's time comes as the text that is hashed
+(rendered by PostgreSQL) and ``changes`` as its stored canonical JSON text, so nothing is
+parsed into Python objects only to be turned back into text. On PostgreSQL the whole check
+reads one snapshot (``REPEATABLE READ``): entries appended meanwhile are not half seen.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, Protocol
 
-from audit.hashing import entry_hash
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+
+from audit.hashing import POSTGRES_TIME_FORMAT, format_time, text_hash
 from audit.models import GENESIS_HASH, AuditEntry, ChainHead
+
+BATCH = 5000  # entries per query (keyset pagination on the (chain, seq) unique index)
 
 
 @dataclass(frozen=True)
@@ -45,107 +58,199 @@ class Report:
         return self.problems[0] if self.problems else None
 
 
+class Entry(NamedTuple):
+    """One ledger row as the verifier reads it. ``time`` and ``changes`` are the texts that
+    are hashed (``audit.hashing.format_time``, ``canonical_json``); the fields from ``chain``
+    to ``prev_hash`` are, in order, the arguments of ``audit.hashing.payload_text``."""
+
+    id: int
+    chain: str
+    seq: int
+    time: str
+    actor_id: int | None
+    actor_name: str
+    action: str
+    outcome: str
+    object_type: str
+    object_id: str
+    area_code: str
+    from_state: str
+    to_state: str
+    changes: str
+    reason: str
+    prev_hash: str
+    hash: str
+
+    def changes_value(self) -> Any:
+        """``changes`` parsed (a dict for every entry the ledger wrote)."""
+        return json.loads(self.changes)
+
+
 class Replayer(Protocol):
-    def feed(self, entry: dict[str, Any]) -> None: ...
+    """Sees every entry in chain order (``feed``, which should not query the database: the
+    next batch is being read meanwhile), then says what it found (``problems``)."""
+
+    def feed(self, entry: Entry) -> None: ...
 
     def problems(self) -> Iterable[Problem]: ...
 
 
-_FIELDS = (
-    "id",
-    "chain",
-    "seq",
-    "created_at",
-    "actor_id",
-    "actor_name",
-    "action",
-    "outcome",
-    "object_type",
-    "object_id",
-    "area_code",
-    "from_state",
-    "to_state",
-    "changes",
-    "reason",
-    "prev_hash",
-    "hash",
-)
+def _time_text(value: Any) -> str:
+    """The hashed time text of a value another database than PostgreSQL returns (SQLite:
+    a naive datetime in UTC, or its text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return format_time(value)
 
 
-def _rows(chain: str | None) -> Iterator[dict[str, Any]]:
-    qs = AuditEntry.objects.order_by("chain", "seq")
+def _entries(chain: str | None) -> Iterator[Entry]:
+    """Every entry (of one chain, or all) in (chain, seq) order, ``BATCH`` at a time.
+
+    The next batch is fetched by a helper thread while this one is checked: the database
+    produces rows on one core while Python hashes on the other. The two threads share the
+    caller's connection (and so its transaction and snapshot) and never use it at once.
+    """
+    db = connections[DEFAULT_DB_ALIAS]  # this thread's connection, handed to the helper
+    qn = db.ops.quote_name
+    meta = AuditEntry._meta
+    by_name = {f.attname: f.column for f in meta.concrete_fields}
+    columns = [qn(by_name["created_at" if name == "time" else name]) for name in Entry._fields]
+    postgres = db.vendor == "postgresql"
+    params: list[Any] = []
+    if postgres:
+        columns[3] = f"to_char({columns[3]} AT TIME ZONE 'UTC', %s)"
+        params.append(POSTGRES_TIME_FORMAT)
+    chain_col, seq_col = columns[1], columns[2]
+    where = f"({chain_col}, {seq_col}) > (%s, %s)"
     if chain:
-        qs = qs.filter(chain=chain)
-    for row in qs.values_list(*_FIELDS).iterator(chunk_size=5000):
-        yield dict(zip(_FIELDS, row, strict=True))
+        where += f" AND {chain_col} = %s"
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {qn(meta.db_table)} "  # noqa: S608 (names only)
+        f"WHERE {where} ORDER BY {chain_col}, {seq_col} LIMIT {BATCH}"
+    )
+
+    def fetch(after: tuple[str, int]) -> list[tuple[Any, ...]]:
+        with db.cursor() as cursor:
+            cursor.execute(sql, [*params, *after, *([chain] if chain else [])])
+            return list(cursor.fetchall())
+
+    make = Entry._make
+    db.inc_thread_sharing()
+    try:
+        with ThreadPoolExecutor(max_workers=1) as helper:
+            pending: Future[list[tuple[Any, ...]]] | None = helper.submit(fetch, (chain or "", 0))
+            while pending is not None:
+                rows = pending.result()
+                pending = None
+                if len(rows) == BATCH:
+                    pending = helper.submit(fetch, (rows[-1][1], rows[-1][2]))
+                if postgres:
+                    yield from map(make, rows)
+                else:
+                    for row in rows:
+                        yield make((*row[:3], _time_text(row[3]), *row[4:]))
+    finally:
+        db.dec_thread_sharing()
+
+
+@contextmanager
+def _snapshot() -> Iterator[None]:
+    """One consistent, read-only view of the database for the whole check (PostgreSQL,
+    outside a caller's transaction); elsewhere the caller's view as it is."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 def ledger_verify(*, chain: str | None = None, replayers: Iterable[Replayer] = ()) -> Report:
     """Verify every chain (or one). Never raises for a broken ledger: it reports."""
-    replayers = list(replayers)
+    with _snapshot():
+        return _verify(chain, list(replayers))
+
+
+def _verify(chain: str | None, replayers: list[Replayer]) -> Report:
     report = Report()
+    problems = report.problems
     heads = {h.chain: h for h in ChainHead.objects.all()}
+    feeds = [replayer.feed for replayer in replayers]
     current: str | None = None
     expected_prev = GENESIS_HASH
     expected_seq = 1
-    last: dict[str, Any] | None = None
+    last: Entry | None = None
     closed: set[str] = set()
+    entries = 0
 
-    def close_chain(name: str, last_row: dict[str, Any] | None) -> None:
+    def close_chain(name: str, last_entry: Entry | None) -> None:
         head = heads.get(name)
         if head is None:
-            report.problems.append(
+            problems.append(
                 Problem(name, None, None, "missing head", "the chain has no head record")
             )
             return
-        seq = last_row["seq"] if last_row else 0
-        digest = last_row["hash"] if last_row else GENESIS_HASH
+        seq = last_entry.seq if last_entry else 0
+        digest = last_entry.hash if last_entry else GENESIS_HASH
         if head.seq != seq or head.hash != digest:
-            report.problems.append(
+            problems.append(
                 Problem(
                     name,
                     seq,
-                    last_row["id"] if last_row else None,
+                    last_entry.id if last_entry else None,
                     "head mismatch",
                     f"the chain head says #{head.seq} {head.hash[:12]}…, the last entry is "
                     f"#{seq} {digest[:12]}… (entries added or removed at the end)",
                 )
             )
 
-    for row in _rows(chain):
-        if row["chain"] != current:
+    for entry in _entries(chain):
+        if entry.chain != current:
             if current is not None:
                 close_chain(current, last)
                 closed.add(current)
-            current = row["chain"]
+            current = entry.chain
             report.chains += 1
-            expected_prev, expected_seq, last = GENESIS_HASH, 1, None
-        report.entries += 1
-        fields = {k: v for k, v in row.items() if k not in ("id", "hash")}
-        recomputed = entry_hash(**fields)
-        here = (row["chain"], row["seq"], row["id"])
-        if recomputed != row["hash"]:
-            report.problems.append(Problem(*here, "altered", "the content does not match its hash"))
-        if row["seq"] != expected_seq:
-            report.problems.append(
+            expected_prev, expected_seq = GENESIS_HASH, 1
+        entries += 1
+        if text_hash(*entry[1:16]) != entry.hash:
+            problems.append(
                 Problem(
-                    *here,
-                    "gap",
-                    f"expected #{expected_seq}, found #{row['seq']} (an entry was removed)",
+                    entry.chain,
+                    entry.seq,
+                    entry.id,
+                    "altered",
+                    "the content does not match its hash",
                 )
             )
-        if row["prev_hash"] != expected_prev:
-            report.problems.append(
+        if entry.seq != expected_seq:
+            problems.append(
                 Problem(
-                    *here,
+                    entry.chain,
+                    entry.seq,
+                    entry.id,
+                    "gap",
+                    f"expected #{expected_seq}, found #{entry.seq} (an entry was removed)",
+                )
+            )
+        if entry.prev_hash != expected_prev:
+            problems.append(
+                Problem(
+                    entry.chain,
+                    entry.seq,
+                    entry.id,
                     "broken link",
                     "the previous-hash does not match the entry before it "
                     "(an entry was inserted, removed or altered)",
                 )
             )
-        expected_prev, expected_seq, last = row["hash"], row["seq"] + 1, row
-        for replayer in replayers:
-            replayer.feed(row)
+        expected_prev, expected_seq, last = entry.hash, entry.seq + 1, entry
+        for feed in feeds:
+            feed(entry)
+    report.entries = entries
     if current is not None:
         close_chain(current, last)
         closed.add(current)
@@ -153,5 +258,5 @@ def ledger_verify(*, chain: str | None = None, replayers: Iterable[Replayer] = (
         if (chain is None or name == chain) and name not in closed and head.seq:
             close_chain(name, None)  # every entry of this chain is gone
     for replayer in replayers:
-        report.problems.extend(replayer.problems())
+        problems.extend(replayer.problems())
     return report

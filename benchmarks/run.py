@@ -113,18 +113,26 @@ def recreate_database(url: str) -> None:
 
 def copy_rows(model: type[Model], rows: Iterable[dict[str, Any]]) -> int:
     """``COPY`` rows (dicts by attribute name, every concrete field given) into the model's
-    table. JSON fields are serialised as ``JSONField`` would."""
+    table. JSON fields are serialised as ``JSONField`` would, the ledger's ``changes`` as the
+    canonical text that ``CanonicalJSONField`` stores."""
     from django.db import connection, models
 
+    from audit.hashing import canonical_json
+    from audit.models import CanonicalJSONField
+
     fields = list(model._meta.concrete_fields)
-    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    dumps = {
+        f.attname: canonical_json if isinstance(f, CanonicalJSONField) else json.dumps
+        for f in fields
+        if isinstance(f, models.JSONField | CanonicalJSONField)
+    }
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = connection.ops.quote_name(model._meta.db_table)
     names = [f.attname for f in fields]
     count = 0
     with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as cp:
         for row in rows:
-            cp.write_row([json.dumps(row[n]) if n in json_fields else row[n] for n in names])
+            cp.write_row([dumps[n](row[n]) if n in dumps else row[n] for n in names])
             count += 1
     return count
 
@@ -301,6 +309,8 @@ def transitions_run(world: World, app_ids: Sequence[int]) -> TransitionResult:
         actor = None if who == "system" else world.users[who]
         # The timer closes a posting once its seven days have passed.
         now = timezone.now() + timedelta(days=8) if name == "close_posting" else None
+        if name == "disburse":
+            signed_agreements_upload(world.users["cadre"], app_ids)  # payment waits for them
         started = time.perf_counter()
         for pk in app_ids:
             application_transition(actor=actor, application_id=pk, name=name, now=now)
@@ -382,8 +392,9 @@ def bulk_applications(world: World, count: int) -> None:
     with their items, decisions, objections and complete audit history, by ``COPY`` in
     chunks of ``CHUNK``, each chunk one transaction that moves the chain head on."""
     from django.db import connection, transaction
+    from django.db.models import F
 
-    from applications.models import Application, ApplicationItem, Household, Person
+    from applications.models import Application, ApplicationItem, Household, Person, Program
     from approvals.models import Decision, Objection
     from audit.models import AuditEntry, ChainHead
 
@@ -410,6 +421,10 @@ def bulk_applications(world: World, count: int) -> None:
                 copy_rows(model, rows)
             ChainHead.objects.filter(chain=head.chain).update(
                 seq=chunk.ledger.seq, hash=chunk.ledger.prev_hash
+            )
+            # What their county_approve steps would have added to the running total.
+            Program.objects.filter(pk=world.program_id).update(
+                committed=F("committed") + chunk.committed()
             )
             t2 = time.perf_counter()
         timings["generate"] += t1 - t0
@@ -442,6 +457,13 @@ class BulkChunk:
         self.lines: list[dict[str, Any]] = []
         self.decisions: list[dict[str, Any]] = []
         self.objections: list[dict[str, Any]] = []
+
+    def committed(self) -> Decimal:
+        """The amounts of this chunk's applications that went through ``county_approve``."""
+        return sum(
+            (a["amount"] for a in self.apps if a["status"] in ("approved", "disbursed")),
+            Decimal("0.00"),
+        )
 
     def entry(self, actor: str, **fields: Any) -> datetime:
         self.clock += timedelta(microseconds=self.rng.randint(50, 400))
@@ -752,6 +774,138 @@ def measure(world: World, label: str) -> Scale:
     return Scale(Application.objects.count(), transitions, lists, verify)
 
 
+# --- documents (issue 5) -------------------------------------------------------------------
+
+DOC_TOWNSHIP = "620902120000"  # a township of its own: nothing above is measured there
+DOC_VILLAGE = "620902120200"
+DOC_SINGLE, DOC_BATCH = 200, 1_000
+
+
+def documents_run(world: World) -> None:
+    """Agreements per second (render + store + audit, one process) for 200 documents, and
+    the time of a township batch of 1,000 agreements (``document_batch_run``, the worker's
+    function, run in this process). Both on approved applications of a township made for
+    it through the services (filing and approval are not timed). Prints its own lines."""
+    import tempfile
+
+    from django.test import override_settings
+    from django.utils import timezone
+
+    from applications.models import Area
+    from applications.roles import Role
+    from applications.services import area_create, role_grant
+    from approvals.services import application_transition
+    from documents.models import DocumentBatch
+    from documents.services import agreement_issue, document_batch_request, document_batch_run
+
+    county = Area.objects.get(code=COUNTY)
+    township = area_create(code=DOC_TOWNSHIP, name="文书乡", parent=county)
+    area_create(code=DOC_VILLAGE, name="文书村", parent=township)
+    cadre = role_grant(
+        actor=None, username="doc_cadre", role=Role.VILLAGE_CADRE, area_code=DOC_VILLAGE
+    )[0]
+    reviewer = role_grant(
+        actor=None, username="doc_reviewer", role=Role.TOWNSHIP_REVIEWER, area_code=DOC_TOWNSHIP
+    )[0]
+    say(f"[documents] filing and approving {DOC_SINGLE + DOC_BATCH:,} applications")
+    app_ids = doc_applications(world, cadre, DOC_SINGLE + DOC_BATCH)
+    actors = {**world.users, "cadre": cadre, "reviewer": reviewer}
+    for name, _src, _dst, who in CHAIN[:-1]:  # up to county_approve
+        actor = None if who == "system" else actors[who]
+        now = timezone.now() + timedelta(days=8) if name == "close_posting" else None
+        for pk in app_ids:
+            application_transition(actor=actor, application_id=pk, name=name, now=now)
+    with tempfile.TemporaryDirectory() as media, override_settings(MEDIA_ROOT=media):
+        say(f"[documents] {DOC_SINGLE} agreements, one by one")
+        single = app_ids[:DOC_SINGLE]
+        started = time.perf_counter()
+        sizes = [agreement_issue(actor=reviewer, application_id=pk).size for pk in single]
+        elapsed = time.perf_counter() - started
+        # Paid: they leave the township's approved applications, so the batch is 1,000.
+        signed_agreements_upload(cadre, single)
+        for pk in single:
+            application_transition(actor=world.users["finance"], application_id=pk, name="disburse")
+        say(f"[documents] a township batch of {DOC_BATCH:,} agreements")
+        batch = document_batch_request(
+            actor=reviewer, kind=DocumentBatch.Kind.AGREEMENTS, township_code=DOC_TOWNSHIP
+        )
+        started = time.perf_counter()
+        batch = document_batch_run(batch_id=batch.pk)
+        batch_seconds = time.perf_counter() - started
+    rows = [
+        ["measure", "result", "aim"],
+        [
+            f"agreements/s, render + store + audit ({DOC_SINGLE} documents, 1 process)",
+            f"{DOC_SINGLE / elapsed:.1f} ({sum(sizes) / len(sizes) / 1024:.0f} KB each)",
+            "≥ 5 per core",
+        ],
+        [
+            f"township batch of {batch.done:,} agreements → one ZIP ({batch.status})",
+            f"{batch_seconds:.0f} s",
+            "",
+        ],
+    ]
+    print()
+    print(render_text(rows))
+    print()
+    print(render_markdown(rows))
+    print()
+
+
+def signed_agreements_upload(cadre: Any, app_ids: Sequence[int]) -> None:
+    """The scan of each signed agreement, which ``disburse`` waits for (not timed)."""
+    from django.core.files.base import ContentFile
+
+    from approvals.models import Attachment
+    from approvals.services import attachment_add
+
+    for pk in app_ids:
+        attachment_add(
+            actor=cadre,
+            application_id=pk,
+            kind=Attachment.Kind.SIGNED_AGREEMENT,
+            file=ContentFile(b"%PDF-1.4\n%%EOF\n", name="scan.pdf"),
+        )
+
+
+def doc_applications(world: World, cadre: Any, count: int) -> list[int]:
+    """Appraised drafts in the documents village, through the services."""
+    from django.utils import timezone
+
+    from applications.models import Household
+    from applications.services import household_create
+    from approvals.services import application_create, application_edit
+
+    ids = []
+    for _ in range(count):
+        household = household_create(
+            actor=cadre,
+            area_code=DOC_VILLAGE,
+            head_name=world.name(),
+            head_id_number=world.id_number(),
+            bank_card=world.card(),
+            phone=world.phone(),
+            household_type=Household.Kind.GENERAL,
+            poverty_causes=[Household.Cause.CAPITAL],
+        )
+        app = application_create(
+            actor=cadre,
+            household_id=household.pk,
+            program_id=world.program_id,
+            items=[{"item": c, "quantity": q} for c, q in world.quantities()],
+        )
+        application_edit(
+            actor=cadre,
+            application_id=app.pk,
+            appraisal_date=timezone.localdate(),
+            appraisal_attendees=40,
+            appraisal_votes_for=36,
+            appraisal_votes_against=2,
+        )
+        ids.append(app.pk)
+    return ids
+
+
 _STARTED = time.perf_counter()
 
 
@@ -836,6 +990,7 @@ def main() -> None:
         say(f"[{label}] loaded in {time.perf_counter() - t:.0f} s")
         scales.append(measure(world, label))
 
+    documents_run(world)
     rows = table(scales)
     print()
     print(render_text(rows))

@@ -91,7 +91,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
+    "django_tasks",
+    "django_tasks_db",
     "viewflow",
+    "viewflow.workflow",
     "audit",
     "applications",
     "approvals",
@@ -214,10 +217,28 @@ SPECTACULAR_SETTINGS = {
         "ApplicationStatusEnum": "applications.models.Application.Status",
         "HouseholdStatusEnum": "applications.models.Household.Status",
         "ObjectionStatusEnum": "approvals.models.Objection.Status",
+        "AttachmentKindEnum": "approvals.models.Attachment.Kind",
+        "DocumentKindEnum": "documents.models.StoredDocument.Kind",
+        "DocumentBatchKindEnum": "documents.models.DocumentBatch.Kind",
+        "DocumentBatchStatusEnum": "documents.models.DocumentBatch.Status",
     },
 }
 
 VIEWFLOW = {"AUTOREGISTER": False}
+
+# Background jobs (document batches): Django's tasks API, queued in the database and run by
+# `manage.py db_worker`; no other server needed. FUPIN_TASKS_IMMEDIATE=1 runs them in the
+# request instead (no worker).
+TASKS = {
+    "default": {
+        "BACKEND": (
+            "django_tasks.backends.immediate.ImmediateBackend"
+            if _env_bool("FUPIN_TASKS_IMMEDIATE", False)
+            else "django_tasks_db.DatabaseBackend"
+        ),
+        "QUEUES": ["default"],
+    }
+}
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -23,5 +23,9 @@ urlpatterns = [
     path("api/v1/auth/token/", TokenView.as_view(), name="api-token"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Documents, batches and attachments: before the router, whose application routes
+    # would not know /applications/{id}/attachments/.
+    path("api/v1/", include("documents.api")),
     path("api/v1/", include(router.urls)),
+    path("", include("workflows.urls")),
 ]

@@ -64,3 +64,49 @@ class StoredDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.verification_code}"
+
+
+class DocumentBatch(models.Model):
+    """A background job issuing one kind of document for a whole township (the agreements
+    of its approved applications, or the notices of its villages), with its progress and,
+    when done, one ZIP of the PDFs."""
+
+    class Kind(models.TextChoices):
+        AGREEMENTS = "agreements", _("agreements of the approved applications")
+        NOTICES = "notices", _("public notices of the villages")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    township_code = models.CharField(_("township code"), max_length=12)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    total = models.PositiveIntegerField(_("documents in the batch"), default=0)
+    done = models.PositiveIntegerField(_("documents issued"), default=0)
+    zip_file = models.FileField(_("ZIP file"), upload_to="batches/", max_length=200, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("document batch")
+        verbose_name_plural = _("document batches")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.township_code}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else int(100 * self.done / self.total)

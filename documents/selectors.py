@@ -16,8 +16,9 @@ from applications.selectors import (
     areas_visible_to,
     households_visible_to,
     is_everywhere,
+    scope_prefixes,
 )
-from documents.models import StoredDocument
+from documents.models import DocumentBatch, StoredDocument
 
 _CODE_RE = re.compile(r"[A-Z2-7]{10}")
 
@@ -105,3 +106,18 @@ def document_verify(*, code: str = "", data: bytes | None = None) -> Verificatio
     if document.sha256 == digest:
         return Verification(Verification.Status.GENUINE, document, digest)
     return Verification(Verification.Status.ALTERED, document, digest)
+
+
+def document_batches_visible_to(user: Any) -> QuerySet[DocumentBatch]:
+    """Batches of the townships in the user's area (a village cadre sees none: a batch
+    covers more than their village)."""
+    qs = DocumentBatch.objects.select_related("requested_by")
+    if is_everywhere(user):
+        return qs
+    prefixes = scope_prefixes(user)
+    if not prefixes:
+        return qs.none()
+    cond = Q()
+    for prefix in prefixes:
+        cond |= Q(township_code__startswith=prefix)
+    return qs.filter(cond)

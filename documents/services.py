@@ -5,24 +5,27 @@ again returns the stored document, never a new rendering."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import secrets
+import tempfile
+import zipfile
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from applications.errors import NotFound, Refused
+from applications.errors import InvalidInput, NotFound, Refused
 from applications.models import Application, Area, Household
 from applications.roles import Role
 from applications.selectors import (
@@ -36,7 +39,8 @@ from approvals.models import Decision
 from audit.services import audit_record
 from documents import rendering
 from documents.amounts import amount_in_figures, amount_in_words
-from documents.models import StoredDocument
+from documents.models import DocumentBatch, StoredDocument
+from documents.selectors import document_read
 
 Kind = StoredDocument.Kind
 S = Application.Status
@@ -392,3 +396,174 @@ def benefits_card_issue(*, actor: Any, household_id: int) -> StoredDocument:
             "causes": "、".join(str(Household.Cause(c).label) for c in household.poverty_causes),
         },
     )
+
+
+def document_issue(
+    *,
+    actor: Any,
+    kind: str,
+    application_id: int | None = None,
+    household_id: int | None = None,
+    village_code: str = "",
+) -> StoredDocument:
+    """Issue a document of ``kind`` about what it needs: an application (agreement, decision
+    letter), a household (benefits card) or a village (notice). The same guarantees as the
+    service of each kind; a missing subject is ``InvalidInput``."""
+    if kind in (Kind.AGREEMENT, Kind.DECISION_LETTER):
+        if not application_id:
+            raise InvalidInput({"application": [_("Choose the application.")]})
+        if kind == Kind.AGREEMENT:
+            return agreement_issue(actor=actor, application_id=application_id)
+        return decision_letter_issue(actor=actor, application_id=application_id)
+    if kind == Kind.BENEFITS_CARD:
+        if not household_id:
+            raise InvalidInput({"household": [_("Choose the household.")]})
+        return benefits_card_issue(actor=actor, household_id=household_id)
+    if kind == Kind.NOTICE:
+        if not village_code:
+            raise InvalidInput({"village": [_("Choose the village.")]})
+        return notice_issue(actor=actor, village_code=village_code)
+    raise InvalidInput({"kind": [_("Choose the kind of document.")]})
+
+
+# --- batches -------------------------------------------------------------------------------
+
+# Who may ask for a township's batch: its township reviewer, or a county role over it.
+BATCH_ROLES = (Role.TOWNSHIP_REVIEWER, Role.COUNTY_APPROVER, Role.FINANCE_OFFICER)
+
+
+def document_batch_request(*, actor: Any, kind: str, township_code: str) -> DocumentBatch:
+    """Queue a batch: the agreements of every approved application of a township, or the
+    notices of every village of it with applications in posting. The work runs in the
+    background (``documents.tasks``), after this transaction commits.
+
+    Guarantees: the township is in the actor's area under a batch role (else ``NotFound``);
+    the request is audited."""
+    if kind not in DocumentBatch.Kind.values:
+        raise InvalidInput({"kind": [_("Choose the kind of batch.")]})
+    township = None
+    if is_everywhere(actor) or any(
+        township_code.startswith(p) for p in scope_prefixes(actor, BATCH_ROLES)
+    ):
+        township = (
+            areas_visible_to(actor).filter(code=township_code, level=Area.Level.TOWNSHIP).first()
+        )
+    if township is None:
+        raise NotFound(_("No such township in your area."))
+    with transaction.atomic():
+        batch = DocumentBatch.objects.create(
+            kind=kind, township_code=township.code, requested_by=actor
+        )
+        audit_record(
+            actor=actor,
+            action="document_batch.request",
+            object_type="document_batch",
+            object_id=batch.pk,
+            area_code=township.code,
+            changes={"kind": [None, kind], "township": [None, township.code]},
+        )
+        transaction.on_commit(lambda: _enqueue_batch(batch.pk))
+    return batch
+
+
+def _enqueue_batch(batch_id: int) -> None:
+    from documents.tasks import document_batch_task
+
+    document_batch_task.enqueue(batch_id=batch_id)
+
+
+def _batch_subjects(batch: DocumentBatch) -> list[tuple[str, Any]]:
+    """What the batch issues, in a stable order: (label for the file name, issue call)."""
+    prefix = batch.township_code[:9]
+    actor = batch.requested_by
+    if batch.kind == DocumentBatch.Kind.AGREEMENTS:
+        apps = (
+            Application.objects.filter(area_code__startswith=prefix, status=S.APPROVED)
+            .select_related("household")
+            .order_by("area_code", "id")
+        )
+        return [
+            (
+                f"{app.household.head_name}-{app.pk}",
+                functools.partial(agreement_issue, actor=actor, application_id=app.pk),
+            )
+            for app in apps
+        ]
+    villages = sorted(
+        set(
+            Application.objects.filter(area_code__startswith=prefix, status=S.POSTED).values_list(
+                "area_code", flat=True
+            )
+        )
+    )
+    names = dict(Area.objects.filter(code__in=villages).values_list("code", "name"))
+    return [
+        (names.get(code, code), functools.partial(notice_issue, actor=actor, village_code=code))
+        for code in villages
+    ]
+
+
+def document_batch_run(*, batch_id: int) -> DocumentBatch:
+    """The worker: issue each document of the batch (each one stored and audited as if
+    issued alone, so a batch run twice issues nothing new), count progress as it goes, and
+    store one ZIP. A document that can no longer be issued is named in ``error``; anything
+    else fails the batch with its message."""
+    batch = DocumentBatch.objects.select_related("requested_by").get(pk=batch_id)
+    if batch.status in (DocumentBatch.Status.DONE, DocumentBatch.Status.RUNNING):
+        return batch
+    DocumentBatch.objects.filter(pk=batch.pk).update(
+        status=DocumentBatch.Status.RUNNING, done=0, error=""
+    )
+    problems: list[str] = []
+    try:
+        subjects = _batch_subjects(batch)
+        DocumentBatch.objects.filter(pk=batch.pk).update(total=len(subjects))
+        with tempfile.TemporaryFile() as spool:
+            with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
+                for index, (label, issue) in enumerate(subjects, start=1):
+                    try:
+                        document = issue()
+                    except (NotFound, Refused) as error:
+                        problems.append(f"{label}: {error.message}")
+                    else:
+                        archive.writestr(
+                            f"{index:04d}-{label}-{document.verification_code}.pdf",
+                            document_read(document),
+                        )
+                    DocumentBatch.objects.filter(pk=batch.pk).update(done=F("done") + 1)
+            # A thousand agreements are hundreds of megabytes: hashed and stored from the
+            # spooled file, never held in memory.
+            spool.seek(0)
+            zip_digest = hashlib.sha256()
+            for chunk in iter(lambda: spool.read(1 << 20), b""):
+                zip_digest.update(chunk)
+            spool.seek(0)
+            name = default_storage.save(
+                f"batches/{batch.kind}-{batch.township_code}-{batch.pk}.zip", File(spool)
+            )
+        with transaction.atomic():
+            DocumentBatch.objects.filter(pk=batch.pk).update(
+                status=DocumentBatch.Status.DONE,
+                zip_file=name,
+                error="\n".join(problems),
+                finished_at=timezone.now(),
+            )
+            audit_record(
+                actor=batch.requested_by,
+                action="document_batch.finish",
+                object_type="document_batch",
+                object_id=batch.pk,
+                area_code=batch.township_code,
+                changes={
+                    "documents": [None, len(subjects) - len(problems)],
+                    "sha256": [None, zip_digest.hexdigest()],
+                },
+            )
+    except Exception as error:
+        DocumentBatch.objects.filter(pk=batch.pk).update(
+            status=DocumentBatch.Status.FAILED,
+            error="\n".join([*problems, str(error)]),
+            finished_at=timezone.now(),
+        )
+    batch.refresh_from_db()
+    return batch

@@ -8,4 +8,12 @@ urlpatterns = [
     path("<int:pk>/download/", views.document_download, name="download"),
     path("verify/", views.document_verify_page, name="verify"),
     path("verify/<str:code>/", views.document_verify_page, name="verify_code"),
+    path("batches/", views.batches_page, name="batches"),
+    path("batches/<int:pk>/", views.batch_page, name="batch"),
+    path("batches/<int:pk>/download/", views.batch_download, name="batch_download"),
+    path(
+        "applications/<int:application_id>/signed-agreement/",
+        views.signed_agreement_page,
+        name="signed_agreement",
+    ),
 ]

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from documents.models import StoredDocument
-from documents.selectors import document_get, document_verify
+from applications.errors import NotFound, ServiceError
+from applications.models import Application, Area
+from applications.selectors import application_get, areas_visible_to
+from approvals.models import Attachment
+from approvals.selectors import attachments_visible_to
+from approvals.services import attachment_add
+from documents.models import DocumentBatch, StoredDocument
+from documents.selectors import document_batches_visible_to, document_get, document_verify
+from documents.services import document_batch_request
 
 MAX_UPLOAD = 20 * 1024 * 1024
 
@@ -46,4 +53,110 @@ def document_verify_page(request: HttpRequest, code: str = "") -> HttpResponse:
         "documents/verify.html",
         {"code": code, "result": result, "error": error},
         status=200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def batches_page(request: HttpRequest) -> HttpResponse:
+    """Start a township batch, and the batches of the user's area."""
+    error = ""
+    if request.method == "POST":
+        try:
+            batch = document_batch_request(
+                actor=request.user,
+                kind=request.POST.get("kind", ""),
+                township_code=request.POST.get("township", ""),
+            )
+        except NotFound:
+            raise Http404 from None
+        except ServiceError as exc:
+            error = exc.message
+        else:
+            return redirect("documents:batch", pk=batch.pk)
+    return render(
+        request,
+        "documents/batches.html",
+        {
+            "error": error,
+            "kinds": DocumentBatch.Kind.choices,
+            "townships": areas_visible_to(request.user)
+            .filter(level=Area.Level.TOWNSHIP)
+            .order_by("code"),
+            "batches": document_batches_visible_to(request.user)[:50],
+        },
+        status=400 if error else 200,
+    )
+
+
+@login_required
+@require_GET
+def batch_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """A batch's progress; refreshes itself every two seconds until it is finished."""
+    batch = document_batches_visible_to(request.user).filter(pk=pk).first()
+    if batch is None:
+        raise Http404
+    township = Area.objects.filter(code=batch.township_code).values_list("name", flat=True)
+    return render(
+        request,
+        "documents/batch.html",
+        {
+            "batch": batch,
+            "township_name": township.first() or "",
+            "refresh": batch.status in (DocumentBatch.Status.QUEUED, DocumentBatch.Status.RUNNING),
+        },
+    )
+
+
+@login_required
+@require_GET
+def batch_download(request: HttpRequest, pk: int) -> FileResponse:
+    batch = document_batches_visible_to(request.user).filter(pk=pk).first()
+    if batch is None or batch.status != DocumentBatch.Status.DONE or not batch.zip_file:
+        raise Http404
+    response = FileResponse(
+        batch.zip_file.open("rb"),
+        content_type="application/zip",
+        as_attachment=True,
+        filename=f"{batch.kind}-{batch.township_code}-{batch.pk}.zip",
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def signed_agreement_page(request: HttpRequest, application_id: int) -> HttpResponse:
+    """The files on an application's record, and the upload of the signed agreement."""
+    try:
+        app = application_get(request.user, application_id)
+    except Application.DoesNotExist:
+        raise Http404 from None
+    error = ""
+    if request.method == "POST":
+        try:
+            attachment_add(
+                actor=request.user,
+                application_id=app.pk,
+                kind=Attachment.Kind.SIGNED_AGREEMENT,
+                file=request.FILES.get("file"),
+            )
+        except NotFound:
+            raise Http404 from None
+        except ServiceError as exc:
+            error = exc.message
+        else:
+            return redirect(f"{request.path}?uploaded=1")
+    return render(
+        request,
+        "documents/signed_agreement.html",
+        {
+            "app": app,
+            "attachments": attachments_visible_to(request.user)
+            .filter(application=app)
+            .select_related("uploaded_by"),
+            "uploaded": request.GET.get("uploaded") == "1",
+            "error": error,
+        },
+        status=400 if error else 200,
     )

@@ -10,16 +10,19 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from applications.idnumbers import id_check_digit
 from applications.models import Application, Area, Household, Program
 from applications.roles import Role, prefix_of_code
 from applications.services import area_create, household_create, program_create, role_grant
+from approvals.models import Attachment
 from approvals.services import (
     application_create,
     application_edit,
     application_transition,
+    attachment_add,
     posting_close_if_due,
 )
 
@@ -202,6 +205,22 @@ def record_appraisal(*, actor: Any, application_id: int) -> Application:
     )
 
 
+SIGNED_AGREEMENT_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def upload_signed_agreement(*, actor: Any, application_id: int) -> Attachment:
+    """The scan of the signed agreement that ``disburse`` waits for (a small valid PDF)."""
+    return attachment_add(
+        actor=actor,
+        application_id=application_id,
+        kind=Attachment.Kind.SIGNED_AGREEMENT,
+        file=ContentFile(SIGNED_AGREEMENT_PDF, name="协议书扫描件.pdf"),
+    )
+
+
 @dataclass
 class World:
     """Two counties, their townships and villages, one user per role per area, and the seed
@@ -261,6 +280,10 @@ class World:
                 app.refresh_from_db()
                 assert posting_close_if_due(application_id=app.pk, now=after_posting(app))
                 continue
+            if step == "disburse":
+                upload_signed_agreement(
+                    actor=self.actor(Role.VILLAGE_CADRE, app.area_code), application_id=app.pk
+                )
             application_transition(
                 actor=self.actor(STEP_ROLE[step], app.area_code),
                 application_id=app.pk,

@@ -4,4 +4,11 @@ from django.utils.translation import gettext_lazy as _
 
 class WorkflowsConfig(AppConfig):
     name = "workflows"
-    verbose_name = _("Workflows")
+    verbose_name = _("Process and queues")
+
+    def ready(self) -> None:
+        from approvals import hooks
+        from workflows import sync
+
+        hooks.on_created(sync.process_start)
+        hooks.on_transition(sync.process_follow)

@@ -1,0 +1,19 @@
+"""The process instance of one application's journey through the chain."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from viewflow.workflow.models import Process
+
+from applications.models import Application
+
+
+class SubsidyProcess(Process):
+    application: models.OneToOneField[Application, Application] = models.OneToOneField(
+        Application, on_delete=models.PROTECT, related_name="process", verbose_name=_("application")
+    )
+
+    class Meta:
+        verbose_name = _("subsidy application process")
+        verbose_name_plural = _("subsidy application processes")

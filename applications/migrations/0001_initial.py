@@ -273,6 +273,16 @@ class Migration(migrations.Migration):
                         verbose_name="budget",
                     ),
                 ),
+                (
+                    "committed",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0.00"),
+                        editable=False,
+                        max_digits=14,
+                        verbose_name="committed",
+                    ),
+                ),
                 ("active", models.BooleanField(default=True, verbose_name="active")),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 (
@@ -580,6 +590,12 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.AddConstraint(
+            model_name="program",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("committed__gte", 0)), name="program_committed_gte_0"
+            ),
+        ),
+        migrations.AddConstraint(
             model_name="programversion",
             constraint=models.UniqueConstraint(
                 fields=("program", "effective_from"), name="program_version_date_unique"
@@ -615,6 +631,12 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="application",
             index=models.Index(fields=["-created_at", "-id"], name="application_recent_idx"),
+        ),
+        migrations.AddIndex(
+            model_name="application",
+            index=models.Index(
+                fields=["status", "-created_at", "-id"], name="application_status_recent_idx"
+            ),
         ),
         migrations.AddConstraint(
             model_name="application",

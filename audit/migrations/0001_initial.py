@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+import audit.models
+
 
 class Migration(migrations.Migration):
     initial = True
@@ -63,7 +65,12 @@ class Migration(migrations.Migration):
                 ),
                 ("from_state", models.CharField(blank=True, max_length=32, verbose_name="from")),
                 ("to_state", models.CharField(blank=True, max_length=32, verbose_name="to")),
-                ("changes", models.JSONField(blank=True, default=dict, verbose_name="changes")),
+                (
+                    "changes",
+                    audit.models.CanonicalJSONField(
+                        blank=True, default=dict, verbose_name="changes"
+                    ),
+                ),
                 ("reason", models.TextField(blank=True, verbose_name="reason")),
                 ("prev_hash", models.CharField(max_length=64)),
                 ("hash", models.CharField(max_length=64)),

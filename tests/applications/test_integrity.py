@@ -58,3 +58,26 @@ def test_replay_flags_status_changed_in_database(world: World) -> None:
 
     assert len(problems) == 1
     assert "'disbursed' in the database but 'county_review' by its audit trail" in problems[0]
+
+
+def test_replay_flags_program_committed_changed_in_database(world: World) -> None:
+    app = world.application("approved")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE applications_program SET committed = committed + 1000 WHERE id = %s",
+            [app.program_id],
+        )
+
+    problems = _replay_problems()
+
+    assert len(problems) == 1
+    assert f"program {app.program.code} has 5000.00 committed in the database" in problems[0]
+    assert "add up to 4000.00 by their audit trails" in problems[0]
+
+
+def test_replay_counts_disbursed_applications_as_committed(world: World) -> None:
+    world.application("disbursed")
+    world.application("approved")
+    world.application("county_review")
+
+    assert _replay_problems() == []

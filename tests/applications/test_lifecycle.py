@@ -16,7 +16,7 @@ from applications.roles import Role
 from approvals.models import Decision
 from approvals.services import application_transition
 from audit.models import AuditEntry
-from tests.factories import World, after_posting
+from tests.factories import World, after_posting, upload_signed_agreement
 
 S = Application.Status
 SYSTEM = "system"
@@ -88,6 +88,11 @@ def _actor(world: World, role: str, app: Application) -> Any:
 
 
 def _take(world: World, step: str, app: Application, role: str) -> Application:
+    if step == "disburse":
+        # Payment waits for the signed agreement: here only the role is under test.
+        upload_signed_agreement(
+            actor=world.actor(Role.VILLAGE_CADRE, app.area_code), application_id=app.pk
+        )
     return application_transition(
         actor=_actor(world, role, app),
         application_id=app.pk,

@@ -35,6 +35,7 @@ from tests.factories import (
     after_posting,
     record_appraisal,
     seed_program,
+    upload_signed_agreement,
 )
 
 S = Application.Status
@@ -528,6 +529,35 @@ def test_county_approve_budget_counts_earlier_approvals(world: World) -> None:
 
 
 @pytest.mark.django_db
+def test_county_approve_adds_amount_to_program_committed(world: World) -> None:
+    program = seed_program(county_code=world.program.area_id, code="small-budget")
+    first = world.application(S.APPROVED, program=program)
+    second = world.application(S.DISBURSED, program=program)
+    world.application(S.COUNTY_REVIEW, program=program)  # not committed yet
+
+    program.refresh_from_db()
+
+    assert program.committed == first.amount + second.amount == Decimal("8000.00")
+
+
+@pytest.mark.django_db
+def test_county_approve_refused_leaves_committed_unchanged(world: World) -> None:
+    program = seed_program(
+        county_code=world.program.area_id, code="small-budget", budget=Decimal("6000.00")
+    )
+    world.application(S.APPROVED, program=program)
+    second = world.application(S.COUNTY_REVIEW, program=program)
+
+    with pytest.raises(Refused):
+        application_transition(
+            actor=world.user("approver_a"), application_id=second.pk, name="county_approve"
+        )
+
+    program.refresh_from_db()
+    assert program.committed == Decimal("4000.00")
+
+
+@pytest.mark.django_db
 def test_budget_refusal_audited(world: World) -> None:
     program = seed_program(
         county_code=world.program.area_id, code="small-budget", budget=Decimal("100.00")
@@ -662,6 +692,7 @@ def test_parallel_township_approvals_exactly_one_succeeds(world: World) -> None:
 @pytest.mark.usefixtures("flushable_ledger")
 def test_parallel_disbursements_exactly_one_succeeds(world: World) -> None:
     app = world.application(S.APPROVED)
+    upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
     other, _granted = role_grant(
         actor=None,
         username="finance_a2",

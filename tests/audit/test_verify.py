@@ -246,3 +246,31 @@ def test_ledger_verify_reports_every_problem(
 
     altered = [p.entry_id for p in report.problems if p.kind == "altered"]
     assert altered == [e.pk for e in entries]
+
+
+def test_ledger_verify_reads_across_batches(
+    history: Application, append_only_bypassed: Bypass, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("audit.verify.BATCH", 3)
+    entries = list(AuditEntry.objects.order_by("chain", "seq"))
+    clean = ledger_verify()
+    victim = entries[len(entries) // 2]
+    with append_only_bypassed():
+        _sql("UPDATE audit_auditentry SET reason = %s WHERE id = %s", ["forged", victim.pk])
+
+    report = ledger_verify()
+
+    assert clean.ok and clean.entries == len(entries)
+    assert [(p.kind, p.entry_id) for p in report.problems] == [("altered", victim.pk)]
+
+
+def test_ledger_verify_one_chain_across_batches(
+    history: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("audit.verify.BATCH", 2)
+
+    report = ledger_verify(chain="620902")
+
+    assert report.ok
+    assert report.chains == 1
+    assert report.entries == AuditEntry.objects.filter(chain="620902").count()

@@ -90,6 +90,8 @@ class World:
 def media_root(settings: Any, tmp_path: Path) -> Path:
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.FUPIN_PUBLIC_URL = "https://fupin.example.org"
+    # Background jobs run at once, in the test (no worker).
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     return Path(settings.MEDIA_ROOT)
 
 

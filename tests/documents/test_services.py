@@ -17,6 +17,7 @@ from documents.services import (
     notice_issue,
 )
 from tests.documents.conftest import VILLAGE, World, id_number
+from tests.factories import upload_signed_agreement
 
 
 def _text(document: StoredDocument) -> str:
@@ -128,6 +129,7 @@ def test_notice_refused_when_nothing_is_posted(world: World) -> None:
 
 def test_benefits_card_lists_supports_with_amounts_and_dates(world: World) -> None:
     app = world.application_approved(world.household)
+    upload_signed_agreement(actor=world.cadre, application_id=app.pk)
     application_transition(actor=world.finance, application_id=app.pk, name="disburse")
     text = _text(benefits_card_issue(actor=world.cadre, household_id=world.household.pk))
     assert "扶贫政策明白卡" in text and "李䶮" in text and "到户产业" in text

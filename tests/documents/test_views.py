@@ -4,10 +4,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from approvals.models import Attachment
 from documents.models import StoredDocument
 from documents.selectors import document_read, document_verify
 from documents.services import agreement_issue
 from tests.documents.conftest import World
+from tests.factories import SIGNED_AGREEMENT_PDF
 
 
 def _agreement(world: World) -> StoredDocument:
@@ -71,3 +73,39 @@ def test_verify_changed_file_without_code_is_recognised_as_altered(world: World)
 def test_verify_unknown_code(world: World, client: Client) -> None:
     response = client.get(reverse("documents:verify_code", args=["AAAAAAAAAA"]))
     assert 'data-status="unknown"' in response.content.decode()
+
+
+# --- the signed agreement upload page ------------------------------------------------------
+
+
+def test_signed_agreement_page_uploads_the_scan(world: World, client: Client) -> None:
+    app = world.application_approved(world.household)
+    client.force_login(world.cadre)
+    url = reverse("documents:signed_agreement", args=[app.pk])
+
+    response = client.post(url, {"file": SimpleUploadedFile("scan.pdf", SIGNED_AGREEMENT_PDF)})
+
+    assert response.status_code == 302
+    attachment = Attachment.objects.get(application=app)
+    assert attachment.kind == Attachment.Kind.SIGNED_AGREEMENT
+    page = client.get(response["Location"]).content.decode()
+    assert 'id="uploaded"' in page and "scan.pdf" in page
+
+
+def test_signed_agreement_page_rejects_other_files(world: World, client: Client) -> None:
+    app = world.application_approved(world.household)
+    client.force_login(world.cadre)
+
+    response = client.post(
+        reverse("documents:signed_agreement", args=[app.pk]),
+        {"file": SimpleUploadedFile("scan.pdf", b"plain text, not a scan")},
+    )
+
+    assert response.status_code == 400
+    assert 'id="error"' in response.content.decode()
+
+
+def test_signed_agreement_page_out_of_area_is_404(world: World, client: Client) -> None:
+    app = world.application_approved(world.household)
+    client.force_login(world.outsider)
+    assert client.get(reverse("documents:signed_agreement", args=[app.pk])).status_code == 404

@@ -30,6 +30,7 @@ from unittest import mock
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AnonymousUser
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
@@ -39,10 +40,12 @@ from applications.models import Application, Area, Household, Program
 from applications.roles import REVEAL_PERMISSION, Role
 from applications.services import area_create, household_create, household_update, role_grant
 from applications.services import program_create as registry_program_create
+from approvals.models import Attachment
 from approvals.services import (
     application_create,
     application_edit,
     application_transition,
+    attachment_add,
     objection_raise,
     objection_resolve,
     postings_close_due,
@@ -648,6 +651,8 @@ class Seeder:
         step(13 + later, 15, lambda: self.move(filing, "county_approve", actor=county))
         if kind == "disbursed":
             finance = self.users["finance"]
+            # Payment waits for the scan of the signed agreement, uploaded by the cadre.
+            step(16 + later, 9, lambda: self.upload_agreement(filing))
             step(16 + later, 10, lambda: self.move(filing, "disburse", actor=finance))
         return steps
 
@@ -694,6 +699,14 @@ class Seeder:
             application_id=filing.app_id,
             name=name,
             reason=reason,
+        )
+
+    def upload_agreement(self, filing: Filing) -> None:
+        attachment_add(
+            actor=self.cadre(filing),
+            application_id=filing.app_id,
+            kind=Attachment.Kind.SIGNED_AGREEMENT,
+            file=ContentFile(signed_scan(filing.app_id), name=f"协议书扫描件-{filing.app_id}.pdf"),
         )
 
     def object(self, filing: Filing) -> None:
@@ -750,6 +763,18 @@ class Seeder:
             f"{len(households)} households, "
             + ", ".join(f"{status} {n}" for status, n in counts.items())
         )
+
+
+def signed_scan(application_id: int) -> bytes:
+    """A stand-in for the scanner's PDF: a minimal valid one-page PDF, one per application."""
+    return (
+        b"%PDF-1.4\n"
+        + f"% demo scan of the signed agreement of application {application_id}\n".encode()
+        + b"1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+        b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
+        b"trailer<</Root 1 0 R>>\n%%EOF\n"
+    )
 
 
 def decision_of(kind: str) -> tuple[str, list[str]]:

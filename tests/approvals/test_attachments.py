@@ -1,0 +1,188 @@
+"""Attachments (``attachment_add``) and the rule that payment waits for the signed
+agreement."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from django.core.files.base import ContentFile
+from django.utils import translation
+
+from applications.errors import Forbidden, InvalidInput, NotFound, Refused
+from applications.models import Application
+from approvals.models import Attachment, Decision
+from approvals.services import application_transition, attachment_add, available_transitions
+from audit.models import AuditEntry
+from tests.factories import SIGNED_AGREEMENT_PDF, World, upload_signed_agreement
+
+S = Application.Status
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+SA = Attachment.Kind.SIGNED_AGREEMENT
+
+
+def _add(
+    world: World,
+    app: Application,
+    data: bytes,
+    *,
+    user: str = "cadre_v1",
+    kind: str = SA,
+    name: str = "scan.pdf",
+) -> Attachment:
+    return attachment_add(
+        actor=world.user(user),
+        application_id=app.pk,
+        kind=kind,
+        file=ContentFile(data, name=name),
+    )
+
+
+@pytest.mark.django_db
+def test_attachment_add_stores_file_with_sha256_and_audits_it(world: World) -> None:
+    app = world.application(S.APPROVED)
+
+    attachment = _add(world, app, SIGNED_AGREEMENT_PDF, name="协议书.pdf")
+
+    digest = hashlib.sha256(SIGNED_AGREEMENT_PDF).hexdigest()
+    assert attachment.sha256 == digest
+    assert attachment.content_type == "application/pdf"
+    assert attachment.size == len(SIGNED_AGREEMENT_PDF)
+    assert attachment.original_name == "协议书.pdf"
+    assert attachment.uploaded_by == world.user("cadre_v1")
+    with attachment.file.open("rb") as handle:
+        assert handle.read() == SIGNED_AGREEMENT_PDF
+    entry = AuditEntry.objects.filter(action="attachment.add", object_id=str(app.pk)).get()
+    assert entry.changes["sha256"] == [None, digest]
+    assert entry.changes["kind"] == [None, "signed_agreement"]
+
+
+@pytest.mark.django_db
+def test_attachment_add_reads_type_from_content_not_name(world: World) -> None:
+    app = world.application(S.APPROVED)
+
+    png = _add(world, app, PNG, kind=Attachment.Kind.PHOTO, name="photo.pdf")
+    jpeg = _add(world, app, JPEG, kind=Attachment.Kind.PHOTO, name="photo")
+
+    assert png.content_type == "image/png" and png.file.name.endswith(".png")
+    assert jpeg.content_type == "image/jpeg" and jpeg.file.name.endswith(".jpg")
+
+
+@pytest.mark.django_db
+def test_attachment_add_refuses_other_content_named_pdf(world: World) -> None:
+    app = world.application(S.APPROVED)
+
+    with pytest.raises(InvalidInput) as error:
+        _add(world, app, b"<html>not a scan</html>", name="scan.pdf")
+
+    assert "file" in error.value.errors
+    assert not Attachment.objects.filter(application=app).exists()
+    assert not AuditEntry.objects.filter(action="attachment.add").exists()
+
+
+@pytest.mark.django_db
+def test_attachment_add_refuses_file_over_10_mb(world: World) -> None:
+    app = world.application(S.APPROVED)
+
+    with pytest.raises(InvalidInput):
+        _add(world, app, b"%PDF-1.4\n" + b"0" * (10 * 1024 * 1024))
+
+    assert not Attachment.objects.filter(application=app).exists()
+
+
+@pytest.mark.django_db
+def test_attachment_add_refuses_empty_file_and_unknown_kind(world: World) -> None:
+    app = world.application(S.APPROVED)
+
+    with pytest.raises(InvalidInput):
+        _add(world, app, b"")
+    with pytest.raises(InvalidInput) as error:
+        _add(world, app, SIGNED_AGREEMENT_PDF, kind="receipt")
+
+    assert "kind" in error.value.errors
+    assert not Attachment.objects.filter(application=app).exists()
+
+
+@pytest.mark.django_db
+def test_attachment_add_out_of_area_is_not_found_and_recorded(world: World) -> None:
+    app = world.application(S.APPROVED)
+
+    with pytest.raises(NotFound):
+        _add(world, app, SIGNED_AGREEMENT_PDF, user="cadre_b")
+
+    assert not Attachment.objects.filter(application=app).exists()
+    assert AuditEntry.objects.filter(
+        action="attachment.add", outcome=AuditEntry.Outcome.REFUSED, actor=world.user("cadre_b")
+    ).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("user", ["finance_a", "inspector_a", "approver_a"])
+def test_attachment_add_refused_for_other_roles(world: World, user: str) -> None:
+    app = world.application(S.APPROVED)
+
+    with pytest.raises(Forbidden):
+        _add(world, app, SIGNED_AGREEMENT_PDF, user=user)
+
+    assert not Attachment.objects.filter(application=app).exists()
+
+
+@pytest.mark.django_db
+def test_attachment_add_by_township_reviewer(world: World) -> None:
+    app = world.application(S.APPROVED)
+
+    attachment = _add(world, app, SIGNED_AGREEMENT_PDF, user="reviewer_t1")
+
+    assert attachment.uploaded_by == world.user("reviewer_t1")
+
+
+@pytest.mark.django_db
+def test_attachment_add_message_is_translated(world: World) -> None:
+    app = world.application(S.APPROVED)
+
+    with translation.override("zh-hans"), pytest.raises(InvalidInput) as error:
+        _add(world, app, b"GIF89a")
+
+    assert error.value.errors["file"] == ["只能上传 PDF、JPEG 或 PNG 文件。"]
+
+
+@pytest.mark.django_db
+def test_disburse_refused_until_signed_agreement_uploaded(world: World) -> None:
+    app = world.application(S.APPROVED)
+    finance = world.user("finance_a")
+
+    with translation.override("en"), pytest.raises(Refused) as error:
+        application_transition(actor=finance, application_id=app.pk, name="disburse")
+
+    assert error.value.message == "The signed agreement has not been uploaded."
+    app.refresh_from_db()
+    assert app.status == S.APPROVED
+    assert not Decision.objects.filter(application=app, transition="disburse").exists()
+    assert AuditEntry.objects.filter(
+        action="application.disburse", outcome=AuditEntry.Outcome.REFUSED
+    ).exists()
+
+
+@pytest.mark.django_db
+def test_disburse_not_unlocked_by_a_photo(world: World) -> None:
+    app = world.application(S.APPROVED)
+    _add(world, app, PNG, kind=Attachment.Kind.PHOTO, name="pen.png")
+
+    with pytest.raises(Refused):
+        application_transition(
+            actor=world.user("finance_a"), application_id=app.pk, name="disburse"
+        )
+
+
+@pytest.mark.django_db
+def test_disburse_allowed_after_signed_agreement_uploaded(world: World) -> None:
+    app = world.application(S.APPROVED)
+    finance = world.user("finance_a")
+    assert "disburse" not in available_transitions(app, finance)
+
+    upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
+
+    assert "disburse" in available_transitions(app, finance)
+    app = application_transition(actor=finance, application_id=app.pk, name="disburse")
+    assert app.status == S.DISBURSED

@@ -1,0 +1,327 @@
+"""The reviewers' pages and the task services: queue and inbox per role and area, claim,
+release and reassign (audited), bulk approval with a result per item, the decision page and
+the application page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from viewflow.workflow.status import STATUS
+
+from applications.errors import Forbidden, NotFound, Refused
+from applications.models import Application
+from applications.roles import Role
+from applications.services import role_grant
+from approvals.models import Decision, Objection
+from approvals.services import objection_raise
+from audit.models import AuditEntry
+from tests.factories import (
+    VILLAGE_1,
+    VILLAGE_2,
+    VILLAGE_3,
+    VILLAGE_B,
+    S,
+    World,
+    make_application,
+    password_of,
+    record_appraisal,
+)
+from workflows.selectors import active_task, process_divergences, tasks_inbox, tasks_queue
+from workflows.services import task_claim, task_reassign, task_release
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(world: World, username: str) -> Client:
+    client = Client()
+    client.force_login(world.user(username))
+    return client
+
+
+def ids(qs: Any) -> set[int]:
+    return {a.pk for a in qs}
+
+
+def entries(app: Application, action: str, outcome: str = "done") -> list[AuditEntry]:
+    return list(
+        AuditEntry.objects.filter(
+            object_type="application", object_id=str(app.pk), action=action, outcome=outcome
+        )
+    )
+
+
+# --- queue and inbox -----------------------------------------------------------------------
+
+
+def test_queue_holds_the_tasks_of_the_users_role_and_area(world: World) -> None:
+    t1_a = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_1)
+    t1_b = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_2)
+    t2 = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_3)
+    county = world.application(S.COUNTY_REVIEW, area_code=VILLAGE_1)
+    draft = world.application(S.DRAFT, area_code=VILLAGE_1)
+    other_county = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_B)
+
+    assert ids(tasks_queue(world.user("reviewer_t1"))) == {t1_a.pk, t1_b.pk}
+    assert ids(tasks_queue(world.user("reviewer_t2"))) == {t2.pk}
+    assert ids(tasks_queue(world.user("reviewer_b"))) == {other_county.pk}
+    assert ids(tasks_queue(world.user("approver_a"))) == {county.pk}
+    assert ids(tasks_queue(world.user("cadre_v1"))) == {draft.pk}
+    assert ids(tasks_queue(world.user("inspector_a"))) == set()
+    assert ids(tasks_inbox(world.user("reviewer_t1"))) == set()
+
+
+def test_queue_page_lists_filters_and_sorts(world: World) -> None:
+    a = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_1)
+    b = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_2)
+    client = client_for(world, "reviewer_t1")
+    response = client.get("/review/queue/")
+    assert response.status_code == 200
+    assert [r.application.pk for r in response.context["rows"]] == [a.pk, b.pk]
+    assert a.household.head_name in response.content.decode()
+    response = client.get("/review/queue/", {"village": VILLAGE_2})
+    assert [r.application.pk for r in response.context["rows"]] == [b.pk]
+    response = client.get("/review/queue/", {"sort": "-id"})
+    assert [r.application.pk for r in response.context["rows"]] == [b.pk, a.pk]
+    response = client.get("/review/queue/", {"state": S.COUNTY_REVIEW})
+    assert response.context["rows"] == []
+
+
+def test_queue_paginates_with_page_numbers(world: World) -> None:
+    apps = [world.application(S.DRAFT, area_code=VILLAGE_1) for _ in range(23)]
+    client = client_for(world, "cadre_v1")
+    first = client.get("/review/queue/", {"size": "20", "sort": "id"})
+    assert [r.application.pk for r in first.context["rows"]] == [a.pk for a in apps[:20]]
+    assert first.context["has_next"]
+    second = client.get("/review/queue/", {"size": "20", "sort": "id", "page": "2"})
+    assert [r.application.pk for r in second.context["rows"]] == [a.pk for a in apps[20:]]
+    assert not second.context["has_next"]
+
+
+# --- claim, release, reassign --------------------------------------------------------------
+
+
+def test_claim_moves_the_task_to_the_inbox_and_is_audited(world: World) -> None:
+    app = world.application(S.TOWNSHIP_REVIEW)
+    reviewer = world.user("reviewer_t1")
+    task = active_task(app)
+    client = client_for(world, "reviewer_t1")
+    response = client.post(f"/review/tasks/{task.pk}/claim/")
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.owner_id == reviewer.pk and task.status == STATUS.ASSIGNED
+    assert ids(tasks_inbox(reviewer)) == {app.pk}
+    assert ids(tasks_queue(reviewer)) == set()
+    [entry] = entries(app, "task.claim")
+    assert entry.actor_id == reviewer.pk and entry.area_code == app.area_code
+    inbox = client.get("/review/inbox/")
+    assert [r.application.pk for r in inbox.context["rows"]] == [app.pk]
+    assert not process_divergences().exists()
+
+
+def test_release_puts_the_task_back_and_is_audited(world: World) -> None:
+    app = world.application(S.TOWNSHIP_REVIEW)
+    reviewer = world.user("reviewer_t1")
+    task = task_claim(actor=reviewer, task_id=active_task(app).pk)
+    response = client_for(world, "reviewer_t1").post(f"/review/tasks/{task.pk}/release/")
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.owner_id is None and task.status == STATUS.NEW
+    assert ids(tasks_queue(reviewer)) == {app.pk}
+    assert len(entries(app, "task.release")) == 1
+
+
+def test_claim_of_a_claimed_task_is_refused_and_recorded(world: World) -> None:
+    app = world.application(S.TOWNSHIP_REVIEW)
+    colleague = world.user("reviewer_t1")
+    role_grant(
+        actor=None,
+        username="reviewer_t1bis",
+        role=Role.TOWNSHIP_REVIEWER,
+        area_code="620902100000",
+        password=password_of("reviewer_t1bis"),
+    )
+    task_id = active_task(app).pk
+    task_claim(actor=colleague, task_id=task_id)
+    other = type(colleague).objects.get(username="reviewer_t1bis")
+    with pytest.raises(Refused):
+        task_claim(actor=other, task_id=task_id)
+    assert len(entries(app, "task.claim", "refused")) == 1
+    with pytest.raises(Refused):
+        task_release(actor=other, task_id=task_id)
+    assert active_task(app).owner_id == colleague.pk
+
+
+def test_claim_needs_the_role_on_the_tasks_area(world: World) -> None:
+    app = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_1)
+    task_id = active_task(app).pk
+    with pytest.raises(NotFound):
+        task_claim(actor=world.user("reviewer_t2"), task_id=task_id)
+    with pytest.raises(Forbidden):
+        task_claim(actor=world.user("cadre_v1"), task_id=task_id)
+    with pytest.raises(Forbidden):
+        task_claim(actor=world.user("approver_a"), task_id=task_id)
+    assert active_task(app).owner_id is None
+    # The attempt from outside the area is on the record too.
+    assert len(entries(app, "task.claim", "refused")) == 3
+
+
+def test_reassign_to_a_colleague_of_the_same_role_and_area(world: World) -> None:
+    app = world.application(S.TOWNSHIP_REVIEW)
+    role_grant(
+        actor=None,
+        username="reviewer_t1bis",
+        role=Role.TOWNSHIP_REVIEWER,
+        area_code="620902100000",
+        password=password_of("reviewer_t1bis"),
+    )
+    reviewer = world.user("reviewer_t1")
+    colleague = type(reviewer).objects.get(username="reviewer_t1bis")
+    task_id = active_task(app).pk
+    task_claim(actor=reviewer, task_id=task_id)
+    with pytest.raises(Refused):
+        task_reassign(actor=reviewer, task_id=task_id, to_user=world.user("reviewer_t2"))
+    task_reassign(actor=reviewer, task_id=task_id, to_user=colleague)
+    assert active_task(app).owner_id == colleague.pk
+    [entry] = entries(app, "task.reassign")
+    assert entry.changes["owner"] == ["reviewer_t1", "reviewer_t1bis"]
+    with pytest.raises(Forbidden):
+        task_reassign(
+            actor=world.user("cadre_v1"),
+            task_id=active_task(world.application(S.DRAFT)).pk,
+            to_user=world.user("cadre_v1"),
+        )
+
+
+# --- bulk approval -------------------------------------------------------------------------
+
+
+def test_bulk_approve_shows_each_result_and_refuses_the_reviewers_own_filing(
+    world: World,
+) -> None:
+    ok = [world.application(S.TOWNSHIP_REVIEW) for _ in range(2)]
+    # The reviewer is also a cadre of village 2 and filed this one: separation of duties.
+    role_grant(actor=None, username="reviewer_t1", role=Role.VILLAGE_CADRE, area_code=VILLAGE_2)
+    reviewer = world.user("reviewer_t1")
+    household = world.household(VILLAGE_2)
+    own = make_application(actor=reviewer, household_id=household.pk, program_id=world.program.pk)
+    record_appraisal(actor=reviewer, application_id=own.pk)
+    own = world.walk(own, S.TOWNSHIP_REVIEW)
+    client = client_for(world, "reviewer_t1")
+    response = client.post(
+        "/review/approve/", {"ids": [ok[0].pk, own.pk, ok[1].pk], "next": "/review/queue/"}
+    )
+    assert response.status_code == 200
+    results = {r.application_id: r for r in response.context["results"]}
+    assert results[ok[0].pk].approved and results[ok[1].pk].approved
+    assert not results[own.pk].approved
+    assert results[own.pk].message
+    assert results[own.pk].message in response.content.decode()
+    for app in ok:
+        app.refresh_from_db()
+        assert app.status == S.COUNTY_REVIEW
+    own.refresh_from_db()
+    assert own.status == S.TOWNSHIP_REVIEW
+    assert len(entries(own, "application.township_approve", "refused")) == 1
+    assert not process_divergences().exists()
+
+
+def test_bulk_approve_of_an_application_out_of_area_is_refused(world: World) -> None:
+    theirs = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_3)
+    response = client_for(world, "reviewer_t1").post("/review/approve/", {"ids": [theirs.pk]})
+    [result] = response.context["results"]
+    assert not result.approved
+    theirs.refresh_from_db()
+    assert theirs.status == S.TOWNSHIP_REVIEW
+
+
+def test_a_reviewer_clears_a_queue_of_fifty_with_select_all(world: World) -> None:
+    apps = [world.application(S.TOWNSHIP_REVIEW) for _ in range(50)]
+    client = client_for(world, "reviewer_t1")
+    page = client.get("/review/queue/", {"size": 50})
+    picked = [row.application.pk for row in page.context["rows"]]
+    assert sorted(picked) == sorted(a.pk for a in apps)
+    assert 'id="select-all"' in page.content.decode()
+    response = client.post("/review/approve/", {"ids": picked, "next": "/review/queue/"})
+    assert response.context["approved"] == 50 and response.context["refused"] == 0
+    assert Application.objects.filter(pk__in=picked, status=S.COUNTY_REVIEW).count() == 50
+    assert client.get("/review/queue/").context["rows"] == []
+    assert not process_divergences().exists()
+
+
+# --- the decision page and the application page --------------------------------------------
+
+
+def test_decision_page_return_without_reason_is_an_error_and_changes_nothing(
+    world: World,
+) -> None:
+    app = world.application(S.TOWNSHIP_REVIEW)
+    decisions = Decision.objects.filter(application=app).count()
+    client = client_for(world, "reviewer_t1")
+    page = client.get(f"/review/applications/{app.pk}/")
+    assert page.status_code == 200
+    assert {name for name, _label, _reason in page.context["steps"]} == {
+        "township_approve",
+        "return",
+        "reject",
+    }
+    response = client.post(f"/review/applications/{app.pk}/", {"step": "return", "reason": " "})
+    assert response.status_code == 400
+    assert response.context["errors"]["reason"]
+    app.refresh_from_db()
+    assert app.status == S.TOWNSHIP_REVIEW
+    assert Decision.objects.filter(application=app).count() == decisions
+    assert not process_divergences().exists()
+
+
+def test_decision_page_return_with_reason(world: World) -> None:
+    app = world.application(S.TOWNSHIP_REVIEW)
+    response = client_for(world, "reviewer_t1").post(
+        f"/review/applications/{app.pk}/", {"step": "return", "reason": "照片不清楚"}
+    )
+    assert response.status_code == 302
+    app.refresh_from_db()
+    assert app.status == S.RETURNED and app.last_reason == "照片不清楚"
+    assert not process_divergences().exists()
+
+
+def test_decision_page_resolves_an_objection(world: World) -> None:
+    app = world.application(S.POSTED)
+    objection = objection_raise(actor=None, application_id=app.pk, text="有疑问", public=True)
+    client = client_for(world, "reviewer_t1")
+    url = f"/review/applications/{app.pk}/objections/{objection.pk}/resolve/"
+    client.post(url, {"decision": "dismiss", "reason": ""})
+    objection.refresh_from_db()
+    assert objection.status == Objection.Status.OPEN
+    client.post(url, {"decision": "dismiss", "reason": "已核实"})
+    objection.refresh_from_db()
+    assert objection.status == Objection.Status.DISMISSED
+    assert "已核实" in client.get(f"/review/applications/{app.pk}/").content.decode()
+
+
+def test_application_page_shows_timeline_and_current_step(world: World) -> None:
+    app = world.application(S.COUNTY_REVIEW)
+    response = client_for(world, "approver_a").get(f"/applications/{app.pk}/")
+    assert response.status_code == 200
+    states = {s.name: s.state for s in response.context["process_steps"]}
+    assert states["county_review"] == "current"
+    assert states["township_review"] == "done"
+    assert states["disburse"] == "todo"
+    actions = [e.action for e in response.context["timeline"]]
+    assert len(actions) >= 5
+    assert app.household.head_id_masked in response.content.decode()
+
+
+@pytest.mark.parametrize("username", ["reviewer_t2", "cadre_v2", "approver_b", "cadre_b"])
+def test_application_pages_are_404_out_of_area(world: World, username: str) -> None:
+    app = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_1)
+    client = client_for(world, username)
+    assert client.get(f"/applications/{app.pk}/").status_code == 404
+    assert client.get(f"/review/applications/{app.pk}/").status_code == 404
+    response = client.post(
+        f"/review/applications/{app.pk}/", {"step": "township_approve", "reason": ""}
+    )
+    assert response.status_code == 404
+    app.refresh_from_db()
+    assert app.status == S.TOWNSHIP_REVIEW

@@ -1,0 +1,155 @@
+"""Forms of the pages. They shape input for the services and show their errors field by
+field; the rules themselves (ID check digits, caps, states) are the services' to decide."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from applications.models import Area, Household, Person, ProgramItem
+from approvals.models import Attachment
+
+
+def add_service_errors(
+    form: forms.Form, errors: Mapping[str, list[str]], aliases: Mapping[str, str] | None = None
+) -> None:
+    """Show a service's ``InvalidInput`` errors on the form: a key naming a field goes to that
+    field, anything else to the top of the form."""
+    aliases = aliases or {}
+    for key, messages in errors.items():
+        field = aliases.get(key, key)
+        for message in messages:
+            form.add_error(field if field in form.fields else None, message)
+
+
+class HouseholdSearchForm(forms.Form):
+    q = forms.CharField(
+        label=_("Head's name or last digits of the ID number"),
+        max_length=50,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+
+
+class HouseholdForm(forms.Form):
+    area = forms.ChoiceField(label=_("village"))
+    head_name = forms.CharField(label=_("head of household"), max_length=50)
+    head_id_number = forms.CharField(
+        label=_("head's ID number"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}),
+    )
+    bank_card = forms.CharField(
+        label=_("bank card (一卡通) in the head's name"),
+        max_length=40,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    )
+    phone = forms.CharField(
+        label=_("phone"), max_length=20, widget=forms.TextInput(attrs={"inputmode": "tel"})
+    )
+    household_type = forms.ChoiceField(label=_("household type"), choices=Household.Kind.choices)
+    poverty_causes = forms.MultipleChoiceField(
+        label=_("causes of poverty"),
+        choices=Household.Cause.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args: Any, villages: Iterable[Area], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        area_field = cast(forms.ChoiceField, self.fields["area"])
+        area_field.choices = [(v.code, v.name) for v in villages]
+
+
+MEMBER_RELATIONS = [(v, label) for v, label in Person.Relation.choices if v != Person.Relation.HEAD]
+
+
+class MemberForm(forms.Form):
+    """One household member besides the head; an empty row is skipped."""
+
+    name = forms.CharField(label=_("name"), max_length=50, required=False)
+    id_number = forms.CharField(
+        label=_("ID number"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    relation = forms.ChoiceField(
+        label=_("relation"), choices=[("", "—"), *MEMBER_RELATIONS], required=False
+    )
+
+    def is_blank(self) -> bool:
+        data = getattr(self, "cleaned_data", {})
+        return not any((data.get(k) or "").strip() for k in ("name", "id_number", "relation"))
+
+
+MemberFormSet = forms.formset_factory(MemberForm, extra=2, max_num=30, absolute_max=30)
+
+
+class ItemsForm(forms.Form):
+    """A quantity per item of the program's parameters in force; zero or empty means none."""
+
+    def __init__(self, *args: Any, items: Iterable[ProgramItem], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.program_items = list(items)
+        for item in self.program_items:
+            attrs = {
+                "data-unit-amount": str(item.unit_amount),
+                "inputmode": "numeric",
+                "class": "qty",
+            }
+            self.fields[f"item_{item.code}"] = forms.IntegerField(
+                label=f"{item.name}（{item.unit_amount} / {item.unit}）",
+                min_value=0,
+                max_value=item.max_quantity,
+                required=False,
+                widget=forms.NumberInput(attrs=attrs),
+            )
+
+    def item_lines(self) -> list[dict[str, Any]]:
+        """The items for the service, in the order of the form's fields."""
+        return [
+            {"item": item.code, "quantity": self.cleaned_data.get(f"item_{item.code}")}
+            for item in self.program_items
+            if self.cleaned_data.get(f"item_{item.code}")
+        ]
+
+    def add_item_errors(self, errors: Mapping[str, list[str]], lines: list[dict[str, Any]]) -> None:
+        """``items[i].quantity`` from the service names the i-th line sent."""
+        aliases = {}
+        for i, line in enumerate(lines):
+            aliases[f"items[{i}].quantity"] = f"item_{line['item']}"
+            aliases[f"items[{i}].item"] = f"item_{line['item']}"
+        add_service_errors(self, errors, aliases)
+
+
+class AppraisalForm(forms.Form):
+    """The village democratic appraisal (民主评议)."""
+
+    appraisal_date = forms.DateField(
+        label=_("appraisal meeting date"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    appraisal_attendees = forms.IntegerField(label=_("attendees"), min_value=1)
+    appraisal_votes_for = forms.IntegerField(label=_("votes for"), min_value=0)
+    appraisal_votes_against = forms.IntegerField(label=_("votes against"), min_value=0)
+
+
+class AttachmentForm(forms.Form):
+    kind = forms.ChoiceField(label=_("what the file is"), choices=Attachment.Kind.choices)
+    # Type and size are checked by the service, from the file's first bytes.
+    file = forms.FileField(
+        label=_("file (PDF, JPEG or PNG, at most 10 MB)"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png,image/*"}),
+    )
+
+
+class ObjectionForm(forms.Form):
+    """An objection heard in the village during posting, recorded by the cadre."""
+
+    text = forms.CharField(
+        label=_("objection"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    raised_by_name = forms.CharField(label=_("raised by (optional)"), max_length=50, required=False)
+    contact = forms.CharField(label=_("contact (optional)"), max_length=50, required=False)

@@ -1,0 +1,156 @@
+"""Reads of the process layer: the inbox, the queue, the active step of an application, and
+the check that the process and the application status agree.
+
+Built on ``applications_visible_to`` (scope is data), joined to viewflow's tasks through
+``Application.process`` (``SubsidyProcess``) and ``Process.task``: one SQL query per page,
+never viewflow's ``user_queue`` (which loads every permission into memory)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils.translation import gettext as _
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from applications.models import Application
+from applications.roles import PERMISSION_ROLE
+from applications.selectors import applications_visible_to, scope_prefixes
+from workflows.flows import NODE_OF_STATUS, SubsidyApplicationFlow
+
+ACTIVE = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
+HELD = (STATUS.ASSIGNED, STATUS.STARTED)
+
+
+@cache
+def role_nodes() -> dict[str, tuple[Any, ...]]:
+    """The human nodes of the flow by the role that takes them (from each node's
+    ``.Permission("applications.act_<role>", ...)``)."""
+    out: dict[str, list[Any]] = {}
+    for node in SubsidyApplicationFlow.instance.nodes():
+        codename = str(getattr(node, "_owner_permission", None) or "").rpartition(".")[2]
+        role = PERMISSION_ROLE.get(codename)
+        if role is not None:
+            out.setdefault(str(role), []).append(node)
+    return {role: tuple(nodes) for role, nodes in out.items()}
+
+
+def statuses_of_node(node_name: str) -> list[str]:
+    """The application statuses in which the process waits in this node."""
+    return [status for status, name in NODE_OF_STATUS.items() if name == node_name]
+
+
+def _with_task(qs: QuerySet[Application]) -> QuerySet[Application]:
+    # The filter that joined the task (in the same .filter() call) is the join these
+    # annotations reuse: one row per application and its active task.
+    return qs.annotate(
+        task_id=F("process__task__id"),
+        task_created=F("process__task__created"),
+        task_owner_id=F("process__task__owner_id"),
+        task_status=F("process__task__status"),
+        task_node=F("process__task__flow_task"),
+    ).select_related("household", "program")
+
+
+def tasks_inbox(user: Any) -> QuerySet[Application]:
+    """The applications whose active human task the user holds (claimed or started),
+    annotated with the task (``task_id``, ``task_created``, ``task_node`` ...)."""
+    if not getattr(user, "is_authenticated", False):
+        return Application.objects.none()
+    return _with_task(
+        applications_visible_to(user).filter(
+            process__task__owner_id=user.pk, process__task__status__in=HELD
+        )
+    )
+
+
+def tasks_queue(user: Any) -> QuerySet[Application]:
+    """The applications waiting in a node the user's roles may take, in the area of that
+    role, whose task nobody has claimed yet; annotated like ``tasks_inbox``."""
+    combined: QuerySet[Application] | None = None
+    for role, nodes in role_nodes().items():
+        if not scope_prefixes(user, [role]):
+            continue
+        for node in nodes:
+            qs = applications_visible_to(user, roles=[role]).filter(
+                status__in=statuses_of_node(node.name),
+                process__task__flow_task=node,
+                process__task__status=STATUS.NEW,
+                process__task__owner__isnull=True,
+            )
+            combined = qs if combined is None else combined | qs
+    if combined is None:
+        return Application.objects.none()
+    return _with_task(combined)
+
+
+def active_task(application: Application) -> Any:
+    """The open task of the application's process (None once it is closed)."""
+    return (
+        Task.objects.filter(process__subsidyprocess__application=application, status__in=ACTIVE)
+        .select_related("owner")
+        .order_by("-created", "-pk")
+        .first()
+    )
+
+
+def process_divergences(queryset: QuerySet[Application] | None = None) -> QuerySet[Application]:
+    """The applications whose process does not wait where their status says it must
+    (``NODE_OF_STATUS``): the wrong node open, the right node missing, an open task on a
+    closed application, or no process at all. Empty when the two agree."""
+    qs = Application.objects.all() if queryset is None else queryset
+    open_tasks = Task.objects.filter(process_id=OuterRef("process__pk"), status__in=ACTIVE)
+    diverged: Any = Q(process__isnull=True)
+    for status, node_name in NODE_OF_STATUS.items():
+        if node_name is None:
+            diverged |= Q(status=status) & Exists(open_tasks)
+        else:
+            node = getattr(SubsidyApplicationFlow, node_name)
+            diverged |= Q(status=status) & (
+                ~Exists(open_tasks.filter(flow_task=node))
+                | Exists(open_tasks.exclude(flow_task=node))
+            )
+    return qs.filter(diverged)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    label: str
+    state: str  # "done", "current" or "todo"
+
+
+def step_labels() -> dict[str, str]:
+    return {
+        "submit": _("Filing and submission (village)"),
+        "start_posting": _("Start of public posting (village)"),
+        "posting": _("Public posting and objections"),
+        "township_review": _("Township review"),
+        "county_review": _("County approval"),
+        "disburse": _("Payment (finance)"),
+    }
+
+
+def process_steps(application: Application) -> list[Step]:
+    """The chain as an ordered list of its human-readable nodes, each done, current (an
+    open task waits there) or still to come: the process diagram of the application page."""
+    done: set[str] = set()
+    current: set[str] = set()
+    for task in Task.objects.filter(process__subsidyprocess__application=application):
+        if task.flow_task is None:
+            continue
+        if task.status in ACTIVE:
+            current.add(task.flow_task.name)
+        elif task.status == STATUS.DONE:
+            done.add(task.flow_task.name)
+    return [
+        Step(
+            name=name,
+            label=label,
+            state="current" if name in current else "done" if name in done else "todo",
+        )
+        for name, label in step_labels().items()
+    ]

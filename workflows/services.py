@@ -1,0 +1,184 @@
+"""Writes on process tasks: claiming a task from the queue, releasing it, handing it to a
+colleague. The steps themselves (approve, return, ...) are ``approvals.services``; the
+process follows them (``workflows.sync``).
+
+Each function runs in one transaction with the process locked (viewflow's
+``SelectForUpdateLock``), moves the task through viewflow's own activation methods, and
+writes its audit entry in the same transaction; a refusal changes nothing, is recorded
+(``audit_refusal``) and raises ``NotFound``, ``Forbidden`` or ``Refused``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils.translation import gettext as _
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from applications.errors import Forbidden, NotFound, Refused, ServiceError
+from applications.permissions import grants_of
+from applications.roles import PERMISSION_ROLE, Role
+from applications.selectors import applications_visible_to
+from approvals.services import access_refused
+from audit.services import audit_record, audit_refusal
+from workflows.flows import SubsidyApplicationFlow
+
+ACTIVE = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
+# Who may hand a task to a colleague of the same role.
+REASSIGNING_ROLES = frozenset({Role.TOWNSHIP_REVIEWER, Role.COUNTY_APPROVER})
+
+
+def task_role(task: Any) -> str | None:
+    """The role a task needs (from its ``owner_permission``, ``applications.act_<role>``)."""
+    codename = str(task.owner_permission or "").rpartition(".")[2]
+    role = PERMISSION_ROLE.get(codename)
+    return str(role) if role is not None else None
+
+
+def holds_task_role(user: Any, task: Any) -> bool:
+    """The user holds the task's role on an area containing the task's area."""
+    role = task_role(task)
+    area = str(task.owner_permission_obj_pk or "")
+    if role is None or not area:
+        return False
+    return any(g.role == role and area.startswith(g.prefix) for g in grants_of(user))
+
+
+def _task_and_application(actor: Any, task_id: int, action: str) -> tuple[Any, int, str]:
+    """The task (if it is a human task of an application the actor may see), its
+    application id and area code; ``NotFound`` (recorded when it exists) otherwise."""
+    row = (
+        Task.objects.filter(pk=task_id, process__subsidyprocess__isnull=False)
+        .values_list(
+            "process__subsidyprocess__application_id",
+            "process__subsidyprocess__application__area_code",
+        )
+        .first()
+    )
+    if row is None:
+        raise NotFound(_("No such task in your area."))
+    application_id, area_code = row
+    if not applications_visible_to(actor).filter(pk=application_id).exists():
+        access_refused(actor=actor, application_id=application_id, action=action)
+        raise NotFound(_("No such task in your area."))
+    task = Task.objects.get(pk=task_id)
+    return task, int(application_id), str(area_code)
+
+
+def _run(
+    *,
+    actor: Any,
+    task_id: int,
+    action: str,
+    change: Any,
+) -> Any:
+    """Lock the process, re-read the task, let ``change(task, activation)`` check and move
+    it (it returns the audit ``changes``), record, commit. Refusals are recorded apart."""
+    task, application_id, area_code = _task_and_application(actor, task_id, action)
+    from_state = str(task.status)
+    try:
+        with transaction.atomic(), SubsidyApplicationFlow.lock(task.process_id):
+            task = Task.objects.get(pk=task_id)
+            from_state = str(task.status)
+            activation = task.flow_task.activation_class(task)
+            changes = change(task, activation)
+            task.refresh_from_db()
+            audit_record(
+                actor=actor,
+                action=action,
+                object_type="application",
+                object_id=application_id,
+                area_code=area_code,
+                from_state=from_state,
+                to_state=str(task.status),
+                changes={"task": [None, task.pk], "node": [None, task.flow_task.name], **changes},
+            )
+            return task
+    except ServiceError as error:
+        audit_refusal(
+            actor=actor,
+            action=action,
+            object_type="application",
+            object_id=application_id,
+            area_code=area_code,
+            from_state=from_state,
+            reason=error.message,
+        )
+        raise
+
+
+def _check_human_active(task: Any) -> None:
+    if task_role(task) is None:
+        raise Refused(_("This step is not taken by a person."), code="not_human")
+    if task.status not in ACTIVE:
+        raise Refused(_("This task is already finished."), code="finished")
+
+
+def task_claim(*, actor: Any, task_id: int) -> Any:
+    """Take a task from the queue: it becomes the actor's (viewflow ``assign``).
+
+    Guarantees: the application is in the actor's area (else ``NotFound``); the actor holds
+    the task's role on its area (else ``Forbidden``); the task is open and nobody holds it
+    (else ``Refused``: of two people claiming at once, exactly one gets it); audited."""
+
+    def claim(task: Any, activation: Any) -> dict[str, Any]:
+        _check_human_active(task)
+        if not holds_task_role(actor, task):
+            raise Forbidden(_("Your role may not take this task."), code="role")
+        if task.owner_id is not None or task.status != STATUS.NEW:
+            raise Refused(_("Someone has already taken this task."), code="taken")
+        activation.assign(actor)
+        return {"owner": [None, actor.get_username()]}
+
+    return _run(actor=actor, task_id=task_id, action="task.claim", change=claim)
+
+
+def task_release(*, actor: Any, task_id: int) -> Any:
+    """Give a claimed task back to the queue (viewflow ``unassign``). Only its holder
+    releases it. Audited."""
+
+    def release(task: Any, activation: Any) -> dict[str, Any]:
+        _check_human_active(task)
+        if task.owner_id != actor.pk:
+            raise Refused(_("Only whoever holds a task releases it."), code="not_owner")
+        if task.status != STATUS.ASSIGNED:
+            raise Refused(_("This task is in progress and cannot be released."), code="started")
+        activation.unassign()
+        return {"owner": [actor.get_username(), None]}
+
+    return _run(actor=actor, task_id=task_id, action="task.release", change=release)
+
+
+def task_reassign(*, actor: Any, task_id: int, to_user: Any) -> Any:
+    """Hand a task to another holder of the same role on the task's area (viewflow
+    ``reassign``, or ``assign`` when nobody holds it yet). Township reviewers and county
+    approvers do this within their area. Audited."""
+    User = get_user_model()
+    target = to_user if isinstance(to_user, User) else User.objects.filter(pk=to_user).first()
+
+    def reassign(task: Any, activation: Any) -> dict[str, Any]:
+        _check_human_active(task)
+        role = task_role(task)
+        if role not in REASSIGNING_ROLES or not holds_task_role(actor, task):
+            raise Forbidden(_("Your role may not hand this task to someone else."), code="role")
+        if target is None or not target.is_active or not holds_task_role(target, task):
+            raise Refused(
+                _("The colleague must hold the same role in this area."), code="not_colleague"
+            )
+        if task.status == STATUS.STARTED:
+            raise Refused(_("This task is in progress and cannot be handed over."), code="started")
+        before = task.owner.get_username() if task.owner_id else None
+        if task.owner_id == target.pk:
+            raise Refused(_("This task is already theirs."), code="same_owner")
+        if task.status == STATUS.NEW:
+            activation.assign(target)
+        else:
+            activation.reassign(target)
+        return {"owner": [before, target.get_username()]}
+
+    return _run(actor=actor, task_id=task_id, action="task.reassign", change=reassign)
+
+
+__all__ = ["task_claim", "task_reassign", "task_release"]

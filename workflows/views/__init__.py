@@ -1,0 +1,55 @@
+"""Pages. Thin: they read through the selectors and write through the services.
+
+One module per kind of user: ``cadre`` (village cadres), ``review`` (queues, decisions and the
+application page), ``inspect`` (inspectors), ``public`` (the notice board, no sign-in). Each
+module exposes ``urlpatterns``; ``workflows/urls.py`` joins them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+
+from applications.models import Application
+from applications.permissions import grants_of
+from applications.roles import REVEAL_PERMISSION, Role
+from applications.selectors import applications_visible_to
+
+
+def task_redirect(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    """viewflow's human nodes need a view: ours opens the application's page."""
+    activation = getattr(request, "activation", None)
+    if activation is not None:
+        return redirect("workflows:application", pk=activation.process.application_id)
+    return redirect("workflows:home")
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    counts = dict(
+        applications_visible_to(request.user)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    by_state = [(value, label, counts.get(value, 0)) for value, label in Application.Status.choices]
+    grants = [g for g in grants_of(request.user) if g.role != REVEAL_PERMISSION]
+    roles = sorted({g.role for g in grants})
+    return render(
+        request,
+        "workflows/home.html",
+        {
+            "by_state": by_state,
+            "total": sum(counts.values()),
+            "grants": [(Role(g.role).label, g.area_code) for g in grants],
+            "roles": roles,
+        },
+    )
+
+
+urlpatterns = [path("", home, name="home")]

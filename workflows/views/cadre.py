@@ -1,0 +1,550 @@
+"""The village cadre's pages: find and register households, file applications on their
+behalf, record the democratic appraisal, upload the signed forms, move the application to
+posting and record objections heard in the village.
+
+Thin: reads through ``applications.selectors`` (out of the cadre's villages → 404), writes
+through the services; a service's refusal is shown as a message or a field error and
+changes nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Model, Q, QuerySet, Sum
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from applications import idnumbers
+from applications.errors import InvalidInput, ServiceError
+from applications.lifecycle import ApplicationLifecycle
+from applications.models import Application, Area, Household, Program, ProgramVersion
+from applications.roles import Role
+from applications.selectors import (
+    applications_visible_to,
+    areas_visible_to,
+    has_role_in,
+    households_visible_to,
+    programs_visible_to,
+    scope_prefixes,
+)
+from applications.services import household_create, program_version_current
+from approvals import policy
+from approvals.models import Attachment, Objection
+from approvals.services import (
+    access_refused,
+    application_create,
+    application_edit,
+    application_transition,
+    attachment_add,
+    objection_raise,
+)
+from workflows.forms import (
+    AppraisalForm,
+    AttachmentForm,
+    HouseholdForm,
+    HouseholdSearchForm,
+    ItemsForm,
+    MemberFormSet,
+    ObjectionForm,
+    add_service_errors,
+)
+
+CADRE = Role.VILLAGE_CADRE
+# The steps a cadre takes from the application page.
+CADRE_STEPS = ("submit", "start_posting", "withdraw")
+STEP_LABELS = {
+    "submit": gettext_lazy("Submit"),
+    "start_posting": gettext_lazy("Start public posting"),
+    "withdraw": gettext_lazy("Withdraw"),
+}
+EDITABLE = (Application.Status.DRAFT, Application.Status.RETURNED)
+SEARCH_LIMIT = 50
+PAGE_SIZE = 50
+LAST_DIGITS = re.compile(r"^\d{0,3}[\dX]$")
+
+View = Callable[..., HttpResponse]
+M = TypeVar("M", bound=Model)
+
+
+def is_cadre(user: Any) -> bool:
+    return bool(scope_prefixes(user, [CADRE]))
+
+
+def cadre_required(view: View) -> View:
+    """Signed in and a village cadre somewhere; the objects are scoped by each view."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_cadre(request.user):
+            raise PermissionDenied(_("These pages are for village cadres."))
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapped)
+
+
+def _in_cadre_villages(qs: QuerySet[M], user: Any, field: str = "area_code") -> QuerySet[M]:
+    """Narrow a scoped queryset to the villages where the user is the cadre (a township
+    reviewer who is also a village cadre files only in that village)."""
+    cond = Q()
+    for prefix in scope_prefixes(user, [CADRE]):
+        cond |= Q(**{f"{field}__startswith": prefix})
+    return qs.filter(cond)
+
+
+def _villages(user: Any) -> list[Area]:
+    return list(
+        _in_cadre_villages(areas_visible_to(user), user, "code")
+        .filter(level=Area.Level.VILLAGE)
+        .order_by("code")
+    )
+
+
+def _household(user: Any, pk: int) -> Household:
+    household = households_visible_to(user).select_related("area").filter(pk=pk).first()
+    if household is None or not has_role_in(user, CADRE, household.area_code):
+        raise Http404(_("No such household in your village."))
+    return household
+
+
+def _application(user: Any, pk: int, action: str = "application.view") -> Application:
+    app = (
+        applications_visible_to(user, roles=[CADRE])
+        .select_related("household", "household__area", "program", "program_version")
+        .filter(pk=pk)
+        .first()
+    )
+    if app is None:
+        access_refused(actor=user, application_id=pk, action=action)
+        raise Http404(_("No such application in your village."))
+    return app
+
+
+def _still_available(user: Any, household: Household, version: ProgramVersion) -> Decimal:
+    """What the household may still receive under these parameters (a preview: the service
+    checks it again when the application is saved)."""
+    received = applications_visible_to(user).filter(
+        household=household,
+        program_id=version.program_id,
+        status__in=[Application.Status.APPROVED, Application.Status.DISBURSED],
+    ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    return policy.subsidy_cap(version, received)
+
+
+def _subsidy_programs(user: Any, household: Household) -> list[Program]:
+    return list(
+        programs_visible_to(user)
+        .filter(
+            kind=Program.Kind.SUBSIDY,
+            active=True,
+            area__code=household.area_code[:6] + "000000",
+        )
+        .order_by("name")
+    )
+
+
+# --- households --------------------------------------------------------------------------
+
+
+@cadre_required
+def household_search(request: HttpRequest) -> HttpResponse:
+    """By the head's name (contains), the last digits of the ID number, or a full ID number."""
+    form = HouseholdSearchForm(request.GET or None)
+    households = _in_cadre_villages(households_visible_to(request.user), request.user)
+    query = ""
+    if form.is_valid():
+        query = form.cleaned_data["q"].strip()
+    if query:
+        number = idnumbers.normalize_id_number(query)
+        if LAST_DIGITS.match(number):
+            households = households.filter(
+                Q(head_id_masked__endswith=number) | Q(head_name__contains=query)
+            )
+        elif len(number) == 18:
+            households = households.filter(members__id_hash=idnumbers.lookup_hash(number))
+        else:
+            households = households.filter(head_name__contains=query)
+    results = list(
+        households.select_related("area").order_by("head_name", "pk")[: SEARCH_LIMIT + 1]
+    )
+    return render(
+        request,
+        "workflows/cadre/household_search.html",
+        {
+            "form": form,
+            "query": query,
+            "results": results[:SEARCH_LIMIT],
+            "more": len(results) > SEARCH_LIMIT,
+        },
+    )
+
+
+@cadre_required
+def household_register(request: HttpRequest) -> HttpResponse:
+    villages = _villages(request.user)
+    form = HouseholdForm(request.POST or None, villages=villages)
+    members = MemberFormSet(request.POST or None, prefix="members")
+    if request.method == "POST" and form.is_valid() and members.is_valid():
+        rows = [m for m in members.forms if not m.is_blank()]
+        data = form.cleaned_data
+        try:
+            household = household_create(
+                actor=request.user,
+                area_code=data["area"],
+                head_name=data["head_name"],
+                head_id_number=data["head_id_number"],
+                bank_card=data["bank_card"],
+                phone=data["phone"],
+                household_type=data["household_type"],
+                poverty_causes=data["poverty_causes"],
+                members=[
+                    {
+                        "name": m.cleaned_data.get("name") or "",
+                        "id_number": m.cleaned_data.get("id_number") or "",
+                        "relation": m.cleaned_data.get("relation") or "",
+                    }
+                    for m in rows
+                ],
+            )
+        except InvalidInput as exc:
+            _member_errors(form, rows, exc.errors)
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("The household is registered."))
+            return redirect("workflows:cadre_household", pk=household.pk)
+    return render(
+        request,
+        "workflows/cadre/household_form.html",
+        {"form": form, "members": members},
+    )
+
+
+MEMBER_KEY = re.compile(r"^members\[(\d+)\]\.(\w+)$")
+
+
+def _member_errors(form: HouseholdForm, rows: list[Any], errors: dict[str, list[str]]) -> None:
+    """``members[i].field`` names the i-th non-blank row sent; the rest go to the main form."""
+    rest: dict[str, list[str]] = {}
+    for key, msgs in errors.items():
+        match = MEMBER_KEY.match(key)
+        if match and int(match.group(1)) < len(rows):
+            row = rows[int(match.group(1))]
+            field = match.group(2)
+            for msg in msgs:
+                row.add_error(field if field in row.fields else None, msg)
+        else:
+            rest[key] = msgs
+    add_service_errors(form, rest, {"members": "__all__"})
+
+
+@cadre_required
+def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    household = _household(request.user, pk)
+    apps = (
+        applications_visible_to(request.user, roles=[CADRE])
+        .filter(household=household)
+        .select_related("program")
+        .order_by("-created_at", "-id")
+    )
+    return render(
+        request,
+        "workflows/cadre/household_detail.html",
+        {
+            "household": household,
+            "members": household.members.order_by("pk"),
+            "phone": idnumbers.mask_phone(household.phone),
+            "applications": apps,
+            "can_apply": bool(_subsidy_programs(request.user, household)),
+        },
+    )
+
+
+# --- filing ------------------------------------------------------------------------------
+
+
+@cadre_required
+def application_file(request: HttpRequest, pk: int) -> HttpResponse:
+    household = _household(request.user, pk)
+    programs = _subsidy_programs(request.user, household)
+    chosen = request.POST.get("program") or request.GET.get("program")
+    program = next((p for p in programs if str(p.pk) == chosen), None)
+    if program is None and len(programs) == 1:
+        program = programs[0]
+    version = None
+    form = None
+    if program is not None:
+        try:
+            version = program_version_current(program)
+        except InvalidInput as exc:
+            messages.error(request, exc.message)
+            program = None
+    if program is not None and version is not None:
+        form = ItemsForm(
+            request.POST if request.method == "POST" else None,
+            items=version.items.order_by("pk"),
+        )
+        if request.method == "POST" and form.is_valid():
+            lines = form.item_lines()
+            try:
+                app = application_create(
+                    actor=request.user,
+                    household_id=household.pk,
+                    program_id=program.pk,
+                    items=lines,
+                )
+            except InvalidInput as exc:
+                form.add_item_errors(exc.errors, lines)
+            except ServiceError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(
+                    request,
+                    _("Application filed: %(amount)s yuan.") % {"amount": app.amount},
+                )
+                return redirect("workflows:cadre_application", pk=app.pk)
+    return render(
+        request,
+        "workflows/cadre/application_form.html",
+        {
+            "household": household,
+            "programs": programs,
+            "program": program,
+            "version": version,
+            "form": form,
+            "available": _still_available(request.user, household, version) if version else None,
+        },
+    )
+
+
+# --- the application ---------------------------------------------------------------------
+
+
+def _application_page(
+    request: HttpRequest, app: Application, status: int = 200, **forms: Any
+) -> HttpResponse:
+    user = request.user
+    editable = app.status in EDITABLE
+    items_form = forms.get("items_form")
+    lines = list(app.items.select_related("item").order_by("pk"))
+    if editable and items_form is None:
+        items_form = ItemsForm(
+            initial={f"item_{line.item.code}": line.quantity for line in lines},
+            items=app.program_version.items.order_by("pk"),
+        )
+    appraisal_form = forms.get("appraisal_form")
+    if editable and appraisal_form is None:
+        appraisal_form = AppraisalForm(
+            initial={
+                "appraisal_date": app.appraisal_date,
+                "appraisal_attendees": app.appraisal_attendees,
+                "appraisal_votes_for": app.appraisal_votes_for,
+                "appraisal_votes_against": app.appraisal_votes_against,
+            }
+        )
+    lifecycle = ApplicationLifecycle(app, user)
+    steps = [
+        (name, STEP_LABELS[name]) for name in CADRE_STEPS if lifecycle.allowed_by_role(name, user)
+    ]
+    return render(
+        request,
+        "workflows/cadre/application_detail.html",
+        {
+            "app": app,
+            "household": app.household,
+            "lines": lines,
+            "editable": editable,
+            "items_form": items_form if editable else None,
+            "appraisal_form": appraisal_form if editable else None,
+            "attachment_form": forms.get("attachment_form") or AttachmentForm(),
+            "attachments": Attachment.objects.filter(application=app)
+            .select_related("uploaded_by")
+            .order_by("uploaded_at", "pk"),
+            "objection_form": (forms.get("objection_form") or ObjectionForm())
+            if app.status == Application.Status.POSTED
+            else None,
+            "objections": Objection.objects.filter(application=app).order_by("created_at", "pk"),
+            "steps": steps,
+            "cap": app.program_version.household_cap,
+            "available": _still_available(user, app.household, app.program_version),
+        },
+        status=status,
+    )
+
+
+@cadre_required
+def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _application_page(request, _application(request.user, pk))
+
+
+@require_POST
+@cadre_required
+def application_items(request: HttpRequest, pk: int) -> HttpResponse:
+    app = _application(request.user, pk, "application.edit")
+    form = ItemsForm(request.POST, items=app.program_version.items.order_by("pk"))
+    if form.is_valid():
+        lines = form.item_lines()
+        try:
+            app = application_edit(actor=request.user, application_id=app.pk, items=lines)
+        except InvalidInput as exc:
+            form.add_item_errors(exc.errors, lines)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            return redirect("workflows:cadre_application", pk=app.pk)
+        else:
+            messages.success(request, _("Items saved: %(amount)s yuan.") % {"amount": app.amount})
+            return redirect("workflows:cadre_application", pk=app.pk)
+    return _application_page(request, app, status=400, items_form=form)
+
+
+@require_POST
+@cadre_required
+def application_appraisal(request: HttpRequest, pk: int) -> HttpResponse:
+    app = _application(request.user, pk, "application.edit")
+    form = AppraisalForm(request.POST)
+    if form.is_valid():
+        try:
+            application_edit(actor=request.user, application_id=app.pk, **form.cleaned_data)
+        except InvalidInput as exc:
+            add_service_errors(form, exc.errors)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            return redirect("workflows:cadre_application", pk=app.pk)
+        else:
+            messages.success(request, _("The democratic appraisal is recorded."))
+            return redirect("workflows:cadre_application", pk=app.pk)
+    return _application_page(request, app, status=400, appraisal_form=form)
+
+
+@require_POST
+@cadre_required
+def application_attach(request: HttpRequest, pk: int) -> HttpResponse:
+    app = _application(request.user, pk, "attachment.add")
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            attachment_add(
+                actor=request.user,
+                application_id=app.pk,
+                kind=form.cleaned_data["kind"],
+                file=form.cleaned_data["file"],
+            )
+        except InvalidInput as exc:
+            add_service_errors(form, exc.errors)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            return redirect("workflows:cadre_application", pk=app.pk)
+        else:
+            messages.success(request, _("The file is uploaded."))
+            return redirect("workflows:cadre_application", pk=app.pk)
+    return _application_page(request, app, status=400, attachment_form=form)
+
+
+@require_POST
+@cadre_required
+def application_step(request: HttpRequest, pk: int) -> HttpResponse:
+    name = request.POST.get("step", "")
+    app = _application(request.user, pk, f"application.{name[:20]}")
+    if name not in CADRE_STEPS:
+        messages.error(request, _("Unknown step."))
+        return redirect("workflows:cadre_application", pk=app.pk)
+    try:
+        app = application_transition(actor=request.user, application_id=app.pk, name=name)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("Done: the application is now %(status)s.") % {"status": app.get_status_display()},
+        )
+    return redirect("workflows:cadre_application", pk=app.pk)
+
+
+@require_POST
+@cadre_required
+def application_objection(request: HttpRequest, pk: int) -> HttpResponse:
+    app = _application(request.user, pk, "objection.raise")
+    form = ObjectionForm(request.POST)
+    if form.is_valid():
+        try:
+            objection_raise(actor=request.user, application_id=app.pk, **form.cleaned_data)
+        except InvalidInput as exc:
+            add_service_errors(form, exc.errors)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            return redirect("workflows:cadre_application", pk=app.pk)
+        else:
+            messages.success(
+                request, _("The objection is recorded; the township reviewer will look into it.")
+            )
+            return redirect("workflows:cadre_application", pk=app.pk)
+    if app.status != Application.Status.POSTED:
+        messages.error(request, _("Objections are raised while the application is posted."))
+        return redirect("workflows:cadre_application", pk=app.pk)
+    return _application_page(request, app, status=400, objection_form=form)
+
+
+# --- my village ----------------------------------------------------------------------------
+
+
+@cadre_required
+def village_applications(request: HttpRequest) -> HttpResponse:
+    apps = (
+        applications_visible_to(request.user, roles=[CADRE])
+        .select_related("household", "program")
+        .order_by("-created_at", "-id")
+    )
+    status = request.GET.get("status", "")
+    if status in Application.Status.values:
+        apps = apps.filter(status=status)
+    else:
+        status = ""
+    page = Paginator(apps, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "workflows/cadre/village.html",
+        {
+            "page": page,
+            "status": status,
+            "statuses": Application.Status.choices,
+            "villages": _villages(request.user),
+        },
+    )
+
+
+urlpatterns = [
+    path("cadre/", village_applications, name="cadre_village"),
+    path("cadre/households/", household_search, name="cadre_households"),
+    path("cadre/households/new/", household_register, name="cadre_household_create"),
+    path("cadre/households/<int:pk>/", household_detail, name="cadre_household"),
+    path("cadre/households/<int:pk>/apply/", application_file, name="cadre_application_create"),
+    path("cadre/applications/<int:pk>/", application_detail, name="cadre_application"),
+    path("cadre/applications/<int:pk>/items/", application_items, name="cadre_application_items"),
+    path(
+        "cadre/applications/<int:pk>/appraisal/",
+        application_appraisal,
+        name="cadre_application_appraisal",
+    ),
+    path(
+        "cadre/applications/<int:pk>/attachments/",
+        application_attach,
+        name="cadre_application_attach",
+    ),
+    path("cadre/applications/<int:pk>/step/", application_step, name="cadre_application_step"),
+    path(
+        "cadre/applications/<int:pk>/objections/",
+        application_objection,
+        name="cadre_application_objection",
+    ),
+]

@@ -1,0 +1,485 @@
+"""Pages of the reviewers: the queue (tasks they may take in their area) and the inbox (tasks
+they hold), claim and release, bulk approval, the decision page and the application page
+with its timeline and process diagram.
+
+Thin: reads through ``applications.selectors`` and ``workflows.selectors`` (outside the
+user's area → 404), writes through ``approvals.services`` and ``workflows.services``; a
+refusal is shown to the user and changes nothing."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from applications.errors import InvalidInput, ServiceError
+from applications.models import Application, Area
+from applications.roles import Role
+from applications.selectors import (
+    application_get,
+    applications_visible_to,
+    areas_visible_to,
+    has_role_in,
+    programs_visible_to,
+)
+from approvals.models import Attachment, Objection
+from approvals.services import (
+    access_refused,
+    application_transition,
+    available_transitions,
+    objection_resolve,
+)
+from audit.models import AuditEntry
+from workflows import selectors
+from workflows.services import task_claim, task_release
+
+S = Application.Status
+PAGE_SIZES = (20, 50, 100)
+DEFAULT_PAGE_SIZE = 50
+COUNT_CAP = 1000  # "1000+": counting every row of a county's queue is not worth its time
+
+# The approval step an application waits for, by its status (bulk approval).
+APPROVE_STEP: dict[str, str] = {
+    S.TOWNSHIP_REVIEW: "township_approve",
+    S.COUNTY_REVIEW: "county_approve",
+}
+
+STEP_LABELS = {
+    "submit": gettext_lazy("Submit"),
+    "start_posting": gettext_lazy("Start posting"),
+    "close_posting": gettext_lazy("Close posting"),
+    "township_approve": gettext_lazy("Approve (township)"),
+    "county_approve": gettext_lazy("Approve (county)"),
+    "return": gettext_lazy("Return for correction"),
+    "reject": gettext_lazy("Reject"),
+    "withdraw": gettext_lazy("Withdraw"),
+    "disburse": gettext_lazy("Pay"),
+}
+REASON_STEPS = frozenset({"return", "reject"})
+
+ACTION_LABELS = {
+    "application.create": gettext_lazy("filed"),
+    "application.update": gettext_lazy("edited"),
+    "application.view": gettext_lazy("opened"),
+    "objection.raise": gettext_lazy("objection raised"),
+    "objection.resolve": gettext_lazy("objection resolved"),
+    "attachment.add": gettext_lazy("file attached"),
+    "task.claim": gettext_lazy("task claimed"),
+    "task.release": gettext_lazy("task released"),
+    "task.reassign": gettext_lazy("task handed over"),
+    **{f"application.{name}": label for name, label in STEP_LABELS.items()},
+}
+
+SORTS: dict[str, tuple[str, ...]] = {
+    "waiting": ("task_created", "pk"),
+    "-waiting": ("-task_created", "-pk"),
+    "id": ("pk",),
+    "-id": ("-pk",),
+    "amount": ("amount", "pk"),
+    "-amount": ("-amount", "-pk"),
+    "posting": ("posting_ends_at", "pk"),
+    "-posting": ("-posting_ends_at", "-pk"),
+}
+
+
+# --- lists ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    application: Application
+    village: str
+    days_waiting: int
+    days_left: int | None
+    held_by_me: bool
+
+
+def days_left_in_posting(app: Application, now: datetime) -> int | None:
+    """Whole days (rounded up) until the posting window closes; None when not posted."""
+    if app.status != S.POSTED or app.posting_ends_at is None:
+        return None
+    seconds = (app.posting_ends_at - now).total_seconds()
+    return max(0, math.ceil(seconds / 86400))
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        return default
+
+
+def _filter_options(user: Any) -> dict[str, Any]:
+    areas = list(areas_visible_to(user).filter(level__in=[Area.Level.TOWNSHIP, Area.Level.VILLAGE]))
+    return {
+        "townships": [a for a in areas if a.level == Area.Level.TOWNSHIP],
+        "villages": [a for a in areas if a.level == Area.Level.VILLAGE],
+        "programs": list(programs_visible_to(user).order_by("code")),
+        "states": [(v, label) for v, label in S.choices if v not in Application.CLOSED],
+    }
+
+
+def _filtered(
+    qs: QuerySet[Application], params: Any, options: dict[str, Any]
+) -> tuple[QuerySet[Application], dict[str, str]]:
+    chosen: dict[str, str] = {}
+    township = params.get("township", "")
+    if township in {a.code for a in options["townships"]}:
+        qs = qs.filter(area_code__startswith=township[:9])
+        chosen["township"] = township
+    village = params.get("village", "")
+    if village in {a.code for a in options["villages"]}:
+        qs = qs.filter(area_code=village)
+        chosen["village"] = village
+    program = params.get("program", "")
+    if program in {str(p.pk) for p in options["programs"]}:
+        qs = qs.filter(program_id=int(program))
+        chosen["program"] = program
+    state = params.get("state", "")
+    if state in {v for v, _label in options["states"]}:
+        qs = qs.filter(status=state)
+        chosen["state"] = state
+    return qs, chosen
+
+
+def _task_list(request: HttpRequest, mode: str) -> HttpResponse:
+    user = request.user
+    base = selectors.tasks_queue(user) if mode == "queue" else selectors.tasks_inbox(user)
+    options = _filter_options(user)
+    qs, chosen = _filtered(base, request.GET, options)
+    sort = request.GET.get("sort", "waiting")
+    if sort not in SORTS:
+        sort = "waiting"
+    qs = qs.order_by(*SORTS[sort])
+    size = _int(request.GET.get("size"), DEFAULT_PAGE_SIZE)
+    if size not in PAGE_SIZES:
+        size = DEFAULT_PAGE_SIZE
+    page = max(1, _int(request.GET.get("page"), 1))
+    # Page numbers with LIMIT, one row more to know whether a next page exists.
+    found = list(qs[(page - 1) * size : page * size + 1])
+    has_next = len(found) > size
+    found = found[:size]
+    total = qs.order_by()[: COUNT_CAP + 1].count()
+    names = dict(
+        Area.objects.filter(code__in={a.area_code for a in found}).values_list("code", "name")
+    )
+    now = timezone.now()
+    rows = [
+        Row(
+            application=a,
+            village=names.get(a.area_code, a.area_code),
+            days_waiting=max(0, (now - a.task_created).days),  # type: ignore[attr-defined]
+            days_left=days_left_in_posting(a, now),
+            held_by_me=a.task_owner_id == user.pk,  # type: ignore[attr-defined]
+        )
+        for a in found
+    ]
+    query = {k: v for k, v in chosen.items()}
+    if size != DEFAULT_PAGE_SIZE:
+        query["size"] = str(size)
+
+    def link(**extra: Any) -> str:
+        from urllib.parse import urlencode
+
+        return "?" + urlencode({**query, "sort": sort, **extra})
+
+    return render(
+        request,
+        "workflows/review/tasks.html",
+        {
+            "mode": mode,
+            "rows": rows,
+            "page": page,
+            "size": size,
+            "total": total,
+            "total_capped": total > COUNT_CAP,
+            "count_cap": COUNT_CAP,
+            "has_next": has_next,
+            "next_link": link(page=page + 1) if has_next else "",
+            "prev_link": link(page=page - 1) if page > 1 else "",
+            "sort": sort,
+            "sort_links": {
+                key: link(sort=(f"-{key}" if sort == key else key))
+                for key in ("id", "amount", "waiting", "posting")
+            },
+            "chosen": chosen,
+            "options": options,
+            "page_sizes": PAGE_SIZES,
+            "here": request.get_full_path(),
+        },
+    )
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    return _task_list(request, "queue")
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    return _task_list(request, "inbox")
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(default)
+
+
+@login_required
+@require_POST
+def claim(request: HttpRequest, task_id: int) -> HttpResponse:
+    try:
+        task_claim(actor=request.user, task_id=task_id)
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return _back(request, "workflows:queue")
+    messages.success(request, _("The task is yours: it is now in your inbox."))
+    return _back(request, "workflows:queue")
+
+
+@login_required
+@require_POST
+def release(request: HttpRequest, task_id: int) -> HttpResponse:
+    try:
+        task_release(actor=request.user, task_id=task_id)
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return _back(request, "workflows:inbox")
+    messages.success(request, _("The task is back in the queue."))
+    return _back(request, "workflows:inbox")
+
+
+@dataclass
+class BulkResult:
+    application_id: int
+    head_name: str
+    approved: bool
+    message: str
+
+
+@login_required
+@require_POST
+def bulk_approve(request: HttpRequest) -> HttpResponse:
+    """Approve each selected application through ``application_transition``: every item
+    passes every guard on its own; the result is shown per item."""
+    ids: list[int] = []
+    for raw in request.POST.getlist("ids"):
+        value = _int(raw, 0)
+        if value > 0 and value not in ids:
+            ids.append(value)
+    if not ids:
+        messages.error(request, _("Select at least one application."))
+        return _back(request, "workflows:queue")
+    apps = {
+        a.pk: a
+        for a in applications_visible_to(request.user)
+        .select_related("household")
+        .filter(pk__in=ids)
+    }
+    results: list[BulkResult] = []
+    for pk in ids:
+        app = apps.get(pk)
+        if app is None:
+            access_refused(actor=request.user, application_id=pk, action="application.approve")
+            results.append(BulkResult(pk, "", False, _("No such application in your area.")))
+            continue
+        step = APPROVE_STEP.get(app.status)
+        if step is None:
+            results.append(
+                BulkResult(
+                    pk,
+                    app.household.head_name,
+                    False,
+                    _("This step is not possible now: the application is %(status)s.")
+                    % {"status": app.get_status_display()},
+                )
+            )
+            continue
+        try:
+            application_transition(actor=request.user, application_id=pk, name=step)
+        except ServiceError as error:
+            results.append(BulkResult(pk, app.household.head_name, False, error.message))
+        else:
+            results.append(BulkResult(pk, app.household.head_name, True, ""))
+    approved = sum(1 for r in results if r.approved)
+    return render(
+        request,
+        "workflows/review/bulk_result.html",
+        {
+            "results": results,
+            "approved": approved,
+            "refused": len(results) - approved,
+            "back": request.POST.get("next") or reverse("workflows:queue"),
+        },
+    )
+
+
+# --- one application -----------------------------------------------------------------------
+
+
+def _application_or_404(request: HttpRequest, pk: int) -> Application:
+    try:
+        return application_get(request.user, pk)
+    except Application.DoesNotExist:
+        access_refused(actor=request.user, application_id=pk)
+        raise Http404(_("No such application in your area.")) from None
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    actor: str
+    action: str
+    from_state: str
+    to_state: str
+    reason: str
+    refused: bool
+
+
+def timeline_of(app: Application) -> list[TimelineEntry]:
+    """The application's history from the audit trail, oldest first (views of the page
+    themselves left out)."""
+    labels: dict[str, str] = {str(v): str(label) for v, label in S.choices}
+    entries = (
+        AuditEntry.objects.filter(object_type="application", object_id=str(app.pk))
+        .exclude(action="application.view")
+        .order_by("created_at", "id")
+    )
+    return [
+        TimelineEntry(
+            at=e.created_at,
+            actor=e.actor_name,
+            action=str(ACTION_LABELS.get(e.action, e.action)),
+            from_state=str(labels.get(e.from_state, e.from_state)),
+            to_state=str(labels.get(e.to_state, e.to_state)),
+            reason=e.reason,
+            refused=e.outcome == AuditEntry.Outcome.REFUSED,
+        )
+        for e in entries
+    ]
+
+
+def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[str, Any]:
+    user = request.user
+    objections = list(app.objections.all())
+    open_objections = sum(1 for o in objections if o.status == Objection.Status.OPEN)
+    steps = [
+        (name, STEP_LABELS[name], name in REASON_STEPS)
+        for name in available_transitions(app, user, open_objections=open_objections)
+    ]
+    area = Area.objects.filter(code=app.area_code).first()
+    task = selectors.active_task(app)
+    return {
+        "app": app,
+        "village": area.name if area else app.area_code,
+        "household": app.household,
+        "items": list(app.items.select_related("item")),
+        "attachments": list(Attachment.objects.filter(application=app)),
+        "objections": objections,
+        "can_resolve": has_role_in(user, Role.TOWNSHIP_REVIEWER, app.area_code),
+        "days_left": days_left_in_posting(app, timezone.now()),
+        "timeline": timeline_of(app),
+        "steps": steps,
+        # Only a person's task (the posting window is the timer's).
+        "task": task if task is not None and task.owner_permission else None,
+        **extra,
+    }
+
+
+@login_required
+def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Read-only: the application, its timeline and the process diagram."""
+    app = _application_or_404(request, pk)
+    context = _page_context(request, app, process_steps=selectors.process_steps(app))
+    return render(request, "workflows/review/application.html", context)
+
+
+@login_required
+def decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """The decision page: the steps this user may take now, as buttons; return and reject
+    need a reason."""
+    app = _application_or_404(request, pk)
+    errors: dict[str, list[str]] = {}
+    step = ""
+    reason = ""
+    if request.method == "POST":
+        step = request.POST.get("step", "")
+        reason = request.POST.get("reason", "")
+        try:
+            application_transition(
+                actor=request.user, application_id=app.pk, name=step, reason=reason
+            )
+        except InvalidInput as error:
+            errors = error.errors
+        except ServiceError as error:
+            errors = {"detail": [error.message]}
+        else:
+            messages.success(request, _("Done: %(step)s.") % {"step": STEP_LABELS.get(step, step)})
+            return redirect("workflows:decide", pk=app.pk)
+        app = _application_or_404(request, pk)
+    context = _page_context(request, app, errors=errors, chosen_step=step, reason=reason)
+    return render(request, "workflows/review/decide.html", context, status=400 if errors else 200)
+
+
+@login_required
+@require_POST
+def resolve_objection(request: HttpRequest, pk: int, objection_id: int) -> HttpResponse:
+    """A township reviewer upholds (the application is rejected) or dismisses an objection,
+    with a reason."""
+    app = _application_or_404(request, pk)
+    if not app.objections.filter(pk=objection_id).exists():
+        raise Http404(_("No such objection in your area."))
+    decision = request.POST.get("decision", "")
+    if decision not in ("uphold", "dismiss"):
+        messages.error(request, _("Choose whether to uphold or dismiss the objection."))
+        return redirect("workflows:decide", pk=app.pk)
+    try:
+        objection_resolve(
+            actor=request.user,
+            objection_id=objection_id,
+            upheld=decision == "uphold",
+            reason=request.POST.get("reason", ""),
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _("The objection is upheld: the application is rejected.")
+            if decision == "uphold"
+            else _("The objection is dismissed."),
+        )
+    return redirect("workflows:decide", pk=app.pk)
+
+
+urlpatterns = [
+    path("review/queue/", queue, name="queue"),
+    path("review/inbox/", inbox, name="inbox"),
+    path("review/tasks/<int:task_id>/claim/", claim, name="task_claim"),
+    path("review/tasks/<int:task_id>/release/", release, name="task_release"),
+    path("review/approve/", bulk_approve, name="bulk_approve"),
+    path("applications/<int:pk>/", application_detail, name="application"),
+    path("review/applications/<int:pk>/", decide, name="decide"),
+    path(
+        "review/applications/<int:pk>/objections/<int:objection_id>/resolve/",
+        resolve_objection,
+        name="objection_resolve",
+    ),
+]
