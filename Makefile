@@ -45,7 +45,9 @@ help:
 	@echo "make format         apply ruff fixes and formatting"
 	@echo "make bench          run the benchmarks against PostgreSQL"
 
-# Internal: install uv into .tools/, sync .venv from uv.lock, ensure Debian packages.
+# Internal: install uv into .tools/, sync .venv from uv.lock, ensure Debian packages, build
+# the document fonts once (GB 2312 subsets of Noto CJK SC, about two minutes; see
+# documents/rendering.py).
 bootstrap:
 	@if [ ! -x $(UV) ] || [ "$$($(UV) --version 2>/dev/null | cut -d' ' -f2)" != "$(UV_VERSION)" ]; then \
 		echo "bootstrap: installing uv $(UV_VERSION) into $(TOOLS)/"; \
@@ -54,6 +56,9 @@ bootstrap:
 	fi
 	@$(UV) sync --frozen --quiet
 	@bash scripts/system-packages.sh $(SYSTEM_PACKAGES)
+	@fonts="$${FUPIN_VAR_DIR:-var}/fonts"; \
+	[ -f "$$fonts/FupinDocumentSC-Regular.otf" ] && [ -f "$$fonts/FupinDocumentSC-Bold.otf" ] || \
+		$(PY) manage.py build_document_fonts
 
 # process_timers and the task worker (db_worker: document batches) run in the background
 # for as long as the dev server does; the trap stops them however the server ends
