@@ -246,20 +246,23 @@ def world_create() -> World:
 # --- through the services --------------------------------------------------------------
 
 
-def service_applications(world: World, count: int) -> list[int]:
-    """Register households and file appraised drafts, all through the services."""
+def service_applications(
+    world: World, count: int, *, cadre: Any = None, village: str = VILLAGES[0]
+) -> list[int]:
+    """Register households and file appraised drafts in a village, all through the
+    services (by the world's cadre unless another is given)."""
     from django.utils import timezone
 
     from applications.models import Household
     from applications.services import household_create
     from approvals.services import application_create, application_edit
 
-    cadre = world.users["cadre"]
+    cadre = cadre or world.users["cadre"]
     ids = []
     for _ in range(count):
         household = household_create(
             actor=cadre,
-            area_code=VILLAGES[0],
+            area_code=village,
             head_name=world.name(),
             head_id_number=world.id_number(),
             bank_card=world.card(),
@@ -808,7 +811,7 @@ def documents_run(world: World) -> None:
         actor=None, username="doc_reviewer", role=Role.TOWNSHIP_REVIEWER, area_code=DOC_TOWNSHIP
     )[0]
     say(f"[documents] filing and approving {DOC_SINGLE + DOC_BATCH:,} applications")
-    app_ids = doc_applications(world, cadre, DOC_SINGLE + DOC_BATCH)
+    app_ids = service_applications(world, DOC_SINGLE + DOC_BATCH, cadre=cadre, village=DOC_VILLAGE)
     actors = {**world.users, "cadre": cadre, "reviewer": reviewer}
     for name, _src, _dst, who in CHAIN[:-1]:  # up to county_approve
         actor = None if who == "system" else actors[who]
@@ -866,44 +869,6 @@ def signed_agreements_upload(cadre: Any, app_ids: Sequence[int]) -> None:
             kind=Attachment.Kind.SIGNED_AGREEMENT,
             file=ContentFile(b"%PDF-1.4\n%%EOF\n", name="scan.pdf"),
         )
-
-
-def doc_applications(world: World, cadre: Any, count: int) -> list[int]:
-    """Appraised drafts in the documents village, through the services."""
-    from django.utils import timezone
-
-    from applications.models import Household
-    from applications.services import household_create
-    from approvals.services import application_create, application_edit
-
-    ids = []
-    for _ in range(count):
-        household = household_create(
-            actor=cadre,
-            area_code=DOC_VILLAGE,
-            head_name=world.name(),
-            head_id_number=world.id_number(),
-            bank_card=world.card(),
-            phone=world.phone(),
-            household_type=Household.Kind.GENERAL,
-            poverty_causes=[Household.Cause.CAPITAL],
-        )
-        app = application_create(
-            actor=cadre,
-            household_id=household.pk,
-            program_id=world.program_id,
-            items=[{"item": c, "quantity": q} for c, q in world.quantities()],
-        )
-        application_edit(
-            actor=cadre,
-            application_id=app.pk,
-            appraisal_date=timezone.localdate(),
-            appraisal_attendees=40,
-            appraisal_votes_for=36,
-            appraisal_votes_against=2,
-        )
-        ids.append(app.pk)
-    return ids
 
 
 _STARTED = time.perf_counter()
