@@ -18,6 +18,7 @@ from approvals.models import Decision, Objection
 from approvals.services import objection_raise
 from audit.models import AuditEntry
 from tests.factories import (
+    SIGNED_AGREEMENT_PDF,
     VILLAGE_1,
     VILLAGE_2,
     VILLAGE_3,
@@ -27,6 +28,7 @@ from tests.factories import (
     make_application,
     password_of,
     record_appraisal,
+    upload_signed_agreement,
 )
 from workflows.selectors import active_task, process_divergences, tasks_inbox, tasks_queue
 from workflows.services import task_claim, task_reassign, task_release
@@ -325,3 +327,17 @@ def test_application_pages_are_404_out_of_area(world: World, username: str) -> N
     assert response.status_code == 404
     app.refresh_from_db()
     assert app.status == S.TOWNSHIP_REVIEW
+
+
+def test_attachment_download_serves_the_file_in_scope_and_404_outside(world: World) -> None:
+    app = world.application(S.APPROVED, area_code=VILLAGE_1)
+    attachment = upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
+    url = f"/attachments/{attachment.pk}/"
+
+    response = client_for(world, "reviewer_t1").get(url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == SIGNED_AGREEMENT_PDF  # type: ignore[attr-defined]
+    assert "attachment" in response["Content-Disposition"]
+
+    assert client_for(world, "cadre_v2").get(url).status_code == 404
+    assert client_for(world, "reviewer_b").get(url).status_code == 404

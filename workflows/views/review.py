@@ -16,7 +16,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -36,6 +36,7 @@ from applications.selectors import (
     programs_visible_to,
 )
 from approvals.models import Attachment, Objection
+from approvals.selectors import attachments_visible_to
 from approvals.services import (
     access_refused,
     application_transition,
@@ -469,6 +470,21 @@ def resolve_objection(request: HttpRequest, pk: int, objection_id: int) -> HttpR
     return redirect("workflows:decide", pk=app.pk)
 
 
+@login_required
+def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+    """An uploaded file (consent form, photo, signed agreement), for users who may see its
+    application; anything else is 404."""
+    attachment = attachments_visible_to(request.user).filter(pk=pk).first()
+    if attachment is None:
+        raise Http404
+    return FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+    )
+
+
 urlpatterns = [
     path("review/queue/", queue, name="queue"),
     path("review/inbox/", inbox, name="inbox"),
@@ -476,6 +492,7 @@ urlpatterns = [
     path("review/tasks/<int:task_id>/release/", release, name="task_release"),
     path("review/approve/", bulk_approve, name="bulk_approve"),
     path("applications/<int:pk>/", application_detail, name="application"),
+    path("attachments/<int:pk>/", attachment_download, name="attachment_download"),
     path("review/applications/<int:pk>/", decide, name="decide"),
     path(
         "review/applications/<int:pk>/objections/<int:objection_id>/resolve/",
