@@ -74,3 +74,17 @@ def _perm_of(role: str) -> str:
 def permission_revoke(user: Any, codename: str, area: Area) -> None:
     remove_perm(f"applications.{codename}", user, area)
     forget_grants(user)
+
+
+def holders_of(codename: str, area_code: str) -> list[Any]:
+    """The active users granted ``codename`` on exactly this area."""
+    from django.contrib.auth import get_user_model
+
+    user_ids = UserObjectPermission.objects.filter(
+        content_type=ContentType.objects.get_for_model(Area),
+        permission__codename=codename,
+        object_pk=area_code,
+    ).values("user_id")
+    return list(
+        get_user_model().objects.filter(pk__in=user_ids, is_active=True).order_by("username")
+    )

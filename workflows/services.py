@@ -18,7 +18,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from applications.errors import Forbidden, NotFound, Refused, ServiceError
-from applications.permissions import grants_of
+from applications.permissions import grants_of, holders_of
 from applications.roles import PERMISSION_ROLE, Role
 from applications.selectors import applications_visible_to
 from approvals.services import access_refused
@@ -181,4 +181,18 @@ def task_reassign(*, actor: Any, task_id: int, to_user: Any) -> Any:
     return _run(actor=actor, task_id=task_id, action="task.reassign", change=reassign)
 
 
-__all__ = ["task_claim", "task_reassign", "task_release"]
+def task_colleagues(actor: Any, task: Any) -> list[Any]:
+    """Whom the actor may hand the task to: the other holders of its role on its area, when
+    the actor is a township reviewer or county approver holding it there."""
+    role = task_role(task)
+    if role not in REASSIGNING_ROLES or not holds_task_role(actor, task):
+        return []
+    codename = str(task.owner_permission).rpartition(".")[2]
+    return [
+        u
+        for u in holders_of(codename, str(task.owner_permission_obj_pk))
+        if u.pk not in (actor.pk, task.owner_id)
+    ]
+
+
+__all__ = ["task_claim", "task_colleagues", "task_reassign", "task_release"]

@@ -341,3 +341,37 @@ def test_attachment_download_serves_the_file_in_scope_and_404_outside(world: Wor
 
     assert client_for(world, "cadre_v2").get(url).status_code == 404
     assert client_for(world, "reviewer_b").get(url).status_code == 404
+
+
+def test_decision_page_hands_the_task_to_a_colleague_and_audits_it(world: World) -> None:
+    app = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_1)
+    colleague, _ = role_grant(
+        actor=None,
+        username="reviewer_t1_colleague",
+        role=Role.TOWNSHIP_REVIEWER,
+        area_code="620902100000",
+    )
+    reviewer = client_for(world, "reviewer_t1")
+    page = reviewer.get(f"/review/applications/{app.pk}/")
+    assert "reviewer_t1_colleague" in page.content.decode()
+    task = active_task(app)
+    assert task is not None
+
+    response = reviewer.post(f"/review/tasks/{task.pk}/reassign/", {"to_user": colleague.pk})
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.owner_id == colleague.pk
+    assert entries(app, "task.reassign")
+
+
+def test_reassign_to_someone_without_the_role_is_refused_and_changes_nothing(
+    world: World,
+) -> None:
+    app = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_1)
+    task = active_task(app)
+    assert task is not None
+    reviewer = client_for(world, "reviewer_t1")
+    reviewer.post(f"/review/tasks/{task.pk}/reassign/", {"to_user": world.user("cadre_v1").pk})
+    task.refresh_from_db()
+    assert task.owner_id is None
+    assert entries(app, "task.reassign", outcome="refused")

@@ -45,7 +45,7 @@ from approvals.services import (
 )
 from audit.models import AuditEntry
 from workflows import selectors
-from workflows.services import task_claim, task_release
+from workflows.services import task_claim, task_colleagues, task_reassign, task_release
 
 S = Application.Status
 PAGE_SIZES = (20, 50, 100)
@@ -267,6 +267,23 @@ def release(request: HttpRequest, task_id: int) -> HttpResponse:
     return _back(request, "workflows:inbox")
 
 
+@login_required
+@require_POST
+def reassign(request: HttpRequest, task_id: int) -> HttpResponse:
+    try:
+        to_user = int(request.POST.get("to_user", ""))
+    except ValueError:
+        messages.error(request, _("Choose a colleague."))
+        return _back(request, "workflows:inbox")
+    try:
+        task_reassign(actor=request.user, task_id=task_id, to_user=to_user)
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return _back(request, "workflows:inbox")
+    messages.success(request, _("The task is handed over."))
+    return _back(request, "workflows:inbox")
+
+
 @dataclass
 class BulkResult:
     application_id: int
@@ -400,6 +417,9 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
         "steps": steps,
         # Only a person's task (the posting window is the timer's).
         "task": task if task is not None and task.owner_permission else None,
+        "colleagues": task_colleagues(user, task)
+        if task is not None and task.owner_permission
+        else [],
         **extra,
     }
 
@@ -490,6 +510,7 @@ urlpatterns = [
     path("review/inbox/", inbox, name="inbox"),
     path("review/tasks/<int:task_id>/claim/", claim, name="task_claim"),
     path("review/tasks/<int:task_id>/release/", release, name="task_release"),
+    path("review/tasks/<int:task_id>/reassign/", reassign, name="task_reassign"),
     path("review/approve/", bulk_approve, name="bulk_approve"),
     path("applications/<int:pk>/", application_detail, name="application"),
     path("attachments/<int:pk>/", attachment_download, name="attachment_download"),
