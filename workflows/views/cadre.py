@@ -388,24 +388,46 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _application_page(request, _application(request.user, pk))
 
 
+def _run_form(
+    request: HttpRequest,
+    app: Application,
+    form: Any,
+    call: Callable[[dict[str, Any]], Any],
+    success: Callable[[Any], str],
+    on_invalid: Callable[[dict[str, list[str]]], None] | None = None,
+) -> HttpResponse | None:
+    """One way for every form on the application page: a valid form goes to its service;
+    success or a refusal returns to the page with a message; field errors stay on the form
+    (``None``: the caller shows the page again with it)."""
+    if not form.is_valid():
+        return None
+    try:
+        result = call(form.cleaned_data)
+    except InvalidInput as exc:
+        (on_invalid or (lambda errors: add_service_errors(form, errors)))(exc.errors)
+        return None
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success(result))
+    return redirect("workflows:cadre_application", pk=app.pk)
+
+
 @require_POST
 @cadre_required
 def application_items(request: HttpRequest, pk: int) -> HttpResponse:
     app = _application(request.user, pk, "application.edit")
     form = ItemsForm(request.POST, items=app.program_version.items.order_by("pk"))
-    if form.is_valid():
-        lines = form.item_lines()
-        try:
-            app = application_edit(actor=request.user, application_id=app.pk, items=lines)
-        except InvalidInput as exc:
-            form.add_item_errors(exc.errors, lines)
-        except ServiceError as exc:
-            messages.error(request, exc.message)
-            return redirect("workflows:cadre_application", pk=app.pk)
-        else:
-            messages.success(request, _("Items saved: %(amount)s yuan.") % {"amount": app.amount})
-            return redirect("workflows:cadre_application", pk=app.pk)
-    return _application_page(request, app, status=400, items_form=form)
+    lines = form.item_lines() if form.is_valid() else []
+    done = _run_form(
+        request,
+        app,
+        form,
+        lambda data: application_edit(actor=request.user, application_id=app.pk, items=lines),
+        lambda saved: _("Items saved: %(amount)s yuan.") % {"amount": saved.amount},
+        on_invalid=lambda errors: form.add_item_errors(errors, lines),
+    )
+    return done or _application_page(request, app, status=400, items_form=form)
 
 
 @require_POST
@@ -413,18 +435,14 @@ def application_items(request: HttpRequest, pk: int) -> HttpResponse:
 def application_appraisal(request: HttpRequest, pk: int) -> HttpResponse:
     app = _application(request.user, pk, "application.edit")
     form = AppraisalForm(request.POST)
-    if form.is_valid():
-        try:
-            application_edit(actor=request.user, application_id=app.pk, **form.cleaned_data)
-        except InvalidInput as exc:
-            add_service_errors(form, exc.errors)
-        except ServiceError as exc:
-            messages.error(request, exc.message)
-            return redirect("workflows:cadre_application", pk=app.pk)
-        else:
-            messages.success(request, _("The democratic appraisal is recorded."))
-            return redirect("workflows:cadre_application", pk=app.pk)
-    return _application_page(request, app, status=400, appraisal_form=form)
+    done = _run_form(
+        request,
+        app,
+        form,
+        lambda data: application_edit(actor=request.user, application_id=app.pk, **data),
+        lambda _saved: _("The democratic appraisal is recorded."),
+    )
+    return done or _application_page(request, app, status=400, appraisal_form=form)
 
 
 @require_POST
@@ -432,23 +450,16 @@ def application_appraisal(request: HttpRequest, pk: int) -> HttpResponse:
 def application_attach(request: HttpRequest, pk: int) -> HttpResponse:
     app = _application(request.user, pk, "attachment.add")
     form = AttachmentForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            attachment_add(
-                actor=request.user,
-                application_id=app.pk,
-                kind=form.cleaned_data["kind"],
-                file=form.cleaned_data["file"],
-            )
-        except InvalidInput as exc:
-            add_service_errors(form, exc.errors)
-        except ServiceError as exc:
-            messages.error(request, exc.message)
-            return redirect("workflows:cadre_application", pk=app.pk)
-        else:
-            messages.success(request, _("The file is uploaded."))
-            return redirect("workflows:cadre_application", pk=app.pk)
-    return _application_page(request, app, status=400, attachment_form=form)
+    done = _run_form(
+        request,
+        app,
+        form,
+        lambda data: attachment_add(
+            actor=request.user, application_id=app.pk, kind=data["kind"], file=data["file"]
+        ),
+        lambda _saved: _("The file is uploaded."),
+    )
+    return done or _application_page(request, app, status=400, attachment_form=form)
 
 
 @require_POST
@@ -476,19 +487,15 @@ def application_step(request: HttpRequest, pk: int) -> HttpResponse:
 def application_objection(request: HttpRequest, pk: int) -> HttpResponse:
     app = _application(request.user, pk, "objection.raise")
     form = ObjectionForm(request.POST)
-    if form.is_valid():
-        try:
-            objection_raise(actor=request.user, application_id=app.pk, **form.cleaned_data)
-        except InvalidInput as exc:
-            add_service_errors(form, exc.errors)
-        except ServiceError as exc:
-            messages.error(request, exc.message)
-            return redirect("workflows:cadre_application", pk=app.pk)
-        else:
-            messages.success(
-                request, _("The objection is recorded; the township reviewer will look into it.")
-            )
-            return redirect("workflows:cadre_application", pk=app.pk)
+    done = _run_form(
+        request,
+        app,
+        form,
+        lambda data: objection_raise(actor=request.user, application_id=app.pk, **data),
+        lambda _saved: _("The objection is recorded; the township reviewer will look into it."),
+    )
+    if done:
+        return done
     if app.status != Application.Status.POSTED:
         messages.error(request, _("Objections are raised while the application is posted."))
         return redirect("workflows:cadre_application", pk=app.pk)
