@@ -14,6 +14,7 @@ from audit.verify import Entry, Problem
 
 COMMITTED = frozenset({Application.Status.APPROVED, Application.Status.DISBURSED})
 _DONE = AuditEntry.Outcome.DONE.value
+_LIFECYCLE = "application."
 # How a top-level "amount" key starts in canonical JSON; an entry without it is not parsed.
 _AMOUNT_KEY = '"amount":'
 
@@ -29,7 +30,9 @@ class ApplicationReplay:
         key = entry.object_id
         previous = self.state.get(key)
         status, amount = (previous[0], previous[1]) if previous else ("", None)
-        if entry.to_state:
+        # Only the lifecycle's own entries carry the application's status: others on the
+        # application (a task claimed or released) record the task's state in to_state.
+        if entry.to_state and entry.action.startswith(_LIFECYCLE):
             status = entry.to_state
         if _AMOUNT_KEY in entry.changes:
             changes = entry.changes_value()

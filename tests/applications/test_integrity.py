@@ -10,6 +10,8 @@ from applications.integrity import ApplicationReplay
 from approvals.services import application_edit, application_transition
 from audit.verify import ledger_verify
 from tests.factories import World
+from workflows.selectors import active_task
+from workflows.services import task_claim, task_release
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +32,17 @@ def test_replay_follows_amount_edited_after_return(world: World) -> None:
     cadre = world.user("cadre_v1")
     application_edit(actor=cadre, application_id=app.pk, items=[{"item": "sheep", "quantity": 3}])
     application_transition(actor=cadre, application_id=app.pk, name="submit")
+
+    assert _replay_problems() == []
+
+
+def test_replay_ignores_task_states_recorded_on_the_application(world: World) -> None:
+    app = world.application("township_review")
+    reviewer = world.user("reviewer_t1")
+    task = task_claim(actor=reviewer, task_id=active_task(app).pk)
+    app_claimed = world.application("township_review")
+    task_claim(actor=reviewer, task_id=active_task(app_claimed).pk)
+    task_release(actor=reviewer, task_id=task.pk)
 
     assert _replay_problems() == []
 
