@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -13,8 +14,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from applications import idnumbers, services
-from applications.models import Area, Household, Person, Program, ProgramItem, ProgramVersion
-from applications.selectors import areas_visible_to, households_visible_to, programs_visible_to
+from applications.models import (
+    Area,
+    Household,
+    KinDeclaration,
+    Person,
+    Program,
+    ProgramItem,
+    ProgramVersion,
+)
+from applications.selectors import (
+    areas_visible_to,
+    households_visible_to,
+    kin_declarations_visible_to,
+    programs_visible_to,
+)
 
 
 class AreaSerializer(serializers.ModelSerializer[Area]):
@@ -54,6 +68,7 @@ class ProgramVersionSerializer(serializers.ModelSerializer[ProgramVersion]):
             "posting_days",
             "loan_max_amount",
             "loan_max_months",
+            "card_change_hold_days",
             "items",
         ]
 
@@ -111,6 +126,7 @@ class HouseholdCreateSerializer(serializers.Serializer[Any]):
     head_name = serializers.CharField(max_length=50)
     head_id_number = serializers.CharField(max_length=18, validators=[_id_number])
     bank_card = serializers.CharField(max_length=30)
+    bank_card_holder = serializers.CharField(max_length=50)
     phone = serializers.CharField(max_length=20)
     household_type = serializers.ChoiceField(choices=Household.Kind.choices)
     poverty_causes = serializers.ListField(
@@ -122,6 +138,7 @@ class HouseholdCreateSerializer(serializers.Serializer[Any]):
 class HouseholdUpdateSerializer(serializers.Serializer[Any]):
     phone = serializers.CharField(max_length=20, required=False)
     bank_card = serializers.CharField(max_length=30, required=False)
+    bank_card_holder = serializers.CharField(max_length=50, required=False)
     status = serializers.ChoiceField(choices=Household.Status.choices, required=False)
     household_type = serializers.ChoiceField(choices=Household.Kind.choices, required=False)
     poverty_causes = serializers.ListField(
@@ -130,6 +147,13 @@ class HouseholdUpdateSerializer(serializers.Serializer[Any]):
         max_length=11,
         required=False,
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "bank_card" in attrs and "bank_card_holder" not in attrs:
+            raise serializers.ValidationError(
+                {"bank_card_holder": [_("Enter the name on the bank card.")]}
+            )
+        return attrs
 
 
 class PersonSerializer(serializers.ModelSerializer[Person]):
@@ -153,6 +177,7 @@ class HouseholdSerializer(serializers.ModelSerializer[Household]):
             "poverty_causes",
             "status",
             "bank_card_masked",
+            "bank_card_holder",
             "phone",
             "members",
             "created_at",
@@ -204,6 +229,7 @@ class HouseholdViewSet(
             head_name=v["head_name"],
             head_id_number=v["head_id_number"],
             bank_card=v["bank_card"],
+            bank_card_holder=v["bank_card_holder"],
             phone=v["phone"],
             household_type=v["household_type"],
             poverty_causes=v["poverty_causes"],
@@ -241,3 +267,58 @@ class PersonViewSet(viewsets.GenericViewSet[Person]):
     def reveal(self, request: Request, pk: str | None = None) -> Response:
         number = services.person_reveal_id(actor=request.user, person_id=int(pk or 0))
         return Response({"id_number": number})
+
+
+# --- kin declarations (亲属备案) ---------------------------------------------------------------
+
+
+class KinDeclarationSerializer(serializers.ModelSerializer[KinDeclaration]):
+    official = serializers.CharField(source="official.username", read_only=True)
+
+    class Meta:
+        model = KinDeclaration
+        fields = ["id", "official", "relation", "name", "id_masked", "created_at"]
+
+
+class KinDeclarationCreateSerializer(serializers.Serializer[Any]):
+    relation = serializers.ChoiceField(choices=KinDeclaration.Relation.choices)
+    name = serializers.CharField(max_length=50)
+    id_number = serializers.CharField(max_length=18, validators=[_id_number])
+    official = serializers.IntegerField(
+        min_value=1, required=False, help_text="user id; admins only, default yourself"
+    )
+
+
+class KinDeclarationViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet[KinDeclaration],
+):
+    """An official's declarations of their own ID number and their relatives' (亲属备案):
+    officials read and add their own, inspectors read those of their county. Never edited
+    or deleted."""
+
+    serializer_class = KinDeclarationSerializer
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self) -> QuerySet[KinDeclaration]:
+        return (
+            kin_declarations_visible_to(self.request.user)
+            .select_related("official")
+            .order_by("-created_at", "-id")
+        )
+
+    @extend_schema(request=KinDeclarationCreateSerializer, responses=KinDeclarationSerializer)
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = KinDeclarationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        declaration = services.kin_declare(
+            actor=request.user,
+            official_id=v.get("official", request.user.pk),
+            relation=v["relation"],
+            name=v["name"],
+            id_number=v["id_number"],
+        )
+        return Response(KinDeclarationSerializer(declaration).data, status=201)

@@ -67,6 +67,22 @@ def validate_bank_card(value: str) -> str:
     return card
 
 
+# The separator of transcribed minority names (阿依古丽·买买提) is typed in many ways.
+_NAME_DOTS = str.maketrans({"•": "·", "・": "·", "．": "·", ".": "·", "‧": "·"})
+
+
+def normalize_person_name(value: str) -> str:
+    return re.sub(r"\s", "", (value or "").translate(_NAME_DOTS))
+
+
+def card_holder_matches(holder: str, head_name: str) -> bool:
+    """Is the name on the bank card the household head's (DOMAIN rule 5)? Spaces and the
+    way the middle dot of a transcribed name is typed do not count."""
+    return bool(holder.strip()) and normalize_person_name(holder) == normalize_person_name(
+        head_name
+    )
+
+
 def mask_bank_card(card: str) -> str:
     return f"{card[:4]} **** **** {card[-4:]}" if card else ""
 

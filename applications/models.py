@@ -105,6 +105,9 @@ class Household(models.Model):
     bank_card_cipher = models.TextField(editable=False)
     bank_card_hash = models.CharField(max_length=64, editable=False, db_index=True)
     bank_card_masked = models.CharField(_("bank card"), max_length=32, editable=False)
+    # The name on the card (户名), recorded with it: payment goes only to a card in the
+    # head's name (DOMAIN rule 5), and the bank checks this name against the account.
+    bank_card_holder = models.CharField(_("card holder's name"), max_length=50, editable=False)
     bank_card_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     phone = models.CharField(
         _("phone"), max_length=20, validators=[RegexValidator(r"^1\d{10}$|^0\d{9,11}$")]
@@ -226,6 +229,12 @@ class ProgramVersion(models.Model):
     )
     loan_max_months = models.PositiveSmallIntegerField(
         _("maximum term (months)"), null=True, blank=True
+    )
+    # A payment is held when the household's bank card was changed fewer days than this
+    # before it (DOMAIN rule 5; 0 switches the hold off). The default covers one monthly
+    # payment round: a card swapped in just before a payment is the trace of 冒领.
+    card_change_hold_days = models.PositiveSmallIntegerField(
+        _("payment hold after a bank card change (days)"), default=30
     )
 
     class Meta:
@@ -384,3 +393,100 @@ class ApplicationItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item} × {self.quantity}"
+
+
+class KinDeclaration(models.Model):
+    """An official's declaration (亲属备案) of their own ID number or a relative's, for the
+    conflict-of-interest rule (DOMAIN rule 4): an official is recused from every
+    application whose household includes themselves or a close relative they declared.
+
+    The number is kept like a household member's: encrypted, a keyed hash to match
+    household members by, and masked for display. Declarations are never edited or
+    withdrawn: one that could be withdrawn just before acting would defeat the rule."""
+
+    class Relation(models.TextChoices):
+        SELF = "self", _("the official themselves")
+        SPOUSE = "spouse", _("spouse")
+        PARENT = "parent", _("parent")
+        CHILD = "child", _("child")
+        SIBLING = "sibling", _("sibling")
+        GRANDPARENT = "grandparent", _("grandparent")
+        GRANDCHILD = "grandchild", _("grandchild")
+        OTHER = "other", _("other relative")
+
+    # The official and their close relatives (近亲属, as DOMAIN rule 4 names them). Other
+    # relatives (in-laws, cousins) may be declared, so that inspectors see them, but do
+    # not recuse: the rule draws the circle, and a county that wants it wider says so in
+    # its rules, not in a cadre's choice.
+    RECUSING = (
+        Relation.SELF,
+        Relation.SPOUSE,
+        Relation.PARENT,
+        Relation.CHILD,
+        Relation.SIBLING,
+        Relation.GRANDPARENT,
+        Relation.GRANDCHILD,
+    )
+
+    official = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="kin_declarations",
+        verbose_name=_("official"),
+    )
+    relation = models.CharField(_("relation"), max_length=16, choices=Relation.choices)
+    name = models.CharField(_("name"), max_length=50)
+    id_cipher = models.TextField(editable=False)
+    id_hash = models.CharField(max_length=64, editable=False, db_index=True)
+    id_masked = models.CharField(_("ID number"), max_length=18, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("declared at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("kin declaration")
+        verbose_name_plural = _("kin declarations")
+        ordering = ["official", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["official", "id_hash"], name="kin_declaration_person_once"
+            ),
+            models.UniqueConstraint(
+                fields=["official"], condition=Q(relation="self"), name="kin_declaration_one_self"
+            ),
+            models.UniqueConstraint(
+                fields=["id_hash"], condition=Q(relation="self"), name="kin_declaration_self_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.official_id}: {self.get_relation_display()} {self.name}"
+
+
+class KinFlag(models.Model):
+    """An open application whose household includes an official acting in its area, or a
+    close relative that official declared: flagged (备案), and that official is recused.
+    Written once per application and official, with its audit entry, when first detected
+    (at filing, at a declaration, at a grant of a role)."""
+
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="kin_flags")
+    official = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("official"),
+    )
+    declaration = models.ForeignKey(KinDeclaration, on_delete=models.PROTECT, related_name="flags")
+    detected_at = models.DateTimeField(_("detected at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("kin flag")
+        verbose_name_plural = _("kin flags")
+        ordering = ["application", "detected_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["application", "official"], name="kin_flag_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}: {self.official_id}"

@@ -6,10 +6,12 @@ a group): a million applications mean no extra permission rows.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q, QuerySet
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -35,19 +37,48 @@ def grants_of(user: Any) -> tuple[Grant, ...]:
     cached: tuple[Grant, ...] | None = getattr(user, _CACHE_ATTR, None)
     if cached is not None:
         return cached
+    result = grants_of_users([user.pk]).get(user.pk, ())
+    setattr(user, _CACHE_ATTR, result)
+    return result
+
+
+def grants_of_users(user_ids: Iterable[int]) -> dict[int, tuple[Grant, ...]]:
+    """The roles of several users at once (one query), by user id; users without any role
+    are left out."""
     rows = UserObjectPermission.objects.filter(
-        user_id=user.pk, content_type=ContentType.objects.get_for_model(Area)
-    ).values_list("permission__codename", "object_pk")
-    grants = []
-    for codename, code in rows:
+        user_id__in=list(user_ids), content_type=ContentType.objects.get_for_model(Area)
+    ).values_list("user_id", "permission__codename", "object_pk")
+    found: dict[int, list[Grant]] = {}
+    for user_id, codename, code in rows:
         role = PERMISSION_ROLE.get(codename)
         if role is None and codename == REVEAL_PERMISSION:
             role = REVEAL_PERMISSION
         if role is not None:
-            grants.append(Grant(role=str(role), area_code=code, prefix=prefix_of_code(code)))
-    result = tuple(sorted(grants, key=lambda g: (g.role, g.area_code)))
-    setattr(user, _CACHE_ATTR, result)
-    return result
+            found.setdefault(user_id, []).append(
+                Grant(role=str(role), area_code=code, prefix=prefix_of_code(code))
+            )
+    return {
+        user_id: tuple(sorted(grants, key=lambda g: (g.role, g.area_code)))
+        for user_id, grants in found.items()
+    }
+
+
+def users_granted_in(prefixes: Iterable[str]) -> QuerySet[Any]:
+    """The ids of the users holding any role on an area inside one of these code prefixes
+    (a subquery: ``user_id__in=users_granted_in(...)``)."""
+    cond = Q()
+    for prefix in prefixes:
+        cond |= Q(object_pk__startswith=prefix)
+    if not cond:
+        return UserObjectPermission.objects.none().values("user_id")
+    return (
+        UserObjectPermission.objects.filter(
+            content_type=ContentType.objects.get_for_model(Area),
+            permission__codename__in=list(PERMISSION_ROLE),
+        )
+        .filter(cond)
+        .values("user_id")
+    )
 
 
 def forget_grants(user: Any) -> None:

@@ -5,13 +5,22 @@ grants, and an object outside it does not exist for them (404)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db.models import Model, Q, QuerySet
 
-from applications.models import Application, Area, Household, Program
-from applications.permissions import Grant, grants_of
-from applications.roles import REVEAL_PERMISSION
+from applications.models import (
+    Application,
+    Area,
+    Household,
+    KinDeclaration,
+    KinFlag,
+    Person,
+    Program,
+)
+from applications.permissions import Grant, grants_of, grants_of_users, users_granted_in
+from applications.roles import REVEAL_PERMISSION, Role
 
 M = TypeVar("M", bound=Model)
 
@@ -100,3 +109,128 @@ def application_get(user: Any, pk: int) -> Application:
         .select_related("household", "program", "program_version")
         .get(pk=pk)
     )
+
+
+# --- conflict of interest (DOMAIN rule 4) ----------------------------------------------------
+
+# The roles that act on applications; an inspector reads and changes nothing.
+ACTING_ROLES = frozenset(
+    {Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER, Role.COUNTY_APPROVER, Role.FINANCE_OFFICER}
+)
+
+
+def kin_declarations_visible_to(user: Any) -> QuerySet[KinDeclaration]:
+    """An official's own declarations; an inspector's, of every official holding a role in
+    their county; an admin's, all."""
+    if is_everywhere(user):
+        return KinDeclaration.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return KinDeclaration.objects.none()
+    cond = Q(official_id=user.pk)
+    inspected = scope_prefixes(user, roles=[Role.INSPECTOR])
+    if inspected:
+        cond |= Q(official_id__in=users_granted_in(inspected))
+    return KinDeclaration.objects.filter(cond)
+
+
+def kin_flags_visible_to(user: Any) -> QuerySet[KinFlag]:
+    """The flags of the applications the user may see."""
+    return KinFlag.objects.filter(application__in=applications_visible_to(user))
+
+
+def recusing_hashes(user: Any) -> frozenset[str]:
+    """The ID hashes that recuse the user: their own number and their close relatives'
+    (``KinDeclaration.RECUSING``). Empty for the system and the public."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return frozenset()
+    return frozenset(
+        KinDeclaration.objects.filter(
+            official_id=user.pk, relation__in=KinDeclaration.RECUSING
+        ).values_list("id_hash", flat=True)
+    )
+
+
+def household_hashes(household_id: int) -> frozenset[str]:
+    """The ID hashes of a household's members, the head included."""
+    return frozenset(
+        Person.objects.filter(household_id=household_id).values_list("id_hash", flat=True)
+    )
+
+
+def households_with_hashes(household_ids: Iterable[int], hashes: Iterable[str]) -> set[int]:
+    """Which of these households include a person with one of these ID hashes."""
+    wanted = list(hashes)
+    if not wanted:
+        return set()
+    return set(
+        Person.objects.filter(household_id__in=list(household_ids), id_hash__in=wanted)
+        .values_list("household_id", flat=True)
+        .distinct()
+    )
+
+
+@dataclass(frozen=True)
+class KinMatch:
+    """An open application whose household includes an official acting in its area or a
+    close relative they declared."""
+
+    application_id: int
+    area_code: str
+    official_id: int
+    official_name: str
+    declaration_id: int
+    relation: str
+    member_masked: str
+
+
+def kin_matches(application_ids: Iterable[int]) -> list[KinMatch]:
+    """The conflicts of interest of these applications (the open ones): each household
+    member matched against the officials' declarations, kept when the official holds a
+    role that acts in the application's area. Four queries, whatever the number."""
+    apps = list(
+        Application.objects.filter(pk__in=list(application_ids))
+        .exclude(status__in=Application.CLOSED)
+        .values_list("pk", "household_id", "area_code")
+        .order_by("pk")
+    )
+    if not apps:
+        return []
+    members: dict[int, dict[str, str]] = {}
+    for household_id, id_hash, masked in Person.objects.filter(
+        household_id__in={household for _pk, household, _code in apps}
+    ).values_list("household_id", "id_hash", "id_masked"):
+        members.setdefault(household_id, {})[id_hash] = masked
+    hashes = {h for by_hash in members.values() for h in by_hash}
+    declarations = list(
+        KinDeclaration.objects.filter(
+            id_hash__in=hashes, relation__in=KinDeclaration.RECUSING, official__is_active=True
+        )
+        .select_related("official")
+        .order_by("pk")
+    )
+    if not declarations:
+        return []
+    grants = grants_of_users({d.official_id for d in declarations})
+    found: list[KinMatch] = []
+    for pk, household_id, area_code in apps:
+        household = members.get(household_id, {})
+        for declaration in declarations:
+            if declaration.id_hash not in household:
+                continue
+            if not any(
+                g.role in ACTING_ROLES and area_code.startswith(g.prefix)
+                for g in grants.get(declaration.official_id, ())
+            ):
+                continue
+            found.append(
+                KinMatch(
+                    application_id=pk,
+                    area_code=area_code,
+                    official_id=declaration.official_id,
+                    official_name=declaration.official.get_username(),
+                    declaration_id=declaration.pk,
+                    relation=declaration.relation,
+                    member_masked=household[declaration.id_hash],
+                )
+            )
+    return found

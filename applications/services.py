@@ -16,10 +16,26 @@ from django.utils.translation import gettext as _
 
 from applications import idnumbers
 from applications.errors import Forbidden, InvalidInput, NotFound
-from applications.models import Area, Household, Person, Program, ProgramItem, ProgramVersion
-from applications.permissions import permission_grant
+from applications.models import (
+    Application,
+    Area,
+    Household,
+    KinDeclaration,
+    KinFlag,
+    Person,
+    Program,
+    ProgramItem,
+    ProgramVersion,
+)
+from applications.permissions import grants_of, permission_grant
 from applications.roles import REVEAL_PERMISSION, ROLE_LEVEL, ROLE_PERMISSION, Role
-from applications.selectors import can_reveal_id, has_role_in, households_visible_to
+from applications.selectors import (
+    ACTING_ROLES,
+    can_reveal_id,
+    has_role_in,
+    households_visible_to,
+    kin_matches,
+)
 from audit.services import audit_record, audit_refusal, model_changes
 
 MAX_MEMBERS = 30
@@ -66,6 +82,46 @@ def _clean_person(name: str, id_number: str, field: str) -> tuple[str, str]:
     return name, number
 
 
+def _holder_errors(holder: str, head_name: str) -> list[str]:
+    """Why the name on the bank card will not do (DOMAIN rule 5), or nothing."""
+    if not holder:
+        return [_("Enter the name on the bank card.")]
+    if len(holder) > 50:
+        return [_("A name has at most 50 characters.")]
+    if not idnumbers.card_holder_matches(holder, head_name):
+        return [
+            _(
+                "Subsidies are paid only to a bank card in the head of household's name: this "
+                "card is in the name of %(holder)s, the head is %(head)s."
+            )
+            % {"holder": holder, "head": head_name}
+        ]
+    return []
+
+
+def _shared_card_record(*, actor: Any, household: Household) -> None:
+    """A card also registered to another household is a red flag (DOMAIN rule 5): on the
+    record for inspectors, and the payments to it wait for a card check."""
+    others = (
+        Household.objects.filter(bank_card_hash=household.bank_card_hash)
+        .exclude(pk=household.pk)
+        .count()
+    )
+    if others:
+        audit_record(
+            actor=actor,
+            action="household.shared_card",
+            object_type="household",
+            object_id=household.pk,
+            area_code=household.area_code,
+            changes={
+                "bank_card": [None, household.bank_card_masked],
+                "bank_card_hash": [None, household.bank_card_hash[:16]],
+                "other_households": [None, others],
+            },
+        )
+
+
 def household_create(
     *,
     actor: Any,
@@ -77,12 +133,16 @@ def household_create(
     household_type: str,
     poverty_causes: Iterable[str],
     members: Iterable[Mapping[str, str]] = (),
+    bank_card_holder: str | None = None,
 ) -> Household:
     """Register a household with its members.
 
     Guarantees: the village is in the actor's area (a village cadre's, or wider for an
     admin); every ID number is valid and in no other household (the refusal does not say
-    which household holds it); numbers are stored only encrypted; one audit entry.
+    which household holds it); the bank card is in the head's name (``bank_card_holder``,
+    the name on the card; a caller that leaves it out states that it is the head's);
+    numbers are stored only encrypted; one audit entry, and a second one when the card is
+    also another household's (a red flag, not a refusal).
     """
     area = Area.objects.filter(code=area_code, level=Area.Level.VILLAGE).first()
     if area is None:
@@ -110,6 +170,11 @@ def household_create(
     except ValidationError as exc:
         errors["bank_card"] = [str(m) for m in exc.messages]
         card = ""
+    holder = head_name if bank_card_holder is None else (bank_card_holder or "").strip()
+    if head_name and "head_name" not in errors:
+        holder_errors = _holder_errors(holder, head_name)
+        if holder_errors:
+            errors["bank_card_holder"] = holder_errors
     causes = list(dict.fromkeys(poverty_causes or []))
     bad_causes = [c for c in causes if c not in Household.Cause.values]
     if bad_causes or not causes:
@@ -150,6 +215,7 @@ def household_create(
                 "bank_card_cipher",
                 "bank_card_hash",
                 "bank_card_masked",
+                "bank_card_holder",
                 "created_by",
                 "poverty_causes",
                 "household_type",
@@ -173,6 +239,7 @@ def household_create(
             draft.bank_card_cipher = idnumbers.encrypt(card)
             draft.bank_card_hash = idnumbers.lookup_hash(card)
             draft.bank_card_masked = idnumbers.mask_bank_card(card)
+            draft.bank_card_holder = holder
             draft.created_by = actor if getattr(actor, "is_authenticated", False) else None
             draft.save()
             people = [
@@ -204,6 +271,7 @@ def household_create(
                 area_code=area.code,
                 changes=model_changes(None, household_snapshot(draft, people)),
             )
+            _shared_card_record(actor=actor, household=draft)
     except IntegrityError:
         raise InvalidInput(
             {
@@ -234,6 +302,7 @@ def household_snapshot(
         "status": household.status,
         "bank_card": household.bank_card_masked,
         "bank_card_hash": household.bank_card_hash[:16],
+        "bank_card_holder": household.bank_card_holder,
         "phone": idnumbers.mask_phone(household.phone),
         "members": sorted(f"{p.relation}:{p.name}:{p.id_masked}" for p in people),
     }
@@ -248,8 +317,14 @@ def household_update(
     status: str | None = None,
     household_type: str | None = None,
     poverty_causes: Iterable[str] | None = None,
+    bank_card_holder: str | None = None,
 ) -> Household:
-    """Change a household's details; every field change is audited before and after."""
+    """Change a household's details; every field change is audited before and after.
+
+    A new bank card must be in the head's name (``bank_card_holder``, as for
+    ``household_create``) and starts the program's payment hold (``bank_card_changed_at``);
+    a card also registered to another household is recorded as a red flag. Bad input
+    changes nothing."""
     area_code = (
         Household.objects.filter(pk=household_id).values_list("area_code", flat=True).first()
     )
@@ -282,15 +357,24 @@ def household_update(
                 )
             except ValidationError:
                 errors["phone"] = [_("Enter a valid mobile or landline number.")]
+        card_hash = household.bank_card_hash
         if bank_card is not None:
             try:
                 card = idnumbers.validate_bank_card(bank_card)
-                household.bank_card_cipher = idnumbers.encrypt(card)
-                household.bank_card_hash = idnumbers.lookup_hash(card)
-                household.bank_card_masked = idnumbers.mask_bank_card(card)
-                household.bank_card_changed_at = timezone.now()
+                new_hash = idnumbers.lookup_hash(card)
+                if new_hash != household.bank_card_hash:
+                    household.bank_card_cipher = idnumbers.encrypt(card)
+                    household.bank_card_hash = new_hash
+                    household.bank_card_masked = idnumbers.mask_bank_card(card)
+                    household.bank_card_changed_at = timezone.now()
             except ValidationError as exc:
                 errors["bank_card"] = [str(m) for m in exc.messages]
+        if bank_card is not None or bank_card_holder is not None:
+            holder = household.head_name if bank_card_holder is None else bank_card_holder.strip()
+            holder_errors = _holder_errors(holder, household.head_name)
+            if holder_errors:
+                errors["bank_card_holder"] = holder_errors
+            household.bank_card_holder = holder
         if status is not None:
             if status not in Household.Status.values:
                 errors["status"] = [_("Choose a status from the list.")]
@@ -319,6 +403,8 @@ def household_update(
                 area_code=household.area_code,
                 changes=changes,
             )
+        if household.bank_card_hash != card_hash:
+            _shared_card_record(actor=actor, household=household)
     return household
 
 
@@ -386,6 +472,7 @@ def program_create(
     items: Iterable[Mapping[str, Any]] = (),
     loan_max_amount: Decimal | None = None,
     loan_max_months: int | None = None,
+    card_change_hold_days: int = 30,
 ) -> Program:
     """Create a program with its first parameter version and items."""
     county = Area.objects.filter(code=county_code, level=Area.Level.COUNTY).first()
@@ -418,6 +505,7 @@ def program_create(
             items=items,
             loan_max_amount=loan_max_amount,
             loan_max_months=loan_max_months,
+            card_change_hold_days=card_change_hold_days,
         )
     return program
 
@@ -433,6 +521,7 @@ def program_version_add(
     items: Iterable[Mapping[str, Any]] = (),
     loan_max_amount: Decimal | None = None,
     loan_max_months: int | None = None,
+    card_change_hold_days: int = 30,
 ) -> ProgramVersion:
     """New effective-dated parameters. Past versions stay as they were: applications
     decided under them keep pointing at them."""
@@ -454,6 +543,7 @@ def program_version_add(
             posting_days=posting_days,
             loan_max_amount=loan_max_amount,
             loan_max_months=loan_max_months,
+            card_change_hold_days=card_change_hold_days,
         )
         try:
             version.full_clean()
@@ -484,6 +574,7 @@ def program_version_add(
                     "posting_days": posting_days,
                     "loan_max_amount": loan_max_amount,
                     "loan_max_months": loan_max_months,
+                    "card_change_hold_days": card_change_hold_days,
                     "items": [f"{i.code}:{i.unit_amount}/{i.unit}" for i in item_rows],
                 },
             ),
@@ -551,4 +642,145 @@ def role_grant(
                 area_code=area.code,
                 changes={"role": [None, role], "area": [None, area.code], "user": [None, username]},
             )
+            if role in ACTING_ROLES:
+                # Open applications of the new area whose household the official declared.
+                kin_flags_detect(
+                    actor=actor,
+                    application_ids=Application.objects.filter(
+                        area_code__startswith=area.prefix,
+                        household__members__id_hash__in=KinDeclaration.objects.filter(
+                            official=user, relation__in=KinDeclaration.RECUSING
+                        ).values("id_hash"),
+                    )
+                    .exclude(status__in=Application.CLOSED)
+                    .values_list("pk", flat=True),
+                )
     return user, granted
+
+
+# --- conflict of interest (DOMAIN rule 4) ----------------------------------------------------
+
+
+def kin_declare(
+    *, actor: Any, official_id: int, relation: str, name: str, id_number: str
+) -> KinDeclaration:
+    """Record an official's own ID number (``relation="self"``) or a relative's (亲属备案).
+
+    Guarantees: only the official, an admin or the system (``actor=None``: the command)
+    declares (else ``Forbidden``, recorded); the official holds a role; the number is valid
+    and stored only encrypted (a keyed hash to match household members, masked to show);
+    one person once per official, one own number per official and per person; audited in
+    each county where the official holds a role; the open applications of the official's
+    areas whose household includes a recusing declaration are flagged at once, in the same
+    transaction. Bad input changes nothing.
+    """
+    User = get_user_model()
+    official = User.objects.filter(pk=official_id, is_active=True).first()
+    if official is None:
+        raise NotFound(_("No such official."), field="official")
+    counties = sorted({g.area_code[:6] + "000000" for g in grants_of(official)})
+    is_admin = getattr(actor, "is_superuser", False)
+    if actor is not None and not is_admin and actor.pk != official.pk:
+        for county in counties or [""]:
+            audit_refusal(
+                actor=actor,
+                action="kin.declare",
+                object_type="user",
+                object_id=official.pk,
+                area_code=county,
+                reason="declares only for themselves",
+            )
+        raise Forbidden(_("Officials declare their own relatives."), code="not_self")
+    if not counties:
+        raise InvalidInput({"official": [_("Only an official holding a role declares relatives.")]})
+    errors: dict[str, list[str]] = {}
+    if relation not in KinDeclaration.Relation.values:
+        errors["relation"] = [_("Choose the relation from the list.")]
+    try:
+        name, number = _clean_person(name, id_number, "")
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+        number = ""
+    if errors:
+        raise InvalidInput(errors)
+    digest = idnumbers.lookup_hash(number)
+    mine = KinDeclaration.objects.filter(official=official)
+    if mine.filter(id_hash=digest).exists():
+        raise InvalidInput({"id_number": [_("You have already declared this person.")]})
+    if relation == KinDeclaration.Relation.SELF:
+        if mine.filter(relation=KinDeclaration.Relation.SELF).exists():
+            raise InvalidInput({"relation": [_("Your own ID number is already declared.")]})
+        if KinDeclaration.objects.filter(
+            id_hash=digest, relation=KinDeclaration.Relation.SELF
+        ).exists():
+            raise InvalidInput(
+                {"id_number": [_("This ID number is declared as another official's own.")]}
+            )
+    try:
+        with transaction.atomic():
+            declaration = KinDeclaration.objects.create(
+                official=official,
+                relation=relation,
+                name=name,
+                id_cipher=idnumbers.encrypt(number),
+                id_hash=digest,
+                id_masked=idnumbers.mask_id_number(number),
+                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+            for county in counties:
+                audit_record(
+                    actor=actor,
+                    action="kin.declare",
+                    object_type="user",
+                    object_id=official.pk,
+                    area_code=county,
+                    changes={
+                        "official": [None, official.get_username()],
+                        "relation": [None, relation],
+                        "name": [None, name],
+                        "id": [None, declaration.id_masked],
+                    },
+                )
+            if relation in KinDeclaration.RECUSING:
+                kin_flags_detect(
+                    actor=actor,
+                    application_ids=Application.objects.filter(household__members__id_hash=digest)
+                    .exclude(status__in=Application.CLOSED)
+                    .values_list("pk", flat=True),
+                )
+    except IntegrityError:  # declared at the same moment by a second request
+        raise InvalidInput({"id_number": [_("You have already declared this person.")]}) from None
+    return declaration
+
+
+def kin_flags_detect(*, actor: Any, application_ids: Iterable[int]) -> list[KinFlag]:
+    """Flag (备案) each open application among these whose household includes an official
+    acting in its area, or a close relative that official declared.
+
+    Guarantees: each application and official is flagged once: the flag and its audit
+    entry (``application.kin_flag``: the official, the relation, the member's masked ID)
+    are written the first time, in the caller's transaction; later detections change
+    nothing. Returns the new flags."""
+    new: list[KinFlag] = []
+    for match in kin_matches(application_ids):
+        flag, created = KinFlag.objects.get_or_create(
+            application_id=match.application_id,
+            official_id=match.official_id,
+            defaults={"declaration_id": match.declaration_id},
+        )
+        if not created:
+            continue
+        audit_record(
+            actor=actor,
+            action="application.kin_flag",
+            object_type="application",
+            object_id=match.application_id,
+            area_code=match.area_code,
+            changes={
+                "official": [None, match.official_name],
+                "relation": [None, match.relation],
+                "member": [None, match.member_masked],
+            },
+        )
+        new.append(flag)
+    return new

@@ -7,7 +7,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,10 +22,10 @@ from rest_framework.views import APIView
 
 from applications.errors import InvalidInput
 from applications.lifecycle import TRANSITION_NAMES
-from applications.models import Application, ApplicationItem
-from applications.selectors import applications_visible_to
+from applications.models import Application, ApplicationItem, KinFlag
+from applications.selectors import applications_visible_to, recusing_hashes
 from approvals import services
-from approvals.models import Objection
+from approvals.models import CardCheck, Objection
 from approvals.selectors import audit_visible_to
 from audit.models import AuditEntry
 
@@ -94,6 +94,7 @@ class ApplicationSerializer(FastRepresentation, serializers.ModelSerializer[Appl
     program_name = serializers.CharField(source="program.name")
     status_display = serializers.SerializerMethodField()
     items = ApplicationItemSerializer(many=True, read_only=True)
+    kin_flagged = serializers.BooleanField(read_only=True)
     available_transitions = serializers.SerializerMethodField()
 
     class Meta:
@@ -121,6 +122,7 @@ class ApplicationSerializer(FastRepresentation, serializers.ModelSerializer[Appl
             "last_reason",
             "created_at",
             "status_changed_at",
+            "kin_flagged",
             "available_transitions",
         ]
 
@@ -135,10 +137,13 @@ class ApplicationSerializer(FastRepresentation, serializers.ModelSerializer[Appl
 
     def get_available_transitions(self, obj: Application) -> list[str]:
         request = self.context.get("request")
+        user = request.user if request else None
         by_role: dict[tuple[str, str], list[str]] = self.__dict__.setdefault("_by_role", {})
-        return services.available_transitions(
-            obj, request.user if request else None, by_role=by_role
-        )
+        # The user's declared kin, read once per response rather than per row.
+        declared = self.__dict__.get("_declared")
+        if declared is None:
+            declared = self.__dict__["_declared"] = recusing_hashes(user)
+        return services.available_transitions(obj, user, by_role=by_role, declared_hashes=declared)
 
 
 class ItemInputSerializer(serializers.Serializer[Any]):
@@ -164,6 +169,18 @@ class ApplicationEditSerializer(serializers.Serializer[Any]):
 
 class TransitionSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class CardCheckInputSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=2000)
+
+
+class CardCheckSerializer(serializers.ModelSerializer[CardCheck]):
+    checked_by = serializers.CharField(source="checked_by.username", read_only=True)
+
+    class Meta:
+        model = CardCheck
+        fields = ["id", "application", "bank_card_masked", "checked_by", "reason", "checked_at"]
 
 
 class ObjectionSerializer(serializers.ModelSerializer[Objection]):
@@ -259,6 +276,7 @@ class ApplicationViewSet(
                     queryset=ApplicationItem.objects.select_related("item").only(*ITEM_FIELDS),
                 )
             )
+            .annotate(kin_flagged=Exists(KinFlag.objects.filter(application=OuterRef("pk"))))
         )
         params = self.request.query_params
         if params.get("status"):
@@ -331,6 +349,20 @@ class ApplicationViewSet(
             reason=data.validated_data.get("reason", ""),
         )
         return Response(self._out(app))
+
+    @extend_schema(request=CardCheckInputSerializer, responses=CardCheckSerializer)
+    @action(detail=True, methods=["post"], url_path="card-check")
+    def card_check(self, request: Request, pk: str | None = None) -> Response:
+        """Record the check of the bank card a held payment goes to (county approver or
+        finance officer; whoever records it does not pay)."""
+        data = CardCheckInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        check = services.card_check_record(
+            actor=request.user,
+            application_id=int(pk or 0),
+            reason=data.validated_data["reason"],
+        )
+        return Response(CardCheckSerializer(check).data, status=201)
 
     @extend_schema(request=ObjectionCreateSerializer, responses=ObjectionSerializer)
     @action(detail=True, methods=["get", "post"])

@@ -114,3 +114,32 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id}: {self.get_kind_display()}"
+
+
+class CardCheck(models.Model):
+    """A county officer's check of the bank card a held payment would go to (DOMAIN rule 5:
+    a card shared with another household, or changed shortly before the payment): checked
+    with the bank or the household, recorded with a reason. It releases the hold for this
+    application and this card only, and whoever recorded it may not make the payment."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.PROTECT, related_name="card_checks"
+    )
+    bank_card_hash = models.CharField(max_length=64, editable=False)
+    bank_card_masked = models.CharField(_("bank card"), max_length=32, editable=False)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("checked by"),
+    )
+    reason = models.TextField(_("reason"), max_length=2000)
+    checked_at = models.DateTimeField(_("checked at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("bank card check")
+        verbose_name_plural = _("bank card checks")
+        ordering = ["application", "checked_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}: {self.bank_card_masked}"

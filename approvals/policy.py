@@ -3,11 +3,13 @@ user can act on, in their language."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Set
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.models import Application, Household, ProgramItem, ProgramVersion
@@ -40,6 +42,78 @@ def is_filer(user: Any, application: Application) -> bool:
     return _same(user, application.created_by_id) or _same(user, application.submitted_by_id)
 
 
+# --- conflict of interest (DOMAIN rule 4) ----------------------------------------------------
+
+
+def is_recused(user: Any, *, household_hashes: Set[str], declared_hashes: Set[str]) -> bool:
+    """Is the user recused from an application? Yes when its household includes the user
+    or a close relative the user declared: ``household_hashes`` are the ID hashes of the
+    household's members, ``declared_hashes`` the user's own and their close relatives'
+    (``applications.selectors.household_hashes`` and ``recusing_hashes``). The system and
+    the public are never recused."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return not household_hashes.isdisjoint(declared_hashes)
+
+
+def recusal_refusal() -> str:
+    return _(
+        "You are recused from this application (conflict of interest): its household "
+        "includes you or a close relative you declared. Another official of the area "
+        "handles it."
+    )
+
+
+# --- payment to the head's bank card (DOMAIN rule 5) --------------------------------------
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """What the payment rules need to know of the bank card an application is paid to."""
+
+    holder_is_head: bool  # the name on the card is the household head's
+    shared: bool  # the card is also registered to another household
+    changed_at: datetime | None  # when the household last changed its card
+    hold_days: int  # the program's hold after a change (ProgramVersion.card_change_hold_days)
+    checked_by_id: int | None  # who recorded a check of this card for this application
+
+
+def payment_holds(card: CardFacts, *, now: datetime) -> list[str]:
+    """Why a payment to this card waits for a card check (empty: it does not)."""
+    holds: list[str] = []
+    if card.shared:
+        holds.append(_("the bank card is also registered to another household"))
+    if card.changed_at is not None and now - card.changed_at < timedelta(days=card.hold_days):
+        holds.append(
+            _("the bank card was changed on %(date)s, less than %(days)s days ago")
+            % {
+                "date": timezone.localtime(card.changed_at).date().isoformat(),
+                "days": card.hold_days,
+            }
+        )
+    return holds
+
+
+def card_refusal(card: CardFacts, user: Any, *, now: datetime) -> str | None:
+    """Why the payment may not go to this card now, or None."""
+    if not card.holder_is_head:
+        return _(
+            "The bank card on record is not in the head of household's name; subsidies are "
+            "paid only to the head's card."
+        )
+    holds = payment_holds(card, now=now)
+    if not holds:
+        return None
+    if card.checked_by_id is None:
+        return _(
+            "The payment is held: %(why)s. A county officer other than the payer must check "
+            "the card and record the check first."
+        ) % {"why": "; ".join(holds)}
+    if _same(user, card.checked_by_id):
+        return _("You recorded the card check for this payment; another officer pays it.")
+    return None
+
+
 def transition_refusal(
     name: str,
     application: Application,
@@ -50,11 +124,16 @@ def transition_refusal(
     now: datetime,
     via_objection: bool = False,
     signed_agreement: bool = False,
+    recused: bool = False,
+    card: CardFacts | None = None,
 ) -> str | None:
     """Why the step may not be taken now, or None when the rules allow it. The state
     machine has already checked the step leaves the current state and the role.
     ``signed_agreement``: the household's signed agreement is on the record (payment
-    waits for it)."""
+    waits for it). ``recused``: ``is_recused`` for this user (every step refused).
+    ``card``: the bank card a ``disburse`` pays to."""
+    if recused and user is not None:
+        return recusal_refusal()
     if name in ("return", "reject") and not reason.strip():
         return _("A reason is required to return or reject an application.")
     if name == "submit":
@@ -92,6 +171,8 @@ def transition_refusal(
             return _("Whoever filed or approved an application may not pay it.")
         if not signed_agreement:
             return _("The signed agreement has not been uploaded.")
+        if card is not None:
+            return card_refusal(card, user, now=now)
     return None
 
 

@@ -4,6 +4,7 @@ what a notice may show)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -11,15 +12,29 @@ from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from applications.models import Application, ApplicationItem, Area, Person
+from applications import idnumbers
+from applications.models import (
+    Application,
+    ApplicationItem,
+    Area,
+    Household,
+    KinFlag,
+    Person,
+    ProgramVersion,
+)
 from applications.roles import Role
 from applications.selectors import (
     applications_visible_to,
+    household_hashes,
     households_visible_to,
+    households_with_hashes,
     is_everywhere,
+    kin_flags_visible_to,
+    recusing_hashes,
     scope_prefixes,
 )
-from approvals.models import Attachment
+from approvals import policy
+from approvals.models import Attachment, CardCheck
 from audit.models import AuditEntry
 
 
@@ -34,6 +49,183 @@ def has_signed_agreement(application_id: int) -> bool:
     return Attachment.objects.filter(
         application_id=application_id, kind=Attachment.Kind.SIGNED_AGREEMENT
     ).exists()
+
+
+# --- conflict of interest (DOMAIN rule 4) ----------------------------------------------------
+
+
+def recused_from(
+    user: Any, *, household_id: int, declared_hashes: frozenset[str] | None = None
+) -> bool:
+    """``policy.is_recused`` for the user and a household (one query for the user's
+    declarations unless given, one more only when there are some)."""
+    declared = recusing_hashes(user) if declared_hashes is None else declared_hashes
+    if not declared:
+        return False
+    return policy.is_recused(
+        user, household_hashes=household_hashes(household_id), declared_hashes=declared
+    )
+
+
+def applications_recused(user: Any, applications: Sequence[Application]) -> set[int]:
+    """Which of these applications (a page of a list) the user is recused from."""
+    declared = recusing_hashes(user)
+    if not declared or not applications:
+        return set()
+    households = households_with_hashes({a.household_id for a in applications}, declared)
+    return {a.pk for a in applications if a.household_id in households}
+
+
+def applications_kin_flagged(application_ids: Iterable[int]) -> set[int]:
+    """Which of these applications carry a kin flag (备案)."""
+    return set(
+        KinFlag.objects.filter(application_id__in=list(application_ids))
+        .values_list("application_id", flat=True)
+        .distinct()
+    )
+
+
+def kin_flags_of(application: Application) -> list[KinFlag]:
+    """The application's kin flags with their officials and declarations, oldest first."""
+    return list(
+        KinFlag.objects.filter(application=application)
+        .select_related("official", "declaration")
+        .order_by("detected_at", "pk")
+    )
+
+
+# --- payment to the head's bank card (DOMAIN rule 5) --------------------------------------
+
+
+def card_check_valid(application: Application) -> CardCheck | None:
+    """The newest card check of the application that still holds: for the card on record,
+    recorded after the household's last change of card."""
+    household = application.household
+    checks = CardCheck.objects.filter(
+        application_id=application.pk, bank_card_hash=household.bank_card_hash
+    )
+    if household.bank_card_changed_at is not None:
+        checks = checks.filter(checked_at__gte=household.bank_card_changed_at)
+    return checks.select_related("checked_by").order_by("-checked_at", "-pk").first()
+
+
+def card_facts(application: Application) -> policy.CardFacts:
+    """The facts of the card an application is paid to (``policy.CardFacts``)."""
+    household = application.household
+    check = card_check_valid(application)
+    return policy.CardFacts(
+        holder_is_head=idnumbers.card_holder_matches(
+            household.bank_card_holder, household.head_name
+        ),
+        shared=Household.objects.filter(bank_card_hash=household.bank_card_hash)
+        .exclude(pk=household.pk)
+        .exists(),
+        changed_at=household.bank_card_changed_at,
+        hold_days=application.program_version.card_change_hold_days,
+        checked_by_id=check.checked_by_id if check is not None else None,
+    )
+
+
+def applications_payment_held(applications: Sequence[Application], *, now: datetime) -> set[int]:
+    """Which of these applications (a page of a list; the approved ones count) wait for a
+    card check before payment. Three queries, whatever the number."""
+    approved = [a for a in applications if a.status == Application.Status.APPROVED]
+    if not approved:
+        return set()
+    hashes = {a.household.bank_card_hash for a in approved}
+    shared = set(
+        Household.objects.filter(bank_card_hash__in=hashes)
+        .values("bank_card_hash")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .values_list("bank_card_hash", flat=True)
+    )
+    hold_days = dict(
+        ProgramVersion.objects.filter(pk__in={a.program_version_id for a in approved}).values_list(
+            "pk", "card_change_hold_days"
+        )
+    )
+    checks: dict[int, list[tuple[str, datetime]]] = {}
+    for app_id, card_hash, at in CardCheck.objects.filter(
+        application_id__in=[a.pk for a in approved]
+    ).values_list("application_id", "bank_card_hash", "checked_at"):
+        checks.setdefault(app_id, []).append((card_hash, at))
+    held: set[int] = set()
+    for app in approved:
+        household = app.household
+        changed = household.bank_card_changed_at
+        card = policy.CardFacts(
+            holder_is_head=True,
+            shared=household.bank_card_hash in shared,
+            changed_at=changed,
+            hold_days=hold_days.get(app.program_version_id, 0),
+            checked_by_id=None,
+        )
+        if not policy.payment_holds(card, now=now):
+            continue
+        if any(
+            h == household.bank_card_hash and (changed is None or at >= changed)
+            for h, at in checks.get(app.pk, [])
+        ):
+            continue
+        held.add(app.pk)
+    return held
+
+
+@dataclass(frozen=True)
+class SharedCard:
+    """A bank card registered to more than one household (a red flag): the households the
+    inspector may see, and how many others hold it outside their area."""
+
+    bank_card_masked: str
+    households: tuple[Household, ...]
+    elsewhere: int
+
+
+MAX_RED_FLAGS = 200
+
+
+def shared_cards_visible_to(user: Any) -> list[SharedCard]:
+    """The bank cards shared by households, for the households the user may see."""
+    households = households_visible_to(user)
+    hashes = list(
+        Household.objects.filter(bank_card_hash__in=households.values("bank_card_hash"))
+        .values("bank_card_hash")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .order_by("bank_card_hash")
+        .values_list("bank_card_hash", flat=True)[:MAX_RED_FLAGS]
+    )
+    totals = dict(
+        Household.objects.filter(bank_card_hash__in=hashes)
+        .values("bank_card_hash")
+        .annotate(n=Count("pk"))
+        .values_list("bank_card_hash", "n")
+    )
+    seen: dict[str, list[Household]] = {}
+    for household in (
+        households.filter(bank_card_hash__in=hashes)
+        .select_related("area")
+        .order_by("area_code", "pk")
+    ):
+        seen.setdefault(household.bank_card_hash, []).append(household)
+    return [
+        SharedCard(
+            bank_card_masked=found[0].bank_card_masked,
+            households=tuple(found),
+            elsewhere=totals.get(card_hash, len(found)) - len(found),
+        )
+        for card_hash, found in seen.items()
+    ]
+
+
+def kin_flags_for_inspection(user: Any) -> QuerySet[KinFlag]:
+    """The kin flags of the user's area, newest first, with what a list shows."""
+    return (
+        kin_flags_visible_to(user)
+        .select_related("application", "application__household", "official", "declaration")
+        .order_by("-detected_at", "-pk")
+    )
 
 
 # --- the audit trail, for inspectors -------------------------------------------------------

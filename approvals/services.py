@@ -38,10 +38,10 @@ from applications.selectors import (
     programs_visible_to,
     roles_in,
 )
-from applications.services import program_version_current
+from applications.services import kin_flags_detect, program_version_current
 from approvals import hooks, policy
-from approvals.models import Attachment, Decision, Objection
-from approvals.selectors import has_signed_agreement
+from approvals.models import Attachment, CardCheck, Decision, Objection
+from approvals.selectors import card_facts, has_signed_agreement, recused_from
 from audit.services import audit_record, audit_refusal, model_changes
 
 S = Application.Status
@@ -131,6 +131,24 @@ def _check_cap(
         )
 
 
+def _refuse_if_recused(
+    *, actor: Any, household_id: int, area_code: str, action: str, object_type: str, object_id: Any
+) -> None:
+    """Conflict of interest (DOMAIN rule 4): an official recused from the household's
+    applications may not handle them; the refusal is recorded."""
+    if recused_from(actor, household_id=household_id):
+        message = policy.recusal_refusal()
+        audit_refusal(
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            area_code=area_code,
+            reason=message,
+        )
+        raise Forbidden(message, code="recused")
+
+
 def application_create(
     *,
     actor: Any,
@@ -140,13 +158,23 @@ def application_create(
 ) -> Application:
     """File a draft application on a household's behalf.
 
-    Guarantees: the household is in the actor's village(s) and eligible; the amount is
-    computed from the items of the parameters in force today and is within the household
-    cap; at most one active application per household and program; audited.
+    Guarantees: the household is in the actor's village(s) and eligible; the actor is not
+    recused from it (``Forbidden``, recorded); the amount is computed from the items of
+    the parameters in force today and is within the household cap; at most one active
+    application per household and program; audited; a conflict of interest of another
+    official of the area is flagged at once (``kin_flags_detect``).
     """
     household = households_visible_to(actor).filter(pk=household_id).first()
     if household is None or not has_role_in(actor, Role.VILLAGE_CADRE, household.area_code):
         raise InvalidInput({"household": [_("No such household in your village.")]})
+    _refuse_if_recused(
+        actor=actor,
+        household_id=household.pk,
+        area_code=household.area_code,
+        action="application.create",
+        object_type="household",
+        object_id=household.pk,
+    )
     if not policy.household_eligible(household):
         raise InvalidInput(
             {"household": [_("Only registered or returned-to-poverty households may apply.")]}
@@ -191,6 +219,7 @@ def application_create(
                 to_state=app.status,
                 changes=model_changes(None, _application_snapshot(app, rows)),
             )
+            kin_flags_detect(actor=actor, application_ids=[app.pk])
             hooks.notify_created(app, actor)
     except IntegrityError:
         raise InvalidInput(
@@ -224,9 +253,23 @@ def application_edit(
 ) -> Application:
     """Change the items or record the democratic appraisal, while the application is a
     draft or returned for correction. Field-by-field audit."""
-    if not applications_visible_to(actor).filter(pk=application_id).exists():
+    found = (
+        applications_visible_to(actor)
+        .filter(pk=application_id)
+        .values_list("household_id", "area_code")
+        .first()
+    )
+    if found is None:
         access_refused(actor=actor, application_id=application_id, action="application.edit")
         raise NotFound(_("No such application in your area."))
+    _refuse_if_recused(
+        actor=actor,
+        household_id=found[0],
+        area_code=found[1],
+        action="application.edit",
+        object_type="application",
+        object_id=application_id,
+    )
     with transaction.atomic():
         app = _lock_for(actor, application_id, "application.edit")
         if not has_role_in(actor, Role.VILLAGE_CADRE, app.area_code):
@@ -372,6 +415,7 @@ def _transition_locked(
             from_state,
         )
     open_objections = app.objections.filter(status=Objection.Status.OPEN).count()
+    recused = actor is not None and recused_from(actor, household_id=app.household_id)
     refusal = policy.transition_refusal(
         name,
         app,
@@ -381,7 +425,11 @@ def _transition_locked(
         now=now,
         via_objection=via_objection,
         signed_agreement=name == "disburse" and has_signed_agreement(app.pk),
+        recused=recused,
+        card=card_facts(app) if name == "disburse" else None,
     )
+    if recused and refusal is not None:
+        raise _Refusal(Forbidden(refusal, code="recused"), app.area_code, from_state)
     if refusal is None and name == "county_approve":
         # The program row is the budget's lock: two approvals cannot both spend its last yuan.
         # Its running ``committed`` total is raised below, in this transaction.
@@ -442,13 +490,15 @@ def available_transitions(
     *,
     open_objections: int | None = None,
     by_role: dict[tuple[str, str], list[str]] | None = None,
+    declared_hashes: frozenset[str] | None = None,
 ) -> list[str]:
     """The steps this user may take on this application now (state, role and rules; the
-    budget is checked when the step is taken).
+    budget is checked when the step is taken). None when the user is recused from it.
 
     ``by_role``: a dict kept across the calls for one user (one page of a list), where the
     steps the state machine and the user's roles allow are remembered per state and area:
-    they depend on nothing else, and working them out is most of the cost of a row."""
+    they depend on nothing else, and working them out is most of the cost of a row.
+    ``declared_hashes``: the user's ``recusing_hashes``, likewise worked out once."""
     key = (app.status, app.area_code)
     names = by_role.get(key) if by_role is not None else None
     if names is None:
@@ -457,6 +507,8 @@ def available_transitions(
         if by_role is not None:
             by_role[key] = names
     if not names:
+        return []
+    if recused_from(user, household_id=app.household_id, declared_hashes=declared_hashes):
         return []
     if open_objections is None:
         annotated = getattr(app, "open_objections", None)
@@ -467,6 +519,7 @@ def available_transitions(
         )
     now = timezone.now()
     signed = "disburse" in names and has_signed_agreement(app.pk)
+    card = card_facts(app) if "disburse" in names else None
     return [
         n
         for n in names
@@ -478,6 +531,7 @@ def available_transitions(
             reason="-",
             now=now,
             signed_agreement=signed,
+            card=card,
         )
         is None
     ]
@@ -577,12 +631,26 @@ def objection_resolve(*, actor: Any, objection_id: int, upheld: bool, reason: st
     application_id = (
         Objection.objects.filter(pk=objection_id).values_list("application_id", flat=True).first()
     )
-    if (
-        application_id is not None
-        and not applications_visible_to(actor).filter(pk=application_id).exists()
-    ):
+    scoped = (
+        applications_visible_to(actor)
+        .filter(pk=application_id)
+        .values_list("household_id", "area_code")
+        .first()
+        if application_id is not None
+        else None
+    )
+    if application_id is not None and scoped is None:
         access_refused(actor=actor, application_id=application_id, action="objection.resolve")
         raise NotFound(_("No such objection in your area."))
+    if scoped is not None:
+        _refuse_if_recused(
+            actor=actor,
+            household_id=scoped[0],
+            area_code=scoped[1],
+            action="objection.resolve",
+            object_type="application",
+            object_id=application_id,
+        )
     with transaction.atomic():
         found = (
             Objection.objects.filter(
@@ -713,19 +781,28 @@ def attachment_add(*, actor: Any, application_id: int, kind: str, file: Any) -> 
     nothing."""
     if kind not in Attachment.Kind.values:
         raise InvalidInput({"kind": [_("Choose what the file is.")]})
-    area_code = (
+    found = (
         applications_visible_to(actor)
         .filter(pk=application_id)
-        .values_list("area_code", flat=True)
+        .values_list("household_id", "area_code")
         .first()
     )
-    if area_code is None:
+    if found is None:
         access_refused(actor=actor, application_id=application_id, action="attachment.add")
         raise NotFound(_("No such application in your area."))
+    household_id, area_code = found
     if not any(has_role_in(actor, role, area_code) for role in ATTACHMENT_ROLES):
         raise Forbidden(
             _("Only the village cadre or the township reviewer uploads files."), code="role"
         )
+    _refuse_if_recused(
+        actor=actor,
+        household_id=household_id,
+        area_code=area_code,
+        action="attachment.add",
+        object_type="application",
+        object_id=application_id,
+    )
     if file is None:
         raise InvalidInput({"file": [_("Choose a file to upload.")]})
     size = getattr(file, "size", None)
@@ -780,7 +857,95 @@ def attachment_add(*, actor: Any, application_id: int, kind: str, file: Any) -> 
     return attachment
 
 
+# --- bank card checks (DOMAIN rule 5) -------------------------------------------------------
+
+CARD_CHECK_ROLES = (Role.COUNTY_APPROVER, Role.FINANCE_OFFICER)
+
+
+def card_check_record(*, actor: Any, application_id: int, reason: str) -> CardCheck:
+    """A county officer records the check of the bank card a held payment would go to (a
+    card shared with another household, or changed shortly before the payment), releasing
+    the hold.
+
+    Guarantees: a reason (what was checked, with whom); the application is in the actor's
+    area (else ``NotFound``, recorded); the actor is a county approver or finance officer
+    there and not recused from it (else ``Forbidden``, recorded); the application is
+    approved and its payment held (else ``Refused``); the check is tied to the card on
+    record (a later change of card holds the payment again) and to its checker, who may
+    then not pay it (separation of duties); one transaction with its audit entry."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput({"reason": [_("Say what was checked, and with whom.")]})
+    if len(reason) > MAX_REASON:
+        raise InvalidInput({"reason": [_("A reason has at most 2000 characters.")]})
+    found = (
+        applications_visible_to(actor)
+        .filter(pk=application_id)
+        .values_list("household_id", "area_code")
+        .first()
+    )
+    if found is None:
+        access_refused(actor=actor, application_id=application_id, action="application.card_check")
+        raise NotFound(_("No such application in your area."))
+    household_id, area_code = found
+    if not any(has_role_in(actor, role, area_code) for role in CARD_CHECK_ROLES):
+        audit_refusal(
+            actor=actor,
+            action="application.card_check",
+            object_type="application",
+            object_id=application_id,
+            area_code=area_code,
+            reason="no county approver or finance officer role here",
+        )
+        raise Forbidden(
+            _("Only a county approver or finance officer records a card check."), code="role"
+        )
+    _refuse_if_recused(
+        actor=actor,
+        household_id=household_id,
+        area_code=area_code,
+        action="application.card_check",
+        object_type="application",
+        object_id=application_id,
+    )
+    with transaction.atomic():
+        app = _lock_for(actor, application_id, "application.card_check")
+        if app.status != S.APPROVED:
+            raise Refused(
+                _("A card check is recorded for an approved application awaiting payment.")
+            )
+        card = card_facts(app)
+        holds = policy.payment_holds(card, now=timezone.now())
+        if not holds:
+            raise Refused(_("The payment is not held: there is nothing to check."))
+        if card.checked_by_id is not None:
+            raise Refused(_("The card check is already recorded."))
+        household = app.household
+        check = CardCheck.objects.create(
+            application=app,
+            bank_card_hash=household.bank_card_hash,
+            bank_card_masked=household.bank_card_masked,
+            checked_by=actor,
+            reason=reason,
+        )
+        audit_record(
+            actor=actor,
+            action="application.card_check",
+            object_type="application",
+            object_id=app.pk,
+            area_code=app.area_code,
+            changes={
+                "card_check": [None, str(check.pk)],
+                "bank_card": [None, household.bank_card_masked],
+                "holds": [None, holds],
+            },
+            reason=reason,
+        )
+    return check
+
+
 __all__ = [
+    "card_check_record",
     "attachment_add",
     "application_create",
     "application_edit",

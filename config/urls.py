@@ -3,7 +3,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from applications.api import AreaViewSet, HouseholdViewSet, PersonViewSet, ProgramViewSet
+from applications.api import (
+    AreaViewSet,
+    HouseholdViewSet,
+    KinDeclarationViewSet,
+    PersonViewSet,
+    ProgramViewSet,
+)
 from approvals.api import ApplicationViewSet, AuditViewSet, ObjectionViewSet, TokenView
 
 router = DefaultRouter()
@@ -11,6 +17,7 @@ router.register("areas", AreaViewSet, basename="area")
 router.register("programs", ProgramViewSet, basename="program")
 router.register("households", HouseholdViewSet, basename="household")
 router.register("persons", PersonViewSet, basename="person")
+router.register("kin-declarations", KinDeclarationViewSet, basename="kin-declaration")
 router.register("applications", ApplicationViewSet, basename="application")
 router.register("objections", ObjectionViewSet, basename="objection")
 router.register("audit", AuditViewSet, basename="audit")

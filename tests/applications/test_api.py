@@ -61,6 +61,7 @@ def _household_payload(**overrides: Any) -> dict[str, Any]:
         "members": [{"name": "李秀英", "id_number": id_number(), "relation": "spouse"}],
     }
     payload.update(overrides)
+    payload.setdefault("bank_card_holder", payload["head_name"])
     return payload
 
 
