@@ -82,6 +82,45 @@ REJECT_REASON = "入户核查发现该户家庭人均纯收入已超过扶贫标
 SURNAMES = "王张李刘杨马赵陈魏何徐孙朱胡郭高罗梁宋郑谢韩唐冯董程曹袁邓许"
 GIVEN = "建国 志强 永福 海军 德福 春生 文明 玉兰 桂花 秀英 淑珍 红 霞 梅 军 斌 勇 明 亮 刚".split()
 
+# The process of each bulk application, as ``workflows.sync`` leaves it. The bench checks
+# after loading that ``process_divergences()`` is empty, so these cannot drift from the flow.
+FLOW_CLASS = "workflows/flows.SubsidyApplicationFlow"
+NODE_TYPES = {
+    "start": "START",
+    "submit": "HUMAN",
+    "start_posting": "HUMAN",
+    "posting": "FUNCTION",
+    "after_posting": "SWITCH",
+    "township_review": "HUMAN",
+    "after_township": "SWITCH",
+    "county_review": "HUMAN",
+    "after_county": "SWITCH",
+    "disburse": "HUMAN",
+    "paid": "END",
+    "rejected": "END",
+}
+# Human nodes: the permission they need and how many digits of the area code it is on.
+NODE_PERMISSIONS = {
+    "submit": ("applications.act_village_cadre", 12),
+    "start_posting": ("applications.act_village_cadre", 12),
+    "township_review": ("applications.act_township_reviewer", 9),
+    "county_review": ("applications.act_county_approver", 6),
+    "disburse": ("applications.act_finance_officer", 6),
+}
+# A lifecycle step: the node it completes, the nodes it passes, the node it opens (None:
+# the process ends in the last node passed).
+PROCESS_STEPS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
+    "submit": ("submit", (), "start_posting"),
+    "start_posting": ("start_posting", (), "posting"),
+    "close_posting": ("posting", ("after_posting",), "township_review"),
+    "township_approve": ("township_review", ("after_township",), "county_review"),
+    "county_approve": ("county_review", ("after_county",), "disburse"),
+    "disburse": ("disburse", ("paid",), None),
+    "return": ("township_review", ("after_township",), "submit"),
+    "reject": ("township_review", ("after_township", "rejected"), None),
+}
+CLAIMED_SHARE = 0.3  # of the reviewer's township-review tasks: held by them (the inbox)
+
 
 # --- the database ----------------------------------------------------------------------
 
@@ -120,7 +159,7 @@ def copy_rows(model: type[Model], rows: Iterable[dict[str, Any]]) -> int:
     from audit.hashing import canonical_json
     from audit.models import CanonicalJSONField
 
-    fields = list(model._meta.concrete_fields)
+    fields = list(model._meta.local_concrete_fields)  # a child table holds only its own
     dumps = {
         f.attname: canonical_json if isinstance(f, CanonicalJSONField) else json.dumps
         for f in fields
@@ -367,9 +406,14 @@ class Ids:
     decision: int
     objection: int
     entry: int
+    process: int
+    task: int
+    task_link: int
 
     @classmethod
     def load(cls) -> Ids:
+        from viewflow.workflow.models import Process, Task
+
         from applications.models import Application, ApplicationItem, Household, Person
         from approvals.models import Decision, Objection
         from audit.models import AuditEntry
@@ -382,6 +426,9 @@ class Ids:
             decision=next_id(Decision),
             objection=next_id(Objection),
             entry=next_id(AuditEntry),
+            process=next_id(Process),
+            task=next_id(Task),
+            task_link=next_id(Task.previous.through),
         )
 
     def take(self, name: str) -> int:
@@ -396,10 +443,12 @@ def bulk_applications(world: World, count: int) -> None:
     chunks of ``CHUNK``, each chunk one transaction that moves the chain head on."""
     from django.db import connection, transaction
     from django.db.models import F
+    from viewflow.workflow.models import Process, Task
 
     from applications.models import Application, ApplicationItem, Household, Person, Program
     from approvals.models import Decision, Objection
     from audit.models import AuditEntry, ChainHead
+    from workflows.models import SubsidyProcess
 
     done = 0
     timings = dict.fromkeys(("generate", "copy", "commit", "vacuum"), 0.0)
@@ -420,6 +469,10 @@ def bulk_applications(world: World, count: int) -> None:
                 (Decision, chunk.decisions),
                 (Objection, chunk.objections),
                 (AuditEntry, chunk.ledger.rows),
+                (Process, chunk.processes),
+                (SubsidyProcess, chunk.subsidy_processes),
+                (Task, chunk.tasks),
+                (Task.previous.through, chunk.task_links),
             ):
                 copy_rows(model, rows)
             ChainHead.objects.filter(chain=head.chain).update(
@@ -434,7 +487,18 @@ def bulk_applications(world: World, count: int) -> None:
         timings["copy"] += t2 - t1
         timings["commit"] += time.perf_counter() - t2
         done += n
-    for model in (Household, Person, Application, ApplicationItem, Decision, Objection, AuditEntry):
+    for model in (
+        Household,
+        Person,
+        Application,
+        ApplicationItem,
+        Decision,
+        Objection,
+        AuditEntry,
+        Process,
+        Task,
+        Task.previous.through,
+    ):
         reset_sequence(model)
     t = time.perf_counter()
     with connection.cursor() as cursor:
@@ -460,6 +524,11 @@ class BulkChunk:
         self.lines: list[dict[str, Any]] = []
         self.decisions: list[dict[str, Any]] = []
         self.objections: list[dict[str, Any]] = []
+        self.processes: list[dict[str, Any]] = []
+        self.subsidy_processes: list[dict[str, Any]] = []
+        self.tasks: list[dict[str, Any]] = []
+        self.task_links: list[dict[str, Any]] = []
+        self.content_types = content_type_ids()
 
     def committed(self) -> Decimal:
         """The amounts of this chunk's applications that went through ``county_approve``."""
@@ -608,6 +677,7 @@ class BulkChunk:
                 **common,
             )
             app.update(appraisal)
+        times: list[datetime] = []
         for name, src, dst, who, reason in steps:
             at = self.entry(
                 who,
@@ -617,6 +687,7 @@ class BulkChunk:
                 reason=reason,
                 **common,
             )
+            times.append(at)
             self.decisions.append(
                 {
                     "id": self.ids.take("decision"),
@@ -640,7 +711,121 @@ class BulkChunk:
                 app[by] = users[who].pk
         if status == "posted" and self.rng.random() < 0.2:
             self.objection(app_id, common)
+        walked = [(name, who, at) for (name, *_x, who, _r), at in zip(steps, times, strict=True)]
+        self.process(app, walked)
         self.apps.append(app)
+
+    def process(self, app: dict[str, Any], steps: list[tuple[str, str, datetime]]) -> None:
+        """The application's viewflow process and its tasks, step by step as the flow
+        takes them: each lifecycle step completes its node, passes the switches after it and
+        opens the next node (``PROCESS_STEPS``); a withdrawal cancels the open task."""
+        process_id, village = self.ids.take("process"), app["area_code"]
+        tasks: list[dict[str, Any]] = []
+
+        def open_node(node: str, at: datetime) -> dict[str, Any]:
+            permission, digits = NODE_PERMISSIONS.get(node, (None, 0))
+            task: dict[str, Any] = {
+                "id": self.ids.take("task"),
+                "flow_task": f"{FLOW_CLASS}.{node}",
+                "flow_task_type": NODE_TYPES[node],
+                "status": "NEW",
+                "created": at,
+                "assigned": None,
+                "started": None,
+                "finished": None,
+                "scheduled": None,
+                "token": "start",
+                "external_task_id": None,
+                "owner_id": None,
+                "owner_permission": permission,
+                "owner_permission_content_type_id": self.content_types["area"]
+                if permission
+                else None,
+                "owner_permission_obj_pk": village[:digits].ljust(12, "0") if permission else None,
+                "process_id": process_id,
+                "data": {},
+                "seed_content_type_id": None,
+                "seed_object_id": None,
+                "artifact_content_type_id": None,
+                "artifact_object_id": None,
+            }
+            if tasks:
+                self.task_links.append(
+                    {
+                        "id": self.ids.take("task_link"),
+                        "from_task_id": tasks[-1]["id"],
+                        "to_task_id": task["id"],
+                    }
+                )
+            tasks.append(task)
+            return task
+
+        def close(
+            task: dict[str, Any], at: datetime, owner: Any = None, status: str = "DONE"
+        ) -> None:
+            task.update(status=status, finished=at, owner_id=owner.pk if owner else None)
+
+        created = app["created_at"]
+        close(open_node("start", created), created)
+        current: dict[str, Any] | None = open_node("submit", created)
+        status, finished = "NEW", None
+        for name, who, at in steps:
+            if name == "withdraw":
+                assert current is not None
+                close(current, at, status="CANCELED")
+                current, status, finished = None, "CANCELED", at
+                continue
+            node, passed, opens = PROCESS_STEPS[name]
+            assert current is not None and current["flow_task"].endswith(f".{node}"), (
+                name,
+                current,
+            )
+            close(current, at, self.users.get(who) if NODE_TYPES[node] == "HUMAN" else None)
+            for node_passed in passed:
+                close(open_node(node_passed, at), at)
+            current = open_node(opens, at) if opens else None
+            if opens is None:
+                status, finished = "DONE", at
+        if (
+            current is not None
+            and current["flow_task"].endswith(".township_review")
+            and village.startswith(TOWNSHIPS[0][:9])
+            and self.rng.random() < CLAIMED_SHARE
+        ):
+            at = current["created"] + timedelta(minutes=5)
+            reviewer = self.users["reviewer"]
+            current.update(status="ASSIGNED", owner_id=reviewer.pk, assigned=at)
+            self.entry(
+                "reviewer",
+                action="task.claim",
+                object_type="application",
+                object_id=str(app["id"]),
+                area_code=village,
+                from_state="NEW",
+                to_state="ASSIGNED",
+                changes={
+                    "task": [None, current["id"]],
+                    "node": [None, "township_review"],
+                    "owner": [None, reviewer.get_username()],
+                },
+            )
+        self.processes.append(
+            {
+                "id": process_id,
+                "flow_class": FLOW_CLASS,
+                "status": status,
+                "created": created,
+                "finished": finished,
+                "data": {},
+                "parent_task_id": None,
+                "seed_content_type_id": None,
+                "seed_object_id": None,
+                "artifact_content_type_id": self.content_types["application"],
+                "artifact_object_id": app["id"],
+            }
+        )
+        self.subsidy_processes.append({"process_ptr_id": process_id, "application_id": app["id"]})
+        self.tasks.extend(tasks)
 
     def objection(self, app_id: int, common: dict[str, str]) -> None:
         objection_id = self.ids.take("objection")
@@ -676,8 +861,19 @@ STEP_ACTOR_FIELD = {
 }
 
 
+def content_type_ids() -> dict[str, int]:
+    from django.contrib.contenttypes.models import ContentType
+
+    from applications.models import Application, Area
+
+    return {
+        "area": ContentType.objects.get_for_model(Area).pk,
+        "application": ContentType.objects.get_for_model(Application).pk,
+    }
+
+
 def row_of(instance: Model) -> dict[str, Any]:
-    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.local_concrete_fields}
 
 
 # --- reads -----------------------------------------------------------------------------
@@ -725,6 +921,66 @@ def list_run(world: World, url: str) -> ListResult:
     )
 
 
+def page_run(user: Any, url: str, rows: int) -> ListResult:
+    """A page through the whole stack (middleware, session, the selector, the template),
+    signed in as ``user``: timed ``LIST_REPEATS`` times after a warm-up, then once more
+    counting queries. ``rows``: how many the list holds in all (counted apart)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(user)
+    times = []
+    for i in range(LIST_REPEATS + 3):
+        started = time.perf_counter()
+        response = client.get(url)
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200, response.content[:500]
+        if i >= 3:
+            times.append(elapsed * 1000)
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(url)
+    return ListResult(
+        p50_ms=percentile(times, 0.5),
+        p95_ms=percentile(times, 0.95),
+        queries=len(ctx.captured_queries),
+        rows=rows,
+    )
+
+
+# The queue and inbox pages: who, which list, the query string.
+QUEUE_PAGES = {
+    "township queue, default (oldest first)": ("reviewer", "queue", ""),
+    "township queue, village + sort by amount": ("reviewer", "queue", "village={v}&sort=-amount"),
+    "township queue, page 10 of 20": ("reviewer", "queue", "size=20&page=10"),
+    "township inbox (claimed tasks)": ("reviewer", "inbox", ""),
+    "county queue, default": ("approver", "queue", ""),
+    "county queue, township filter, newest first": (
+        "approver",
+        "queue",
+        "township={t}&sort=-waiting",
+    ),
+}
+
+
+def queues_run(world: World) -> dict[str, ListResult]:
+    """The reviewer's and the approver's queue and inbox pages, after checking that every
+    application's process waits where its status says (the bulk rows included)."""
+    from workflows.selectors import process_divergences, tasks_inbox, tasks_queue
+
+    diverged = process_divergences().count()
+    assert diverged == 0, f"{diverged} applications' processes diverge from their status"
+    results = {}
+    for key, (who, mode, query) in QUEUE_PAGES.items():
+        user = world.users[who]
+        listed = tasks_queue(user) if mode == "queue" else tasks_inbox(user)
+        rows = listed.order_by().count()
+        url = f"/review/{mode}/?" + query.format(v=VILLAGES[1], t=TOWNSHIPS[1])
+        results[key] = page_run(user, url, rows)
+    return results
+
+
 @dataclass
 class VerifyResult:
     entries: int
@@ -754,6 +1010,7 @@ class Scale:
     applications: int
     transitions: TransitionResult
     lists: dict[str, ListResult]
+    queues: dict[str, ListResult]
     verify: VerifyResult
 
 
@@ -772,9 +1029,11 @@ def measure(world: World, label: str) -> Scale:
     transitions = transitions_run(world, app_ids)
     say(f"[{label}] the reviewer's list through the API")
     lists = {key: list_run(world, url) for key, url in LIST_URLS.items()}
+    say(f"[{label}] the queue and inbox pages")
+    queues = queues_run(world)
     say(f"[{label}] audit verification")
     verify = verify_run()
-    return Scale(Application.objects.count(), transitions, lists, verify)
+    return Scale(Application.objects.count(), transitions, lists, queues, verify)
 
 
 # --- documents (issue 5) -------------------------------------------------------------------
@@ -905,6 +1164,18 @@ def table(scales: list[Scale]) -> list[list[str]]:
                 f"reviewer list `{key}`: queries (rows in scope)",
                 *(f"{s.lists[key].queries} ({s.lists[key].rows:,})" for s in scales),
                 "≤ 15",
+            ]
+        )
+    for key in QUEUE_PAGES:
+        rows.append(
+            [
+                f"{key}: p50 / p95 ms, queries (rows)",
+                *(
+                    f"{s.queues[key].p50_ms:.0f} / {s.queues[key].p95_ms:.0f}, "
+                    f"{s.queues[key].queries} ({s.queues[key].rows:,})"
+                    for s in scales
+                ),
+                "p95 ≤ 100 ms, flat",
             ]
         )
     rows.append(
