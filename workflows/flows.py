@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow, lock
 
@@ -48,55 +49,70 @@ class SubsidyApplicationFlow(flow.Flow):
     lock_impl = lock.SelectForUpdateLock(nowait=False, attempts=1)
     process_title = "到户产业扶持申请"
 
-    start = flow.StartHandle(this.start_process).Next(this.submit)
+    # Titles name the nodes on the application page's process diagram (workflows.diagram).
+    start = (
+        flow.StartHandle(this.start_process)
+        .Annotation(title=_("Application created"))
+        .Next(this.submit)
+    )
 
     submit = (
         flow.View(task_redirect)
+        .Annotation(title=_("Filing and submission (village)"))
         .Permission("applications.act_village_cadre", obj=_village)
         .Next(this.start_posting)
     )
     start_posting = (
         flow.View(task_redirect)
+        .Annotation(title=_("Start of public posting (village)"))
         .Permission("applications.act_village_cadre", obj=_village)
         .Next(this.posting)
     )
     # Closed by the posting timer (process_timers); a rejection through an upheld
     # objection also completes it.
-    posting = flow.Handle().Next(this.after_posting)
+    posting = (
+        flow.Handle().Annotation(title=_("Public posting and objections")).Next(this.after_posting)
+    )
     after_posting = (
         flow.Switch()
+        .Annotation(title=_("Posting outcome"))
         .Case(this.township_review, _status_is(S.TOWNSHIP_REVIEW))
         .Default(this.rejected)
     )
     township_review = (
         flow.View(task_redirect)
+        .Annotation(title=_("Township review"))
         .Permission("applications.act_township_reviewer", obj=_area(9))
         .Next(this.after_township)
     )
     after_township = (
         flow.Switch()
+        .Annotation(title=_("Township decision"))
         .Case(this.county_review, _status_is(S.COUNTY_REVIEW))
         .Case(this.submit, _status_is(S.RETURNED))
         .Default(this.rejected)
     )
     county_review = (
         flow.View(task_redirect)
+        .Annotation(title=_("County approval"))
         .Permission("applications.act_county_approver", obj=_area(6))
         .Next(this.after_county)
     )
     after_county = (
         flow.Switch()
+        .Annotation(title=_("County decision"))
         .Case(this.disburse, _status_is(S.APPROVED))
         .Case(this.submit, _status_is(S.RETURNED))
         .Default(this.rejected)
     )
     disburse = (
         flow.View(task_redirect)
+        .Annotation(title=_("Payment (finance)"))
         .Permission("applications.act_finance_officer", obj=_area(6))
         .Next(this.paid)
     )
-    paid = flow.End()
-    rejected = flow.End()
+    paid = flow.End().Annotation(title=_("Paid"))
+    rejected = flow.End().Annotation(title=_("Rejected"))
 
     def start_process(self, activation: Any, application: Application) -> SubsidyProcess:
         activation.process.application = application

@@ -1,5 +1,5 @@
-"""Reads of the process layer: the inbox, the queue, the active step of an application, and
-the check that the process and the application status agree.
+"""Reads of the process layer: the inbox, the queue, the active step and the process diagram
+of an application, and the check that the process and the application status agree.
 
 Built on ``applications_visible_to`` (scope is data), joined to viewflow's tasks through
 ``Application.process`` (``SubsidyProcess``) and ``Process.task``: one SQL query per page,
@@ -7,18 +7,17 @@ never viewflow's ``user_queue`` (which loads every permission into memory)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
-from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from applications.models import Application
 from applications.roles import PERMISSION_ROLE
 from applications.selectors import applications_visible_to, scope_prefixes
+from workflows import diagram
 from workflows.flows import NODE_OF_STATUS, SubsidyApplicationFlow
 
 ACTIVE = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
@@ -116,41 +115,29 @@ def process_divergences(queryset: QuerySet[Application] | None = None) -> QueryS
     return qs.filter(diverged)
 
 
-@dataclass(frozen=True)
-class Step:
-    name: str
-    label: str
-    state: str  # "done", "current" or "todo"
+# The state a node shows, by the status of its latest task.
+STATE_OF_TASK = {
+    **dict.fromkeys(ACTIVE, diagram.CURRENT),
+    STATUS.DONE: diagram.DONE,
+    STATUS.CANCELED: diagram.STOPPED,
+}
 
 
-def step_labels() -> dict[str, str]:
-    return {
-        "submit": _("Filing and submission (village)"),
-        "start_posting": _("Start of public posting (village)"),
-        "posting": _("Public posting and objections"),
-        "township_review": _("Township review"),
-        "county_review": _("County approval"),
-        "disburse": _("Payment (finance)"),
+def process_diagram(application: Application) -> diagram.Diagram:
+    """The flow's diagram for this application: each node current (an open task waits
+    there), done, stopped (withdrawn) or not reached yet, by the latest task of that node in
+    the process history; a node done in an earlier round (before a return) stays done.
+    One query, however long the history; the layout itself is cached per flow class."""
+    latest: dict[str, str] = {}
+    tasks = (
+        Task.objects.filter(process__subsidyprocess__application=application)
+        .order_by("created", "pk")
+        .values_list("flow_task", "status")
+    )
+    for node, status in tasks:
+        if node is not None:
+            latest[node.name] = status
+    states = {
+        name: STATE_OF_TASK[status] for name, status in latest.items() if status in STATE_OF_TASK
     }
-
-
-def process_steps(application: Application) -> list[Step]:
-    """The chain as an ordered list of its human-readable nodes, each done, current (an
-    open task waits there) or still to come: the process diagram of the application page."""
-    done: set[str] = set()
-    current: set[str] = set()
-    for task in Task.objects.filter(process__subsidyprocess__application=application):
-        if task.flow_task is None:
-            continue
-        if task.status in ACTIVE:
-            current.add(task.flow_task.name)
-        elif task.status == STATUS.DONE:
-            done.add(task.flow_task.name)
-    return [
-        Step(
-            name=name,
-            label=label,
-            state="current" if name in current else "done" if name in done else "todo",
-        )
-        for name, label in step_labels().items()
-    ]
+    return diagram.diagram_of(SubsidyApplicationFlow, states)

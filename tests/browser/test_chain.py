@@ -82,6 +82,28 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def _diagram_shots(page: Page, base: str, pk: int, name: str, current: str | None) -> None:
+    """The application page's process diagram, on the phone (inside its own scrolling box,
+    never widening the page) and on a desktop screen."""
+    page.goto(f"{base}/applications/{pk}/")
+    chart = page.locator("svg.process-chart")
+    assert chart.is_visible()
+    marked = page.locator("svg.process-chart g[data-state=current]")
+    assert [marked.nth(i).get_attribute("data-node") for i in range(marked.count())] == (
+        [current] if current else []
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    _shot(page, f"{name}-phone")
+    if current:  # swiped along to the current step
+        marked.first.scroll_into_view_if_needed()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        _shot(page, f"{name}-phone-scrolled")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    _shot(page, f"{name}-desktop")
+    page.set_viewport_size({"width": 390, "height": 844})
+
+
 def _status(pk: int) -> str:
     return Application.objects.get(pk=pk).status
 
@@ -161,6 +183,8 @@ def test_chain_walked_by_five_people_in_the_browser(
     assert f"/review/applications/{pk}/" in reviewer.content()
     reviewer.goto(f"{base}/review/applications/{pk}/")
     _shot(reviewer, "04-township-review")
+    _diagram_shots(reviewer, base, pk, "04a-process-diagram", current="township_review")
+    reviewer.goto(f"{base}/review/applications/{pk}/")
     _step(reviewer, "township_approve")
     assert _status(pk) == Application.Status.COUNTY_REVIEW
 
@@ -187,6 +211,11 @@ def test_chain_walked_by_five_people_in_the_browser(
 
     finance.goto(f"{base}/applications/{pk}/")
     _shot(finance, "07-timeline")
+    _diagram_shots(finance, base, pk, "07a-process-diagram", current=None)
+    finance.click("button[name=language][value=en]")
+    finance.wait_for_load_state()
+    assert "Payment (finance)" in finance.inner_html("svg.process-chart")
+    _diagram_shots(finance, base, pk, "07b-process-diagram-en", current=None)
     assert not list(process_divergences(Application.objects.filter(pk=pk)))
 
     # The cadre of another village cannot open it.

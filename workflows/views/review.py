@@ -428,7 +428,8 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
 def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Read-only: the application, its timeline and the process diagram."""
     app = _application_or_404(request, pk)
-    context = _page_context(request, app, process_steps=selectors.process_steps(app))
+    diagram = selectors.process_diagram(app)
+    context = _page_context(request, app, diagram=diagram, process_steps=diagram.steps)
     return render(request, "workflows/review/application.html", context)
 
 
