@@ -14,9 +14,15 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from applications.idnumbers import id_check_digit
-from applications.models import Application, Area, Household, Program
+from applications.models import Application, Area, Household, KinDeclaration, Program
 from applications.roles import Role, prefix_of_code
-from applications.services import area_create, household_create, program_create, role_grant
+from applications.services import (
+    area_create,
+    household_create,
+    kin_declare,
+    program_create,
+    role_grant,
+)
 from approvals.models import Attachment
 from approvals.services import (
     application_create,
@@ -69,6 +75,33 @@ def make_household(*, actor: Any, area_code: str = "620902100200", **fields: Any
     }
     values.update(fields)
     return household_create(actor=actor, area_code=area_code, **values)
+
+
+def declare_kin(
+    *, official: Any, relation: str, id_number: str, name: str = "王亲属"
+) -> KinDeclaration:
+    """The official declares their own number (``relation="self"``) or a relative's, through
+    ``kin_declare``."""
+    return kin_declare(
+        actor=official,
+        official_id=official.pk,
+        relation=relation,
+        name=name,
+        id_number=id_number,
+    )
+
+
+def colleague(username: str, role: str, area_code: str) -> Any:
+    """A second holder of a role on an area (someone else who can act when one is
+    recused), granted through ``role_grant``; signs in with ``password_of(username)``."""
+    user, _granted = role_grant(
+        actor=None,
+        username=username,
+        role=role,
+        area_code=area_code,
+        password=password_of(username),
+    )
+    return user
 
 
 DEFAULT_ITEMS = [{"item": "pen", "quantity": 1}, {"item": "sheep", "quantity": 5}]  # 4000 yuan

@@ -9,7 +9,7 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from applications.models import Area, Household, Person, ProgramItem
+from applications.models import Area, Household, KinDeclaration, Person, ProgramItem
 from approvals.models import Attachment
 
 
@@ -46,6 +46,12 @@ class HouseholdForm(forms.Form):
         label=_("bank card (一卡通) in the head's name"),
         max_length=40,
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    )
+    bank_card_holder = forms.CharField(
+        label=_("name on the bank card"),
+        max_length=50,
+        help_text=_("As printed on the card or passbook; it must be the head's name."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     phone = forms.CharField(
         label=_("phone"), max_length=20, widget=forms.TextInput(attrs={"inputmode": "tel"})
@@ -153,3 +159,17 @@ class ObjectionForm(forms.Form):
     )
     raised_by_name = forms.CharField(label=_("raised by (optional)"), max_length=50, required=False)
     contact = forms.CharField(label=_("contact (optional)"), max_length=50, required=False)
+
+
+class KinDeclarationForm(forms.Form):
+    """An official declares their own ID number or a relative's (亲属备案)."""
+
+    relation = forms.ChoiceField(
+        label=_("relation to you"), choices=KinDeclaration.Relation.choices
+    )
+    name = forms.CharField(label=_("name"), max_length=50)
+    id_number = forms.CharField(
+        label=_("ID number"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )

@@ -18,9 +18,12 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from applications.errors import Forbidden, NotFound, Refused, ServiceError
+from applications.models import Application
 from applications.permissions import grants_of, holders_of
 from applications.roles import PERMISSION_ROLE, Role
 from applications.selectors import applications_visible_to
+from approvals import policy
+from approvals.selectors import recused_from
 from approvals.services import access_refused
 from audit.services import audit_record, audit_refusal
 from workflows.flows import SubsidyApplicationFlow
@@ -44,6 +47,16 @@ def holds_task_role(user: Any, task: Any) -> bool:
     if role is None or not area:
         return False
     return any(g.role == role and area.startswith(g.prefix) for g in grants_of(user))
+
+
+def _recused(user: Any, task: Any) -> bool:
+    """Is the user recused from the task's application (DOMAIN rule 4)?"""
+    household_id = (
+        Application.objects.filter(process__pk=task.process_id)
+        .values_list("household_id", flat=True)
+        .first()
+    )
+    return household_id is not None and recused_from(user, household_id=household_id)
 
 
 def _task_and_application(actor: Any, task_id: int, action: str) -> tuple[Any, int, str]:
@@ -127,6 +140,8 @@ def task_claim(*, actor: Any, task_id: int) -> Any:
         _check_human_active(task)
         if not holds_task_role(actor, task):
             raise Forbidden(_("Your role may not take this task."), code="role")
+        if _recused(actor, task):
+            raise Forbidden(policy.recusal_refusal(), code="recused")
         if task.owner_id is not None or task.status != STATUS.NEW:
             raise Refused(_("Someone has already taken this task."), code="taken")
         activation.assign(actor)
@@ -167,6 +182,11 @@ def task_reassign(*, actor: Any, task_id: int, to_user: Any) -> Any:
             raise Refused(
                 _("The colleague must hold the same role in this area."), code="not_colleague"
             )
+        if _recused(target, task):
+            raise Refused(
+                _("The colleague is recused from this application (conflict of interest)."),
+                code="recused",
+            )
         if task.status == STATUS.STARTED:
             raise Refused(_("This task is in progress and cannot be handed over."), code="started")
         before = task.owner.get_username() if task.owner_id else None
@@ -191,7 +211,7 @@ def task_colleagues(actor: Any, task: Any) -> list[Any]:
     return [
         u
         for u in holders_of(codename, str(task.owner_permission_obj_pk))
-        if u.pk not in (actor.pk, task.owner_id)
+        if u.pk not in (actor.pk, task.owner_id) and not _recused(u, task)
     ]
 
 

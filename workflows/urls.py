@@ -1,7 +1,7 @@
 from django.urls import URLPattern, URLResolver
 
 from workflows import views
-from workflows.views import cadre, inspect, public, review
+from workflows.views import cadre, inspect, kin, public, review
 
 app_name = "workflows"
 
@@ -10,5 +10,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *cadre.urlpatterns,
     *review.urlpatterns,
     *inspect.urlpatterns,
+    *kin.urlpatterns,
     *public.urlpatterns,
 ]

@@ -12,7 +12,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from applications.idnumbers import id_check_digit
-from applications.models import Household, Person
+from applications.models import Household, KinDeclaration, Person
 from approvals.models import Decision
 from audit.models import AuditEntry
 from tests.factories import (
@@ -21,6 +21,7 @@ from tests.factories import (
     VILLAGE_3,
     World,
     bank_card_number,
+    declare_kin,
     id_number,
     with_wrong_check_digit,
 )
@@ -552,3 +553,122 @@ def test_project_errors_in_english_when_asked(world: World, api: Login) -> None:
 @pytest.mark.django_db
 def test_county_code_constant_matches_program(world: World) -> None:
     assert world.program.area_id == COUNTY
+
+
+# --- the card holder and kin declarations (DOMAIN rules 4 and 5) ------------------------------
+
+
+@pytest.mark.django_db
+def test_household_create_card_in_another_name_refused(world: World, api: Login) -> None:
+    before = _counts()
+    payload = _household_payload(head_name="王建国", bank_card_holder="王建军")
+
+    response = api("cadre_v1").post("/api/v1/households/", payload, format="json")
+
+    body = _assert_refused_unchanged(response, before, "bank_card_holder")
+    assert CJK.search(body["bank_card_holder"][0])
+
+
+@pytest.mark.django_db
+def test_household_create_without_card_holder_refused(world: World, api: Login) -> None:
+    before = _counts()
+    payload = _household_payload()
+    del payload["bank_card_holder"]
+
+    response = api("cadre_v1").post("/api/v1/households/", payload, format="json")
+
+    _assert_refused_unchanged(response, before, "bank_card_holder")
+
+
+@pytest.mark.django_db
+def test_household_shows_the_card_holder(world: World, api: Login) -> None:
+    response = api("cadre_v1").post(
+        "/api/v1/households/", _household_payload(head_name="王建国"), format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["bank_card_holder"] == "王建国"
+
+
+@pytest.mark.django_db
+def test_household_new_card_needs_the_holder(world: World, api: Login) -> None:
+    household = world.household(VILLAGE_1, head_name="王建国")
+    client = api("cadre_v1")
+    url = f"/api/v1/households/{household.pk}/"
+
+    missing = client.patch(url, {"bank_card": bank_card_number()}, format="json")
+    wrong = client.patch(
+        url, {"bank_card": bank_card_number(), "bank_card_holder": "李四"}, format="json"
+    )
+
+    assert missing.status_code == 400 and "bank_card_holder" in missing.json()
+    assert wrong.status_code == 400 and "bank_card_holder" in wrong.json()
+    assert Household.objects.get(pk=household.pk).bank_card_hash == household.bank_card_hash
+
+
+@pytest.mark.django_db
+def test_program_shows_the_card_change_hold(world: World, api: Login) -> None:
+    response = api("cadre_v1").get(f"/api/v1/programs/{world.program.pk}/")
+
+    assert response.json()["current"]["card_change_hold_days"] == 30
+
+
+@pytest.mark.django_db
+def test_kin_declaration_created_for_oneself(world: World, api: Login) -> None:
+    relative = id_number()
+
+    response = api("reviewer_t1").post(
+        "/api/v1/kin-declarations/",
+        {"relation": "spouse", "name": "李秀英", "id_number": relative},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["official"] == "reviewer_t1"
+    assert body["id_masked"].endswith(relative[-4:])
+    assert relative not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_kin_declaration_for_another_official_refused(world: World, api: Login) -> None:
+    response = api("cadre_v1").post(
+        "/api/v1/kin-declarations/",
+        {
+            "relation": "spouse",
+            "name": "李秀英",
+            "id_number": id_number(),
+            "official": world.user("reviewer_t1").pk,
+        },
+        format="json",
+    )
+
+    assert response.status_code == 403
+    assert not KinDeclaration.objects.exists()
+
+
+@pytest.mark.django_db
+def test_kin_declaration_bad_number_refused(world: World, api: Login) -> None:
+    response = api("cadre_v1").post(
+        "/api/v1/kin-declarations/",
+        {"relation": "spouse", "name": "李秀英", "id_number": with_wrong_check_digit(id_number())},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "id_number" in response.json()
+
+
+@pytest.mark.django_db
+def test_kin_declarations_list_is_scoped(world: World, api: Login) -> None:
+    mine = declare_kin(official=world.user("cadre_v1"), relation="spouse", id_number=id_number())
+
+    def listed(username: str) -> set[int]:
+        response = api(username).get("/api/v1/kin-declarations/")
+        assert response.status_code == 200
+        return {row["id"] for row in response.json()["results"]}
+
+    assert listed("cadre_v1") == {mine.pk}
+    assert listed("inspector_a") == {mine.pk}
+    assert listed("inspector_b") == set()
+    assert listed("cadre_v2") == set()

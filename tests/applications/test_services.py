@@ -1,5 +1,6 @@
 """Writes to the registry: households (numbers stored encrypted, shown masked, revealed only
-with the grant and on the record), programs, role grants."""
+with the grant and on the record; the bank card in the head's name), programs, role grants,
+officials' kin declarations."""
 
 from __future__ import annotations
 
@@ -12,13 +13,20 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from applications.errors import Forbidden, InvalidInput, NotFound
-from applications.models import Household, Person, Program
+from applications.models import Household, KinDeclaration, Person, Program
 from applications.permissions import forget_grants
 from applications.roles import REVEAL_PERMISSION, Role
-from applications.selectors import applications_visible_to, has_role_in, households_visible_to
+from applications.selectors import (
+    applications_visible_to,
+    has_role_in,
+    households_visible_to,
+    kin_declarations_visible_to,
+)
 from applications.services import (
     area_create,
     household_create,
+    household_update,
+    kin_declare,
     person_reveal_id,
     program_create,
     role_grant,
@@ -32,6 +40,7 @@ from tests.factories import (
     VILLAGE_3,
     World,
     bank_card_number,
+    declare_kin,
     id_number,
 )
 
@@ -364,3 +373,229 @@ def test_application_records_program_version(world: World) -> None:
     app = world.application("draft")
 
     assert app.program_version == world.program.versions.get()
+
+
+# --- the bank card in the head's name (DOMAIN rule 5) ---------------------------------------
+
+
+def _registry_counts() -> tuple[int, int, int]:
+    return Household.objects.count(), Person.objects.count(), AuditEntry.objects.count()
+
+
+def test_household_create_refuses_a_card_in_another_name(world: World) -> None:
+    before = _registry_counts()
+
+    with pytest.raises(InvalidInput) as refused:
+        world.household(VILLAGE_1, head_name="王建国", bank_card_holder="王建军")
+
+    assert list(refused.value.errors) == ["bank_card_holder"]
+    assert "王建军" in refused.value.errors["bank_card_holder"][0]
+    assert _registry_counts() == before
+
+
+def test_household_create_records_the_card_holder(world: World) -> None:
+    household = world.household(
+        VILLAGE_1, head_name="阿依古丽·买买提", bank_card_holder="阿依古丽•买买提 "
+    )
+
+    household.refresh_from_db()
+    assert household.bank_card_holder == "阿依古丽•买买提"
+    entry = AuditEntry.objects.get(action="household.create", object_id=str(household.pk))
+    assert entry.changes["bank_card_holder"] == [None, "阿依古丽•买买提"]
+
+
+def test_household_create_refuses_an_empty_card_holder(world: World) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        world.household(VILLAGE_1, bank_card_holder="  ")
+    assert "bank_card_holder" in refused.value.errors
+
+
+def test_household_update_refuses_a_new_card_in_another_name_and_changes_nothing(
+    world: World,
+) -> None:
+    household = world.household(VILLAGE_1, head_name="王建国")
+    before = Household.objects.get(pk=household.pk)
+    entries = AuditEntry.objects.count()
+
+    with pytest.raises(InvalidInput) as refused:
+        household_update(
+            actor=world.user("cadre_v1"),
+            household_id=household.pk,
+            bank_card=bank_card_number(),
+            bank_card_holder="李四",
+        )
+
+    assert list(refused.value.errors) == ["bank_card_holder"]
+    after = Household.objects.get(pk=household.pk)
+    assert after.bank_card_hash == before.bank_card_hash
+    assert after.bank_card_holder == "王建国"
+    assert after.bank_card_changed_at is None
+    assert AuditEntry.objects.count() == entries
+
+
+def test_household_update_new_card_starts_the_hold_clock(world: World) -> None:
+    household = world.household(VILLAGE_1, head_name="王建国")
+
+    household_update(
+        actor=world.user("cadre_v1"),
+        household_id=household.pk,
+        bank_card=bank_card_number(),
+        bank_card_holder="王建国",
+    )
+
+    household.refresh_from_db()
+    assert household.bank_card_changed_at is not None
+
+
+def test_household_update_same_card_again_is_no_change(world: World) -> None:
+    card = bank_card_number()
+    household = world.household(VILLAGE_1, bank_card=card)
+
+    household_update(actor=world.user("cadre_v1"), household_id=household.pk, bank_card=card)
+
+    household.refresh_from_db()
+    assert household.bank_card_changed_at is None
+    assert not AuditEntry.objects.filter(
+        action="household.update", object_id=str(household.pk)
+    ).exists()
+
+
+def test_shared_card_is_on_the_record(world: World) -> None:
+    card = bank_card_number()
+    world.household(VILLAGE_1, bank_card=card)
+    assert not AuditEntry.objects.filter(action="household.shared_card").exists()
+
+    second = world.household(VILLAGE_3, bank_card=card)
+
+    entry = AuditEntry.objects.get(action="household.shared_card")
+    assert entry.object_id == str(second.pk)
+    assert entry.changes["other_households"] == [None, "1"]
+    # The other household is not named: a count, the masked card and a prefix of its hash.
+    assert set(entry.changes) == {"bank_card", "bank_card_hash", "other_households"}
+    assert card not in str(entry.changes)
+
+
+def test_shared_card_by_a_change_of_card_is_on_the_record(world: World) -> None:
+    card = bank_card_number()
+    world.household(VILLAGE_1, bank_card=card)
+    other = world.household(VILLAGE_1)
+
+    household_update(actor=world.user("cadre_v1"), household_id=other.pk, bank_card=card)
+
+    assert AuditEntry.objects.filter(
+        action="household.shared_card", object_id=str(other.pk)
+    ).exists()
+
+
+# --- kin declarations (亲属备案, DOMAIN rule 4) ---------------------------------------------------
+
+
+def test_kin_declare_stores_the_number_encrypted_and_audits_it_masked(world: World) -> None:
+    relative = id_number()
+    cadre = world.user("cadre_v1")
+
+    declaration = declare_kin(
+        official=cadre, relation=KinDeclaration.Relation.SPOUSE, id_number=relative, name="李秀英"
+    )
+
+    assert relative not in _rows_as_text("applications_kindeclaration")
+    assert declaration.id_masked == f"{relative[:6]}********{relative[-4:]}"
+    entry = AuditEntry.objects.get(action="kin.declare", object_id=str(cadre.pk))
+    assert entry.chain == COUNTY[:6]
+    assert entry.actor_name == "cadre_v1"
+    assert entry.changes["relation"] == [None, "spouse"]
+    assert entry.changes["id"] == [None, declaration.id_masked]
+    assert relative not in str(entry.changes)
+
+
+def test_kin_declare_for_someone_else_refused_and_recorded(world: World) -> None:
+    reviewer = world.user("reviewer_t1")
+
+    with pytest.raises(Forbidden):
+        kin_declare(
+            actor=world.user("cadre_v1"),
+            official_id=reviewer.pk,
+            relation=KinDeclaration.Relation.SPOUSE,
+            name="李秀英",
+            id_number=id_number(),
+        )
+
+    assert not KinDeclaration.objects.exists()
+    assert AuditEntry.objects.filter(
+        action="kin.declare", outcome=AuditEntry.Outcome.REFUSED, actor_name="cadre_v1"
+    ).exists()
+
+
+def test_kin_declare_by_an_admin_or_the_command_for_an_official(world: World) -> None:
+    declaration = kin_declare(
+        actor=None,
+        official_id=world.user("reviewer_t1").pk,
+        relation=KinDeclaration.Relation.PARENT,
+        name="王父",
+        id_number=id_number(),
+    )
+
+    assert declaration.official.get_username() == "reviewer_t1"
+    assert declaration.created_by is None
+
+
+def test_kin_declare_refuses_a_bad_number_and_stores_nothing(world: World) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        declare_kin(
+            official=world.user("cadre_v1"),
+            relation=KinDeclaration.Relation.SPOUSE,
+            id_number="62090219700101123",
+        )
+    assert "id_number" in refused.value.errors
+    assert not KinDeclaration.objects.exists()
+
+
+def test_kin_declare_refuses_an_unknown_relation(world: World) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        declare_kin(official=world.user("cadre_v1"), relation="cousin", id_number=id_number())
+    assert "relation" in refused.value.errors
+
+
+def test_kin_declare_once_per_person(world: World) -> None:
+    relative = id_number()
+    cadre = world.user("cadre_v1")
+    declare_kin(official=cadre, relation=KinDeclaration.Relation.SPOUSE, id_number=relative)
+
+    with pytest.raises(InvalidInput):
+        declare_kin(official=cadre, relation=KinDeclaration.Relation.SIBLING, id_number=relative)
+    assert KinDeclaration.objects.count() == 1
+
+
+def test_kin_declare_own_number_once_and_nobody_elses(world: World) -> None:
+    own = id_number()
+    declare_kin(official=world.user("cadre_v1"), relation="self", id_number=own)
+
+    with pytest.raises(InvalidInput):
+        declare_kin(official=world.user("cadre_v1"), relation="self", id_number=id_number())
+    with pytest.raises(InvalidInput):
+        declare_kin(official=world.user("cadre_v2"), relation="self", id_number=own)
+    assert KinDeclaration.objects.count() == 1
+
+
+def test_kin_declare_needs_an_official_with_a_role(world: World) -> None:
+    from django.contrib.auth import get_user_model
+
+    nobody = get_user_model().objects.create_user("nobody", password="x-2016-pass")
+
+    with pytest.raises(InvalidInput):
+        declare_kin(official=nobody, relation="spouse", id_number=id_number())
+
+
+def test_kin_declarations_are_read_by_the_official_and_their_inspectors(world: World) -> None:
+    declaration = declare_kin(
+        official=world.user("cadre_v1"), relation="spouse", id_number=id_number()
+    )
+
+    def sees(username: str) -> bool:
+        return kin_declarations_visible_to(world.user(username)).filter(pk=declaration.pk).exists()
+
+    assert sees("cadre_v1")
+    assert sees("inspector_a")
+    assert not sees("inspector_b")  # another county
+    assert not sees("cadre_v2")
+    assert not sees("reviewer_t1")

@@ -15,7 +15,17 @@ from applications.models import Application, ApplicationItem
 from approvals.models import Decision, Objection
 from approvals.services import objection_raise
 from audit.models import AuditEntry
-from tests.factories import VILLAGE_1, VILLAGE_3, VILLAGE_B, World
+from tests.factories import (
+    VILLAGE_1,
+    VILLAGE_2,
+    VILLAGE_3,
+    VILLAGE_B,
+    World,
+    bank_card_number,
+    declare_kin,
+    id_number,
+    upload_signed_agreement,
+)
 
 Login = Callable[..., APIClient]
 S = Application.Status
@@ -667,3 +677,74 @@ def test_applications_list_bad_filter_refused(world: World, api: Login) -> None:
     ]
 
     assert answers == [400, 400, 400, 400]
+
+
+# --- conflict of interest and the payment holds (DOMAIN rules 4 and 5) ------------------------
+
+
+@pytest.mark.django_db
+def test_recused_reviewer_forbidden_with_the_reason(world: World, api: Login) -> None:
+    relative = id_number()
+    household = world.household(VILLAGE_1, head_id_number=relative)
+    app = world.application(S.TOWNSHIP_REVIEW, household=household)
+    declare_kin(official=world.user("reviewer_t1"), relation="spouse", id_number=relative)
+    client = api("reviewer_t1")
+
+    detail = client.get(f"/api/v1/applications/{app.pk}/").json()
+    response = client.post(f"/api/v1/applications/{app.pk}/transitions/township_approve/")
+
+    assert detail["kin_flagged"] is True
+    assert detail["available_transitions"] == []
+    assert response.status_code == 403
+    assert CJK.search(response.json()["detail"])
+    app.refresh_from_db()
+    assert app.status == S.TOWNSHIP_REVIEW
+
+
+@pytest.mark.django_db
+def test_application_list_shows_the_kin_flag(world: World, api: Login) -> None:
+    relative = id_number()
+    flagged = world.application(
+        S.TOWNSHIP_REVIEW, household=world.household(VILLAGE_1, head_id_number=relative)
+    )
+    plain = world.application(S.TOWNSHIP_REVIEW)
+    declare_kin(official=world.user("cadre_v1"), relation="parent", id_number=relative)
+
+    rows = api("reviewer_t1").get("/api/v1/applications/").json()["results"]
+
+    by_id = {row["id"]: row for row in rows}
+    assert by_id[flagged.pk]["kin_flagged"] is True
+    assert by_id[plain.pk]["kin_flagged"] is False
+    assert "township_approve" in by_id[flagged.pk]["available_transitions"]  # not recused
+
+
+@pytest.mark.django_db
+def test_card_check_through_the_api_releases_the_payment(world: World, api: Login) -> None:
+    card = bank_card_number()
+    household = world.household(VILLAGE_1, bank_card=card)
+    world.household(VILLAGE_2, bank_card=card)
+    app = world.application(S.APPROVED, household=household)
+    upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
+    url = f"/api/v1/applications/{app.pk}/"
+
+    held = api("finance_a").post(url + "transitions/disburse/")
+    check = api("approver_a").post(url + "card-check/", {"reason": "经银行核实。"}, format="json")
+    paid = api("finance_a").post(url + "transitions/disburse/")
+
+    assert held.status_code == 409
+    assert check.status_code == 201, check.content
+    assert check.json()["checked_by"] == "approver_a"
+    assert card not in check.content.decode()
+    assert paid.status_code == 200, paid.content
+    assert paid.json()["status"] == S.DISBURSED
+
+
+@pytest.mark.django_db
+def test_card_check_through_the_api_refused_to_a_cadre(world: World, api: Login) -> None:
+    app = world.application(S.APPROVED)
+
+    response = api("cadre_v1").post(
+        f"/api/v1/applications/{app.pk}/card-check/", {"reason": "核实。"}, format="json"
+    )
+
+    assert response.status_code == 403

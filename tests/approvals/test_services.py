@@ -1,5 +1,6 @@
 """The guards of the chain, through the services: posting window and objections, reasons,
-separation of duties, one active application, eligibility, caps, budget."""
+separation of duties, one active application, eligibility, caps, budget, conflict of
+interest (recusal, kin flags) and the payment holds on the bank card."""
 
 from __future__ import annotations
 
@@ -14,25 +15,36 @@ from django.db import connections
 from django.utils import timezone
 
 from applications.errors import Forbidden, InvalidInput, NotFound, Refused
-from applications.models import Application, Household
+from applications.models import Application, Household, KinDeclaration, KinFlag
 from applications.permissions import forget_grants
 from applications.roles import Role
-from applications.services import household_update, role_grant
-from approvals.models import Decision, Objection
+from applications.services import household_update, program_version_add, role_grant
+from approvals import policy
+from approvals.models import CardCheck, Decision, Objection
 from approvals.services import (
     application_create,
     application_edit,
     application_transition,
+    card_check_record,
     objection_raise,
     objection_resolve,
     postings_close_due,
 )
 from audit.models import AuditEntry
 from tests.factories import (
+    COUNTY,
+    SEED_PROGRAM_ITEMS,
     TOWNSHIP_1,
+    TOWNSHIP_2,
     VILLAGE_1,
+    VILLAGE_2,
+    VILLAGE_3,
     World,
     after_posting,
+    bank_card_number,
+    colleague,
+    declare_kin,
+    id_number,
     record_appraisal,
     seed_program,
     upload_signed_agreement,
@@ -728,3 +740,500 @@ def test_parallel_writes_keep_county_chain_intact(world: World) -> None:
     assert outcomes == ["ok", "ok"]
     seqs = list(AuditEntry.objects.filter(chain="620902").values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+# --- conflict of interest: recusal and kin flags (DOMAIN rule 4) ----------------------------
+
+
+def kin_application(
+    world: World, status: str, *, relative: str, area_code: str = VILLAGE_1
+) -> Application:
+    """An application walked to ``status`` for a household whose head holds the ID number
+    ``relative``."""
+    household = world.household(area_code, head_id_number=relative)
+    return world.application(status, household=household)
+
+
+def recusal_entries(application_id: int, action: str) -> list[AuditEntry]:
+    return list(
+        AuditEntry.objects.filter(
+            object_type="application",
+            object_id=str(application_id),
+            action=action,
+            outcome=AuditEntry.Outcome.REFUSED,
+            reason=policy.recusal_refusal(),
+        )
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("relation", KinDeclaration.RECUSING)
+def test_close_relative_recuses_the_reviewer(world: World, relation: str) -> None:
+    relative = id_number()
+    app = kin_application(world, S.TOWNSHIP_REVIEW, relative=relative)
+    reviewer = world.user("reviewer_t1")
+    declare_kin(official=reviewer, relation=relation, id_number=relative)
+
+    with pytest.raises(Forbidden) as refused:
+        application_transition(actor=reviewer, application_id=app.pk, name="township_approve")
+
+    assert refused.value.code == "recused"
+    app.refresh_from_db()
+    assert app.status == S.TOWNSHIP_REVIEW
+    assert KinFlag.objects.filter(application=app, official=reviewer).count() == 1
+
+
+@pytest.mark.django_db
+def test_other_relative_is_on_record_but_does_not_recuse(world: World) -> None:
+    relative = id_number()
+    app = kin_application(world, S.TOWNSHIP_REVIEW, relative=relative)
+    reviewer = world.user("reviewer_t1")
+    declare_kin(official=reviewer, relation=KinDeclaration.Relation.OTHER, id_number=relative)
+
+    application_transition(actor=reviewer, application_id=app.pk, name="township_approve")
+
+    app.refresh_from_db()
+    assert app.status == S.COUNTY_REVIEW
+    assert not KinFlag.objects.filter(application=app).exists()
+
+
+@pytest.mark.django_db
+def test_a_member_other_than_the_head_recuses_too(world: World) -> None:
+    relative = id_number()
+    household = world.household(
+        VILLAGE_1, members=[{"name": "李秀英", "id_number": relative, "relation": "spouse"}]
+    )
+    app = world.application(S.TOWNSHIP_REVIEW, household=household)
+    reviewer = world.user("reviewer_t1")
+    declare_kin(official=reviewer, relation=KinDeclaration.Relation.CHILD, id_number=relative)
+
+    with pytest.raises(Forbidden):
+        application_transition(actor=reviewer, application_id=app.pk, name="township_approve")
+
+
+# (status of the application, step, the role refused; a colleague of the role takes it)
+RECUSED_STEPS = [
+    (S.DRAFT, "submit", Role.VILLAGE_CADRE, VILLAGE_1),
+    (S.SUBMITTED, "start_posting", Role.VILLAGE_CADRE, VILLAGE_1),
+    (S.DRAFT, "withdraw", Role.VILLAGE_CADRE, VILLAGE_1),
+    (S.TOWNSHIP_REVIEW, "township_approve", Role.TOWNSHIP_REVIEWER, TOWNSHIP_1),
+    (S.TOWNSHIP_REVIEW, "return", Role.TOWNSHIP_REVIEWER, TOWNSHIP_1),
+    (S.TOWNSHIP_REVIEW, "reject", Role.TOWNSHIP_REVIEWER, TOWNSHIP_1),
+    (S.COUNTY_REVIEW, "county_approve", Role.COUNTY_APPROVER, COUNTY),
+    (S.COUNTY_REVIEW, "return", Role.COUNTY_APPROVER, COUNTY),
+    (S.APPROVED, "disburse", Role.FINANCE_OFFICER, COUNTY),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("status", "step", "role", "area"), RECUSED_STEPS)
+def test_recused_official_refused_each_step_while_a_colleague_takes_it(
+    world: World, status: str, step: str, role: str, area: str
+) -> None:
+    relative = id_number()
+    app = kin_application(world, status, relative=relative)
+    if step == "disburse":
+        upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
+    official = world.actor(role, VILLAGE_1)
+    declare_kin(official=official, relation=KinDeclaration.Relation.SPOUSE, id_number=relative)
+    other = colleague(f"{role}_colleague", role, area)
+    reason = "核实后决定" if step in ("return", "reject") else ""
+
+    with pytest.raises(Forbidden):
+        application_transition(actor=official, application_id=app.pk, name=step, reason=reason)
+    app.refresh_from_db()
+    assert app.status == status
+    assert len(recusal_entries(app.pk, f"application.{step}")) == 1
+
+    application_transition(actor=other, application_id=app.pk, name=step, reason=reason)
+    app.refresh_from_db()
+    assert app.status != status
+    assert Decision.objects.filter(application=app, transition=step, actor=other).exists()
+
+
+@pytest.mark.django_db
+def test_recused_cadre_may_not_file_while_a_colleague_may(world: World) -> None:
+    relative = id_number()
+    household = world.household(VILLAGE_1, head_id_number=relative)
+    cadre = world.user("cadre_v1")
+    declare_kin(official=cadre, relation=KinDeclaration.Relation.SIBLING, id_number=relative)
+    other = colleague("cadre_v1_colleague", Role.VILLAGE_CADRE, VILLAGE_1)
+
+    with pytest.raises(Forbidden):
+        application_create(
+            actor=cadre,
+            household_id=household.pk,
+            program_id=world.program.pk,
+            items=[{"item": "pen", "quantity": 1}],
+        )
+    assert not Application.objects.filter(household=household).exists()
+    assert AuditEntry.objects.filter(
+        action="application.create",
+        object_type="household",
+        object_id=str(household.pk),
+        outcome=AuditEntry.Outcome.REFUSED,
+    ).exists()
+
+    app = application_create(
+        actor=other,
+        household_id=household.pk,
+        program_id=world.program.pk,
+        items=[{"item": "pen", "quantity": 1}],
+    )
+    # Filed by the colleague: the cadre's own conflict is flagged at once.
+    assert KinFlag.objects.filter(application=app, official=cadre).exists()
+
+
+@pytest.mark.django_db
+def test_cadre_recused_from_a_household_containing_themselves(world: World) -> None:
+    own = id_number()
+    household = world.household(
+        VILLAGE_1, members=[{"name": "马自己", "id_number": own, "relation": "child"}]
+    )
+    cadre = world.user("cadre_v1")
+    declare_kin(official=cadre, relation=KinDeclaration.Relation.SELF, id_number=own)
+
+    with pytest.raises(Forbidden):
+        application_create(
+            actor=cadre,
+            household_id=household.pk,
+            program_id=world.program.pk,
+            items=[{"item": "pen", "quantity": 1}],
+        )
+
+
+@pytest.mark.django_db
+def test_recused_cadre_may_not_edit_nor_attach(world: World) -> None:
+    relative = id_number()
+    app = kin_application(world, S.DRAFT, relative=relative)
+    cadre = world.user("cadre_v1")
+    declare_kin(official=cadre, relation=KinDeclaration.Relation.PARENT, id_number=relative)
+
+    with pytest.raises(Forbidden):
+        application_edit(
+            actor=cadre, application_id=app.pk, items=[{"item": "sheep", "quantity": 2}]
+        )
+    with pytest.raises(Forbidden):
+        upload_signed_agreement(actor=cadre, application_id=app.pk)
+
+    app.refresh_from_db()
+    assert app.amount == Decimal("4000.00")
+    assert not app.attachments.exists()
+    assert len(recusal_entries(app.pk, "application.edit")) == 1
+    assert len(recusal_entries(app.pk, "attachment.add")) == 1
+
+
+@pytest.mark.django_db
+def test_recused_reviewer_may_not_resolve_objections_while_a_colleague_may(world: World) -> None:
+    relative = id_number()
+    app = kin_application(world, S.POSTED, relative=relative)
+    objection = objection_raise(
+        actor=world.user("cadre_v1"), application_id=app.pk, text="反映该户条件较好。"
+    )
+    reviewer = world.user("reviewer_t1")
+    declare_kin(official=reviewer, relation=KinDeclaration.Relation.GRANDCHILD, id_number=relative)
+    other = colleague("reviewer_t1_colleague", Role.TOWNSHIP_REVIEWER, TOWNSHIP_1)
+
+    with pytest.raises(Forbidden):
+        objection_resolve(actor=reviewer, objection_id=objection.pk, upheld=True, reason="成立")
+    objection.refresh_from_db()
+    assert objection.status == Objection.Status.OPEN
+
+    objection_resolve(actor=other, objection_id=objection.pk, upheld=False, reason="不成立")
+    objection.refresh_from_db()
+    assert objection.status == Objection.Status.DISMISSED
+
+
+@pytest.mark.django_db
+def test_recusal_applies_only_to_the_declaring_official(world: World) -> None:
+    relative = id_number()
+    app = kin_application(world, S.TOWNSHIP_REVIEW, relative=relative)
+    declare_kin(
+        official=world.user("approver_a"),
+        relation=KinDeclaration.Relation.SPOUSE,
+        id_number=relative,
+    )
+
+    application_transition(
+        actor=world.user("reviewer_t1"), application_id=app.pk, name="township_approve"
+    )
+
+    app.refresh_from_db()
+    assert app.status == S.COUNTY_REVIEW
+
+
+@pytest.mark.django_db
+def test_kin_flag_written_to_the_audit_trail_once(world: World) -> None:
+    head, spouse = id_number(), id_number()
+    household = world.household(
+        VILLAGE_1,
+        head_id_number=head,
+        members=[{"name": "李秀英", "id_number": spouse, "relation": "spouse"}],
+    )
+    app = world.application(S.TOWNSHIP_REVIEW, household=household)
+    reviewer = world.user("reviewer_t1")
+
+    declare_kin(official=reviewer, relation=KinDeclaration.Relation.SIBLING, id_number=head)
+    declare_kin(official=reviewer, relation=KinDeclaration.Relation.SIBLING, id_number=spouse)
+    with pytest.raises(Forbidden):
+        application_transition(actor=reviewer, application_id=app.pk, name="township_approve")
+
+    entries = AuditEntry.objects.filter(
+        object_type="application", object_id=str(app.pk), action="application.kin_flag"
+    )
+    assert entries.count() == 1
+    entry = entries.get()
+    assert entry.changes["official"] == [None, "reviewer_t1"]
+    assert entry.changes["relation"] == [None, "sibling"]
+    assert head not in str(entry.changes)
+    assert KinFlag.objects.filter(application=app).count() == 1
+
+
+@pytest.mark.django_db
+def test_kin_flag_detected_at_filing(world: World) -> None:
+    relative = id_number()
+    household = world.household(VILLAGE_1, head_id_number=relative)
+    reviewer = world.user("reviewer_t1")
+    declare_kin(official=reviewer, relation=KinDeclaration.Relation.PARENT, id_number=relative)
+    assert not KinFlag.objects.exists()
+
+    app = world.application(S.DRAFT, household=household)
+
+    flag = KinFlag.objects.get(application=app)
+    assert flag.official == reviewer
+    entry = AuditEntry.objects.get(object_id=str(app.pk), action="application.kin_flag")
+    assert entry.actor_name == "cadre_v1"
+
+
+@pytest.mark.django_db
+def test_kin_flag_needs_a_role_in_the_applications_area(world: World) -> None:
+    relative = id_number()
+    app = kin_application(world, S.DRAFT, relative=relative, area_code=VILLAGE_3)
+    reviewer = world.user("reviewer_t1")  # 泉湖乡; the household is in 东洞乡
+
+    declare_kin(official=reviewer, relation=KinDeclaration.Relation.SPOUSE, id_number=relative)
+    assert not KinFlag.objects.filter(application=app).exists()
+
+    role_grant(
+        actor=None, username="reviewer_t1", role=Role.TOWNSHIP_REVIEWER, area_code=TOWNSHIP_2
+    )
+    assert KinFlag.objects.filter(application=app, official=reviewer).count() == 1
+
+
+@pytest.mark.django_db
+def test_inspectors_relatives_are_not_flagged(world: World) -> None:
+    relative = id_number()
+    app = kin_application(world, S.DRAFT, relative=relative)
+
+    declare_kin(
+        official=world.user("inspector_a"),
+        relation=KinDeclaration.Relation.SPOUSE,
+        id_number=relative,
+    )
+
+    assert not KinFlag.objects.filter(application=app).exists()
+
+
+@pytest.mark.django_db
+def test_closed_applications_are_not_flagged(world: World) -> None:
+    relative = id_number()
+    app = kin_application(world, S.WITHDRAWN, relative=relative)
+
+    declare_kin(
+        official=world.user("reviewer_t1"),
+        relation=KinDeclaration.Relation.SPOUSE,
+        id_number=relative,
+    )
+
+    assert not KinFlag.objects.filter(application=app).exists()
+
+
+# --- payment only to the head's card; holds (DOMAIN rule 5) ---------------------------------
+
+
+def approved_with_agreement(world: World, household: Household | None = None) -> Application:
+    app = world.application(S.APPROVED, household=household)
+    upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
+    return app
+
+
+def disburse(world: World, app: Application, *, actor: Any = None, days_later: int = 0) -> None:
+    application_transition(
+        actor=actor or world.user("finance_a"),
+        application_id=app.pk,
+        name="disburse",
+        now=timezone.now() + timedelta(days=days_later),
+    )
+
+
+def card_change(world: World, household: Household) -> None:
+    household_update(
+        actor=world.user("cadre_v1"), household_id=household.pk, bank_card=bank_card_number()
+    )
+
+
+@pytest.mark.django_db
+def test_shared_card_holds_the_payment(world: World) -> None:
+    card = bank_card_number()
+    household = world.household(VILLAGE_1, bank_card=card)
+    world.household(VILLAGE_2, bank_card=card)
+    app = approved_with_agreement(world, household)
+
+    with pytest.raises(Refused) as refused:
+        disburse(world, app)
+
+    app.refresh_from_db()
+    assert app.status == S.APPROVED
+    assert "另一户" in refused.value.message or "another household" in refused.value.message
+    assert AuditEntry.objects.filter(
+        object_id=str(app.pk), action="application.disburse", outcome=AuditEntry.Outcome.REFUSED
+    ).exists()
+
+
+@pytest.mark.django_db
+def test_card_check_releases_the_hold(world: World) -> None:
+    card = bank_card_number()
+    household = world.household(VILLAGE_1, bank_card=card)
+    world.household(VILLAGE_2, bank_card=card)
+    app = approved_with_agreement(world, household)
+
+    check = card_check_record(
+        actor=world.user("approver_a"), application_id=app.pk, reason="经银行核实，户名为户主本人。"
+    )
+    disburse(world, app)
+
+    app.refresh_from_db()
+    assert app.status == S.DISBURSED
+    assert check.bank_card_hash == household.bank_card_hash
+    entry = AuditEntry.objects.get(object_id=str(app.pk), action="application.card_check")
+    assert entry.actor_name == "approver_a"
+    assert entry.reason == "经银行核实，户名为户主本人。"
+
+
+@pytest.mark.django_db
+def test_card_checker_may_not_pay_while_another_officer_may(world: World) -> None:
+    card = bank_card_number()
+    household = world.household(VILLAGE_1, bank_card=card)
+    world.household(VILLAGE_2, bank_card=card)
+    app = approved_with_agreement(world, household)
+    finance = world.user("finance_a")
+    card_check_record(actor=finance, application_id=app.pk, reason="电话核实户主本人开卡。")
+
+    with pytest.raises(Refused):
+        disburse(world, app, actor=finance)
+    app.refresh_from_db()
+    assert app.status == S.APPROVED
+
+    disburse(world, app, actor=colleague("finance_a2", Role.FINANCE_OFFICER, COUNTY))
+    app.refresh_from_db()
+    assert app.status == S.DISBURSED
+
+
+@pytest.mark.django_db
+def test_recent_card_change_holds_the_payment(world: World) -> None:
+    household = world.household(VILLAGE_1)
+    app = approved_with_agreement(world, household)
+    card_change(world, household)
+
+    with pytest.raises(Refused) as refused:
+        disburse(world, app, days_later=29)
+    assert "30" in refused.value.message
+
+    disburse(world, app, days_later=31)
+    app.refresh_from_db()
+    assert app.status == S.DISBURSED
+
+
+@pytest.mark.django_db
+def test_card_change_window_is_the_program_parameter(world: World) -> None:
+    program_version_add(
+        actor=None,
+        program=world.program,
+        effective_from=timezone.localdate(),
+        policy_reference="县扶贫办：一卡通变更后暂停发放5日",
+        household_cap=Decimal("5000.00"),
+        items=SEED_PROGRAM_ITEMS,
+        card_change_hold_days=5,
+    )
+    household = world.household(VILLAGE_1)
+    app = approved_with_agreement(world, household)
+    assert app.program_version.card_change_hold_days == 5
+    card_change(world, household)
+
+    with pytest.raises(Refused):
+        disburse(world, app, days_later=4)
+    disburse(world, app, days_later=6)
+
+    app.refresh_from_db()
+    assert app.status == S.DISBURSED
+
+
+@pytest.mark.django_db
+def test_a_new_card_after_the_check_holds_the_payment_again(world: World) -> None:
+    household = world.household(VILLAGE_1)
+    app = approved_with_agreement(world, household)
+    card_change(world, household)
+    card_check_record(actor=world.user("approver_a"), application_id=app.pk, reason="已核实。")
+    card_change(world, household)
+
+    with pytest.raises(Refused):
+        disburse(world, app)
+
+
+@pytest.mark.django_db
+def test_card_not_in_the_heads_name_refused_at_payment(world: World) -> None:
+    household = world.household(VILLAGE_1)
+    app = approved_with_agreement(world, household)
+    Household.objects.filter(pk=household.pk).update(bank_card_holder="张三")  # behind the app
+
+    with pytest.raises(Refused):
+        disburse(world, app)
+
+
+@pytest.mark.django_db
+def test_card_check_refused_when_nothing_is_held(world: World) -> None:
+    app = approved_with_agreement(world)
+
+    with pytest.raises(Refused):
+        card_check_record(actor=world.user("approver_a"), application_id=app.pk, reason="核实。")
+    assert not CardCheck.objects.exists()
+
+
+@pytest.mark.django_db
+def test_card_check_refused_to_a_cadre(world: World) -> None:
+    card = bank_card_number()
+    household = world.household(VILLAGE_1, bank_card=card)
+    world.household(VILLAGE_2, bank_card=card)
+    app = approved_with_agreement(world, household)
+
+    with pytest.raises(Forbidden):
+        card_check_record(actor=world.user("cadre_v1"), application_id=app.pk, reason="核实。")
+    with pytest.raises(InvalidInput):
+        card_check_record(actor=world.user("approver_a"), application_id=app.pk, reason=" ")
+    with pytest.raises(NotFound):
+        card_check_record(actor=world.user("approver_b"), application_id=app.pk, reason="核实。")
+    assert not CardCheck.objects.exists()
+
+
+@pytest.mark.django_db
+def test_card_check_refused_to_a_recused_officer(world: World) -> None:
+    relative, card = id_number(), bank_card_number()
+    household = world.household(VILLAGE_1, head_id_number=relative, bank_card=card)
+    world.household(VILLAGE_2, bank_card=card)
+    app = approved_with_agreement(world, household)
+    approver = world.user("approver_a")
+    declare_kin(official=approver, relation=KinDeclaration.Relation.SPOUSE, id_number=relative)
+
+    with pytest.raises(Forbidden):
+        card_check_record(actor=approver, application_id=app.pk, reason="核实。")
+    assert not CardCheck.objects.exists()
+
+
+@pytest.mark.django_db
+def test_payment_unheld_by_default_goes_through(world: World) -> None:
+    app = approved_with_agreement(world)
+
+    disburse(world, app)
+
+    app.refresh_from_db()
+    assert app.status == S.DISBURSED

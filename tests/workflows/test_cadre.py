@@ -21,6 +21,7 @@ from tests.factories import (
     VILLAGE_2,
     World,
     bank_card_number,
+    declare_kin,
     id_number,
     with_wrong_check_digit,
 )
@@ -44,6 +45,7 @@ def register_data(**overrides: Any) -> dict[str, Any]:
         "head_name": "马永福",
         "head_id_number": id_number(),
         "bank_card": bank_card_number(),
+        "bank_card_holder": "马永福",
         "phone": "13809371234",
         "household_type": Household.Kind.GENERAL,
         "poverty_causes": [Household.Cause.CAPITAL, Household.Cause.SKILLS],
@@ -157,6 +159,39 @@ def test_register_a_duplicate_id_number_shows_the_services_message(world: World)
     assert response.status_code == 200
     assert response.context["form"].errors["head_id_number"]
     assert Household.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_register_with_a_card_in_another_name_shows_the_field_error_and_saves_nothing(
+    world: World,
+) -> None:
+    before = Household.objects.count()
+
+    response = client_for(world, "cadre_v1").post(
+        reverse("workflows:cadre_household_create"), register_data(bank_card_holder="马永贵")
+    )
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert list(errors) == ["bank_card_holder"]
+    assert "马永贵" in errors["bank_card_holder"][0]
+    assert Household.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_file_application_for_the_cadres_own_relative_is_refused(world: World) -> None:
+    relative = id_number()
+    household = world.household(VILLAGE_1, head_id_number=relative)
+    declare_kin(official=world.user("cadre_v1"), relation="parent", id_number=relative)
+
+    response = client_for(world, "cadre_v1").post(
+        reverse("workflows:cadre_application_create", args=[household.pk]),
+        {"program": world.program.pk, "item_pen": "1"},
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors()
+    assert not Application.objects.filter(household=household).exists()
 
 
 # --- file an application -------------------------------------------------------------------

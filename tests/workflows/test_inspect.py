@@ -23,7 +23,16 @@ from approvals.selectors import audit_visible_to
 from approvals.services import application_edit, application_transition
 from audit.models import AuditEntry
 from audit.services import audit_record
-from tests.factories import VILLAGE_1, VILLAGE_B, World
+from tests.factories import (
+    VILLAGE_1,
+    VILLAGE_2,
+    VILLAGE_B,
+    World,
+    bank_card_number,
+    declare_kin,
+    id_number,
+    upload_signed_agreement,
+)
 from workflows.exports import AUDIT_COLUMNS
 from workflows.views import inspect
 
@@ -34,6 +43,7 @@ AUDIT = reverse("workflows:audit")
 CSV = reverse("workflows:audit_export_csv")
 XLSX = reverse("workflows:audit_export_xlsx")
 VERIFY = reverse("workflows:audit_verify")
+FLAGS = reverse("workflows:red_flags")
 
 COL = {key: n for n, (key, _label) in enumerate(AUDIT_COLUMNS)}
 FORMULAS = ["=1+1", "+SUM(A1)", "-2+3", "@A1", "\tTAB", "\rCR"]
@@ -369,3 +379,46 @@ def test_inspect_pages_speak_chinese_by_default(world: World) -> None:
     page = client_for(world, "inspector_a").get(VERIFY).content.decode()
 
     assert "校验审计链" in page
+
+
+# --- red flags (DOMAIN rules 4 and 5) -----------------------------------------------------------
+
+
+def test_red_flags_page_lists_kin_flags_shared_cards_and_held_payments(world: World) -> None:
+    relative, card = id_number(), bank_card_number()
+    kin = world.application(
+        "township_review", household=world.household(VILLAGE_1, head_id_number=relative)
+    )
+    declare_kin(official=world.user("reviewer_t1"), relation="sibling", id_number=relative)
+    sharing = world.household(VILLAGE_1, bank_card=card, head_name="赵共卡")
+    world.household(VILLAGE_2, bank_card=card)
+    world.household(VILLAGE_B, bank_card=card)  # another county
+    held = world.application("approved", household=sharing)
+    upload_signed_agreement(actor=world.user("cadre_v1"), application_id=held.pk)
+
+    response = client_for(world, "inspector_a").get(FLAGS)
+
+    assert response.status_code == 200
+    assert [f.application_id for f in response.context["kin_flags"]] == [kin.pk]
+    [shared] = response.context["shared_cards"]
+    assert len(shared.households) == 2 and shared.elsewhere == 1
+    assert [a.pk for a in response.context["held"]] == [held.pk]
+    assert [d.official.get_username() for d in response.context["declarations"]] == ["reviewer_t1"]
+    body = response.content.decode()
+    assert card not in body and relative not in body
+    assert "赵共卡" in body
+
+
+def test_red_flags_page_of_another_county_is_empty(world: World) -> None:
+    relative = id_number()
+    world.application("draft", household=world.household(VILLAGE_1, head_id_number=relative))
+    declare_kin(official=world.user("reviewer_t1"), relation="sibling", id_number=relative)
+
+    response = client_for(world, "inspector_b").get(FLAGS)
+
+    assert response.context["kin_flags"] == []
+    assert response.context["declarations"] == []
+
+
+def test_red_flags_page_is_for_inspectors(world: World) -> None:
+    assert client_for(world, "reviewer_t1").get(FLAGS).status_code == 403

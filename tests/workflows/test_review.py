@@ -1,6 +1,6 @@
 """The reviewers' pages and the task services: queue and inbox per role and area, claim,
 release and reassign (audited), bulk approval with a result per item, the decision page and
-the application page."""
+the application page, the kin flags and recusal, the payment holds and the card check."""
 
 from __future__ import annotations
 
@@ -14,17 +14,23 @@ from applications.errors import Forbidden, NotFound, Refused
 from applications.models import Application
 from applications.roles import Role
 from applications.services import role_grant
+from approvals import policy
 from approvals.models import Decision, Objection
 from approvals.services import objection_raise
 from audit.models import AuditEntry
 from tests.factories import (
     SIGNED_AGREEMENT_PDF,
+    TOWNSHIP_1,
     VILLAGE_1,
     VILLAGE_2,
     VILLAGE_3,
     VILLAGE_B,
     S,
     World,
+    bank_card_number,
+    colleague,
+    declare_kin,
+    id_number,
     make_application,
     password_of,
     record_appraisal,
@@ -375,3 +381,160 @@ def test_reassign_to_someone_without_the_role_is_refused_and_changes_nothing(
     task.refresh_from_db()
     assert task.owner_id is None
     assert entries(app, "task.reassign", outcome="refused")
+
+
+# --- conflict of interest and payment holds (DOMAIN rules 4 and 5) ----------------------------
+
+
+def kin_app(world: World, status: str, official: str, relation: str = "spouse") -> Application:
+    """An application in ``status`` whose head is a close relative ``official`` declared."""
+    relative = id_number()
+    app = world.application(status, household=world.household(VILLAGE_1, head_id_number=relative))
+    declare_kin(official=world.user(official), relation=relation, id_number=relative)
+    return app
+
+
+def test_decision_page_shows_the_kin_flag_and_no_step_to_the_recused(world: World) -> None:
+    app = kin_app(world, S.TOWNSHIP_REVIEW, "reviewer_t1")
+
+    recused = client_for(world, "reviewer_t1").get(f"/review/applications/{app.pk}/")
+    approver = client_for(world, "approver_a").get(f"/review/applications/{app.pk}/")
+
+    assert recused.context["recused"] is True
+    assert recused.context["steps"] == []
+    assert "data-kin-flag" in recused.content.decode()
+    assert "reviewer_t1" in approver.content.decode()  # who is recused, for the record
+    assert approver.context["recused"] is False
+
+
+def test_decision_page_step_by_the_recused_is_refused_and_changes_nothing(world: World) -> None:
+    app = kin_app(world, S.TOWNSHIP_REVIEW, "reviewer_t1")
+
+    response = client_for(world, "reviewer_t1").post(
+        f"/review/applications/{app.pk}/", {"step": "township_approve"}
+    )
+
+    assert response.status_code == 400
+    assert response.context["errors"]["detail"]
+    app.refresh_from_db()
+    assert app.status == S.TOWNSHIP_REVIEW
+
+
+def test_queue_marks_the_kin_flag(world: World) -> None:
+    flagged = kin_app(world, S.TOWNSHIP_REVIEW, "cadre_v1")
+    plain = world.application(S.TOWNSHIP_REVIEW)
+
+    page = client_for(world, "reviewer_t1").get("/review/queue/")
+
+    rows = {row.application.pk: row for row in page.context["rows"]}
+    assert rows[flagged.pk].kin_flagged and not rows[flagged.pk].recused
+    assert not rows[plain.pk].kin_flagged
+    assert page.content.decode().count("data-kin-flag") == 1
+
+
+def test_bulk_approve_skips_the_application_the_reviewer_is_recused_from(world: World) -> None:
+    ok = world.application(S.TOWNSHIP_REVIEW)
+    kin = kin_app(world, S.TOWNSHIP_REVIEW, "reviewer_t1")
+
+    response = client_for(world, "reviewer_t1").post("/review/approve/", {"ids": [ok.pk, kin.pk]})
+
+    results = {r.application_id: r for r in response.context["results"]}
+    assert results[ok.pk].approved
+    assert not results[kin.pk].approved
+    assert results[kin.pk].message == policy.recusal_refusal()
+    kin.refresh_from_db()
+    assert kin.status == S.TOWNSHIP_REVIEW
+    assert len(entries(kin, "application.township_approve", "refused")) == 1
+    assert not process_divergences().exists()
+
+
+def test_recused_reviewer_may_not_claim_while_a_colleague_may(world: World) -> None:
+    app = kin_app(world, S.TOWNSHIP_REVIEW, "reviewer_t1")
+    task = active_task(app)
+    other = colleague("reviewer_t1b", Role.TOWNSHIP_REVIEWER, TOWNSHIP_1)
+
+    with pytest.raises(Forbidden):
+        task_claim(actor=world.user("reviewer_t1"), task_id=task.pk)
+    task_claim(actor=other, task_id=task.pk)
+
+    assert active_task(app).owner == other
+    assert len(entries(app, "task.claim", "refused")) == 1
+
+
+def test_task_not_handed_to_a_recused_colleague(world: World) -> None:
+    app = kin_app(world, S.TOWNSHIP_REVIEW, "reviewer_t1")
+    other = colleague("reviewer_t1b", Role.TOWNSHIP_REVIEWER, TOWNSHIP_1)
+    task = active_task(app)
+    task_claim(actor=other, task_id=task.pk)
+
+    with pytest.raises(Refused):
+        task_reassign(actor=other, task_id=task.pk, to_user=world.user("reviewer_t1"))
+    client = Client()
+    client.force_login(other)
+    page = client.get(f"/review/applications/{app.pk}/")
+
+    assert world.user("reviewer_t1") not in page.context["colleagues"]
+    assert active_task(app).owner == other
+
+
+def held_app(world: World) -> Application:
+    """An approved application with its signed agreement, whose card another household
+    shares: its payment is held."""
+    card = bank_card_number()
+    household = world.household(VILLAGE_1, bank_card=card)
+    world.household(VILLAGE_2, bank_card=card)
+    app = world.application(S.APPROVED, household=household)
+    upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
+    return app
+
+
+def test_decision_page_shows_the_payment_hold_and_the_card_check_form(world: World) -> None:
+    app = held_app(world)
+
+    finance = client_for(world, "finance_a").get(f"/review/applications/{app.pk}/")
+    approver = client_for(world, "approver_a").get(f"/review/applications/{app.pk}/")
+
+    assert finance.context["payment_holds"]
+    assert "disburse" not in [name for name, _label, _r in finance.context["steps"]]
+    assert "data-payment-hold" in finance.content.decode()
+    assert approver.context["can_check_card"] is True
+    assert f"/review/applications/{app.pk}/card-check/" in approver.content.decode()
+
+
+def test_card_check_page_records_and_the_payer_pays(world: World) -> None:
+    app = held_app(world)
+    approver = client_for(world, "approver_a")
+
+    response = approver.post(
+        f"/review/applications/{app.pk}/card-check/", {"reason": "经信用社核实，户名为户主。"}
+    )
+    assert response.status_code == 302
+    assert len(entries(app, "application.card_check")) == 1
+
+    finance = client_for(world, "finance_a")
+    page = finance.get(f"/review/applications/{app.pk}/")
+    assert "disburse" in [name for name, _label, _r in page.context["steps"]]
+    finance.post(f"/review/applications/{app.pk}/", {"step": "disburse"})
+    app.refresh_from_db()
+    assert app.status == S.DISBURSED
+
+
+def test_card_check_page_without_reason_records_nothing(world: World) -> None:
+    app = held_app(world)
+
+    client_for(world, "approver_a").post(
+        f"/review/applications/{app.pk}/card-check/", {"reason": ""}
+    )
+
+    assert entries(app, "application.card_check") == []
+
+
+def test_queue_of_finance_marks_the_held_payment(world: World) -> None:
+    held = held_app(world)
+    plain = world.application(S.APPROVED)
+
+    page = client_for(world, "finance_a").get("/review/queue/")
+
+    rows = {row.application.pk: row for row in page.context["rows"]}
+    assert rows[held.pk].payment_held
+    assert not rows[plain.pk].payment_held

@@ -205,6 +205,7 @@ def household_register(request: HttpRequest) -> HttpResponse:
                 head_name=data["head_name"],
                 head_id_number=data["head_id_number"],
                 bank_card=data["bank_card"],
+                bank_card_holder=data["bank_card_holder"],
                 phone=data["phone"],
                 household_type=data["household_type"],
                 poverty_causes=data["poverty_causes"],

@@ -30,9 +30,22 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from applications.integrity import ApplicationReplay
+from applications.models import Application
 from applications.roles import Role
-from applications.selectors import is_everywhere, scope_prefixes
-from approvals.selectors import audit_chains_visible_to, audit_search
+from applications.selectors import (
+    applications_visible_to,
+    is_everywhere,
+    kin_declarations_visible_to,
+    scope_prefixes,
+)
+from approvals.selectors import (
+    MAX_RED_FLAGS,
+    applications_payment_held,
+    audit_chains_visible_to,
+    audit_search,
+    kin_flags_for_inspection,
+    shared_cards_visible_to,
+)
 from audit.models import AuditEntry
 from audit.services import audit_record
 from audit.verify import Problem, Report, ledger_verify
@@ -54,12 +67,16 @@ ACTION_SUGGESTIONS = (
     "application.withdraw",
     "application.disburse",
     "application.view",
+    "application.kin_flag",
+    "application.card_check",
     "objection.raise",
     "objection.resolve",
     "attachment.add",
     "document.issue",
     "household.create",
     "household.update",
+    "household.shared_card",
+    "kin.declare",
     "person.reveal_id",
     "role.grant",
     "audit.verify",
@@ -325,7 +342,41 @@ def audit_verify_page(request: HttpRequest) -> HttpResponse:
     )
 
 
+# --- red flags -------------------------------------------------------------------------------
+
+
+@inspector_required
+@require_GET
+def red_flags_page(request: HttpRequest) -> HttpResponse:
+    """What inspectors look for under rules 4 and 5, in their county: applications flagged
+    for an official's close relative (the official recused), bank cards shared by
+    households, payments held for a card check, and the officials' declarations."""
+    user = request.user
+    approved = list(
+        applications_visible_to(user)
+        .filter(status=Application.Status.APPROVED)
+        .select_related("household", "program")
+        .order_by("pk")[: MAX_RED_FLAGS * 5]
+    )
+    held_ids = applications_payment_held(approved, now=timezone.now())
+    return render(
+        request,
+        "workflows/inspect/flags.html",
+        {
+            "kin_flags": list(kin_flags_for_inspection(user)[:MAX_RED_FLAGS]),
+            "shared_cards": shared_cards_visible_to(user),
+            "held": [a for a in approved if a.pk in held_ids][:MAX_RED_FLAGS],
+            "declarations": list(
+                kin_declarations_visible_to(user)
+                .select_related("official")
+                .order_by("-created_at", "-pk")[:MAX_RED_FLAGS]
+            ),
+        },
+    )
+
+
 urlpatterns = [
+    path("inspect/flags/", red_flags_page, name="red_flags"),
     path("inspect/audit/", audit_search_page, name="audit"),
     path("inspect/audit/export.csv", audit_export_csv, name="audit_export_csv"),
     path("inspect/audit/export.xlsx", audit_export_xlsx, name="audit_export_xlsx"),

@@ -35,12 +35,23 @@ from applications.selectors import (
     has_role_in,
     programs_visible_to,
 )
+from approvals import policy
 from approvals.models import Attachment, Objection
-from approvals.selectors import attachments_visible_to
+from approvals.selectors import (
+    applications_kin_flagged,
+    applications_payment_held,
+    applications_recused,
+    attachments_visible_to,
+    card_check_valid,
+    card_facts,
+    kin_flags_of,
+    recused_from,
+)
 from approvals.services import (
     access_refused,
     application_transition,
     available_transitions,
+    card_check_record,
     objection_resolve,
 )
 from audit.models import AuditEntry
@@ -81,6 +92,8 @@ ACTION_LABELS = {
     "task.claim": gettext_lazy("task claimed"),
     "task.release": gettext_lazy("task released"),
     "task.reassign": gettext_lazy("task handed over"),
+    "application.kin_flag": gettext_lazy("close relative of an official: flagged, recused"),
+    "application.card_check": gettext_lazy("bank card checked"),
     **{f"application.{name}": label for name, label in STEP_LABELS.items()},
 }
 
@@ -106,6 +119,9 @@ class Row:
     days_waiting: int
     days_left: int | None
     held_by_me: bool
+    kin_flagged: bool = False  # an official of the area is recused from it (rule 4)
+    recused: bool = False  # ... and that official is the user
+    payment_held: bool = False  # the payment waits for a bank card check (rule 5)
 
 
 def days_left_in_posting(app: Application, now: datetime) -> int | None:
@@ -178,6 +194,9 @@ def _task_list(request: HttpRequest, mode: str) -> HttpResponse:
         Area.objects.filter(code__in={a.area_code for a in found}).values_list("code", "name")
     )
     now = timezone.now()
+    flagged = applications_kin_flagged(a.pk for a in found)
+    recused = applications_recused(user, found)
+    held = applications_payment_held(found, now=now)
     rows = [
         Row(
             application=a,
@@ -185,6 +204,9 @@ def _task_list(request: HttpRequest, mode: str) -> HttpResponse:
             days_waiting=max(0, (now - a.task_created).days),  # type: ignore[attr-defined]
             days_left=days_left_in_posting(a, now),
             held_by_me=a.task_owner_id == user.pk,  # type: ignore[attr-defined]
+            kin_flagged=a.pk in flagged or a.pk in recused,
+            recused=a.pk in recused,
+            payment_held=a.pk in held,
         )
         for a in found
     ]
@@ -405,6 +427,7 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
     area = Area.objects.filter(code=app.area_code).first()
     task = selectors.active_task(app)
     return {
+        **_flags_context(user, app),
         "app": app,
         "village": area.name if area else app.area_code,
         "household": app.household,
@@ -422,6 +445,30 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
         else [],
         **extra,
     }
+
+
+CARD_CHECK_ROLES = (Role.COUNTY_APPROVER, Role.FINANCE_OFFICER)
+
+
+def _flags_context(user: Any, app: Application) -> dict[str, Any]:
+    """What the page shows of rules 4 and 5: the kin flags (备案) and whether the user is
+    recused; for an approved application, why its payment is held and the card check."""
+    recused = recused_from(user, household_id=app.household_id)
+    context: dict[str, Any] = {"kin_flags": kin_flags_of(app), "recused": recused}
+    if app.status == S.APPROVED:
+        card = card_facts(app)
+        holds = policy.payment_holds(card, now=timezone.now())
+        check = card_check_valid(app)
+        context.update(
+            card_not_heads=not card.holder_is_head,
+            payment_holds=holds,
+            card_check=check,
+            can_check_card=bool(holds)
+            and check is None
+            and not recused
+            and any(has_role_in(user, role, app.area_code) for role in CARD_CHECK_ROLES),
+        )
+    return context
 
 
 @login_required
@@ -492,6 +539,25 @@ def resolve_objection(request: HttpRequest, pk: int, objection_id: int) -> HttpR
 
 
 @login_required
+@require_POST
+def card_check(request: HttpRequest, pk: int) -> HttpResponse:
+    """A county approver or finance officer records the check of a held payment's bank
+    card (with a reason); whoever records it does not pay."""
+    app = _application_or_404(request, pk)
+    try:
+        card_check_record(
+            actor=request.user, application_id=app.pk, reason=request.POST.get("reason", "")
+        )
+    except InvalidInput as error:
+        messages.error(request, next(iter(error.errors.values()))[0])
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("The card check is recorded; another officer may now pay."))
+    return redirect("workflows:decide", pk=app.pk)
+
+
+@login_required
 def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     """An uploaded file (consent form, photo, signed agreement), for users who may see its
     application; anything else is 404."""
@@ -516,6 +582,7 @@ urlpatterns = [
     path("applications/<int:pk>/", application_detail, name="application"),
     path("attachments/<int:pk>/", attachment_download, name="attachment_download"),
     path("review/applications/<int:pk>/", decide, name="decide"),
+    path("review/applications/<int:pk>/card-check/", card_check, name="card_check"),
     path(
         "review/applications/<int:pk>/objections/<int:objection_id>/resolve/",
         resolve_objection,

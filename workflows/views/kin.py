@@ -1,0 +1,63 @@
+"""The page where an official declares their own ID number and their close relatives'
+(亲属备案, DOMAIN rule 4). Every official with a role has it: the applications of a household
+that includes them or a declared close relative are flagged and they are recused from them.
+
+Thin: reads through ``applications.selectors``, writes through ``kin_declare``; a refusal is
+shown on the form and changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.translation import gettext as _
+
+from applications.errors import InvalidInput, ServiceError
+from applications.models import KinDeclaration
+from applications.permissions import grants_of
+from applications.selectors import kin_declarations_visible_to
+from applications.services import kin_declare
+from workflows.forms import KinDeclarationForm, add_service_errors
+
+
+@login_required
+def kin_declarations(request: HttpRequest) -> HttpResponse:
+    user: Any = request.user
+    if not grants_of(user):
+        raise PermissionDenied(_("Kin declarations are for officials holding a role."))
+    form = KinDeclarationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            declaration = kin_declare(actor=user, official_id=user.pk, **form.cleaned_data)
+        except InvalidInput as exc:
+            add_service_errors(form, exc.errors)
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            flagged = declaration.flags.count()
+            messages.success(
+                request,
+                _("Declared. Applications flagged for your recusal: %(n)s.") % {"n": flagged},
+            )
+            return redirect("workflows:kin")
+    mine = (
+        kin_declarations_visible_to(user).filter(official_id=user.pk).order_by("created_at", "pk")
+    )
+    return render(
+        request,
+        "workflows/kin/declarations.html",
+        {
+            "form": form,
+            "declarations": list(mine),
+            "recusing": KinDeclaration.RECUSING,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+urlpatterns = [path("kin/", kin_declarations, name="kin")]
