@@ -35,12 +35,19 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from applications import idnumbers
 from applications.idnumbers import id_check_digit
-from applications.models import Application, Area, Household, Program
+from applications.models import Application, Area, Household, KinDeclaration, KinFlag, Program
 from applications.roles import REVEAL_PERMISSION, Role
-from applications.services import area_create, household_create, household_update, role_grant
+from applications.services import (
+    area_create,
+    household_create,
+    household_update,
+    kin_declare,
+    role_grant,
+)
 from applications.services import program_create as registry_program_create
-from approvals.models import Attachment
+from approvals.models import Attachment, CardCheck
 from approvals.services import (
     application_create,
     application_edit,
@@ -105,6 +112,9 @@ COUNTY_USERS = [
     ("finance", Role.FINANCE_OFFICER),
     ("inspector", Role.INSPECTOR),
 ]
+# A second reviewer in 泉湖乡: the first is recused from a relative's application (rule 4),
+# and someone else of the township must be able to take it.
+SECOND_REVIEWER = ("reviewer_quanhu_b", "620902100000")
 
 # Weighted toward the surnames common in Hexi (河西) villages.
 SURNAMES = (
@@ -256,6 +266,7 @@ class Seeder:
         self.reviewer_of: dict[str, str] = {}  # township code → username
         self.used_ids: set[str] = set()
         self.counts: dict[str, int] = {}
+        self.non_applicants: list[tuple[Household, str]] = []
 
     # --- the timeline ---------------------------------------------------------------
 
@@ -430,6 +441,7 @@ class Seeder:
         county = area_create(code=COUNTY[0], name=COUNTY[1], actor=admin)
         grants: list[tuple[str, str, str]] = [(u, r, COUNTY[0]) for u, r in COUNTY_USERS]
         grants.append(("inspector", REVEAL_PERMISSION, COUNTY[0]))
+        grants.append((SECOND_REVIEWER[0], Role.TOWNSHIP_REVIEWER, SECOND_REVIEWER[1]))
         for t_code, t_name, reviewer, villages in TOWNSHIPS:
             township = area_create(code=t_code, name=t_name, parent=county, actor=admin)
             grants.append((reviewer, Role.TOWNSHIP_REVIEWER, t_code))
@@ -557,7 +569,77 @@ class Seeder:
         for household, village in rest[len(chosen) : len(chosen) + 6]:
             when = self.at(-58, 15)
             self.schedule(when, self.exit_household(household, village))
+        self.non_applicants = rest[len(chosen) + 6 :]
         return filings
+
+    # --- red flags (DOMAIN rules 4 and 5) -------------------------------------------------
+
+    def red_flags(self, filings: list[Filing]) -> None:
+        """What the demo shows inspectors: officials who declared their own ID numbers, a
+        township reviewer whose brother's application waits in review (flagged, recused; the
+        township's second reviewer takes it), and two approved payments held for a card
+        check: one card shared with another household, one changed yesterday."""
+        self.schedule(self.at(-70, 16), self.declare_own_numbers)
+        in_review = [
+            f for f in filings if f.kind == "township_review" and f.village.startswith("620902100")
+        ]
+        approved = [f for f in filings if f.kind == "approved"]
+        if in_review:
+            self.schedule(self.at(-1, 9), self.declare_brother(in_review[0]))
+        if len(approved) >= 2 and self.non_applicants:
+            self.schedule(self.at(-1, 10), self.share_card(approved[0], self.non_applicants[0]))
+            self.schedule(self.at(-1, 11), self.change_card(approved[1]))
+
+    def declare_own_numbers(self) -> None:
+        for username in ("reviewer_quanhu", "approver", "finance"):
+            user = self.users[username]
+            male = self.rng.random() < 0.6
+            kin_declare(
+                actor=user,
+                official_id=user.pk,
+                relation=KinDeclaration.Relation.SELF,
+                name=self.name(male),
+                id_number=self.id_number(self.birth(1968, 1988), male),
+            )
+
+    def declare_brother(self, filing: Filing) -> Callable[[], None]:
+        def run() -> None:
+            head = filing.household.members.get(relation="head")
+            reviewer = self.users[self.reviewer_of[filing.village[:9] + "000"]]
+            kin_declare(
+                actor=reviewer,
+                official_id=reviewer.pk,
+                relation=KinDeclaration.Relation.SIBLING,
+                name=head.name,
+                id_number=idnumbers.decrypt(head.id_cipher),
+            )
+
+        return run
+
+    def share_card(self, filing: Filing, other: tuple[Household, str]) -> Callable[[], None]:
+        def run() -> None:
+            self.upload_agreement(filing)
+            household, village = other
+            household_update(
+                actor=self.users[self.cadre_of[village]],
+                household_id=household.pk,
+                bank_card=idnumbers.decrypt(filing.household.bank_card_cipher),
+                bank_card_holder=household.head_name,
+            )
+
+        return run
+
+    def change_card(self, filing: Filing) -> Callable[[], None]:
+        def run() -> None:
+            self.upload_agreement(filing)
+            household_update(
+                actor=self.cadre(filing),
+                household_id=filing.household.pk,
+                bank_card=self.bank_card(),
+                bank_card_holder=filing.household.head_name,
+            )
+
+        return run
 
     def exit_household(self, household: Household, village: str) -> Callable[[], None]:
         def run() -> None:
@@ -747,8 +829,10 @@ class Seeder:
         with mock.patch.object(timezone, "now", clock), transaction.atomic():
             households = self.registry(clock)
             self.subsidy = Program.objects.get(code=SUBSIDY_CODE)
-            for filing in self.filings(households):
+            filings = self.filings(households)
+            for filing in filings:
                 self.plan(filing)
+            self.red_flags(filings)
             # The nightly timer ran until three days ago (since then the demo sat idle:
             # `process_timers` will close the postings whose window has passed meanwhile).
             for day in range(-60, -2):
@@ -762,6 +846,11 @@ class Seeder:
         self.out(
             f"{len(households)} households, "
             + ", ".join(f"{status} {n}" for status, n in counts.items())
+        )
+        self.out(
+            f"red flags: {KinFlag.objects.count()} kin flag(s), "
+            f"{KinDeclaration.objects.count()} kin declaration(s), "
+            f"{CardCheck.objects.count()} card check(s)"
         )
 
 
@@ -816,6 +905,10 @@ class Command(BaseCommand):
         rows[-1] = (rows[-1][0], f"{rows[-1][1]} + {REVEAL_PERMISSION}", rows[-1][2])
         for t_code, t_name, reviewer, villages in TOWNSHIPS:
             rows.append((reviewer, Role.TOWNSHIP_REVIEWER.value, f"{t_name} {t_code}"))
+            if t_code == SECOND_REVIEWER[1]:
+                rows.append(
+                    (SECOND_REVIEWER[0], Role.TOWNSHIP_REVIEWER.value, f"{t_name} {t_code}")
+                )
             for v_code, _v, cadre, _n in villages:
                 rows.append((cadre, Role.VILLAGE_CADRE.value, f"{names.get(v_code, '')} {v_code}"))
         self.stdout.write(f"\nDemo users (password for all: {DEMO_PASSWORD}):")
