@@ -221,6 +221,8 @@ SPECTACULAR_SETTINGS = {
         "DocumentKindEnum": "documents.models.StoredDocument.Kind",
         "DocumentBatchKindEnum": "documents.models.DocumentBatch.Kind",
         "DocumentBatchStatusEnum": "documents.models.DocumentBatch.Status",
+        "PersonRelationEnum": "applications.models.Person.Relation",
+        "KinRelationEnum": "applications.models.KinDeclaration.Relation",
     },
 }
 
