@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import re
 import shutil
 import subprocess  # noqa: S404 -- fc-list and fc-match, fixed arguments, no shell
 import threading
@@ -257,37 +259,81 @@ def _font_config() -> Any:
     return config
 
 
-def qr_svg_data_uri(text: str) -> str:
-    """A QR code as an SVG data URI (vector: sharp on any printer, no image library). One
-    rectangle per horizontal run of dark modules rather than one per module: WeasyPrint
-    parses and draws every path segment, and this divides their number by about three."""
+def qr_matrix(text: str) -> list[list[bool]]:
+    """The modules of the QR code for ``text`` (error correction M, a two-module quiet zone),
+    row by row, True for dark."""
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
     qr.add_data(text)
     qr.make(fit=True)
     matrix: list[list[bool]] = qr.get_matrix()
+    return matrix
+
+
+def qr_data_uri(text: str) -> str:
+    """A QR code as a PNG data URI, one pixel per module, drawn without smoothing
+    (``image-rendering: pixelated`` in the templates), so it prints as sharp as a vector
+    would. A bitmap rather than an SVG: WeasyPrint parses and draws every SVG path segment,
+    which cost more than a tenth of an agreement's rendering time; a 41 × 41 PNG costs
+    nothing."""
+    from PIL import Image
+
+    matrix = qr_matrix(text)
     size = len(matrix)
-    path: list[str] = []
-    for y, row in enumerate(matrix):
-        x = 0
-        while x < size:
-            if not row[x]:
-                x += 1
-                continue
-            start = x
-            while x < size and row[x]:
-                x += 1
-            path.append(f"M{start},{y}h{x - start}v1h{start - x}z")
-    svg = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}mm" height="{size}mm" '
-        f'viewBox="0 0 {size} {size}" shape-rendering="crispEdges">'
-        f'<path d="{"".join(path)}" fill="#000"/></svg>'
-    )
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("ascii")).decode("ascii")
+    image = Image.new("1", (size, size))
+    image.putdata([0 if dark else 1 for row in matrix for dark in row])
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+
+
+class _ArrayTypes(dict):  # type: ignore[type-arg]
+    """cffi's cache of parsed C types, answering fixed-size array types (``T[N]`` for a
+    type ``T`` it already knows) without parsing them.
+
+    WeasyPrint subsets every font of a document through HarfBuzz with arrays declared as
+    ``hb_codepoint_t[N]``, N being the number of glyphs (and the highest glyph id) that the
+    document uses. cffi parses each new declaration with pycparser against all of
+    WeasyPrint's C declarations, about 50 ms, and N changes with nearly every document: that
+    was a third of an agreement's rendering time. The array type is what cffi itself would
+    build from the parse (the same ctype object, which the tests check)."""
+
+    _ARRAY = re.compile(r"([A-Za-z_]\w*)\[(\d{1,7})\]")
+
+    def __init__(self, ffi: Any, parsed: dict[Any, Any]) -> None:
+        super().__init__(parsed)
+        self.ffi = ffi
+
+    def __missing__(self, key: Any) -> Any:
+        match = self._ARRAY.fullmatch(key) if isinstance(key, str) else None
+        if match is None:
+            raise KeyError(key)
+        backend = self.ffi._backend
+        item = self.ffi.typeof(match[1])  # parsed once per item type, then cached
+        array = backend.new_array_type(backend.new_pointer_type(item), int(match[2]))
+        self[key] = result = (array, False)
+        return result
+
+
+def _cffi_array_types_install() -> bool:
+    """Put ``_ArrayTypes`` in front of the cffi type cache of WeasyPrint's bindings (once).
+    False, and nothing changed, when cffi does not keep the cache where expected: rendering
+    is then slower, never different."""
+    from weasyprint.text.ffi import ffi
+
+    parsed = getattr(ffi, "_parsed_types", None)
+    if isinstance(parsed, _ArrayTypes):
+        return True
+    if type(parsed) is not dict or not hasattr(ffi, "_backend"):
+        return False
+    ffi._parsed_types = _ArrayTypes(ffi, parsed)
+    return True
 
 
 def html_to_pdf(html: str) -> bytes:
     """Render HTML (with its CSS inline) to PDF bytes, identical for identical HTML."""
     from weasyprint import HTML
+
+    _cffi_array_types_install()
 
     identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode("ascii")
     pdf: bytes = HTML(string=html, base_url=None).write_pdf(

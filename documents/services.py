@@ -114,7 +114,7 @@ def _issue(
             "title": title,
             "verification_code": code,
             "verification_url": url,
-            "qr": rendering.qr_svg_data_uri(url),
+            "qr": rendering.qr_data_uri(url),
             "issued_at_iso": issued_at.isoformat(),
             "issued_on": chinese_date(issued_at),
         },

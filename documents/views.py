@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from applications.errors import NotFound, ServiceError
@@ -45,7 +46,7 @@ def document_verify_page(request: HttpRequest, code: str = "") -> HttpResponse:
     error = ""
     result = None
     if upload is not None and upload.size is not None and upload.size > MAX_UPLOAD:
-        error = "文件过大(不超过 20 MB)。"
+        error = _("The file is too large (at most %(size)d MB).") % {"size": MAX_UPLOAD // 2**20}
     elif upload is not None or code:
         result = document_verify(code=code, data=upload.read() if upload is not None else None)
     return render(

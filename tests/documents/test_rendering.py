@@ -69,7 +69,7 @@ def test_template_renders_byte_identical_pdf() -> None:
         "title": "测试",
         "verification_code": "ABCDEFGHIJ",
         "verification_url": "https://example.org/documents/verify/ABCDEFGHIJ/",
-        "qr": rendering.qr_svg_data_uri("https://example.org/documents/verify/ABCDEFGHIJ/"),
+        "qr": rendering.qr_data_uri("https://example.org/documents/verify/ABCDEFGHIJ/"),
         "issued_at_iso": "2025-03-01T08:00:00+00:00",
         "issued_on": "2025年3月1日",
     }
@@ -79,3 +79,49 @@ def test_template_renders_byte_identical_pdf() -> None:
     assert metadata is not None
     # The issue time from the context, not the time of rendering.
     assert str(metadata["/CreationDate"]).startswith("D:20250301080000")
+
+
+def test_font_subset_arrays_are_built_without_parsing_c() -> None:
+    from weasyprint.text.ffi import ffi
+
+    assert rendering._cffi_array_types_install()
+    item = ffi.typeof("hb_codepoint_t")
+    parse = ffi._parser.parse_type
+    calls: list[str] = []
+
+    def counting(cdecl: str) -> object:
+        calls.append(cdecl)
+        return parse(cdecl)
+
+    ffi._parser.parse_type = counting
+    try:
+        array = ffi.typeof("hb_codepoint_t[4321]")
+        pointer = ffi.typeof("hb_codepoint_t *")  # anything else still goes to the parser
+    finally:
+        del ffi._parser.parse_type
+    assert calls == ["hb_codepoint_t *"]
+    assert (array.kind, array.length, array.item) == ("array", 4321, item)
+    assert ffi.sizeof(array) == 4321 * ffi.sizeof(item)
+    assert pointer.kind == "pointer"
+    values = ffi.new("hb_codepoint_t[3]", [7, 8, 9])
+    assert list(values) == [7, 8, 9]
+
+
+def test_documents_with_different_text_render_without_parsing_c() -> None:
+    from weasyprint.text.ffi import ffi
+
+    rendering.html_to_pdf(_page("伍"))  # the item types are parsed once, here
+    parse = ffi._parser.parse_type
+    calls: list[str] = []
+
+    def counting(cdecl: str) -> object:
+        calls.append(cdecl)
+        return parse(cdecl)
+
+    ffi._parser.parse_type = counting
+    try:
+        for text in ("李䶮", "伍仟元整", "王建国 叁仟贰佰元"):
+            rendering.html_to_pdf(_page(text))
+    finally:
+        del ffi._parser.parse_type
+    assert calls == []

@@ -4,10 +4,12 @@ import io
 
 import pdfplumber
 import pytest
+from PIL import Image as PILImage
 
 from applications.errors import NotFound, Refused
 from approvals.services import application_transition
 from audit.models import AuditEntry
+from documents import rendering
 from documents.models import StoredDocument
 from documents.selectors import document_read
 from documents.services import (
@@ -15,6 +17,7 @@ from documents.services import (
     benefits_card_issue,
     decision_letter_issue,
     notice_issue,
+    verification_url,
 )
 from tests.documents.conftest import VILLAGE, World, id_number
 from tests.factories import upload_signed_agreement
@@ -37,6 +40,28 @@ def test_agreement_holds_parties_amounts_and_dates(world: World) -> None:
     assert "伍仟元整" in text
     decided = app.decisions.get(transition="county_approve").decided_at
     assert f"{decided.year}年" in text and "按手印" in text and "驻村工作队" in text
+
+
+def test_agreement_fits_one_page_and_its_qr_code_encodes_the_verification_url(
+    world: World,
+) -> None:
+    app = world.application_approved(world.household)
+    doc = agreement_issue(actor=world.cadre, application_id=app.pk)
+    with pdfplumber.open(io.BytesIO(document_read(doc))) as pdf:
+        assert len(pdf.pages) == 1
+        (image,) = pdf.pages[0].images
+        stream = image["stream"]
+        size = (int(stream["Width"]), int(stream["Height"]))
+        assert stream["BitsPerComponent"] == 8 and "RGB" in str(stream["ColorSpace"])
+        pixels = PILImage.frombytes("RGB", size, stream.get_data()).convert("L")
+    want = rendering.qr_matrix(verification_url(doc.verification_code))
+    assert size == (len(want), len(want))
+    grey = pixels.tobytes()
+    drawn = [[grey[y * size[0] + x] < 128 for x in range(size[0])] for y in range(size[1])]
+    assert drawn == want
+    # Printed square, without smoothing between modules.
+    assert image["width"] == pytest.approx(image["height"], rel=0.01)
+    assert stream["Interpolate"] is False
 
 
 def test_agreement_issued_twice_is_the_same_stored_document(world: World) -> None:

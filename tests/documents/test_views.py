@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -8,6 +9,7 @@ from approvals.models import Attachment
 from documents.models import StoredDocument
 from documents.selectors import document_read, document_verify
 from documents.services import agreement_issue
+from documents.views import MAX_UPLOAD
 from tests.documents.conftest import World
 from tests.factories import SIGNED_AGREEMENT_PDF
 
@@ -73,6 +75,31 @@ def test_verify_changed_file_without_code_is_recognised_as_altered(world: World)
 def test_verify_unknown_code(world: World, client: Client) -> None:
     response = client.get(reverse("documents:verify_code", args=["AAAAAAAAAA"]))
     assert 'data-status="unknown"' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [("zh-hans", "文件过大（不超过 20 MB）。"), ("en", "The file is too large (at most 20 MB).")],
+)
+def test_verify_upload_too_large_is_refused_in_the_users_language(
+    world: World, client: Client, language: str, message: str
+) -> None:
+    doc = _agreement(world)
+    big = document_read(doc) + b"\0" * (MAX_UPLOAD + 1)
+    upload = SimpleUploadedFile("a.pdf", big, content_type="application/pdf")
+    response = client.post(
+        reverse("documents:verify"), {"file": upload}, HTTP_ACCEPT_LANGUAGE=language
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert f'<p class="bad" id="error">{message}</p>' in page
+    assert 'id="result"' not in page
+
+
+def test_verify_page_speaks_english_when_asked(client: Client) -> None:
+    response = client.get(reverse("documents:verify"), HTTP_ACCEPT_LANGUAGE="en")
+    page = response.content.decode()
+    assert '<html lang="en">' in page and "Check a document" in page
 
 
 # --- the signed agreement upload page ------------------------------------------------------
