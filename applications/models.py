@@ -369,6 +369,10 @@ class Application(models.Model):
             models.Index(
                 fields=["status", "-created_at", "-id"], name="application_status_recent_idx"
             ),
+            # The queues, longest waiting first: a page is read off this index in order.
+            models.Index(
+                fields=["status", "status_changed_at", "id"], name="application_waiting_idx"
+            ),
         ]
 
     def __str__(self) -> str:

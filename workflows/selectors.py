@@ -55,35 +55,47 @@ def _with_task(qs: QuerySet[Application]) -> QuerySet[Application]:
 
 
 def tasks_inbox(user: Any) -> QuerySet[Application]:
-    """The applications whose active human task the user holds (claimed or started),
-    annotated with the task (``task_id``, ``task_created``, ``task_node`` ...)."""
+    """The applications whose active human task the user holds (claimed or started).
+    Lean (no task columns): ``tasks_page`` adds them to the rows of one page."""
     if not getattr(user, "is_authenticated", False):
         return Application.objects.none()
-    return _with_task(
-        applications_visible_to(user).filter(
-            process__task__owner_id=user.pk, process__task__status__in=HELD
-        )
+    return applications_visible_to(user).filter(
+        process__task__owner_id=user.pk, process__task__status__in=HELD
     )
 
 
 def tasks_queue(user: Any) -> QuerySet[Application]:
     """The applications waiting in a node the user's roles may take, in the area of that
-    role, whose task nobody has claimed yet; annotated like ``tasks_inbox``."""
-    combined: QuerySet[Application] | None = None
+    role, whose task nobody holds. Lean, like ``tasks_inbox``.
+
+    The status says where the process waits (``NODE_OF_STATUS``; ``process_divergences``
+    checks it), so the queue is the status in scope minus the applications whose open task
+    someone holds: an anti-join on the few claimed tasks, which lets the database walk an
+    index in the page's order and stop after one page, whatever the size of the queue."""
+    held = Task.objects.filter(
+        process_id=OuterRef("process__pk"), status__in=ACTIVE, owner__isnull=False
+    )
+    statuses: dict[str, list[str]] = {}
     for role, nodes in role_nodes().items():
-        if not scope_prefixes(user, [role]):
-            continue
-        for node in nodes:
-            qs = applications_visible_to(user, roles=[role]).filter(
-                status__in=statuses_of_node(node.name),
-                process__task__flow_task=node,
-                process__task__status=STATUS.NEW,
-                process__task__owner__isnull=True,
-            )
-            combined = qs if combined is None else combined | qs
+        if scope_prefixes(user, [role]):
+            statuses[role] = [s for node in nodes for s in statuses_of_node(node.name)]
+    combined: QuerySet[Application] | None = None
+    for role, in_node in statuses.items():
+        qs = applications_visible_to(user, roles=[role]).filter(status__in=in_node)
+        combined = qs if combined is None else combined | qs
     if combined is None:
         return Application.objects.none()
-    return _with_task(combined)
+    return combined.exclude(Exists(held))
+
+
+def tasks_page(ids: list[int]) -> list[Application]:
+    """The applications of one page of a queue or inbox, in the order of ``ids``, each with
+    its open task (``task_id``, ``task_created``, ``task_owner_id``, ``task_status``,
+    ``task_node``), household and program. An application that has left the list between
+    the two reads (decided by someone else a moment ago) is left out."""
+    rows = _with_task(Application.objects.filter(pk__in=ids, process__task__status__in=ACTIVE))
+    by_id = {a.pk: a for a in rows}
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 def active_task(application: Application) -> Any:
