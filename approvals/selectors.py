@@ -126,50 +126,77 @@ def card_facts(application: Application) -> policy.CardFacts:
     )
 
 
-def applications_payment_held(applications: Sequence[Application], *, now: datetime) -> set[int]:
-    """Which of these applications (a page of a list; the approved ones count) wait for a
-    card check before payment. Three queries, whatever the number."""
-    approved = [a for a in applications if a.status == Application.Status.APPROVED]
-    if not approved:
-        return set()
-    hashes = {a.household.bank_card_hash for a in approved}
+def card_facts_of(applications: Sequence[Application]) -> dict[int, policy.CardFacts]:
+    """``card_facts`` for many applications at once (a page of a list): four queries,
+    whatever their number. The households' card columns are read here, so a list that
+    loaded only the columns it shows still gets them."""
+    if not applications:
+        return {}
+    households = {
+        row["pk"]: row
+        for row in Household.objects.filter(pk__in={a.household_id for a in applications}).values(
+            "pk", "head_name", "bank_card_holder", "bank_card_hash", "bank_card_changed_at"
+        )
+    }
     shared = set(
-        Household.objects.filter(bank_card_hash__in=hashes)
+        Household.objects.filter(
+            bank_card_hash__in={h["bank_card_hash"] for h in households.values()}
+        )
         .values("bank_card_hash")
         .annotate(n=Count("pk"))
         .filter(n__gt=1)
         .values_list("bank_card_hash", flat=True)
     )
     hold_days = dict(
-        ProgramVersion.objects.filter(pk__in={a.program_version_id for a in approved}).values_list(
-            "pk", "card_change_hold_days"
-        )
+        ProgramVersion.objects.filter(
+            pk__in={a.program_version_id for a in applications}
+        ).values_list("pk", "card_change_hold_days")
     )
-    checks: dict[int, list[tuple[str, datetime]]] = {}
-    for app_id, card_hash, at in CardCheck.objects.filter(
-        application_id__in=[a.pk for a in approved]
-    ).values_list("application_id", "bank_card_hash", "checked_at"):
-        checks.setdefault(app_id, []).append((card_hash, at))
-    held: set[int] = set()
-    for app in approved:
-        household = app.household
-        changed = household.bank_card_changed_at
-        card = policy.CardFacts(
-            holder_is_head=True,
-            shared=household.bank_card_hash in shared,
-            changed_at=changed,
+    # The newest check of each application that still holds (as ``card_check_valid``).
+    household_of = {a.pk: a.household_id for a in applications}
+    checked_by: dict[int, int] = {}
+    for app_id, card_hash, at, by_id in (
+        CardCheck.objects.filter(application_id__in=[a.pk for a in applications])
+        .order_by("checked_at", "pk")
+        .values_list("application_id", "bank_card_hash", "checked_at", "checked_by_id")
+    ):
+        household = households[household_of[app_id]]
+        changed = household["bank_card_changed_at"]
+        if card_hash == household["bank_card_hash"] and (changed is None or at >= changed):
+            checked_by[app_id] = by_id
+    facts: dict[int, policy.CardFacts] = {}
+    for app in applications:
+        household = households[app.household_id]
+        facts[app.pk] = policy.CardFacts(
+            holder_is_head=idnumbers.card_holder_matches(
+                household["bank_card_holder"], household["head_name"]
+            ),
+            shared=household["bank_card_hash"] in shared,
+            changed_at=household["bank_card_changed_at"],
             hold_days=hold_days.get(app.program_version_id, 0),
-            checked_by_id=None,
+            checked_by_id=checked_by.get(app.pk),
         )
-        if not policy.payment_holds(card, now=now):
-            continue
-        if any(
-            h == household.bank_card_hash and (changed is None or at >= changed)
-            for h, at in checks.get(app.pk, [])
-        ):
-            continue
-        held.add(app.pk)
-    return held
+    return facts
+
+
+def signed_agreements_of(application_ids: Iterable[int]) -> set[int]:
+    """Which of these applications have the signed agreement on record (one query)."""
+    return set(
+        Attachment.objects.filter(
+            application_id__in=list(application_ids), kind=Attachment.Kind.SIGNED_AGREEMENT
+        ).values_list("application_id", flat=True)
+    )
+
+
+def applications_payment_held(applications: Sequence[Application], *, now: datetime) -> set[int]:
+    """Which of these applications (a page of a list; the approved ones count) wait for a
+    card check before payment. Four queries, whatever the number."""
+    approved = [a for a in applications if a.status == Application.Status.APPROVED]
+    return {
+        pk
+        for pk, card in card_facts_of(approved).items()
+        if card.checked_by_id is None and policy.payment_holds(card, now=now)
+    }
 
 
 @dataclass(frozen=True)

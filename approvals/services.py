@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -491,6 +491,7 @@ def available_transitions(
     open_objections: int | None = None,
     by_role: dict[tuple[str, str], list[str]] | None = None,
     declared_hashes: frozenset[str] | None = None,
+    payment: Callable[[Application], tuple[bool, policy.CardFacts]] | None = None,
 ) -> list[str]:
     """The steps this user may take on this application now (state, role and rules; the
     budget is checked when the step is taken). None when the user is recused from it.
@@ -498,7 +499,9 @@ def available_transitions(
     ``by_role``: a dict kept across the calls for one user (one page of a list), where the
     steps the state machine and the user's roles allow are remembered per state and area:
     they depend on nothing else, and working them out is most of the cost of a row.
-    ``declared_hashes``: the user's ``recusing_hashes``, likewise worked out once."""
+    ``declared_hashes``: the user's ``recusing_hashes``, likewise worked out once.
+    ``payment``: gives the signed-agreement flag and ``card_facts`` of an application, read
+    for a whole page at once (``card_facts_of``, ``signed_agreements_of``)."""
     key = (app.status, app.area_code)
     names = by_role.get(key) if by_role is not None else None
     if names is None:
@@ -518,8 +521,11 @@ def available_transitions(
             else app.objections.filter(status=Objection.Status.OPEN).count()
         )
     now = timezone.now()
-    signed = "disburse" in names and has_signed_agreement(app.pk)
-    card = card_facts(app) if "disburse" in names else None
+    signed, card = False, None
+    if "disburse" in names:
+        signed, card = (
+            payment(app) if payment is not None else (has_signed_agreement(app.pk), card_facts(app))
+        )
     return [
         n
         for n in names

@@ -748,3 +748,33 @@ def test_card_check_through_the_api_refused_to_a_cadre(world: World, api: Login)
     )
 
     assert response.status_code == 403
+
+
+def _list_queries(client: APIClient, url: str) -> tuple[int, list[Any]]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response.json()["results"]
+
+
+def test_finance_list_costs_the_same_queries_for_three_or_nine_payable_rows(
+    world: World, api: Callable[..., APIClient]
+) -> None:
+    """The payment rules of each approved row (signed agreement, card shared, changed,
+    checked) are read for the whole page at once, not row by row."""
+    client = api("finance_a")
+    url = "/api/v1/applications/?status=approved"
+    for _ in range(3):
+        app = world.application("approved")
+        upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
+    few, rows = _list_queries(client, url)
+    assert len(rows) == 3 and all(r["available_transitions"] == ["disburse"] for r in rows)
+    for _ in range(6):
+        app = world.application("approved")
+        upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
+    many, rows = _list_queries(client, url)
+    assert len(rows) == 9 and all(r["available_transitions"] == ["disburse"] for r in rows)
+    assert many == few
