@@ -1080,9 +1080,11 @@ def documents_run(world: World) -> None:
     with tempfile.TemporaryDirectory() as media, override_settings(MEDIA_ROOT=media):
         say(f"[documents] {DOC_SINGLE} agreements, one by one")
         single = app_ids[:DOC_SINGLE]
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         sizes = [agreement_issue(actor=reviewer, application_id=pk).size for pk in single]
         elapsed = time.perf_counter() - started
+        # This process's CPU time: the rate one core gives, whatever else the machine runs.
+        cpu = time.process_time() - cpu_started
         # Paid: they leave the township's approved applications, so the batch is 1,000.
         signed_agreements_upload(cadre, single)
         for pk in single:
@@ -1099,6 +1101,11 @@ def documents_run(world: World) -> None:
         [
             f"agreements/s, render + store + audit ({DOC_SINGLE} documents, 1 process)",
             f"{DOC_SINGLE / elapsed:.1f} ({sum(sizes) / len(sizes) / 1024:.0f} KB each)",
+            "",
+        ],
+        [
+            "  the same per CPU-second of that process (one core)",
+            f"{DOC_SINGLE / cpu:.1f}",
             "≥ 5 per core",
         ],
         [
