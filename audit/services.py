@@ -3,7 +3,7 @@ commits or rolls back with the change it records."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -11,6 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.anchors import Anchor, anchor_build
 from audit.hashing import canonical_value, entry_hash
 from audit.models import GLOBAL_CHAIN, AuditEntry, ChainHead
 
@@ -113,6 +114,40 @@ def audit_refusal(
             reason=reason,
             outcome=AuditEntry.Outcome.REFUSED,
         )
+
+
+def audit_anchor_create(*, actor: Actor, chains: Collection[str] | None = None) -> Anchor:
+    """Take an anchor of the chain heads (every chain, or only ``chains``) and record it.
+
+    Guarantees: the heads are read by one query in one transaction, so the anchor is a
+    state the ledger was in; chains with no entry are left out. The act is an
+    ``audit.anchor`` entry, with the digest and the heads, in each anchored county's chain
+    (in the global chain when every chain is anchored), written after the heads were read:
+    the next anchor covers it. With no entry in any of the chains there is nothing to
+    anchor: the anchor has no heads and nothing is recorded. Keeping the anchor outside the
+    database is the caller's part.
+    """
+    with transaction.atomic():
+        heads = ChainHead.objects.filter(seq__gt=0).order_by("chain")
+        if chains is not None:
+            heads = heads.filter(chain__in=list(chains))
+        anchor = anchor_build(time=timezone.now(), heads=heads.values_list("chain", "seq", "hash"))
+        if not anchor.heads:
+            return anchor
+        changes = {
+            "digest": [None, anchor.digest],
+            "heads": [None, {h.chain: [h.seq, h.hash] for h in anchor.heads}],
+        }
+        for chain in sorted(chains) if chains is not None else [""]:
+            audit_record(
+                actor=actor,
+                action="audit.anchor",
+                object_type="ledger",
+                object_id=chain,
+                area_code=chain + "000000" if chain else "",
+                changes=changes,
+            )
+    return anchor
 
 
 def model_changes(

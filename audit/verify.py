@@ -13,7 +13,7 @@ reads one snapshot (``REPEATABLE READ``): entries appended meanwhile are not hal
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +21,9 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Max, Q
 
+from audit.anchors import Anchor
 from audit.hashing import POSTGRES_TIME_FORMAT, format_time, text_hash
 from audit.models import GENESIS_HASH, AuditEntry, ChainHead
 
@@ -39,8 +41,25 @@ class Problem:
     def __str__(self) -> str:
         where = f"chain {self.chain}"
         if self.seq is not None:
-            where += f" entry #{self.seq} (id {self.entry_id})"
+            where += f" entry #{self.seq}"
+            if self.entry_id is not None:
+                where += f" (id {self.entry_id})"
         return f"{where}: {self.kind}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class AnchorCheck:
+    """One chain head of one anchor, checked against the ledger (``problem`` when not)."""
+
+    chain: str
+    seq: int
+    time: str
+    hash: str
+    problem: Problem | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
 
 
 @dataclass
@@ -48,6 +67,7 @@ class Report:
     entries: int = 0
     chains: int = 0
     problems: list[Problem] = field(default_factory=list)
+    anchor_checks: list[AnchorCheck] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -168,10 +188,90 @@ def _snapshot() -> Iterator[None]:
         yield
 
 
-def ledger_verify(*, chain: str | None = None, replayers: Iterable[Replayer] = ()) -> Report:
-    """Verify every chain (or one). Never raises for a broken ledger: it reports."""
+def ledger_verify(
+    *,
+    chain: str | None = None,
+    replayers: Iterable[Replayer] = (),
+    anchors: Iterable[Anchor] = (),
+) -> Report:
+    """Verify every chain (or one), and against each anchor's heads (of that chain). Never
+    raises for a broken ledger: it reports."""
+    anchors = list(anchors)
     with _snapshot():
-        return _verify(chain, list(replayers))
+        report = _verify(chain, list(replayers))
+        if anchors:
+            checks = anchors_check(anchors=anchors, chains=None if chain is None else [chain])
+            report.anchor_checks = checks
+            report.problems.extend(c.problem for c in checks if c.problem is not None)
+        return report
+
+
+def anchors_check(
+    *, anchors: Iterable[Anchor], chains: Collection[str] | None = None
+) -> list[AnchorCheck]:
+    """Each head of each anchor (of ``chains`` only, if given) against the ledger: the entry
+    with that chain and seq must still exist with that hash (or, from a printed anchor,
+    a hash beginning with those digits). The chain head row is not consulted: it is what
+    an anchor guards against. Results in the anchors' order, then by chain."""
+    wanted = [
+        (anchor, head)
+        for anchor in anchors
+        for head in anchor.heads
+        if chains is None or head.chain in chains
+    ]
+    if not wanted:
+        return []
+    found: dict[tuple[str, int], tuple[int, str]] = {}
+    keys = {(head.chain, head.seq) for _anchor, head in wanted}
+    pairs = sorted(keys)
+    for start in range(0, len(pairs), 500):
+        cond = Q()
+        for name, seq in pairs[start : start + 500]:
+            cond |= Q(chain=name, seq=seq)
+        for name, seq, pk, digest in AuditEntry.objects.filter(cond).values_list(
+            "chain", "seq", "id", "hash"
+        ):
+            found[(name, seq)] = (pk, digest)
+    ends = dict(
+        AuditEntry.objects.filter(chain__in={name for name, _seq in keys})
+        .values_list("chain")
+        .annotate(last=Max("seq"))
+        .values_list("chain", "last")
+    )
+    checks = []
+    for anchor, head in wanted:
+        problem: Problem | None = None
+        entry = found.get((head.chain, head.seq))
+        last = ends.get(head.chain, 0)
+        if entry is None and last < head.seq:
+            problem = Problem(
+                head.chain,
+                head.seq,
+                None,
+                "shorter than anchor",
+                f"the anchor of {anchor.time} names #{head.seq}, the chain ends at "
+                f"#{last} (entries removed since the anchor)",
+            )
+        elif entry is None:
+            problem = Problem(
+                head.chain,
+                head.seq,
+                None,
+                "anchor mismatch",
+                f"the anchor of {anchor.time} names #{head.seq}, which is missing "
+                "(an entry was removed)",
+            )
+        elif not entry[1].startswith(head.hash):
+            problem = Problem(
+                head.chain,
+                head.seq,
+                entry[0],
+                "anchor mismatch",
+                f"the anchor of {anchor.time} says {head.hash[:16]}…, the entry is "
+                f"{entry[1][:16]}… (the chain was rewritten since the anchor)",
+            )
+        checks.append(AnchorCheck(head.chain, head.seq, anchor.time, head.hash, problem))
+    return checks
 
 
 def _verify(chain: str | None, replayers: list[Replayer]) -> Report:

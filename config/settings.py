@@ -181,6 +181,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("FUPIN_MEDIA_ROOT", VAR_DIR / "media"))
+# Where `manage.py audit_anchor` appends the audit chain anchors. In production: a place the
+# database administrator cannot rewrite (a mount of another machine, write-once storage).
+FUPIN_AUDIT_ANCHOR_FILE = Path(
+    os.environ.get("FUPIN_AUDIT_ANCHOR_FILE", VAR_DIR / "anchors" / "anchors.jsonl")
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -422,3 +422,107 @@ def test_red_flags_page_of_another_county_is_empty(world: World) -> None:
 
 def test_red_flags_page_is_for_inspectors(world: World) -> None:
     assert client_for(world, "reviewer_t1").get(FLAGS).status_code == 403
+
+
+# --- anchors on the verification page -----------------------------------------------------------
+
+
+def _rewrite_anchored_tail(anchor: Any) -> int:
+    """An attacker's edit the plain verification cannot see: the anchored head entry and
+    everything after it re-hashed, the chain head moved along (triggers must be off)."""
+    from tests.audit.test_anchors import rewrite_from
+
+    (head,) = anchor.heads
+    return rewrite_from(head.chain, head.seq, reason="forged").seq
+
+
+def test_verify_page_makes_an_anchor_of_the_inspectors_county_audited(
+    world: World, apps: tuple[Application, Application]
+) -> None:
+    response = client_for(world, "inspector_a").post(VERIFY, {"action": "anchor"})
+
+    assert response.status_code == 200
+    created = response.context["created"]
+    assert [h.chain for h in created.heads] == ["620902"]
+    content = response.content.decode()
+    assert created.text().splitlines()[1] in content
+    entry = AuditEntry.objects.get(action="audit.anchor")
+    assert (entry.actor_name, entry.chain) == ("inspector_a", "620902")
+    assert not AuditEntry.objects.filter(action="audit.verify").exists()
+
+
+def test_verify_page_anchor_refused_to_non_inspector(
+    world: World, apps: tuple[Application, Application]
+) -> None:
+    for username in ("cadre_v1", "reviewer_t1", "approver_a", "finance_a"):
+        response = client_for(world, username).post(VERIFY, {"action": "anchor"})
+        assert response.status_code == 403
+    assert not AuditEntry.objects.filter(action="audit.anchor").exists()
+
+
+def test_verify_page_pasted_anchor_matches_intact_ledger(
+    world: World, apps: tuple[Application, Application]
+) -> None:
+    client = client_for(world, "inspector_a")
+    anchor = client.post(VERIFY, {"action": "anchor"}).context["created"]
+
+    response = client.post(VERIFY, {"action": "verify", "anchor": anchor.text()})
+
+    report = response.context["report"]
+    assert report.ok
+    assert [(c.chain, c.ok) for c in report.anchor_checks] == [("620902", True)]
+    assert "与锚点一致" in response.content.decode()
+    record = AuditEntry.objects.get(action="audit.verify")
+    assert record.changes["anchors"] == [None, [anchor.digest[:16]]]
+
+
+def test_verify_page_pasted_anchor_catches_rewritten_tail(
+    world: World, apps: tuple[Application, Application], append_only_bypassed: Bypass
+) -> None:
+    client = client_for(world, "inspector_a")
+    anchor = client.post(VERIFY, {"action": "anchor"}).context["created"]
+    with append_only_bypassed():
+        seq = _rewrite_anchored_tail(anchor)
+
+    plain = client.post(VERIFY, {"action": "verify"}).context["report"]
+    response = client.post(VERIFY, {"action": "verify", "anchor": anchor.json_line()})
+
+    assert plain.ok
+    report = response.context["report"]
+    assert not report.ok
+    assert [(c.chain, c.seq, c.ok) for c in report.anchor_checks] == [("620902", seq, False)]
+    content = response.content.decode()
+    assert f"chain 620902 entry #{seq}" in content
+    assert anchor.time in content
+
+
+def test_verify_page_malformed_anchor_explained_and_nothing_recorded(
+    world: World, apps: tuple[Application, Application]
+) -> None:
+    before = AuditEntry.objects.count()
+
+    response = client_for(world, "inspector_a").post(
+        VERIFY, {"action": "verify", "anchor": "AUDIT-ANCHOR 2025-01-31T02:00:00Z\n620902 #3 xyz"}
+    )
+
+    assert response.status_code == 200
+    assert response.context["report"] is None
+    assert "第 2 行" in response.content.decode()
+    assert AuditEntry.objects.count() == before
+
+
+def test_verify_page_anchor_of_another_county_not_checked(
+    world: World, apps: tuple[Application, Application], append_only_bypassed: Bypass
+) -> None:
+    theirs = client_for(world, "inspector_b").post(VERIFY, {"action": "anchor"}).context["created"]
+    with append_only_bypassed():
+        _rewrite_anchored_tail(theirs)
+
+    response = client_for(world, "inspector_a").post(
+        VERIFY, {"action": "verify", "anchor": theirs.json_line()}
+    )
+
+    report = response.context["report"]
+    assert report.ok
+    assert report.anchor_checks == []
+    assert response.context["other_heads"] == 1

@@ -46,8 +46,9 @@ from approvals.selectors import (
     kin_flags_for_inspection,
     shared_cards_visible_to,
 )
+from audit.anchors import Anchor, AnchorFormatError, anchors_parse
 from audit.models import AuditEntry
-from audit.services import audit_record
+from audit.services import audit_anchor_create, audit_record
 from audit.verify import Problem, Report, ledger_verify
 from workflows.exports import audit_header, audit_rows, csv_lines, xlsx_bytes
 
@@ -81,6 +82,7 @@ ACTION_SUGGESTIONS = (
     "role.grant",
     "audit.verify",
     "audit.export",
+    "audit.anchor",
 )
 
 
@@ -292,12 +294,44 @@ class _ChainReplay:
         return (p for p in self.inner.problems() if p.chain == self.chain)
 
 
-def _verify(chains: Iterable[str] | None) -> dict[str, Report]:
+def _verify(chains: Iterable[str] | None, anchors: list[Anchor]) -> dict[str, Report]:
     """Every chain with the full replay (admins: one report, key ``""``), or each county
-    chain on its own."""
+    chain on its own; each against the anchors' heads of that chain."""
     if chains is None:
-        return {"": ledger_verify(replayers=[ApplicationReplay()])}
-    return {chain: ledger_verify(chain=chain, replayers=[_ChainReplay(chain)]) for chain in chains}
+        return {"": ledger_verify(replayers=[ApplicationReplay()], anchors=anchors)}
+    return {
+        chain: ledger_verify(chain=chain, replayers=[_ChainReplay(chain)], anchors=anchors)
+        for chain in chains
+    }
+
+
+class AnchorForm(forms.Form):
+    anchor = forms.CharField(
+        label=gettext_lazy("Anchor to check against (optional)"),
+        help_text=gettext_lazy(
+            "Paste an anchor kept outside the database: a line of the anchor file, or the "
+            "printed text. Only your county's chains in it are checked."
+        ),
+        required=False,
+        max_length=200_000,
+        widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
+    )
+
+    def clean_anchor(self) -> list[Anchor]:
+        text = self.cleaned_data.get("anchor") or ""
+        if not text.strip():
+            return []
+        try:
+            return anchors_parse(text)
+        except AnchorFormatError as error:
+            raise forms.ValidationError(str(error)) from error
+
+
+def _other_heads(anchors: list[Anchor], chains: list[str] | None) -> int:
+    """How many heads of the anchors are of other counties (not checked for this user)."""
+    if chains is None:
+        return 0
+    return sum(1 for a in anchors for h in a.heads if h.chain not in chains)
 
 
 @inspector_required
@@ -305,10 +339,20 @@ def _verify(chains: Iterable[str] | None) -> dict[str, Report]:
 def audit_verify_page(request: HttpRequest) -> HttpResponse:
     chains = audit_chains_visible_to(request.user)
     report: Report | None = None
+    created: Anchor | None = None
+    empty = False
     elapsed = 0.0
-    if request.method == "POST":
+    form = AnchorForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and request.POST.get("action") == "anchor":
+        form = AnchorForm()
+        if chains is None or chains:
+            created = audit_anchor_create(actor=request.user, chains=chains)
+        if created is None or not created.heads:
+            created, empty = None, True
+    elif request.method == "POST" and form.is_valid():
+        anchors: list[Anchor] = form.cleaned_data["anchor"]
         started = time.perf_counter()
-        reports = _verify(chains)
+        reports = _verify(chains, anchors)
         elapsed = time.perf_counter() - started
         report = Report()
         with transaction.atomic():
@@ -316,6 +360,7 @@ def audit_verify_page(request: HttpRequest) -> HttpResponse:
                 report.entries += one.entries
                 report.chains += one.chains
                 report.problems.extend(one.problems)
+                report.anchor_checks.extend(one.anchor_checks)
                 audit_record(
                     actor=request.user,
                     action="audit.verify",
@@ -326,7 +371,8 @@ def audit_verify_page(request: HttpRequest) -> HttpResponse:
                         "ok": [None, one.ok],
                         "entries": [None, one.entries],
                         "problems": [None, len(one.problems)],
-                    },
+                    }
+                    | ({"anchors": [None, [a.digest for a in anchors]]} if anchors else {}),
                     reason=str(one.first_problem or ""),
                 )
     return render(
@@ -338,6 +384,10 @@ def audit_verify_page(request: HttpRequest) -> HttpResponse:
             "problems": report.problems[:SHOWN_PROBLEMS] if report else [],
             "more": max(0, len(report.problems) - SHOWN_PROBLEMS) if report else 0,
             "elapsed": elapsed,
+            "form": form,
+            "created": created,
+            "empty": empty,
+            "other_heads": _other_heads(form.cleaned_data["anchor"], chains) if report else 0,
         },
     )
 

@@ -1,26 +1,45 @@
 import time
+from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from applications.integrity import ApplicationReplay
+from audit.anchors import Anchor, AnchorFormatError, anchors_parse
 from audit.verify import ledger_verify
+
+
+def _read_anchors(path: Path) -> list[Anchor]:
+    try:
+        return anchors_parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise CommandError(f"cannot read the anchors in {path}: {error}") from error
+    except AnchorFormatError as error:
+        raise CommandError(f"{path}: {error}") from error
 
 
 class Command(BaseCommand):
     help = (
         "Verify the audit chains (hashes, links, heads) and replay every application's "
-        "history against the database. Exits 1 naming the first problem."
+        "history against the database; with --anchors, check the chains against anchors "
+        "kept outside the database. Exits 1 naming the first problem."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--chain", help="verify one county's chain (6-digit code)")
         parser.add_argument("--all-problems", action="store_true", help="list every problem")
+        parser.add_argument(
+            "--anchors",
+            type=Path,
+            metavar="FILE",
+            help="anchors (JSON lines of `audit_anchor`, or their printed text) to check against",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        anchors = _read_anchors(opts["anchors"]) if opts["anchors"] else []
         started = time.perf_counter()
         replayers = [] if opts["chain"] else [ApplicationReplay()]
-        report = ledger_verify(chain=opts["chain"], replayers=replayers)
+        report = ledger_verify(chain=opts["chain"], replayers=replayers, anchors=anchors)
         elapsed = time.perf_counter() - started
         if report.ok:
             self.stdout.write(
@@ -29,6 +48,13 @@ class Command(BaseCommand):
                     f"in {elapsed:.2f} s; every application matches its history."
                 )
             )
+            if anchors:
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        f"OK: {len(report.anchor_checks)} chain heads of {len(anchors)} "
+                        "anchors match the ledger."
+                    )
+                )
             return
         shown = report.problems if opts["all_problems"] else report.problems[:1]
         for problem in shown:
