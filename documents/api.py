@@ -261,6 +261,8 @@ class BatchSerializer(serializers.ModelSerializer[DocumentBatch]):
             "requested_by",
             "created_at",
             "finished_at",
+            "heartbeat_at",
+            "attempts",
             "download_url",
         ]
 

@@ -98,6 +98,12 @@ class DocumentBatch(models.Model):
     error = models.TextField(_("error"), blank=True)
     created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Written by the worker when it claims the batch and after every document: a running
+    # batch whose heartbeat has gone quiet lost its worker (``document_batches_recover``).
+    heartbeat_at = models.DateTimeField(_("last sign of progress"), null=True, blank=True)
+    # How many times a worker has started it; the claim counts it, the recovery sweep gives
+    # up after ``DOCUMENT_BATCH_MAX_ATTEMPTS``.
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
 
     class Meta:
         verbose_name = _("document batch")

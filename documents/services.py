@@ -12,7 +12,8 @@ import secrets
 import tempfile
 import zipfile
 from collections.abc import Iterable
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +21,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -503,21 +504,56 @@ def _batch_subjects(batch: DocumentBatch) -> list[tuple[str, Any]]:
     ]
 
 
-def document_batch_run(*, batch_id: int) -> DocumentBatch:
-    """The worker: issue each document of the batch (each one stored and audited as if
-    issued alone, so a batch run twice issues nothing new), count progress as it goes, and
-    store one ZIP. A document that can no longer be issued is named in ``error``; anything
-    else fails the batch with its message."""
+class _ClaimLost(Exception):
+    """The batch is no longer this worker's: the recovery sweep gave it to another one."""
+
+
+def _batch_claim(batch_id: int) -> tuple[DocumentBatch, int | None]:
+    """Take a queued batch for this worker: a compare-and-set on (status, attempts), so of
+    two workers (or a task enqueued twice) exactly one gets it. Returns the batch and the
+    attempt this worker owns, or ``None`` when another one has it (or it is finished)."""
     batch = DocumentBatch.objects.select_related("requested_by").get(pk=batch_id)
-    if batch.status in (DocumentBatch.Status.DONE, DocumentBatch.Status.RUNNING):
-        return batch
-    DocumentBatch.objects.filter(pk=batch.pk).update(
-        status=DocumentBatch.Status.RUNNING, done=0, error=""
+    if batch.status != DocumentBatch.Status.QUEUED:
+        return batch, None
+    attempt = batch.attempts + 1
+    claimed = DocumentBatch.objects.filter(
+        pk=batch.pk, status=DocumentBatch.Status.QUEUED, attempts=batch.attempts
+    ).update(
+        status=DocumentBatch.Status.RUNNING,
+        attempts=attempt,
+        heartbeat_at=timezone.now(),
+        done=0,
+        error="",
     )
+    batch = DocumentBatch.objects.select_related("requested_by").get(pk=batch_id)
+    return batch, (attempt if claimed else None)
+
+
+def document_batch_run(*, batch_id: int) -> DocumentBatch:
+    """The worker: claim the batch, issue each document of it (each one stored and audited
+    as if issued alone, so a batch run again issues nothing new), count progress as it goes
+    (each step also a heartbeat), and store one ZIP. A document that can no longer be issued
+    is named in ``error``; anything else fails the batch with its message.
+
+    Guarantees: only a queued batch is run, and by one worker: the claim is one conditional
+    UPDATE, and a worker that has lost its batch to the recovery sweep
+    (``document_batches_recover``) stops at its next step and writes nothing more."""
+    batch, attempt = _batch_claim(batch_id)
+    if attempt is None:
+        return batch
+    mine = DocumentBatch.objects.filter(
+        pk=batch.pk, status=DocumentBatch.Status.RUNNING, attempts=attempt
+    )
+
+    def heartbeat(**changes: Any) -> None:
+        if not mine.update(heartbeat_at=timezone.now(), **changes):
+            raise _ClaimLost
+
     problems: list[str] = []
+    name = ""
     try:
         subjects = _batch_subjects(batch)
-        DocumentBatch.objects.filter(pk=batch.pk).update(total=len(subjects))
+        heartbeat(total=len(subjects))
         with tempfile.TemporaryFile() as spool:
             with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
                 for index, (label, issue) in enumerate(subjects, start=1):
@@ -530,7 +566,7 @@ def document_batch_run(*, batch_id: int) -> DocumentBatch:
                             f"{index:04d}-{label}-{document.verification_code}.pdf",
                             document_read(document),
                         )
-                    DocumentBatch.objects.filter(pk=batch.pk).update(done=F("done") + 1)
+                    heartbeat(done=F("done") + 1)
             # A thousand agreements are hundreds of megabytes: hashed and stored from the
             # spooled file, never held in memory.
             spool.seek(0)
@@ -538,16 +574,20 @@ def document_batch_run(*, batch_id: int) -> DocumentBatch:
             for chunk in iter(lambda: spool.read(1 << 20), b""):
                 zip_digest.update(chunk)
             spool.seek(0)
+            heartbeat()
             name = default_storage.save(
                 f"batches/{batch.kind}-{batch.township_code}-{batch.pk}.zip", File(spool)
             )
         with transaction.atomic():
-            DocumentBatch.objects.filter(pk=batch.pk).update(
+            finished = mine.update(
                 status=DocumentBatch.Status.DONE,
                 zip_file=name,
                 error="\n".join(problems),
+                heartbeat_at=timezone.now(),
                 finished_at=timezone.now(),
             )
+            if not finished:
+                raise _ClaimLost
             audit_record(
                 actor=batch.requested_by,
                 action="document_batch.finish",
@@ -559,11 +599,105 @@ def document_batch_run(*, batch_id: int) -> DocumentBatch:
                     "sha256": [None, zip_digest.hexdigest()],
                 },
             )
+    except _ClaimLost:
+        # Another worker has the batch now and writes its own ZIP.
+        if name:
+            default_storage.delete(name)
     except Exception as error:
-        DocumentBatch.objects.filter(pk=batch.pk).update(
+        if name:
+            default_storage.delete(name)
+        mine.update(
             status=DocumentBatch.Status.FAILED,
             error="\n".join([*problems, str(error)]),
             finished_at=timezone.now(),
         )
     batch.refresh_from_db()
     return batch
+
+
+# One document takes well under a second to issue (about 0.4 s for an agreement, see the
+# README's measurements), and the worker writes a heartbeat after each one: five minutes
+# of silence is hundreds of times the normal gap, so the worker is gone (killed, or its
+# machine restarted), not slow. Short enough that the person waiting is not left for long.
+DOCUMENT_BATCH_STALE_AFTER = timedelta(minutes=5)
+# A batch that loses its worker this many times is failing for a reason of its own (a
+# document that kills the process, say): it is failed rather than started again for ever.
+DOCUMENT_BATCH_MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class BatchRecovery:
+    """What one sweep did: batches put back in the queue, and batches given up on."""
+
+    requeued: int = 0
+    failed: int = 0
+
+
+def document_batch_gave_up_message(attempts: int) -> str:
+    return _(
+        "The worker issuing this batch stopped %(attempts)d times before finishing it, so it "
+        "was not started again. Request the batch again; if this happens again, tell the "
+        "system administrator."
+    ) % {"attempts": attempts}
+
+
+def document_batches_recover(*, now: datetime | None = None) -> BatchRecovery:
+    """The sweep for batches whose worker died: a running batch with no heartbeat for
+    ``DOCUMENT_BATCH_STALE_AFTER`` goes back to the queue and is enqueued again (after the
+    commit), or, after ``DOCUMENT_BATCH_MAX_ATTEMPTS`` starts, is failed with a message
+    saying so. Either is audited with the system as the actor.
+
+    Guarantees: safe to run repeatedly and concurrently (each change is a conditional UPDATE
+    on the stale heartbeat, so a batch whose worker has just spoken, or that another sweep
+    took, is left alone); running it again is safe because each document is stored once
+    (``_issue`` returns the stored one), so the recovered batch's ZIP still holds all."""
+    now = now or timezone.now()
+    cutoff = now - DOCUMENT_BATCH_STALE_AFTER
+    quiet = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    stale = list(
+        DocumentBatch.objects.filter(quiet, status=DocumentBatch.Status.RUNNING).order_by("pk")
+    )
+    requeued = failed = 0
+    for batch in stale:
+        still_stale = DocumentBatch.objects.filter(
+            quiet, pk=batch.pk, status=DocumentBatch.Status.RUNNING, attempts=batch.attempts
+        )
+        last_heard = batch.heartbeat_at.isoformat() if batch.heartbeat_at else None
+        with transaction.atomic():
+            if batch.attempts >= DOCUMENT_BATCH_MAX_ATTEMPTS:
+                message = document_batch_gave_up_message(batch.attempts)
+                if not still_stale.update(
+                    status=DocumentBatch.Status.FAILED, error=message, finished_at=now
+                ):
+                    continue
+                audit_record(
+                    actor=None,
+                    action="document_batch.fail",
+                    object_type="document_batch",
+                    object_id=batch.pk,
+                    area_code=batch.township_code,
+                    from_state=DocumentBatch.Status.RUNNING,
+                    to_state=DocumentBatch.Status.FAILED,
+                    reason=message,
+                    changes={
+                        "attempts": [None, batch.attempts],
+                        "last_heartbeat": [None, last_heard],
+                    },
+                )
+                failed += 1
+                continue
+            if not still_stale.update(status=DocumentBatch.Status.QUEUED):
+                continue
+            audit_record(
+                actor=None,
+                action="document_batch.requeue",
+                object_type="document_batch",
+                object_id=batch.pk,
+                area_code=batch.township_code,
+                from_state=DocumentBatch.Status.RUNNING,
+                to_state=DocumentBatch.Status.QUEUED,
+                changes={"attempts": [None, batch.attempts], "last_heartbeat": [None, last_heard]},
+            )
+            transaction.on_commit(functools.partial(_enqueue_batch, batch.pk))
+            requeued += 1
+    return BatchRecovery(requeued=requeued, failed=failed)

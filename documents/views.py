@@ -17,7 +17,7 @@ from approvals.selectors import attachments_visible_to
 from approvals.services import attachment_add
 from documents.models import DocumentBatch, StoredDocument
 from documents.selectors import document_batches_visible_to, document_get, document_verify
-from documents.services import document_batch_request
+from documents.services import DOCUMENT_BATCH_MAX_ATTEMPTS, document_batch_request
 
 MAX_UPLOAD = 20 * 1024 * 1024
 
@@ -105,6 +105,7 @@ def batch_page(request: HttpRequest, pk: int) -> HttpResponse:
             "batch": batch,
             "township_name": township.first() or "",
             "refresh": batch.status in (DocumentBatch.Status.QUEUED, DocumentBatch.Status.RUNNING),
+            "max_attempts": DOCUMENT_BATCH_MAX_ATTEMPTS,
         },
     )
 

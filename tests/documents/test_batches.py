@@ -1,25 +1,40 @@
 """Township batches: every agreement or notice of a township as one ZIP, run as a
-background task (the immediate backend here), scoped, with progress."""
+background task (the immediate backend here), scoped, with progress; claimed by one worker,
+and recovered when that worker dies."""
 
 from __future__ import annotations
 
 import io
+import threading
 import zipfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from applications.errors import InvalidInput, NotFound
 from applications.services import role_grant
 from audit.models import AuditEntry
+from documents import services
 from documents.models import DocumentBatch, StoredDocument
 from documents.selectors import document_read
-from documents.services import document_batch_request, document_batch_run
+from documents.services import (
+    DOCUMENT_BATCH_MAX_ATTEMPTS,
+    DOCUMENT_BATCH_STALE_AFTER,
+    BatchRecovery,
+    agreement_issue,
+    document_batch_gave_up_message,
+    document_batch_request,
+    document_batch_run,
+    document_batches_recover,
+)
 from tests.documents.conftest import OTHER_TOWNSHIP, TOWNSHIP, World
 
 Capture = Callable[..., AbstractContextManager[list[Callable[[], None]]]]
@@ -222,3 +237,268 @@ def test_batch_failure_is_recorded_with_its_message(
     assert batch.status == DocumentBatch.Status.FAILED
     assert "disk full" in batch.error
     assert not batch.zip_file
+
+
+# --- one worker per batch, and recovery when the worker dies ---------------------------------
+
+
+class WorkerKilled(BaseException):
+    """What a killed worker looks like from inside: nothing after it runs, no handler."""
+
+
+def _crash_after(monkeypatch: pytest.MonkeyPatch, documents: int) -> None:
+    """The worker process dies when it reaches document ``documents + 1``."""
+    issued: list[int] = []
+
+    def issue_then_die(**kwargs: Any) -> StoredDocument:
+        if len(issued) == documents:
+            raise WorkerKilled
+        issued.append(kwargs["application_id"])
+        return agreement_issue(**kwargs)
+
+    monkeypatch.setattr("documents.services.agreement_issue", issue_then_die)
+
+
+def _requested(world: World) -> DocumentBatch:
+    """Agreements of two approved applications, requested (queued: no worker yet)."""
+    _two_approved(world)
+    return document_batch_request(
+        actor=world.reviewer, kind=DocumentBatch.Kind.AGREEMENTS, township_code=TOWNSHIP
+    )
+
+
+def _run_until_killed(batch: DocumentBatch, monkeypatch: pytest.MonkeyPatch) -> DocumentBatch:
+    with monkeypatch.context() as patch:
+        _crash_after(patch, documents=1)
+        with pytest.raises(WorkerKilled):
+            document_batch_run(batch_id=batch.pk)
+    batch.refresh_from_db()
+    return batch
+
+
+def _later() -> datetime:
+    return timezone.now() + DOCUMENT_BATCH_STALE_AFTER + timedelta(minutes=1)
+
+
+def test_batch_run_claims_with_heartbeat_and_attempt(world: World) -> None:
+    batch = _requested(world)
+    before = timezone.now()
+
+    batch = document_batch_run(batch_id=batch.pk)
+
+    assert batch.status == DocumentBatch.Status.DONE
+    assert batch.attempts == 1
+    assert batch.heartbeat_at is not None and batch.heartbeat_at >= before
+
+
+def test_batch_run_on_running_batch_does_nothing(world: World) -> None:
+    batch = _requested(world)
+    DocumentBatch.objects.filter(pk=batch.pk).update(
+        status=DocumentBatch.Status.RUNNING, attempts=1, heartbeat_at=timezone.now()
+    )
+
+    again = document_batch_run(batch_id=batch.pk)
+
+    assert (again.status, again.done, again.attempts) == (DocumentBatch.Status.RUNNING, 0, 1)
+    assert not StoredDocument.objects.exists()
+    assert not AuditEntry.objects.filter(action="document_batch.finish").exists()
+
+
+def test_batch_run_on_finished_batch_does_nothing(world: World) -> None:
+    batch = document_batch_run(batch_id=_requested(world).pk)
+
+    again = document_batch_run(batch_id=batch.pk)
+
+    assert (again.status, again.attempts, again.zip_file) == (
+        DocumentBatch.Status.DONE,
+        1,
+        batch.zip_file,
+    )
+    assert AuditEntry.objects.filter(action="document_batch.finish").count() == 1
+
+
+def test_killed_worker_leaves_batch_running_with_its_heartbeat(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch = _run_until_killed(_requested(world), monkeypatch)
+
+    assert (batch.status, batch.done, batch.attempts) == (DocumentBatch.Status.RUNNING, 1, 1)
+    assert batch.heartbeat_at is not None
+
+
+def test_stale_batch_is_requeued_audited_and_completes_with_every_document(
+    world: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Capture
+) -> None:
+    batch = _run_until_killed(_requested(world), monkeypatch)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        recovery = document_batches_recover(now=_later())
+
+    assert recovery == BatchRecovery(requeued=1, failed=0)
+    entry = AuditEntry.objects.get(action="document_batch.requeue")
+    assert (entry.object_id, entry.actor, entry.from_state, entry.to_state) == (
+        str(batch.pk),
+        None,
+        "running",
+        "queued",
+    )
+    batch.refresh_from_db()
+    assert (batch.status, batch.total, batch.done, batch.attempts, batch.error) == (
+        DocumentBatch.Status.DONE,
+        2,
+        2,
+        2,
+        "",
+    )
+    documents = StoredDocument.objects.filter(kind=StoredDocument.Kind.AGREEMENT)
+    assert documents.count() == 2
+    assert AuditEntry.objects.filter(action="document.issue").count() == 2
+    assert sorted(_zip_names(batch).values()) == sorted(document_read(d) for d in documents)
+
+
+def test_fresh_running_batch_is_left_alone(
+    world: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Capture
+) -> None:
+    batch = _run_until_killed(_requested(world), monkeypatch)
+
+    with django_capture_on_commit_callbacks() as enqueued:
+        recovery = document_batches_recover(now=timezone.now() + timedelta(seconds=30))
+
+    assert recovery == BatchRecovery(requeued=0, failed=0)
+    assert enqueued == []
+    batch.refresh_from_db()
+    assert batch.status == DocumentBatch.Status.RUNNING
+    assert not AuditEntry.objects.filter(action="document_batch.requeue").exists()
+
+
+def test_batch_is_failed_with_message_after_last_attempt(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch = _requested(world)
+    for _attempt in range(DOCUMENT_BATCH_MAX_ATTEMPTS - 1):
+        batch = _run_until_killed(batch, monkeypatch)
+        assert document_batches_recover(now=_later()).requeued == 1
+    batch = _run_until_killed(batch, monkeypatch)
+    assert batch.attempts == DOCUMENT_BATCH_MAX_ATTEMPTS
+
+    recovery = document_batches_recover(now=_later())
+
+    assert recovery == BatchRecovery(requeued=0, failed=1)
+    batch.refresh_from_db()
+    assert batch.status == DocumentBatch.Status.FAILED
+    assert batch.finished_at is not None
+    assert batch.error == document_batch_gave_up_message(DOCUMENT_BATCH_MAX_ATTEMPTS)
+    entry = AuditEntry.objects.get(action="document_batch.fail")
+    assert (entry.object_id, entry.actor, entry.reason) == (str(batch.pk), None, batch.error)
+    # A failed batch is not picked up again, by the sweep or by a worker.
+    assert document_batches_recover(now=_later() + DOCUMENT_BATCH_STALE_AFTER).failed == 0
+    assert document_batch_run(batch_id=batch.pk).status == DocumentBatch.Status.FAILED
+
+
+def test_gave_up_message_is_translated() -> None:
+    with translation.override("en"):
+        english = document_batch_gave_up_message(3)
+    with translation.override("zh-hans"):
+        chinese = document_batch_gave_up_message(3)
+
+    assert "3" in english and "3" in chinese
+    assert chinese != english
+
+
+def test_worker_that_lost_its_batch_stops_and_writes_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch = _requested(world)
+    real_issue = agreement_issue
+
+    def issue_while_swept(**kwargs: Any) -> StoredDocument:
+        # The worker stalls on its first document; the sweep meanwhile gives the batch back
+        # to the queue, and it would be another worker's from here on.
+        document_batches_recover(now=_later())
+        return real_issue(**kwargs)
+
+    monkeypatch.setattr("documents.services.agreement_issue", issue_while_swept)
+    stalled = document_batch_run(batch_id=batch.pk)
+
+    assert (stalled.status, stalled.done, stalled.zip_file) == (
+        DocumentBatch.Status.QUEUED,
+        0,
+        "",
+    )
+    assert not AuditEntry.objects.filter(action="document_batch.finish").exists()
+    monkeypatch.setattr("documents.services.agreement_issue", real_issue)
+    finished = document_batch_run(batch_id=batch.pk)
+    assert (finished.status, finished.done, finished.attempts) == (
+        DocumentBatch.Status.DONE,
+        2,
+        2,
+    )
+    assert StoredDocument.objects.count() == 2
+
+
+def test_batch_page_and_api_show_restarted_attempt(
+    world: World, monkeypatch: pytest.MonkeyPatch, client: Client
+) -> None:
+    batch = _run_until_killed(_requested(world), monkeypatch)
+    document_batches_recover(now=_later())
+    client.force_login(world.reviewer)
+    url = reverse("documents:batch", args=[batch.pk])
+
+    queued = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    _run_until_killed(batch, monkeypatch)
+    running = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    detail = _api(world.reviewer).get(f"/api/v1/documents/batches/{batch.pk}/").json()
+
+    assert 'id="attempt"' in queued and "will start again (attempt 2 of 3)" in queued
+    assert "Started again after the worker stopped: attempt 2 of 3" in running
+    assert 'id="heartbeat"' in running and 'id="heartbeat"' not in queued
+    assert detail["attempts"] == 2
+    assert detail["heartbeat_at"] is not None
+
+
+# PostgreSQL: two worker processes (threads with their own connections) given one batch.
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("flushable_ledger")
+def test_two_workers_on_one_batch_exactly_one_does_the_work(
+    world: World, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Enqueued tasks wait (no worker): the two workers below are the only ones.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    batch = _requested(world)
+    worked: list[int] = []
+    real_subjects = services._batch_subjects
+
+    def counted(batch: DocumentBatch) -> list[tuple[str, Any]]:
+        worked.append(batch.pk)
+        return real_subjects(batch)
+
+    monkeypatch.setattr(services, "_batch_subjects", counted)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait(timeout=10)
+            document_batch_run(batch_id=batch.pk)
+        except BaseException as exc:  # the test asserts there were none
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    assert worked == [batch.pk]
+    batch.refresh_from_db()
+    assert (batch.status, batch.done, batch.attempts) == (DocumentBatch.Status.DONE, 2, 1)
+    assert AuditEntry.objects.filter(action="document_batch.finish").count() == 1
+    assert StoredDocument.objects.count() == 2
+    assert AuditEntry.objects.filter(action="document.issue").count() == 2

@@ -1,0 +1,38 @@
+"""The timers of the system, in one command for cron or ``--loop``. It lives in the top
+layer because it drives two lower ones: approvals (postings) and documents (batches)."""
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from approvals.services import postings_close_due
+from documents.services import document_batches_recover
+
+
+class Command(BaseCommand):
+    help = (
+        "Close the public postings whose window has passed and that have no open objection, "
+        "and put the document batches whose worker has stopped back in the queue (or fail "
+        "them after too many attempts). Idempotent: safe to run every minute from cron, or "
+        "with --loop."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--loop", action="store_true", help="keep running")
+        parser.add_argument("--interval", type=float, default=60.0, help="seconds between runs")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        while True:
+            closed = postings_close_due()
+            if closed or not opts["loop"]:
+                self.stdout.write(f"closed {closed} posting(s)")
+            batches = document_batches_recover()
+            if batches.requeued or batches.failed or not opts["loop"]:
+                self.stdout.write(
+                    f"requeued {batches.requeued} document batch(es), "
+                    f"failed {batches.failed} after too many attempts"
+                )
+            if not opts["loop"]:
+                return
+            time.sleep(opts["interval"])
