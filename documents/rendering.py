@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess  # noqa: S404 -- fc-list and fc-match, fixed arguments, no shell
 import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -336,11 +337,42 @@ def _cffi_array_types_install() -> bool:
     return True
 
 
+PDF_COMPRESSION_LEVEL = 6  # zlib's own default
+
+
+class _Zlib:
+    """``zlib`` as pydyf (WeasyPrint's PDF writer) sees it, with stream compression at
+    ``PDF_COMPRESSION_LEVEL`` instead of the 9 pydyf asks for. Level 9 on the embedded font
+    subsets took about a fifth of an agreement's rendering time, for files 0.3 % smaller."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(zlib, name)
+
+    @staticmethod
+    def compressobj(level: int = -1, *args: Any, **kwargs: Any) -> Any:
+        return zlib.compressobj(min(level, PDF_COMPRESSION_LEVEL), *args, **kwargs)
+
+
+def _pdf_compression_install() -> bool:
+    """Hand pydyf the ``_Zlib`` above (once). False, and nothing changed, when pydyf does
+    not hold ``zlib`` where expected: files are then written at level 9, as before."""
+    import pydyf  # type: ignore[import-untyped]
+
+    current = getattr(pydyf, "zlib", None)
+    if isinstance(current, _Zlib):
+        return True
+    if current is not zlib:
+        return False
+    pydyf.zlib = _Zlib()
+    return True
+
+
 def html_to_pdf(html: str) -> bytes:
     """Render HTML (with its CSS inline) to PDF bytes, identical for identical HTML."""
     from weasyprint import HTML
 
     _cffi_array_types_install()
+    _pdf_compression_install()
 
     identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode("ascii")
     pdf: bytes = HTML(string=html, base_url=None).write_pdf(

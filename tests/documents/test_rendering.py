@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+from typing import Any
 
 import pdfplumber
+from pdfminer.pdftypes import PDFStream
 from pypdf import PdfReader
 
 from documents import rendering
@@ -125,3 +127,27 @@ def test_documents_with_different_text_render_without_parsing_c() -> None:
     finally:
         del ffi._parser.parse_type
     assert calls == []
+
+
+def test_pdf_streams_are_compressed_at_level_six() -> None:
+    import zlib
+
+    import pydyf  # type: ignore[import-untyped]
+
+    assert rendering._pdf_compression_install()
+    assert isinstance(pydyf.zlib, rendering._Zlib)
+    pdf = rendering.html_to_pdf(_page("李䶮"))
+    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+        assert "李䶮" in (doc.pages[0].extract_text() or "")
+        streams: list[Any] = [
+            doc.doc.getobj(objid)
+            for xref in doc.doc.xrefs
+            for objid in xref.get_objids()
+            if isinstance(doc.doc.getobj(objid), PDFStream)
+        ]
+    fonts = [s for s in streams if str(s.attrs.get("Subtype")) == "/'OpenType'"]
+    assert fonts, "no embedded font stream"
+    for stream in fonts:
+        raw = stream.rawdata
+        assert raw == zlib.compress(zlib.decompress(raw), rendering.PDF_COMPRESSION_LEVEL)
+        assert raw != zlib.compress(zlib.decompress(raw), 9)
