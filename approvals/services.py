@@ -777,6 +777,21 @@ def _read_limited(file: Any, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _household_and_area(actor: Any, application_id: int, action: str) -> tuple[int, str]:
+    """The household and area code of an application in the actor's area; ``NotFound``
+    (the attempt recorded as ``action``) otherwise."""
+    found = (
+        applications_visible_to(actor)
+        .filter(pk=application_id)
+        .values_list("household_id", "area_code")
+        .first()
+    )
+    if found is None:
+        access_refused(actor=actor, application_id=application_id, action=action)
+        raise NotFound(_("No such application in your area."))
+    return int(found[0]), str(found[1])
+
+
 def attachment_add(*, actor: Any, application_id: int, kind: str, file: Any) -> Attachment:
     """Attach a file (a PDF, JPEG or PNG of at most 10 MB) to an application's record.
 
@@ -787,16 +802,7 @@ def attachment_add(*, actor: Any, application_id: int, kind: str, file: Any) -> 
     nothing."""
     if kind not in Attachment.Kind.values:
         raise InvalidInput({"kind": [_("Choose what the file is.")]})
-    found = (
-        applications_visible_to(actor)
-        .filter(pk=application_id)
-        .values_list("household_id", "area_code")
-        .first()
-    )
-    if found is None:
-        access_refused(actor=actor, application_id=application_id, action="attachment.add")
-        raise NotFound(_("No such application in your area."))
-    household_id, area_code = found
+    household_id, area_code = _household_and_area(actor, application_id, "attachment.add")
     if not any(has_role_in(actor, role, area_code) for role in ATTACHMENT_ROLES):
         raise Forbidden(
             _("Only the village cadre or the township reviewer uploads files."), code="role"
@@ -884,16 +890,7 @@ def card_check_record(*, actor: Any, application_id: int, reason: str) -> CardCh
         raise InvalidInput({"reason": [_("Say what was checked, and with whom.")]})
     if len(reason) > MAX_REASON:
         raise InvalidInput({"reason": [_("A reason has at most 2000 characters.")]})
-    found = (
-        applications_visible_to(actor)
-        .filter(pk=application_id)
-        .values_list("household_id", "area_code")
-        .first()
-    )
-    if found is None:
-        access_refused(actor=actor, application_id=application_id, action="application.card_check")
-        raise NotFound(_("No such application in your area."))
-    household_id, area_code = found
+    household_id, area_code = _household_and_area(actor, application_id, "application.card_check")
     if not any(has_role_in(actor, role, area_code) for role in CARD_CHECK_ROLES):
         audit_refusal(
             actor=actor,

@@ -892,61 +892,49 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def list_run(world: World, url: str) -> ListResult:
-    """The reviewer's list through the whole stack (middleware, token auth, DRF, the
-    selector, pagination, serialisation): timed ``LIST_REPEATS`` times after a warm-up,
-    then once more counting queries."""
+def timed_get(client: Any, url: str, rows: Any) -> ListResult:
+    """``GET url`` through the whole stack, timed ``LIST_REPEATS`` times after a warm-up,
+    then once more counting queries; ``rows(response)`` says how many rows the list holds."""
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
+
+    times = []
+    for i in range(LIST_REPEATS + 3):
+        started = time.perf_counter()
+        response = client.get(url)
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200, response.content[:500]
+        if i >= 3:
+            times.append(elapsed * 1000)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    return ListResult(
+        p50_ms=percentile(times, 0.5),
+        p95_ms=percentile(times, 0.95),
+        queries=len(ctx.captured_queries),
+        rows=int(rows(response)),
+    )
+
+
+def list_run(world: World, url: str) -> ListResult:
+    """The reviewer's list through the API (middleware, token auth, DRF, the selector,
+    pagination, serialisation)."""
+    from django.test import Client
     from rest_framework.authtoken.models import Token
 
     token, _ = Token.objects.get_or_create(user=world.users["reviewer"])
     client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
-    times = []
-    for i in range(LIST_REPEATS + 3):
-        started = time.perf_counter()
-        response = client.get(url)
-        elapsed = time.perf_counter() - started
-        assert response.status_code == 200, response.content[:500]
-        if i >= 3:
-            times.append(elapsed * 1000)
-    with CaptureQueriesContext(connection) as ctx:
-        response = client.get(url)
-    return ListResult(
-        p50_ms=percentile(times, 0.5),
-        p95_ms=percentile(times, 0.95),
-        queries=len(ctx.captured_queries),
-        rows=int(response.json()["count"]),
-    )
+    return timed_get(client, url, lambda response: response.json()["count"])
 
 
 def page_run(user: Any, url: str, rows: int) -> ListResult:
-    """A page through the whole stack (middleware, session, the selector, the template),
-    signed in as ``user``: timed ``LIST_REPEATS`` times after a warm-up, then once more
-    counting queries. ``rows``: how many the list holds in all (counted apart)."""
-    from django.db import connection
+    """A page (middleware, session, the selector, the template), signed in as ``user``;
+    ``rows``: how many the list holds in all (counted apart)."""
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     client = Client()
     client.force_login(user)
-    times = []
-    for i in range(LIST_REPEATS + 3):
-        started = time.perf_counter()
-        response = client.get(url)
-        elapsed = time.perf_counter() - started
-        assert response.status_code == 200, response.content[:500]
-        if i >= 3:
-            times.append(elapsed * 1000)
-    with CaptureQueriesContext(connection) as ctx:
-        client.get(url)
-    return ListResult(
-        p50_ms=percentile(times, 0.5),
-        p95_ms=percentile(times, 0.95),
-        queries=len(ctx.captured_queries),
-        rows=rows,
-    )
+    return timed_get(client, url, lambda _response: rows)
 
 
 # The queue and inbox pages: who, which list, the query string.
