@@ -170,12 +170,22 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Generator[None]:
     """The places, users and programs every test starts from, committed once; each test
     runs in a transaction rolled back at its end (``transaction=True`` tests rebuild it)."""
     with django_db_blocker.unblock():
         triggers_on()  # in case a reused database kept them off after a flush
         build_world()
+    yield
+    if _is_postgres():
+        # The browser test's live server is stopped only after the test database is
+        # dropped, and its request threads may still hold a connection, which PostgreSQL
+        # will not drop a database under: end those sessions first.
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture(autouse=True)
