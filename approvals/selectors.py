@@ -46,9 +46,7 @@ def attachments_visible_to(user: Any) -> QuerySet[Attachment]:
 def has_signed_agreement(application_id: int) -> bool:
     """Is the household's signed agreement on the application's record? (Payment waits
     for it.)"""
-    return Attachment.objects.filter(
-        application_id=application_id, kind=Attachment.Kind.SIGNED_AGREEMENT
-    ).exists()
+    return application_id in signed_agreements_of([application_id])
 
 
 # --- conflict of interest (DOMAIN rule 4) ----------------------------------------------------
@@ -110,20 +108,9 @@ def card_check_valid(application: Application) -> CardCheck | None:
 
 
 def card_facts(application: Application) -> policy.CardFacts:
-    """The facts of the card an application is paid to (``policy.CardFacts``)."""
-    household = application.household
-    check = card_check_valid(application)
-    return policy.CardFacts(
-        holder_is_head=idnumbers.card_holder_matches(
-            household.bank_card_holder, household.head_name
-        ),
-        shared=Household.objects.filter(bank_card_hash=household.bank_card_hash)
-        .exclude(pk=household.pk)
-        .exists(),
-        changed_at=household.bank_card_changed_at,
-        hold_days=application.program_version.card_change_hold_days,
-        checked_by_id=check.checked_by_id if check is not None else None,
-    )
+    """The facts of the card an application is paid to (``policy.CardFacts``), read fresh
+    from the database."""
+    return card_facts_of([application])[application.pk]
 
 
 def card_facts_of(applications: Sequence[Application]) -> dict[int, policy.CardFacts]:

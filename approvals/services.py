@@ -253,19 +253,11 @@ def application_edit(
 ) -> Application:
     """Change the items or record the democratic appraisal, while the application is a
     draft or returned for correction. Field-by-field audit."""
-    found = (
-        applications_visible_to(actor)
-        .filter(pk=application_id)
-        .values_list("household_id", "area_code")
-        .first()
-    )
-    if found is None:
-        access_refused(actor=actor, application_id=application_id, action="application.edit")
-        raise NotFound(_("No such application in your area."))
+    household_id, area_code = _household_and_area(actor, application_id, "application.edit")
     _refuse_if_recused(
         actor=actor,
-        household_id=found[0],
-        area_code=found[1],
+        household_id=household_id,
+        area_code=area_code,
         action="application.edit",
         object_type="application",
         object_id=application_id,

@@ -615,7 +615,7 @@ def document_batch_run(*, batch_id: int) -> DocumentBatch:
     return batch
 
 
-# One document takes well under a second to issue (about 0.4 s for an agreement, see the
+# One document takes well under a second to issue (about 0.2 to 0.3 s for an agreement, see the
 # README's measurements), and the worker writes a heartbeat after each one: five minutes
 # of silence is hundreds of times the normal gap, so the worker is gone (killed, or its
 # machine restarted), not slow. Short enough that the person waiting is not left for long.

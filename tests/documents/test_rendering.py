@@ -151,3 +151,43 @@ def test_pdf_streams_are_compressed_at_level_six() -> None:
         raw = stream.rawdata
         assert raw == zlib.compress(zlib.decompress(raw), rendering.PDF_COMPRESSION_LEVEL)
         assert raw != zlib.compress(zlib.decompress(raw), 9)
+
+
+def _agreement_pages(items: int) -> int:
+    url = "https://example.org/documents/verify/ABCDEFGHIJ/"
+    context = {
+        "app": {"pk": 12345},
+        "household": {"head_name": "王建国", "head_id_masked": "620902********1234"},
+        "places": {"county": "肃州区", "township": "银达镇", "village": "明沙窝村"},
+        "program": {"name": "到户产业扶持"},
+        "policy_reference": "《肃州区精准扶贫到户产业扶持政策实施办法》",
+        "items": [
+            {
+                "name": f"项目{i}",
+                "quantity": 1,
+                "unit": "个",
+                "unit_amount": "100.00",
+                "amount": "100.00",
+            }
+            for i in range(items)
+        ],
+        "amount_figures": "¥5,000.00",
+        "amount_words": "伍仟元整",
+        "approved_on": "2026年11月23日",
+        "party_a": "银达镇人民政府",
+        "title": "到户产业帮扶协议书",
+        "verification_code": "ABCDEFGHIJ",
+        "verification_url": url,
+        "qr": rendering.qr_data_uri(url),
+        "issued_at_iso": "2026-11-23T10:00:00+08:00",
+        "issued_on": "2026年11月23日",
+    }
+    pdf = rendering.template_to_pdf("documents/agreement.html", context)
+    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+        return len(doc.pages)
+
+
+def test_agreement_fits_one_page_up_to_four_items() -> None:
+    assert _agreement_pages(4) == 1
+    # And a longer one simply goes on to a second page.
+    assert _agreement_pages(12) == 2
