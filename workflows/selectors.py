@@ -7,6 +7,7 @@ never viewflow's ``user_queue`` (which loads every permission into memory)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -14,9 +15,11 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from applications.models import Application
+from applications.models import Application, Household, ProgramVersion
 from applications.roles import PERMISSION_ROLE
 from applications.selectors import applications_visible_to, scope_prefixes
+from approvals.models import CardCheck
+from approvals.selectors import applications_payment_held
 from workflows import diagram
 from workflows.flows import NODE_OF_STATUS, SubsidyApplicationFlow
 from workflows.models import SubsidyProcess
@@ -154,3 +157,56 @@ def process_diagram(application: Application) -> diagram.Diagram:
         name: STATE_OF_TASK[status] for name, status in latest.items() if status in STATE_OF_TASK
     }
     return diagram.diagram_of(SubsidyApplicationFlow, states)
+
+
+# --- payments held for a card check (DOMAIN rule 5) --------------------------------------------
+
+
+def payments_held_visible_to(user: Any, *, now: datetime, limit: int) -> list[Application]:
+    """The approved applications in the user's area whose payment waits for a card check,
+    oldest first, at most ``limit``, with their households and programs. Found among all of
+    them in one query, not among the first page of approved applications.
+
+    The query asks the database what ``policy.payment_holds`` asks of one card (a card also
+    registered to another household, or changed less than the program's hold days ago) and
+    leaves out those with a valid card check (``card_check_valid``); what it finds is then
+    passed through ``applications_payment_held``, so the policy stays the one rule."""
+    approved = applications_visible_to(user).filter(status=Application.Status.APPROVED)
+    shared = Exists(
+        Household.objects.filter(bank_card_hash=OuterRef("household__bank_card_hash")).exclude(
+            pk=OuterRef("household_id")
+        )
+    )
+    held = Q(shared)
+    # One condition per distinct hold of the programs' versions (a handful), so that the
+    # date arithmetic stays on constants, alike on SQLite and PostgreSQL.
+    for days in (
+        ProgramVersion.objects.filter(pk__in=approved.values("program_version_id"))
+        .order_by()
+        .values_list("card_change_hold_days", flat=True)
+        .distinct()
+    ):
+        held |= Q(
+            program_version__card_change_hold_days=days,
+            household__bank_card_changed_at__gt=now - timedelta(days=days),
+        )
+    checks = CardCheck.objects.filter(
+        application_id=OuterRef("pk"), bank_card_hash=OuterRef("household__bank_card_hash")
+    )
+    checked = Q(household__bank_card_changed_at__isnull=True, has_check=True) | Q(
+        has_check_since_change=True
+    )
+    rows = list(
+        approved.filter(held)
+        .annotate(
+            has_check=Exists(checks),
+            has_check_since_change=Exists(
+                checks.filter(checked_at__gte=OuterRef("household__bank_card_changed_at"))
+            ),
+        )
+        .exclude(checked)
+        .select_related("household", "program")
+        .order_by("pk")[:limit]
+    )
+    confirmed = applications_payment_held(rows, now=now)
+    return [a for a in rows if a.pk in confirmed]

@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from applications.errors import NotFound
-from applications.models import Application
-from approvals.selectors import audit_visible_to
+from applications.models import Application, Household
+from approvals.selectors import MAX_RED_FLAGS, audit_visible_to
 from approvals.services import application_edit, application_transition
 from audit.models import AuditEntry
 from audit.services import audit_record
@@ -407,6 +407,57 @@ def test_red_flags_page_lists_kin_flags_shared_cards_and_held_payments(world: Wo
     body = response.content.decode()
     assert card not in body and relative not in body
     assert "赵共卡" in body
+
+
+def approved_copies(app: Application, n: int) -> None:
+    """``n`` more approved applications like ``app``, each of a household of its own with a
+    card of its own (nothing held), inserted in bulk: a county's worth of approvals."""
+    household = app.household
+    households = Household.objects.bulk_create(
+        [
+            Household(
+                area=household.area,
+                area_code=household.area_code,
+                head_name=household.head_name,
+                head_id_masked=household.head_id_masked,
+                household_type=household.household_type,
+                bank_card_cipher=household.bank_card_cipher,
+                bank_card_hash=f"bulk-{i}",
+                bank_card_masked=household.bank_card_masked,
+                bank_card_holder=household.bank_card_holder,
+                phone=household.phone,
+            )
+            for i in range(n)
+        ]
+    )
+    Application.objects.bulk_create(
+        [
+            Application(
+                household=h,
+                program_id=app.program_id,
+                program_version_id=app.program_version_id,
+                area_code=app.area_code,
+                status=Application.Status.APPROVED,
+                amount=app.amount,
+                created_by_id=app.created_by_id,
+            )
+            for h in households
+        ]
+    )
+
+
+def test_red_flags_page_finds_a_held_payment_after_many_approved_ones(world: World) -> None:
+    # The page once looked for held payments among the first MAX_RED_FLAGS * 5 approved
+    # applications only: one approved after them was never shown.
+    approved_copies(world.application("approved"), MAX_RED_FLAGS * 5)
+    card = bank_card_number()
+    held = world.application("approved", household=world.household(VILLAGE_1, bank_card=card))
+    world.household(VILLAGE_2, bank_card=card)
+
+    response = client_for(world, "inspector_a").get(FLAGS)
+
+    assert [a.pk for a in response.context["held"]] == [held.pk]
+    assert f'data-application="{held.pk}"' in response.content.decode()
 
 
 def test_red_flags_page_of_another_county_is_empty(world: World) -> None:

@@ -30,17 +30,14 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from applications.integrity import ApplicationReplay
-from applications.models import Application
 from applications.roles import Role
 from applications.selectors import (
-    applications_visible_to,
     is_everywhere,
     kin_declarations_visible_to,
     scope_prefixes,
 )
 from approvals.selectors import (
     MAX_RED_FLAGS,
-    applications_payment_held,
     audit_chains_visible_to,
     audit_search,
     kin_flags_for_inspection,
@@ -51,6 +48,7 @@ from audit.models import AuditEntry
 from audit.services import audit_anchor_create, audit_record
 from audit.verify import Problem, Report, ledger_verify
 from workflows.exports import audit_header, audit_rows, csv_lines, xlsx_bytes
+from workflows.selectors import payments_held_visible_to
 
 R = TypeVar("R", bound=HttpResponseBase)
 PAGE_SIZE = 50
@@ -413,20 +411,13 @@ def red_flags_page(request: HttpRequest) -> HttpResponse:
     for an official's close relative (the official recused), bank cards shared by
     households, payments held for a card check, and the officials' declarations."""
     user = request.user
-    approved = list(
-        applications_visible_to(user)
-        .filter(status=Application.Status.APPROVED)
-        .select_related("household", "program")
-        .order_by("pk")[: MAX_RED_FLAGS * 5]
-    )
-    held_ids = applications_payment_held(approved, now=timezone.now())
     return render(
         request,
         "workflows/inspect/flags.html",
         {
             "kin_flags": list(kin_flags_for_inspection(user)[:MAX_RED_FLAGS]),
             "shared_cards": shared_cards_visible_to(user),
-            "held": [a for a in approved if a.pk in held_ids][:MAX_RED_FLAGS],
+            "held": payments_held_visible_to(user, now=timezone.now(), limit=MAX_RED_FLAGS),
             "declarations": list(
                 kin_declarations_visible_to(user)
                 .select_related("official")
