@@ -5,7 +5,7 @@ one thing they write is the record that they verified or exported."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -18,7 +18,6 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -29,7 +28,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from applications.integrity import ApplicationReplay
 from applications.roles import Role
 from applications.selectors import (
     is_everywhere,
@@ -43,10 +41,11 @@ from approvals.selectors import (
     kin_flags_for_inspection,
     shared_cards_visible_to,
 )
+from approvals.services import audit_export_record, audit_verify
 from audit.anchors import Anchor, AnchorFormatError, anchors_parse
 from audit.models import AuditEntry
-from audit.services import audit_anchor_create, audit_record
-from audit.verify import Problem, Report, ledger_verify
+from audit.services import audit_anchor_create
+from audit.verify import Report
 from workflows.exports import audit_header, audit_rows, csv_lines, xlsx_bytes
 from workflows.selectors import payments_held_visible_to
 
@@ -237,21 +236,6 @@ def audit_search_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _record_export(request: HttpRequest, kind: str, query: str) -> None:
-    """Exports of the audit trail are themselves on the record, in each county exported."""
-    chains = audit_chains_visible_to(request.user)
-    with transaction.atomic():
-        for chain in chains if chains is not None else [""]:
-            audit_record(
-                actor=request.user,
-                action="audit.export",
-                object_type="ledger",
-                object_id=chain,
-                area_code=chain + "000000" if chain else "",
-                changes={"format": [None, kind], "search": [None, query]},
-            )
-
-
 def _export_name(ext: str) -> str:
     return f"audit-{timezone.localtime():%Y%m%d-%H%M%S}.{ext}"
 
@@ -261,7 +245,7 @@ def _export_name(ext: str) -> str:
 def audit_export_csv(request: HttpRequest) -> StreamingHttpResponse:
     form = AuditSearchForm(request.GET)
     qs = _searched(request, form).order_by("-created_at", "-id")
-    _record_export(request, "csv", _query_without_cursor(request))
+    audit_export_record(actor=request.user, kind="csv", search=_query_without_cursor(request))
     response = StreamingHttpResponse(
         csv_lines(audit_header(), audit_rows(qs)), content_type="text/csv; charset=utf-8"
     )
@@ -275,7 +259,7 @@ def audit_export_csv(request: HttpRequest) -> StreamingHttpResponse:
 def audit_export_xlsx(request: HttpRequest) -> HttpResponse:
     form = AuditSearchForm(request.GET)
     qs = _searched(request, form).order_by("-created_at", "-id")
-    _record_export(request, "xlsx", _query_without_cursor(request))
+    audit_export_record(actor=request.user, kind="xlsx", search=_query_without_cursor(request))
     data, _truncated = xlsx_bytes(audit_header(), audit_rows(qs), title=_("Audit trail"))
     response = HttpResponse(
         data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -286,32 +270,6 @@ def audit_export_xlsx(request: HttpRequest) -> HttpResponse:
 
 
 # --- verifying the ledger --------------------------------------------------------------------
-
-
-class _ChainReplay:
-    """The applications replay, reporting only on the chains being verified (an inspector
-    hears of their own county only)."""
-
-    def __init__(self, chain: str) -> None:
-        self.chain = chain
-        self.inner = ApplicationReplay()
-
-    def feed(self, entry: Any) -> None:
-        self.inner.feed(entry)
-
-    def problems(self) -> Iterator[Problem]:
-        return (p for p in self.inner.problems() if p.chain == self.chain)
-
-
-def _verify(chains: Iterable[str] | None, anchors: list[Anchor]) -> dict[str, Report]:
-    """Every chain with the full replay (admins: one report, key ``""``), or each county
-    chain on its own; each against the anchors' heads of that chain."""
-    if chains is None:
-        return {"": ledger_verify(replayers=[ApplicationReplay()], anchors=anchors)}
-    return {
-        chain: ledger_verify(chain=chain, replayers=[_ChainReplay(chain)], anchors=anchors)
-        for chain in chains
-    }
 
 
 class AnchorForm(forms.Form):
@@ -359,31 +317,9 @@ def audit_verify_page(request: HttpRequest) -> HttpResponse:
         if created is None or not created.heads:
             created, empty = None, True
     elif request.method == "POST" and form.is_valid():
-        anchors: list[Anchor] = form.cleaned_data["anchor"]
         started = time.perf_counter()
-        reports = _verify(chains, anchors)
+        report = audit_verify(actor=request.user, anchors=form.cleaned_data["anchor"])
         elapsed = time.perf_counter() - started
-        report = Report()
-        with transaction.atomic():
-            for chain, one in reports.items():
-                report.entries += one.entries
-                report.chains += one.chains
-                report.problems.extend(one.problems)
-                report.anchor_checks.extend(one.anchor_checks)
-                audit_record(
-                    actor=request.user,
-                    action="audit.verify",
-                    object_type="ledger",
-                    object_id=chain,
-                    area_code=chain + "000000" if chain else "",
-                    changes={
-                        "ok": [None, one.ok],
-                        "entries": [None, one.entries],
-                        "problems": [None, len(one.problems)],
-                    }
-                    | ({"anchors": [None, [a.digest for a in anchors]]} if anchors else {}),
-                    reason=str(one.first_problem or ""),
-                )
     return render(
         request,
         "workflows/inspect/verify.html",
