@@ -55,6 +55,7 @@ from approvals.services import (
     objection_resolve,
 )
 from audit.models import AuditEntry
+from audit.selectors import audit_history_of
 from workflows import selectors
 from workflows.services import task_claim, task_colleagues, task_reassign, task_release
 
@@ -400,11 +401,7 @@ def timeline_of(app: Application) -> list[TimelineEntry]:
     """The application's history from the audit trail, oldest first (views of the page
     themselves left out)."""
     labels: dict[str, str] = {str(v): str(label) for v, label in S.choices}
-    entries = (
-        AuditEntry.objects.filter(object_type="application", object_id=str(app.pk))
-        .exclude(action="application.view")
-        .order_by("created_at", "id")
-    )
+    entries = audit_history_of(object_type="application", object_id=app.pk)
     return [
         TimelineEntry(
             at=e.created_at,
