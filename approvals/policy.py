@@ -17,6 +17,10 @@ from applications.models import Application, Household, ProgramItem, ProgramVers
 S = Application.Status
 CENT = Decimal("0.01")
 ELIGIBLE_HOUSEHOLD_STATUSES = (Household.Status.REGISTERED, Household.Status.RETURNED)
+# The statuses in which the village cadre may still change an application.
+EDITABLE_STATUSES = (S.DRAFT, S.RETURNED)
+# The approvals of the chain, the township's then the county's.
+APPROVALS = ("township_approve", "county_approve")
 
 
 def items_amount(lines: Iterable[tuple[ProgramItem, int]]) -> Decimal:
@@ -32,6 +36,19 @@ def subsidy_cap(version: ProgramVersion, already_received: Decimal) -> Decimal:
 
 def household_eligible(household: Household) -> bool:
     return household.status in ELIGIBLE_HOUSEHOLD_STATUSES
+
+
+def is_editable(application: Application) -> bool:
+    """May the application's items and appraisal still be changed?"""
+    return application.status in EDITABLE_STATUSES
+
+
+def objection_refusal(application: Application) -> str | None:
+    """Why an objection may not be raised against the application now, or None (objections
+    are heard during the public posting)."""
+    if application.status != S.POSTED:
+        return _("Objections are raised while the application is posted.")
+    return None
 
 
 def _same(user: Any, user_id: int | None) -> bool:
@@ -150,14 +167,14 @@ def transition_refusal(
             return _("An objection raised during posting is not resolved yet.")
     if name == "reject" and application.status == S.POSTED and not via_objection:
         return _("During posting an application is rejected only by upholding an objection.")
-    if name in ("township_approve", "county_approve"):
+    if name in APPROVALS:
         if open_objections:
             return _("An objection raised during posting is not resolved yet.")
         if is_filer(user, application):
             return _("Whoever filed or submitted an application may not approve it.")
     if name == "county_approve" and _same(user, application.township_approved_by_id):
         return _("The township and county approvals must be made by different people.")
-    if name in ("township_approve", "county_approve", "return", "reject") and not via_objection:
+    if name in (*APPROVALS, "return", "reject") and not via_objection:
         if application.status in (S.TOWNSHIP_REVIEW, S.COUNTY_REVIEW) and is_filer(
             user, application
         ):

@@ -274,7 +274,7 @@ def application_edit(
         app = _lock_for(actor, application_id, "application.edit")
         if not has_role_in(actor, Role.VILLAGE_CADRE, app.area_code):
             raise Forbidden(_("Only the village cadre edits an application."))
-        if app.status not in (S.DRAFT, S.RETURNED):
+        if not policy.is_editable(app):
             raise Refused(_("Only a draft or returned application can be changed."))
         old_lines = list(app.items.select_related("item"))
         before = _application_snapshot(app, old_lines) | _appraisal(app)
@@ -469,6 +469,13 @@ def _transition_locked(
     return app
 
 
+def approval_step(application: Application) -> str | None:
+    """The approval the application waits for in its current status (the state machine's
+    answer: the township's in township review, the county's in county review), or None."""
+    lifecycle = ApplicationLifecycle(application)
+    return next((name for name in policy.APPROVALS if lifecycle.leaves_current_state(name)), None)
+
+
 def access_refused(*, actor: Any, application_id: int, action: str = "application.view") -> None:
     """Record an attempt to reach an application outside the actor's area (if it exists:
     probing ids that exist nowhere leaves nothing to attach the entry to)."""
@@ -605,8 +612,9 @@ def objection_raise(
         app = qs.select_for_update(of=("self",)).filter(pk=application_id).first()
         if app is None:
             raise NotFound(_("No such application in your area."))
-        if app.status != S.POSTED:
-            raise Refused(_("Objections are raised while the application is posted."))
+        refusal = policy.objection_refusal(app)
+        if refusal is not None:
+            raise Refused(refusal)
         objection = Objection.objects.create(
             application=app,
             text=text,
@@ -1043,6 +1051,7 @@ __all__ = [
     "application_create",
     "application_edit",
     "application_transition",
+    "approval_step",
     "available_transitions",
     "objection_raise",
     "objection_resolve",

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+from applications.models import Application
 from approvals import policy
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -91,3 +92,19 @@ def test_card_refusal_refuses_a_card_not_in_the_heads_name_even_when_checked() -
         card(holder_is_head=False, checked_by_id=OTHER.pk), OFFICIAL, now=NOW
     )
     assert refusal is not None
+
+
+def application(status: str) -> Any:
+    return SimpleNamespace(status=status)
+
+
+def test_is_editable_only_a_draft_or_returned_application() -> None:
+    editable = {s for s in Application.Status.values if policy.is_editable(application(s))}
+
+    assert editable == {Application.Status.DRAFT, Application.Status.RETURNED}
+
+
+def test_objection_refusal_none_only_during_posting() -> None:
+    assert policy.objection_refusal(application(Application.Status.POSTED)) is None
+    for status in set(Application.Status.values) - {Application.Status.POSTED}:
+        assert policy.objection_refusal(application(status))

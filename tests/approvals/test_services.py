@@ -25,6 +25,7 @@ from approvals.services import (
     application_create,
     application_edit,
     application_transition,
+    approval_step,
     audit_export_record,
     audit_verify,
     card_check_record,
@@ -1288,3 +1289,20 @@ def test_audit_verify_hears_only_of_the_inspectors_county(
     entry = AuditEntry.objects.get(action="audit.verify", actor_name="inspector_b")
     assert entry.changes["ok"] == [None, False]
     assert entry.reason == str(report.problems[0])
+
+
+# --- the approval an application waits for ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "step"),
+    [
+        (S.TOWNSHIP_REVIEW, "township_approve"),
+        (S.COUNTY_REVIEW, "county_approve"),
+        *((s, None) for s in S.values if s not in (S.TOWNSHIP_REVIEW, S.COUNTY_REVIEW)),
+    ],
+)
+def test_approval_step_is_the_state_machines_approval_of_the_status(
+    status: str, step: str | None
+) -> None:
+    assert approval_step(Application(status=status)) == step

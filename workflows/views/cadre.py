@@ -69,7 +69,6 @@ STEP_LABELS = {
     "start_posting": gettext_lazy("Start public posting"),
     "withdraw": gettext_lazy("Withdraw"),
 }
-EDITABLE = (Application.Status.DRAFT, Application.Status.RETURNED)
 SEARCH_LIMIT = 50
 PAGE_SIZE = 50
 LAST_DIGITS = re.compile(r"^\d{0,3}[\dX]$")
@@ -336,7 +335,7 @@ def _application_page(
     request: HttpRequest, app: Application, status: int = 200, **forms: Any
 ) -> HttpResponse:
     user = request.user
-    editable = app.status in EDITABLE
+    editable = policy.is_editable(app)
     items_form = forms.get("items_form")
     lines = list(app.items.select_related("item").order_by("pk"))
     if editable and items_form is None:
@@ -373,7 +372,7 @@ def _application_page(
             .select_related("uploaded_by")
             .order_by("uploaded_at", "pk"),
             "objection_form": (forms.get("objection_form") or ObjectionForm())
-            if app.status == Application.Status.POSTED
+            if policy.objection_refusal(app) is None
             else None,
             "objections": Objection.objects.filter(application=app).order_by("created_at", "pk"),
             "steps": steps,
@@ -497,8 +496,9 @@ def application_objection(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if done:
         return done
-    if app.status != Application.Status.POSTED:
-        messages.error(request, _("Objections are raised while the application is posted."))
+    refusal = policy.objection_refusal(app)
+    if refusal is not None:
+        messages.error(request, refusal)
         return redirect("workflows:cadre_application", pk=app.pk)
     return _application_page(request, app, status=400, objection_form=form)
 

@@ -50,6 +50,7 @@ from approvals.selectors import (
 from approvals.services import (
     access_refused,
     application_transition,
+    approval_step,
     available_transitions,
     card_check_record,
     objection_resolve,
@@ -63,12 +64,6 @@ S = Application.Status
 PAGE_SIZES = (20, 50, 100)
 DEFAULT_PAGE_SIZE = 50
 COUNT_CAP = 1000  # "1000+": counting every row of a county's queue is not worth its time
-
-# The approval step an application waits for, by its status (bulk approval).
-APPROVE_STEP: dict[str, str] = {
-    S.TOWNSHIP_REVIEW: "township_approve",
-    S.COUNTY_REVIEW: "county_approve",
-}
 
 STEP_LABELS = {
     "submit": gettext_lazy("Submit"),
@@ -344,7 +339,7 @@ def bulk_approve(request: HttpRequest) -> HttpResponse:
             access_refused(actor=request.user, application_id=pk, action="application.approve")
             results.append(BulkResult(pk, "", False, _("No such application in your area.")))
             continue
-        step = APPROVE_STEP.get(app.status)
+        step = approval_step(app)
         if step is None:
             results.append(
                 BulkResult(
