@@ -16,10 +16,11 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from applications.models import Application, Household, ProgramVersion
-from applications.roles import PERMISSION_ROLE
-from applications.selectors import applications_visible_to, scope_prefixes
+from applications.permissions import holders_of
+from applications.roles import PERMISSION_ROLE, Role
+from applications.selectors import applications_visible_to, has_role_in, scope_prefixes
 from approvals.models import CardCheck
-from approvals.selectors import applications_payment_held
+from approvals.selectors import applications_payment_held, recused_from
 from workflows import diagram
 from workflows.flows import NODE_OF_STATUS, SubsidyApplicationFlow
 from workflows.models import SubsidyProcess
@@ -28,17 +29,62 @@ ACTIVE = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
 HELD = (STATUS.ASSIGNED, STATUS.STARTED)
 
 
+# Who may hand a task to a colleague of the same role.
+REASSIGNING_ROLES = frozenset({Role.TOWNSHIP_REVIEWER, Role.COUNTY_APPROVER})
+
+
+def _role_of_permission(permission: object) -> str | None:
+    """The role an ``applications.act_<role>`` permission names; None for anything else."""
+    role = PERMISSION_ROLE.get(str(permission or "").rpartition(".")[2])
+    return str(role) if role is not None else None
+
+
 @cache
 def role_nodes() -> dict[str, tuple[Any, ...]]:
     """The human nodes of the flow by the role that takes them (from each node's
     ``.Permission("applications.act_<role>", ...)``)."""
     out: dict[str, list[Any]] = {}
     for node in SubsidyApplicationFlow.instance.nodes():
-        codename = str(getattr(node, "_owner_permission", None) or "").rpartition(".")[2]
-        role = PERMISSION_ROLE.get(codename)
+        role = _role_of_permission(getattr(node, "_owner_permission", None))
         if role is not None:
-            out.setdefault(str(role), []).append(node)
+            out.setdefault(role, []).append(node)
     return {role: tuple(nodes) for role, nodes in out.items()}
+
+
+def task_role(task: Any) -> str | None:
+    """The role a task needs (from its ``owner_permission``, ``applications.act_<role>``)."""
+    return _role_of_permission(task.owner_permission)
+
+
+def holds_task_role(user: Any, task: Any) -> bool:
+    """The user holds the task's role on an area containing the task's area."""
+    role = task_role(task)
+    area = str(task.owner_permission_obj_pk or "")
+    return role is not None and bool(area) and has_role_in(user, role, area)
+
+
+def task_recused(user: Any, task: Any) -> bool:
+    """Is the user recused from the task's application (DOMAIN rule 4)?"""
+    household_id = (
+        Application.objects.filter(process__pk=task.process_id)
+        .values_list("household_id", flat=True)
+        .first()
+    )
+    return household_id is not None and recused_from(user, household_id=household_id)
+
+
+def task_colleagues(actor: Any, task: Any) -> list[Any]:
+    """Whom the actor may hand the task to: the other holders of its role on its area, when
+    the actor is a township reviewer or county approver holding it there."""
+    role = task_role(task)
+    if role not in REASSIGNING_ROLES or not holds_task_role(actor, task):
+        return []
+    codename = str(task.owner_permission).rpartition(".")[2]
+    return [
+        u
+        for u in holders_of(codename, str(task.owner_permission_obj_pk))
+        if u.pk not in (actor.pk, task.owner_id) and not task_recused(u, task)
+    ]
 
 
 def statuses_of_node(node_name: str) -> list[str]:

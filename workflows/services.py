@@ -18,45 +18,18 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from applications.errors import Forbidden, NotFound, Refused, ServiceError
-from applications.models import Application
-from applications.permissions import grants_of, holders_of
-from applications.roles import PERMISSION_ROLE, Role
 from applications.selectors import applications_visible_to
 from approvals import policy
-from approvals.selectors import recused_from
 from approvals.services import access_refused
 from audit.services import audit_record, audit_refusal
 from workflows.flows import SubsidyApplicationFlow
-
-ACTIVE = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
-# Who may hand a task to a colleague of the same role.
-REASSIGNING_ROLES = frozenset({Role.TOWNSHIP_REVIEWER, Role.COUNTY_APPROVER})
-
-
-def task_role(task: Any) -> str | None:
-    """The role a task needs (from its ``owner_permission``, ``applications.act_<role>``)."""
-    codename = str(task.owner_permission or "").rpartition(".")[2]
-    role = PERMISSION_ROLE.get(codename)
-    return str(role) if role is not None else None
-
-
-def holds_task_role(user: Any, task: Any) -> bool:
-    """The user holds the task's role on an area containing the task's area."""
-    role = task_role(task)
-    area = str(task.owner_permission_obj_pk or "")
-    if role is None or not area:
-        return False
-    return any(g.role == role and area.startswith(g.prefix) for g in grants_of(user))
-
-
-def _recused(user: Any, task: Any) -> bool:
-    """Is the user recused from the task's application (DOMAIN rule 4)?"""
-    household_id = (
-        Application.objects.filter(process__pk=task.process_id)
-        .values_list("household_id", flat=True)
-        .first()
-    )
-    return household_id is not None and recused_from(user, household_id=household_id)
+from workflows.selectors import (
+    ACTIVE,
+    REASSIGNING_ROLES,
+    holds_task_role,
+    task_recused,
+    task_role,
+)
 
 
 def _task_and_application(actor: Any, task_id: int, action: str) -> tuple[Any, int, str]:
@@ -140,7 +113,7 @@ def task_claim(*, actor: Any, task_id: int) -> Any:
         _check_human_active(task)
         if not holds_task_role(actor, task):
             raise Forbidden(_("Your role may not take this task."), code="role")
-        if _recused(actor, task):
+        if task_recused(actor, task):
             raise Forbidden(policy.recusal_refusal(), code="recused")
         if task.owner_id is not None or task.status != STATUS.NEW:
             raise Refused(_("Someone has already taken this task."), code="taken")
@@ -182,7 +155,7 @@ def task_reassign(*, actor: Any, task_id: int, to_user: Any) -> Any:
             raise Refused(
                 _("The colleague must hold the same role in this area."), code="not_colleague"
             )
-        if _recused(target, task):
+        if task_recused(target, task):
             raise Refused(
                 _("The colleague is recused from this application (conflict of interest)."),
                 code="recused",
@@ -201,18 +174,4 @@ def task_reassign(*, actor: Any, task_id: int, to_user: Any) -> Any:
     return _run(actor=actor, task_id=task_id, action="task.reassign", change=reassign)
 
 
-def task_colleagues(actor: Any, task: Any) -> list[Any]:
-    """Whom the actor may hand the task to: the other holders of its role on its area, when
-    the actor is a township reviewer or county approver holding it there."""
-    role = task_role(task)
-    if role not in REASSIGNING_ROLES or not holds_task_role(actor, task):
-        return []
-    codename = str(task.owner_permission).rpartition(".")[2]
-    return [
-        u
-        for u in holders_of(codename, str(task.owner_permission_obj_pk))
-        if u.pk not in (actor.pk, task.owner_id) and not _recused(u, task)
-    ]
-
-
-__all__ = ["task_claim", "task_colleagues", "task_reassign", "task_release"]
+__all__ = ["task_claim", "task_reassign", "task_release"]

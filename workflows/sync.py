@@ -14,8 +14,7 @@ from viewflow.workflow.status import PROCESS, STATUS
 from applications.models import Application
 from workflows.flows import NODE_OF_STEP, SubsidyApplicationFlow
 from workflows.models import SubsidyProcess
-
-ACTIVE = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
+from workflows.selectors import ACTIVE
 
 
 class ProcessOutOfStep(RuntimeError):

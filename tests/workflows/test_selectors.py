@@ -12,8 +12,22 @@ from applications.roles import Role
 from applications.services import household_update
 from approvals.selectors import applications_payment_held
 from approvals.services import card_check_record
-from tests.factories import VILLAGE_1, VILLAGE_2, VILLAGE_B, World, bank_card_number
-from workflows.selectors import payments_held_visible_to
+from tests.factories import (
+    TOWNSHIP_1,
+    VILLAGE_1,
+    VILLAGE_2,
+    VILLAGE_B,
+    World,
+    bank_card_number,
+    colleague,
+)
+from workflows.selectors import (
+    active_task,
+    holds_task_role,
+    payments_held_visible_to,
+    task_colleagues,
+    task_role,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -120,3 +134,31 @@ def test_payments_held_visible_to_agrees_with_the_policy_on_every_approved_one(
     approved = list(Application.objects.filter(status=S.APPROVED, area_code__startswith="620902"))
 
     assert set(held_ids(world, now=now)) == applications_payment_held(approved, now=now)
+
+
+# --- tasks and who takes them ------------------------------------------------------------------
+
+
+def test_task_role_and_holds_task_role_of_a_township_review(world: World) -> None:
+    task = active_task(world.application(S.TOWNSHIP_REVIEW))
+
+    assert task_role(task) == Role.TOWNSHIP_REVIEWER
+    assert holds_task_role(world.user("reviewer_t1"), task)
+    assert not holds_task_role(world.user("approver_a"), task)
+    assert not holds_task_role(world.user("reviewer_b"), task)
+
+
+def test_task_colleagues_are_the_other_holders_of_the_role_there(world: World) -> None:
+    task = active_task(world.application(S.TOWNSHIP_REVIEW))
+    other = colleague("reviewer_t1c", Role.TOWNSHIP_REVIEWER, TOWNSHIP_1)
+
+    assert task_colleagues(world.user("reviewer_t1"), task) == [other]
+    assert world.user("reviewer_t1") in task_colleagues(other, task)
+
+
+def test_task_colleagues_none_for_a_cadres_task(world: World) -> None:
+    task = active_task(world.application(S.DRAFT))
+    colleague("cadre_v1c", Role.VILLAGE_CADRE, VILLAGE_1)
+
+    assert task_role(task) == Role.VILLAGE_CADRE
+    assert task_colleagues(world.user("cadre_v1"), task) == []

@@ -58,7 +58,7 @@ from approvals.services import (
 from audit.models import AuditEntry
 from audit.selectors import audit_history_of
 from workflows import selectors
-from workflows.services import task_claim, task_colleagues, task_reassign, task_release
+from workflows.services import task_claim, task_reassign, task_release
 
 S = Application.Status
 PAGE_SIZES = (20, 50, 100)
@@ -435,7 +435,7 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
         "steps": steps,
         # Only a person's task (the posting window is the timer's).
         "task": task if task is not None and task.owner_permission else None,
-        "colleagues": task_colleagues(user, task)
+        "colleagues": selectors.task_colleagues(user, task)
         if task is not None and task.owner_permission
         else [],
         **extra,
