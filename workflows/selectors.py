@@ -19,8 +19,8 @@ from applications.models import Application, Household, ProgramVersion
 from applications.permissions import holders_of
 from applications.roles import PERMISSION_ROLE, Role
 from applications.selectors import applications_visible_to, has_role_in, scope_prefixes
-from approvals.models import CardCheck
-from approvals.selectors import applications_payment_held, recused_from
+from approvals.models import Attachment, CardCheck, Objection
+from approvals.selectors import applications_payment_held, attachments_visible_to, recused_from
 from workflows import diagram
 from workflows.flows import NODE_OF_STATUS, SubsidyApplicationFlow
 from workflows.models import SubsidyProcess
@@ -146,6 +146,26 @@ def tasks_page(ids: list[int]) -> list[Application]:
     rows = _with_task(Application.objects.filter(pk__in=ids, process__task__status__in=ACTIVE))
     by_id = {a.pk: a for a in rows}
     return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def attachments_of(user: Any, application: Application) -> list[Attachment]:
+    """The files on the application's record, oldest first, as the user may see them
+    (``attachments_visible_to``: none of an application outside their area)."""
+    return list(
+        attachments_visible_to(user).filter(application=application).order_by("uploaded_at", "pk")
+    )
+
+
+def objections_visible_to(user: Any) -> QuerySet[Objection]:
+    """Objections to the applications the user may see."""
+    return Objection.objects.filter(application__in=applications_visible_to(user))
+
+
+def objections_of(user: Any, application: Application) -> list[Objection]:
+    """The objections to the application, oldest first, as the user may see them."""
+    return list(
+        objections_visible_to(user).filter(application=application).order_by("created_at", "pk")
+    )
 
 
 def active_task(application: Application) -> Any:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from applications.models import Application, Household
 from applications.roles import Role
 from applications.services import household_update
 from approvals.selectors import applications_payment_held
-from approvals.services import card_check_record
+from approvals.services import card_check_record, objection_raise
 from tests.factories import (
     TOWNSHIP_1,
     VILLAGE_1,
@@ -20,10 +21,14 @@ from tests.factories import (
     World,
     bank_card_number,
     colleague,
+    upload_signed_agreement,
 )
 from workflows.selectors import (
     active_task,
+    attachments_of,
     holds_task_role,
+    objections_of,
+    objections_visible_to,
     payments_held_visible_to,
     task_colleagues,
     task_role,
@@ -162,3 +167,28 @@ def test_task_colleagues_none_for_a_cadres_task(world: World) -> None:
 
     assert task_role(task) == Role.VILLAGE_CADRE
     assert task_colleagues(world.user("cadre_v1"), task) == []
+
+
+# --- what hangs off an application -------------------------------------------------------------
+
+
+def test_attachments_of_in_order_for_whoever_sees_the_application(world: World) -> None:
+    app = world.application(S.DRAFT)
+    first = upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
+    second = upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
+
+    assert attachments_of(world.user("reviewer_t1"), app) == [first, second]
+    assert attachments_of(world.user("reviewer_b"), app) == []
+    assert attachments_of(AnonymousUser(), app) == []
+
+
+def test_objections_of_in_order_for_whoever_sees_the_application(world: World) -> None:
+    app = world.application(S.POSTED)
+    first, second = (
+        objection_raise(actor=world.user("cadre_v1"), application_id=app.pk, text=text)
+        for text in ("户主已外出务工。", "羊只数量不实。")
+    )
+
+    assert objections_of(world.user("reviewer_t1"), app) == [first, second]
+    assert objections_of(world.user("inspector_b"), app) == []
+    assert list(objections_visible_to(world.user("cadre_v1"))) == [first, second]

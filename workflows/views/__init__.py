@@ -6,18 +6,39 @@ module exposes ``urlpatterns``; ``workflows/urls.py`` joins them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.translation import gettext as _
 
 from applications.models import Application
 from applications.permissions import grants_of
 from applications.roles import REVEAL_PERMISSION, Role
 from applications.selectors import applications_visible_to
+from approvals.services import access_refused
+
+
+def application_or_404(
+    user: Any, pk: int, *, roles: Iterable[str] | None = None, action: str = "application.view"
+) -> Application:
+    """The application if the user may see it (through ``roles`` only, when given), with its
+    household, village, program and parameters; otherwise the attempt is recorded as
+    ``action`` (``access_refused``) and the page is a 404."""
+    app = (
+        applications_visible_to(user, roles=roles)
+        .select_related("household", "household__area", "program", "program_version")
+        .filter(pk=pk)
+        .first()
+    )
+    if app is None:
+        access_refused(actor=user, application_id=pk, action=action)
+        raise Http404(_("No such application in your area."))
+    return app
 
 
 def task_redirect(request: HttpRequest, **kwargs: Any) -> HttpResponse:

@@ -41,9 +41,7 @@ from applications.selectors import (
 )
 from applications.services import household_create, program_version_current
 from approvals import policy
-from approvals.models import Attachment, Objection
 from approvals.services import (
-    access_refused,
     application_create,
     application_edit,
     application_transition,
@@ -60,6 +58,8 @@ from workflows.forms import (
     ObjectionForm,
     add_service_errors,
 )
+from workflows.selectors import attachments_of, objections_of
+from workflows.views import application_or_404
 
 CADRE = Role.VILLAGE_CADRE
 # The steps a cadre takes from the application page.
@@ -118,16 +118,7 @@ def _household(user: Any, pk: int) -> Household:
 
 
 def _application(user: Any, pk: int, action: str = "application.view") -> Application:
-    app = (
-        applications_visible_to(user, roles=[CADRE])
-        .select_related("household", "household__area", "program", "program_version")
-        .filter(pk=pk)
-        .first()
-    )
-    if app is None:
-        access_refused(actor=user, application_id=pk, action=action)
-        raise Http404(_("No such application in your village."))
-    return app
+    return application_or_404(user, pk, roles=[CADRE], action=action)
 
 
 def _still_available(user: Any, household: Household, version: ProgramVersion) -> Decimal:
@@ -368,13 +359,11 @@ def _application_page(
             "items_form": items_form if editable else None,
             "appraisal_form": appraisal_form if editable else None,
             "attachment_form": forms.get("attachment_form") or AttachmentForm(),
-            "attachments": Attachment.objects.filter(application=app)
-            .select_related("uploaded_by")
-            .order_by("uploaded_at", "pk"),
+            "attachments": attachments_of(user, app),
             "objection_form": (forms.get("objection_form") or ObjectionForm())
             if policy.objection_refusal(app) is None
             else None,
-            "objections": Objection.objects.filter(application=app).order_by("created_at", "pk"),
+            "objections": objections_of(user, app),
             "steps": steps,
             "cap": app.program_version.household_cap,
             "available": _still_available(user, app.household, app.program_version),

@@ -29,14 +29,13 @@ from applications.errors import InvalidInput, ServiceError
 from applications.models import Application, Area
 from applications.roles import Role
 from applications.selectors import (
-    application_get,
     applications_visible_to,
     areas_visible_to,
     has_role_in,
     programs_visible_to,
 )
 from approvals import policy
-from approvals.models import Attachment, Objection
+from approvals.models import Objection
 from approvals.selectors import (
     applications_kin_flagged,
     applications_payment_held,
@@ -59,6 +58,7 @@ from audit.models import AuditEntry
 from audit.selectors import audit_history_of
 from workflows import selectors
 from workflows.services import task_claim, task_reassign, task_release
+from workflows.views import application_or_404
 
 S = Application.Status
 PAGE_SIZES = (20, 50, 100)
@@ -373,14 +373,6 @@ def bulk_approve(request: HttpRequest) -> HttpResponse:
 # --- one application -----------------------------------------------------------------------
 
 
-def _application_or_404(request: HttpRequest, pk: int) -> Application:
-    try:
-        return application_get(request.user, pk)
-    except Application.DoesNotExist:
-        access_refused(actor=request.user, application_id=pk)
-        raise Http404(_("No such application in your area.")) from None
-
-
 @dataclass
 class TimelineEntry:
     at: datetime
@@ -413,7 +405,7 @@ def timeline_of(app: Application) -> list[TimelineEntry]:
 
 def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[str, Any]:
     user = request.user
-    objections = list(app.objections.all())
+    objections = selectors.objections_of(user, app)
     open_objections = sum(1 for o in objections if o.status == Objection.Status.OPEN)
     steps = [
         (name, STEP_LABELS[name], name in REASON_STEPS)
@@ -427,7 +419,7 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
         "village": area.name if area else app.area_code,
         "household": app.household,
         "items": list(app.items.select_related("item")),
-        "attachments": list(Attachment.objects.filter(application=app)),
+        "attachments": selectors.attachments_of(user, app),
         "objections": objections,
         "can_resolve": has_role_in(user, Role.TOWNSHIP_REVIEWER, app.area_code),
         "days_left": days_left_in_posting(app, timezone.now()),
@@ -469,7 +461,7 @@ def _flags_context(user: Any, app: Application) -> dict[str, Any]:
 @login_required
 def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Read-only: the application, its timeline and the process diagram."""
-    app = _application_or_404(request, pk)
+    app = application_or_404(request.user, pk)
     diagram = selectors.process_diagram(app)
     context = _page_context(request, app, diagram=diagram, process_steps=diagram.steps)
     return render(request, "workflows/review/application.html", context)
@@ -479,7 +471,7 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def decide(request: HttpRequest, pk: int) -> HttpResponse:
     """The decision page: the steps this user may take now, as buttons; return and reject
     need a reason."""
-    app = _application_or_404(request, pk)
+    app = application_or_404(request.user, pk)
     errors: dict[str, list[str]] = {}
     step = ""
     reason = ""
@@ -497,7 +489,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Done: %(step)s.") % {"step": STEP_LABELS.get(step, step)})
             return redirect("workflows:decide", pk=app.pk)
-        app = _application_or_404(request, pk)
+        app = application_or_404(request.user, pk)
     context = _page_context(request, app, errors=errors, chosen_step=step, reason=reason)
     return render(request, "workflows/review/decide.html", context, status=400 if errors else 200)
 
@@ -507,8 +499,12 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
 def resolve_objection(request: HttpRequest, pk: int, objection_id: int) -> HttpResponse:
     """A township reviewer upholds (the application is rejected) or dismisses an objection,
     with a reason."""
-    app = _application_or_404(request, pk)
-    if not app.objections.filter(pk=objection_id).exists():
+    app = application_or_404(request.user, pk)
+    if (
+        not selectors.objections_visible_to(request.user)
+        .filter(pk=objection_id, application=app)
+        .exists()
+    ):
         raise Http404(_("No such objection in your area."))
     decision = request.POST.get("decision", "")
     if decision not in ("uphold", "dismiss"):
@@ -538,7 +534,7 @@ def resolve_objection(request: HttpRequest, pk: int, objection_id: int) -> HttpR
 def card_check(request: HttpRequest, pk: int) -> HttpResponse:
     """A county approver or finance officer records the check of a held payment's bank
     card (with a reason); whoever records it does not pay."""
-    app = _application_or_404(request, pk)
+    app = application_or_404(request.user, pk)
     try:
         card_check_record(
             actor=request.user, application_id=app.pk, reason=request.POST.get("reason", "")
