@@ -3,6 +3,7 @@ user can act on, in their language."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,6 +42,14 @@ def household_eligible(household: Household) -> bool:
 def is_editable(application: Application) -> bool:
     """May the application's items and appraisal still be changed?"""
     return application.status in EDITABLE_STATUSES
+
+
+def posting_days_left(posting_ends_at: datetime | None, *, now: datetime) -> int | None:
+    """Whole days, rounded up and never below zero, until a posting window closes; None
+    without one."""
+    if posting_ends_at is None:
+        return None
+    return max(0, math.ceil((posting_ends_at - now).total_seconds() / 86400))
 
 
 def objection_refusal(application: Application) -> str | None:

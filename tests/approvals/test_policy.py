@@ -108,3 +108,13 @@ def test_objection_refusal_none_only_during_posting() -> None:
     assert policy.objection_refusal(application(Application.Status.POSTED)) is None
     for status in set(Application.Status.values) - {Application.Status.POSTED}:
         assert policy.objection_refusal(application(status))
+
+
+def test_posting_days_left_rounds_up_a_started_day() -> None:
+    assert policy.posting_days_left(NOW + timedelta(days=2, hours=1), now=NOW) == 3
+    assert policy.posting_days_left(NOW + timedelta(days=2), now=NOW) == 2
+
+
+def test_posting_days_left_zero_once_the_window_has_passed_and_none_without_one() -> None:
+    assert policy.posting_days_left(NOW - timedelta(hours=5), now=NOW) == 0
+    assert policy.posting_days_left(None, now=NOW) is None

@@ -7,7 +7,6 @@ reads go through ``approvals.selectors.notices_posted``, which does not fetch th
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from django import forms
@@ -24,8 +23,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from applications.errors import ServiceError
 from applications.models import Area
+from approvals import policy
 from approvals.selectors import (
-    Notice,
     notice_application_exists,
     notice_village_get,
     notice_villages,
@@ -85,13 +84,6 @@ def _give_back_slot(request: HttpRequest) -> None:
         pass
 
 
-def _days_left(notice: Notice) -> int | None:
-    if notice.posting_ends_at is None:
-        return None
-    seconds = (notice.posting_ends_at - timezone.now()).total_seconds()
-    return max(0, math.ceil(seconds / 86400))
-
-
 @require_GET
 def notice_index(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:50]
@@ -121,12 +113,13 @@ def _render_notice(
     status: int = 200,
 ) -> HttpResponse:
     rows: list[dict[str, Any]] = []
+    now = timezone.now()
     for notice in notices_posted(village.code):
         form = failed_form if notice.application_id == failed_for else None
         rows.append(
             {
                 "notice": notice,
-                "days_left": _days_left(notice),
+                "days_left": policy.posting_days_left(notice.posting_ends_at, now=now),
                 "form": form or ObjectionForm(auto_id=f"o{notice.application_id}_%s"),
                 "open": form is not None,
             }

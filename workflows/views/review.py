@@ -8,7 +8,6 @@ refusal is shown to the user and changes nothing."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -124,10 +123,9 @@ class Row:
 
 def days_left_in_posting(app: Application, now: datetime) -> int | None:
     """Whole days (rounded up) until the posting window closes; None when not posted."""
-    if app.status != S.POSTED or app.posting_ends_at is None:
-        return None
-    seconds = (app.posting_ends_at - now).total_seconds()
-    return max(0, math.ceil(seconds / 86400))
+    return policy.posting_days_left(
+        app.posting_ends_at if app.status == S.POSTED else None, now=now
+    )
 
 
 def _int(value: str | None, default: int) -> int:
