@@ -152,13 +152,30 @@ class AttachmentForm(forms.Form):
 
 
 class ObjectionForm(forms.Form):
-    """An objection heard in the village during posting, recorded by the cadre."""
+    """An objection to a posted application: heard in the village and recorded by the cadre,
+    or raised by anyone on the public notice board (``public=True``: the form then speaks
+    to them, and names and contacts stay optional for anonymity)."""
 
     text = forms.CharField(
         label=_("objection"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )
     raised_by_name = forms.CharField(label=_("raised by (optional)"), max_length=50, required=False)
     contact = forms.CharField(label=_("contact (optional)"), max_length=50, required=False)
+
+    PUBLIC_LABELS = {
+        "text": _("Your objection"),
+        "raised_by_name": _("Your name (optional)"),
+        "contact": _("How to reach you (optional)"),
+    }
+
+    def __init__(self, *args: Any, public: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if public:
+            for name, label in self.PUBLIC_LABELS.items():
+                self.fields[name].label = label
+            text = self.fields["text"]
+            text.help_text = _("What is wrong with this application, as precisely as you can.")
+            text.widget.attrs["rows"] = 4
 
 
 class KinDeclarationForm(forms.Form):

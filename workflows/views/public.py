@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
@@ -18,7 +17,6 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from applications.errors import ServiceError
@@ -31,6 +29,7 @@ from approvals.selectors import (
     notices_posted,
 )
 from approvals.services import objection_raise
+from workflows.forms import ObjectionForm
 
 RATE_WINDOW = 3600  # seconds
 
@@ -38,21 +37,6 @@ RATE_WINDOW = 3600  # seconds
 def objections_per_hour() -> int:
     """At most this many objections per client address per hour (a setting, default 5)."""
     return int(getattr(settings, "FUPIN_PUBLIC_OBJECTIONS_PER_HOUR", 5))
-
-
-class ObjectionForm(forms.Form):
-    text = forms.CharField(
-        label=gettext_lazy("Your objection"),
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=gettext_lazy("What is wrong with this application, as precisely as you can."),
-    )
-    raised_by_name = forms.CharField(
-        label=gettext_lazy("Your name (optional)"), max_length=50, required=False
-    )
-    contact = forms.CharField(
-        label=gettext_lazy("How to reach you (optional)"), max_length=50, required=False
-    )
 
 
 def _client_key(request: HttpRequest) -> str:
@@ -120,7 +104,7 @@ def _render_notice(
             {
                 "notice": notice,
                 "days_left": policy.posting_days_left(notice.posting_ends_at, now=now),
-                "form": form or ObjectionForm(auto_id=f"o{notice.application_id}_%s"),
+                "form": form or ObjectionForm(public=True, auto_id=f"o{notice.application_id}_%s"),
                 "open": form is not None,
             }
         )
@@ -142,7 +126,7 @@ def notice_object(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     village = _village_or_404(code)
     if not notice_application_exists(village_code=village.code, application_id=pk):
         raise Http404(_("No such application on this notice board."))
-    form = ObjectionForm(request.POST, auto_id=f"o{pk}_%s")
+    form = ObjectionForm(request.POST, public=True, auto_id=f"o{pk}_%s")
     if not form.is_valid():
         return _render_notice(request, village, failed_for=pk, failed_form=form, status=400)
     if not _take_slot(request):
