@@ -6,7 +6,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -121,12 +120,23 @@ class MemberInputSerializer(serializers.Serializer[Any]):
     relation = serializers.ChoiceField(choices=Person.Relation.choices)
 
 
+def _card_holder_field() -> serializers.CharField:
+    """The name on the bank card, optional: what it defaults to (the head's name) and what
+    will do (the head's, DOMAIN rule 5) are the services' to decide, as for the pages."""
+    return serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="the name on the bank card; it must be the head's, and is when left out",
+    )
+
+
 class HouseholdCreateSerializer(serializers.Serializer[Any]):
     area = serializers.CharField(max_length=12)
     head_name = serializers.CharField(max_length=50)
     head_id_number = serializers.CharField(max_length=18, validators=[_id_number])
     bank_card = serializers.CharField(max_length=30)
-    bank_card_holder = serializers.CharField(max_length=50)
+    bank_card_holder = _card_holder_field()
     phone = serializers.CharField(max_length=20)
     household_type = serializers.ChoiceField(choices=Household.Kind.choices)
     poverty_causes = serializers.ListField(
@@ -138,7 +148,7 @@ class HouseholdCreateSerializer(serializers.Serializer[Any]):
 class HouseholdUpdateSerializer(serializers.Serializer[Any]):
     phone = serializers.CharField(max_length=20, required=False)
     bank_card = serializers.CharField(max_length=30, required=False)
-    bank_card_holder = serializers.CharField(max_length=50, required=False)
+    bank_card_holder = _card_holder_field()
     status = serializers.ChoiceField(choices=Household.Status.choices, required=False)
     household_type = serializers.ChoiceField(choices=Household.Kind.choices, required=False)
     poverty_causes = serializers.ListField(
@@ -147,13 +157,6 @@ class HouseholdUpdateSerializer(serializers.Serializer[Any]):
         max_length=11,
         required=False,
     )
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "bank_card" in attrs and "bank_card_holder" not in attrs:
-            raise serializers.ValidationError(
-                {"bank_card_holder": [_("Enter the name on the bank card.")]}
-            )
-        return attrs
 
 
 class PersonSerializer(serializers.ModelSerializer[Person]):
@@ -229,7 +232,7 @@ class HouseholdViewSet(
             head_name=v["head_name"],
             head_id_number=v["head_id_number"],
             bank_card=v["bank_card"],
-            bank_card_holder=v["bank_card_holder"],
+            bank_card_holder=v.get("bank_card_holder"),
             phone=v["phone"],
             household_type=v["household_type"],
             poverty_causes=v["poverty_causes"],

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Count, Model, Q, QuerySet
 
 from applications.models import (
     Application,
@@ -100,6 +100,22 @@ def can_reveal_id(user: Any, area_code: str) -> bool:
 
 def grants_for(user: Any) -> tuple[Grant, ...]:
     return grants_of(user)
+
+
+def bank_cards_shared(
+    card_hashes: Iterable[str] | QuerySet[Any],
+) -> QuerySet[Household, tuple[str, int]]:
+    """Which of these bank cards (by lookup hash) are registered to more than one household,
+    a red flag (DOMAIN rule 5): rows of the card's hash and its number of households, by
+    hash. One query; ``card_hashes`` may be a subquery."""
+    return (
+        Household.objects.filter(bank_card_hash__in=card_hashes)
+        .values("bank_card_hash")
+        .annotate(households=Count("pk"))
+        .filter(households__gt=1)
+        .order_by("bank_card_hash")
+        .values_list("bank_card_hash", "households")
+    )
 
 
 def application_get(user: Any, pk: int) -> Application:

@@ -31,6 +31,7 @@ from applications.permissions import grants_of, permission_grant
 from applications.roles import REVEAL_PERMISSION, ROLE_LEVEL, ROLE_PERMISSION, Role
 from applications.selectors import (
     ACTING_ROLES,
+    bank_cards_shared,
     can_reveal_id,
     has_role_in,
     households_visible_to,
@@ -102,11 +103,8 @@ def _holder_errors(holder: str, head_name: str) -> list[str]:
 def _shared_card_record(*, actor: Any, household: Household) -> None:
     """A card also registered to another household is a red flag (DOMAIN rule 5): on the
     record for inspectors, and the payments to it wait for a card check."""
-    others = (
-        Household.objects.filter(bank_card_hash=household.bank_card_hash)
-        .exclude(pk=household.pk)
-        .count()
-    )
+    holders = dict(bank_cards_shared([household.bank_card_hash]))
+    others = holders.get(household.bank_card_hash, 1) - 1  # the household itself is saved
     if others:
         audit_record(
             actor=actor,
@@ -322,9 +320,9 @@ def household_update(
     """Change a household's details; every field change is audited before and after.
 
     A new bank card must be in the head's name (``bank_card_holder``, as for
-    ``household_create``) and starts the program's payment hold (``bank_card_changed_at``);
-    a card also registered to another household is recorded as a red flag. Bad input
-    changes nothing."""
+    ``household_create``: left out, the caller states that it is the head's) and starts the
+    program's payment hold (``bank_card_changed_at``); a card also registered to another
+    household is recorded as a red flag. Bad input changes nothing."""
     area_code = (
         Household.objects.filter(pk=household_id).values_list("area_code", flat=True).first()
     )

@@ -7,7 +7,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,12 +22,17 @@ from rest_framework.views import APIView
 
 from applications.errors import InvalidInput
 from applications.lifecycle import TRANSITION_NAMES
-from applications.models import Application, ApplicationItem, KinFlag
+from applications.models import Application, ApplicationItem
 from applications.selectors import applications_visible_to, recusing_hashes
 from approvals import services
 from approvals.models import CardCheck, Objection
 from approvals.policy import CardFacts
-from approvals.selectors import audit_visible_to, card_facts_of, signed_agreements_of
+from approvals.selectors import (
+    applications_with_kin_flag,
+    audit_visible_to,
+    card_facts_of,
+    signed_agreements_of,
+)
 from audit.models import AuditEntry
 
 
@@ -304,8 +309,8 @@ class ApplicationViewSet(
                     queryset=ApplicationItem.objects.select_related("item").only(*ITEM_FIELDS),
                 )
             )
-            .annotate(kin_flagged=Exists(KinFlag.objects.filter(application=OuterRef("pk"))))
         )
+        qs = applications_with_kin_flag(qs)
         params = self.request.query_params
         if params.get("status"):
             statuses = params["status"].split(",")

@@ -8,9 +8,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from applications import idnumbers
 from applications.models import (
@@ -25,6 +25,7 @@ from applications.models import (
 from applications.roles import Role
 from applications.selectors import (
     applications_visible_to,
+    bank_cards_shared,
     household_hashes,
     households_visible_to,
     households_with_hashes,
@@ -36,6 +37,9 @@ from applications.selectors import (
 from approvals import policy
 from approvals.models import Attachment, CardCheck
 from audit.models import AuditEntry
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 
 def attachments_visible_to(user: Any) -> QuerySet[Attachment]:
@@ -74,12 +78,31 @@ def applications_recused(user: Any, applications: Sequence[Application]) -> set[
     return {a.pk for a in applications if a.household_id in households}
 
 
+def _kin_flagged() -> Exists:
+    """Does the application (the outer row) carry a kin flag (备案)?"""
+    return Exists(KinFlag.objects.filter(application=OuterRef("pk")))
+
+
+class KinFlagged(TypedDict):
+    """The annotation ``applications_with_kin_flag`` adds."""
+
+    kin_flagged: bool
+
+
+def applications_with_kin_flag(
+    applications: QuerySet[Application],
+) -> QuerySet[WithAnnotations[Application, KinFlagged]]:
+    """The applications, each annotated ``kin_flagged``: does it carry a kin flag (备案)?
+    For a list read in one query; ``applications_kin_flagged`` for a page already read."""
+    return applications.annotate(kin_flagged=_kin_flagged())
+
+
 def applications_kin_flagged(application_ids: Iterable[int]) -> set[int]:
     """Which of these applications carry a kin flag (备案)."""
     return set(
-        KinFlag.objects.filter(application_id__in=list(application_ids))
-        .values_list("application_id", flat=True)
-        .distinct()
+        Application.objects.filter(_kin_flagged(), pk__in=list(application_ids)).values_list(
+            "pk", flat=True
+        )
     )
 
 
@@ -125,15 +148,7 @@ def card_facts_of(applications: Sequence[Application]) -> dict[int, policy.CardF
             "pk", "head_name", "bank_card_holder", "bank_card_hash", "bank_card_changed_at"
         )
     }
-    shared = set(
-        Household.objects.filter(
-            bank_card_hash__in={h["bank_card_hash"] for h in households.values()}
-        )
-        .values("bank_card_hash")
-        .annotate(n=Count("pk"))
-        .filter(n__gt=1)
-        .values_list("bank_card_hash", flat=True)
-    )
+    shared = dict(bank_cards_shared({h["bank_card_hash"] for h in households.values()}))
     hold_days = dict(
         ProgramVersion.objects.filter(
             pk__in={a.program_version_id for a in applications}
@@ -202,23 +217,10 @@ MAX_RED_FLAGS = 200
 def shared_cards_visible_to(user: Any) -> list[SharedCard]:
     """The bank cards shared by households, for the households the user may see."""
     households = households_visible_to(user)
-    hashes = list(
-        Household.objects.filter(bank_card_hash__in=households.values("bank_card_hash"))
-        .values("bank_card_hash")
-        .annotate(n=Count("pk"))
-        .filter(n__gt=1)
-        .order_by("bank_card_hash")
-        .values_list("bank_card_hash", flat=True)[:MAX_RED_FLAGS]
-    )
-    totals = dict(
-        Household.objects.filter(bank_card_hash__in=hashes)
-        .values("bank_card_hash")
-        .annotate(n=Count("pk"))
-        .values_list("bank_card_hash", "n")
-    )
+    totals = dict(bank_cards_shared(households.values("bank_card_hash"))[:MAX_RED_FLAGS])
     seen: dict[str, list[Household]] = {}
     for household in (
-        households.filter(bank_card_hash__in=hashes)
+        households.filter(bank_card_hash__in=list(totals))
         .select_related("area")
         .order_by("area_code", "pk")
     ):

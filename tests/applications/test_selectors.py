@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from applications.idnumbers import lookup_hash
+from applications.models import Household
 from applications.roles import Role, level_of_code, prefix_of_code
 from applications.selectors import (
     application_get,
     applications_visible_to,
     areas_visible_to,
+    bank_cards_shared,
     programs_visible_to,
     scope_prefixes,
 )
@@ -22,6 +25,7 @@ from tests.factories import (
     VILLAGE_3,
     VILLAGE_B,
     World,
+    bank_card_number,
 )
 
 pytestmark = pytest.mark.django_db
@@ -96,3 +100,30 @@ def test_application_get_out_of_scope_does_not_exist(world: World) -> None:
 def test_programs_visible_to_county_only(world: World) -> None:
     assert list(programs_visible_to(world.user("cadre_v3"))) == [world.program]
     assert list(programs_visible_to(world.user("cadre_b"))) == [world.program_b]
+
+
+# --- a bank card shared by households (DOMAIN rule 5) ------------------------------------------
+
+
+def test_bank_cards_shared_counts_the_households_of_each_shared_card(world: World) -> None:
+
+    twice, thrice, once = bank_card_number(), bank_card_number(), bank_card_number()
+    for card, areas in ((twice, [VILLAGE_1, VILLAGE_B]), (thrice, [VILLAGE_1] * 3)):
+        for area in areas:
+            world.household(area, bank_card=card)
+    world.household(VILLAGE_1, bank_card=once)
+    hashes = [lookup_hash(c) for c in (twice, thrice, once)]
+
+    assert dict(bank_cards_shared(hashes)) == {hashes[0]: 2, hashes[1]: 3}
+    assert dict(bank_cards_shared(hashes[2:])) == {}
+
+
+def test_bank_cards_shared_counts_households_outside_the_subquery(world: World) -> None:
+
+    card = bank_card_number()
+    mine = world.household(VILLAGE_1, bank_card=card)
+    world.household(VILLAGE_B, bank_card=card)  # another county
+
+    shared = bank_cards_shared(Household.objects.filter(pk=mine.pk).values("bank_card_hash"))
+
+    assert list(shared) == [(lookup_hash(card), 2)]

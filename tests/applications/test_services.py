@@ -410,8 +410,9 @@ def test_household_create_refuses_an_empty_card_holder(world: World) -> None:
     assert "bank_card_holder" in refused.value.errors
 
 
+@pytest.mark.parametrize("holder", ["李四", " "], ids=["another-name", "blank"])
 def test_household_update_refuses_a_new_card_in_another_name_and_changes_nothing(
-    world: World,
+    world: World, holder: str
 ) -> None:
     household = world.household(VILLAGE_1, head_name="王建国")
     before = Household.objects.get(pk=household.pk)
@@ -422,7 +423,7 @@ def test_household_update_refuses_a_new_card_in_another_name_and_changes_nothing
             actor=world.user("cadre_v1"),
             household_id=household.pk,
             bank_card=bank_card_number(),
-            bank_card_holder="李四",
+            bank_card_holder=holder,
         )
 
     assert list(refused.value.errors) == ["bank_card_holder"]
@@ -431,6 +432,26 @@ def test_household_update_refuses_a_new_card_in_another_name_and_changes_nothing
     assert after.bank_card_holder == "王建国"
     assert after.bank_card_changed_at is None
     assert AuditEntry.objects.count() == entries
+
+
+def test_household_create_without_a_card_holder_records_the_heads_name(world: World) -> None:
+    household = world.household(VILLAGE_1, head_name=" 王建国 ")
+
+    household.refresh_from_db()
+    assert household.bank_card_holder == "王建国"
+
+
+def test_household_update_new_card_without_a_holder_is_in_the_heads_name(world: World) -> None:
+    household = world.household(VILLAGE_1, head_name="马永福", bank_card_holder="马 永福")
+
+    household_update(
+        actor=world.user("cadre_v1"), household_id=household.pk, bank_card=bank_card_number()
+    )
+
+    household.refresh_from_db()
+    assert household.bank_card_holder == "马永福"
+    entry = AuditEntry.objects.get(action="household.update", object_id=str(household.pk))
+    assert entry.changes["bank_card_holder"] == ["马 永福", "马永福"]
 
 
 def test_household_update_new_card_starts_the_hold_clock(world: World) -> None:

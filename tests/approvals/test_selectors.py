@@ -1,0 +1,109 @@
+"""Reads of the approvals records: the card facts a payment is decided on, the inspectors'
+red flags, the kin flags of a list."""
+
+from __future__ import annotations
+
+import pytest
+
+from applications.models import Application
+from applications.services import household_update
+from approvals import selectors
+from approvals.selectors import (
+    applications_kin_flagged,
+    applications_with_kin_flag,
+    card_facts,
+    card_facts_of,
+    shared_cards_visible_to,
+)
+from audit.models import AuditEntry
+from tests.factories import (
+    VILLAGE_1,
+    VILLAGE_2,
+    VILLAGE_B,
+    World,
+    bank_card_number,
+    declare_kin,
+    id_number,
+)
+
+pytestmark = pytest.mark.django_db
+
+S = Application.Status
+
+
+# --- a bank card shared by households (DOMAIN rule 5) ------------------------------------------
+
+
+def test_card_facts_shared_with_a_household_of_another_county(world: World) -> None:
+    card = bank_card_number()
+    app = world.application(S.DRAFT, household=world.household(VILLAGE_1, bank_card=card))
+    plain = world.application(S.DRAFT)
+    world.household(VILLAGE_B, bank_card=card)
+
+    facts = card_facts_of([app, plain])
+
+    assert (facts[app.pk].shared, facts[plain.pk].shared) == (True, False)
+
+
+def test_card_facts_and_the_red_flag_on_record_agree(world: World) -> None:
+    """The household service's red flag (on the record at registration or a change of
+    card) and the payment's card facts read the same sharing."""
+    card = bank_card_number()
+    first = world.household(VILLAGE_1, bank_card=card)
+    app = world.application(S.DRAFT, household=first)
+    assert not card_facts(app).shared
+    assert not AuditEntry.objects.filter(action="household.shared_card").exists()
+
+    second = world.household(VILLAGE_2)
+    household_update(actor=world.user("cadre_v2"), household_id=second.pk, bank_card=card)
+
+    assert card_facts(app).shared
+    assert AuditEntry.objects.filter(
+        action="household.shared_card", object_id=str(second.pk)
+    ).exists()
+
+
+def test_shared_cards_visible_to_counts_the_households_elsewhere(world: World) -> None:
+    card = bank_card_number()
+    mine = [world.household(VILLAGE_1, bank_card=card), world.household(VILLAGE_2, bank_card=card)]
+    world.household(VILLAGE_B, bank_card=card)
+    world.household(VILLAGE_1)
+
+    [shared] = shared_cards_visible_to(world.user("reviewer_t1"))
+
+    assert list(shared.households) == mine
+    assert shared.elsewhere == 1
+    assert shared_cards_visible_to(world.user("cadre_v3")) == []
+
+
+def test_shared_cards_visible_to_stops_at_the_limit(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(3):
+        card = bank_card_number()
+        world.household(VILLAGE_1, bank_card=card)
+        world.household(VILLAGE_2, bank_card=card)
+    monkeypatch.setattr(selectors, "MAX_RED_FLAGS", 2)
+
+    found = shared_cards_visible_to(world.user("reviewer_t1"))
+
+    assert len(found) == 2 and all(len(s.households) == 2 for s in found)
+
+
+# --- kin flags (DOMAIN rule 4) -------------------------------------------------------------------
+
+
+def test_kin_flag_of_a_list_and_of_a_page_agree(world: World) -> None:
+    relative = id_number()
+    flagged = world.application(
+        S.DRAFT, household=world.household(VILLAGE_1, head_id_number=relative)
+    )
+    plain = world.application(S.DRAFT)
+    declare_kin(official=world.user("reviewer_t1"), relation="sibling", id_number=relative)
+    apps = Application.objects.filter(pk__in=[flagged.pk, plain.pk])
+
+    annotated = dict(applications_with_kin_flag(apps).values_list("pk", "kin_flagged"))
+
+    assert annotated == {flagged.pk: True, plain.pk: False}
+    assert applications_kin_flagged([flagged.pk, plain.pk]) == {flagged.pk}
+    assert applications_kin_flagged([]) == set()
