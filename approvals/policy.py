@@ -140,6 +140,18 @@ def card_refusal(card: CardFacts, user: Any, *, now: datetime) -> str | None:
     return None
 
 
+def card_check_refusal(application: Application, card: CardFacts, *, now: datetime) -> str | None:
+    """Why a check of the card may not be recorded for the application now, or None: it is
+    for an approved application whose payment is held and whose card is not checked yet."""
+    if application.status != S.APPROVED:
+        return _("A card check is recorded for an approved application awaiting payment.")
+    if not payment_holds(card, now=now):
+        return _("The payment is not held: there is nothing to check.")
+    if card.checked_by_id is not None:
+        return _("The card check is already recorded.")
+    return None
+
+
 def transition_refusal(
     name: str,
     application: Application,

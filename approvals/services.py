@@ -882,6 +882,29 @@ def attachment_add(*, actor: Any, application_id: int, kind: str, file: Any) -> 
 CARD_CHECK_ROLES = (Role.COUNTY_APPROVER, Role.FINANCE_OFFICER)
 
 
+def is_card_checker(user: Any, area_code: str) -> bool:
+    """Does the user record card checks there (a county approver or finance officer)?"""
+    return any(has_role_in(user, role, area_code) for role in CARD_CHECK_ROLES)
+
+
+def card_check_allowed(
+    user: Any,
+    application: Application,
+    *,
+    card: policy.CardFacts,
+    recused: bool,
+    now: datetime,
+) -> bool:
+    """Would ``card_check_record`` take the user's check of the application now (a reason
+    given)? ``card`` is its ``card_facts``, ``recused`` ``recused_from`` for the user: the
+    page offers the check by the rules the service applies."""
+    return (
+        not recused
+        and is_card_checker(user, application.area_code)
+        and policy.card_check_refusal(application, card, now=now) is None
+    )
+
+
 def card_check_record(*, actor: Any, application_id: int, reason: str) -> CardCheck:
     """A county officer records the check of the bank card a held payment would go to (a
     card shared with another household, or changed shortly before the payment), releasing
@@ -899,7 +922,7 @@ def card_check_record(*, actor: Any, application_id: int, reason: str) -> CardCh
     if len(reason) > MAX_REASON:
         raise InvalidInput({"reason": [_("A reason has at most 2000 characters.")]})
     household_id, area_code = _household_and_area(actor, application_id, "application.card_check")
-    if not any(has_role_in(actor, role, area_code) for role in CARD_CHECK_ROLES):
+    if not is_card_checker(actor, area_code):
         audit_refusal(
             actor=actor,
             action="application.card_check",
@@ -921,16 +944,11 @@ def card_check_record(*, actor: Any, application_id: int, reason: str) -> CardCh
     )
     with transaction.atomic():
         app = _lock_for(actor, application_id, "application.card_check")
-        if app.status != S.APPROVED:
-            raise Refused(
-                _("A card check is recorded for an approved application awaiting payment.")
-            )
-        card = card_facts(app)
-        holds = policy.payment_holds(card, now=timezone.now())
-        if not holds:
-            raise Refused(_("The payment is not held: there is nothing to check."))
-        if card.checked_by_id is not None:
-            raise Refused(_("The card check is already recorded."))
+        card, now = card_facts(app), timezone.now()
+        refusal = policy.card_check_refusal(app, card, now=now)
+        if refusal is not None:
+            raise Refused(refusal)
+        holds = policy.payment_holds(card, now=now)
         household = app.household
         check = CardCheck.objects.create(
             application=app,
@@ -1046,6 +1064,7 @@ def audit_verify(*, actor: Any, anchors: Sequence[Anchor] = ()) -> Report:
 __all__ = [
     "audit_export_record",
     "audit_verify",
+    "card_check_allowed",
     "card_check_record",
     "attachment_add",
     "application_create",

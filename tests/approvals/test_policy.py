@@ -118,3 +118,13 @@ def test_posting_days_left_rounds_up_a_started_day() -> None:
 def test_posting_days_left_zero_once_the_window_has_passed_and_none_without_one() -> None:
     assert policy.posting_days_left(NOW - timedelta(hours=5), now=NOW) == 0
     assert policy.posting_days_left(None, now=NOW) is None
+
+
+def test_card_check_refusal_only_for_a_held_unchecked_approved_payment() -> None:
+    approved = application(Application.Status.APPROVED)
+    held = card(shared=True)
+
+    assert policy.card_check_refusal(approved, held, now=NOW) is None
+    assert policy.card_check_refusal(application(Application.Status.DISBURSED), held, now=NOW)
+    assert policy.card_check_refusal(approved, card(), now=NOW)
+    assert policy.card_check_refusal(approved, card(shared=True, checked_by_id=8), now=NOW)

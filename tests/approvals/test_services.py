@@ -21,6 +21,7 @@ from applications.roles import Role
 from applications.services import household_update, program_version_add, role_grant
 from approvals import policy
 from approvals.models import CardCheck, Decision, Objection
+from approvals.selectors import card_facts
 from approvals.services import (
     application_create,
     application_edit,
@@ -28,6 +29,7 @@ from approvals.services import (
     approval_step,
     audit_export_record,
     audit_verify,
+    card_check_allowed,
     card_check_record,
     objection_raise,
     objection_resolve,
@@ -1306,3 +1308,43 @@ def test_approval_step_is_the_state_machines_approval_of_the_status(
     status: str, step: str | None
 ) -> None:
     assert approval_step(Application(status=status)) == step
+
+
+# --- whether a card check is offered --------------------------------------------------------
+
+
+def held_payment(world: World) -> Application:
+    card = bank_card_number()
+    household = world.household(VILLAGE_1, bank_card=card)
+    world.household(VILLAGE_2, bank_card=card)
+    return approved_with_agreement(world, household)
+
+
+def check_allowed(user: Any, app: Application, *, recused: bool = False) -> bool:
+    return card_check_allowed(user, app, card=card_facts(app), recused=recused, now=timezone.now())
+
+
+@pytest.mark.django_db
+def test_card_check_allowed_for_the_county_officers_of_a_held_payment(world: World) -> None:
+    app = held_payment(world)
+
+    assert check_allowed(world.user("approver_a"), app)
+    assert check_allowed(world.user("finance_a"), app)
+    assert not check_allowed(world.user("cadre_v1"), app)
+    assert not check_allowed(world.user("reviewer_t1"), app)
+    assert not check_allowed(world.user("approver_a"), app, recused=True)
+
+
+@pytest.mark.django_db
+def test_card_check_allowed_as_long_as_the_service_would_take_it(world: World) -> None:
+    app = held_payment(world)
+    unheld = approved_with_agreement(world)
+    assert not check_allowed(world.user("approver_a"), unheld)
+    with pytest.raises(Refused):
+        card_check_record(actor=world.user("approver_a"), application_id=unheld.pk, reason="核实。")
+
+    card_check_record(actor=world.user("approver_a"), application_id=app.pk, reason="已核实。")
+
+    assert not check_allowed(world.user("finance_a"), app)
+    with pytest.raises(Refused):
+        card_check_record(actor=world.user("finance_a"), application_id=app.pk, reason="再核实。")

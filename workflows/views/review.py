@@ -50,6 +50,7 @@ from approvals.services import (
     application_transition,
     approval_step,
     available_transitions,
+    card_check_allowed,
     card_check_record,
     objection_resolve,
 )
@@ -432,26 +433,18 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
     }
 
 
-CARD_CHECK_ROLES = (Role.COUNTY_APPROVER, Role.FINANCE_OFFICER)
-
-
 def _flags_context(user: Any, app: Application) -> dict[str, Any]:
     """What the page shows of rules 4 and 5: the kin flags (备案) and whether the user is
     recused; for an approved application, why its payment is held and the card check."""
     recused = recused_from(user, household_id=app.household_id)
     context: dict[str, Any] = {"kin_flags": kin_flags_of(app), "recused": recused}
     if app.status == S.APPROVED:
-        card = card_facts(app)
-        holds = policy.payment_holds(card, now=timezone.now())
-        check = card_check_valid(app)
+        card, now = card_facts(app), timezone.now()
         context.update(
             card_not_heads=not card.holder_is_head,
-            payment_holds=holds,
-            card_check=check,
-            can_check_card=bool(holds)
-            and check is None
-            and not recused
-            and any(has_role_in(user, role, app.area_code) for role in CARD_CHECK_ROLES),
+            payment_holds=policy.payment_holds(card, now=now),
+            card_check=card_check_valid(app),
+            can_check_card=card_check_allowed(user, app, card=card, recused=recused, now=now),
         )
     return context
 
