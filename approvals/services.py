@@ -120,14 +120,21 @@ def _already_received(household_id: int, program_id: int, exclude: int | None = 
     return qs.aggregate(total=Sum("amount"))["total"] or Decimal("0")
 
 
+def subsidy_available(
+    *, household_id: int, version: ProgramVersion, exclude: int | None = None
+) -> Decimal:
+    """What the household may still receive from the version's program under its
+    parameters: the household cap less what its approved and paid applications of the
+    program received (``exclude``: an application being changed, not counted). The cap
+    every filing and change is checked against, and the pages' preview of it."""
+    received = _already_received(household_id, version.program_id, exclude)
+    return policy.subsidy_cap(version, received)
+
+
 def _check_cap(
-    version: ProgramVersion,
-    amount: Decimal,
-    household_id: int,
-    program_id: int,
-    exclude: int | None = None,
+    version: ProgramVersion, amount: Decimal, household_id: int, exclude: int | None = None
 ) -> None:
-    cap = policy.subsidy_cap(version, _already_received(household_id, program_id, exclude))
+    cap = subsidy_available(household_id=household_id, version=version, exclude=exclude)
     if amount > cap:
         raise InvalidInput(
             {
@@ -195,7 +202,7 @@ def application_create(
     version = program_version_current(program)
     lines = _resolve_items({i.code: i for i in version.items.all()}, items)
     amount = policy.items_amount(lines)
-    _check_cap(version, amount, household.pk, program.pk)
+    _check_cap(version, amount, household.pk)
     try:
         with transaction.atomic():
             app = Application.objects.create(
@@ -283,7 +290,7 @@ def application_edit(
             version = app.program_version
             resolved = _resolve_items({i.code: i for i in version.items.all()}, items)
             amount = policy.items_amount(resolved)
-            _check_cap(version, amount, app.household_id, app.program_id, exclude=app.pk)
+            _check_cap(version, amount, app.household_id, exclude=app.pk)
             app.items.all().delete()
             lines = ApplicationItem.objects.bulk_create(
                 [
@@ -1075,4 +1082,5 @@ __all__ = [
     "objection_raise",
     "objection_resolve",
     "postings_close_due",
+    "subsidy_available",
 ]

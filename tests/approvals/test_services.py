@@ -18,7 +18,12 @@ from applications.errors import Forbidden, InvalidInput, NotFound, Refused
 from applications.models import Application, Household, KinDeclaration, KinFlag
 from applications.permissions import forget_grants
 from applications.roles import Role
-from applications.services import household_update, program_version_add, role_grant
+from applications.services import (
+    household_update,
+    program_version_add,
+    program_version_current,
+    role_grant,
+)
 from approvals import policy
 from approvals.models import CardCheck, Decision, Objection
 from approvals.selectors import card_facts
@@ -34,6 +39,7 @@ from approvals.services import (
     objection_raise,
     objection_resolve,
     postings_close_due,
+    subsidy_available,
 )
 from audit.models import AuditEntry
 from tests.factories import (
@@ -1348,3 +1354,23 @@ def test_card_check_allowed_as_long_as_the_service_would_take_it(world: World) -
     assert not check_allowed(world.user("finance_a"), app)
     with pytest.raises(Refused):
         card_check_record(actor=world.user("finance_a"), application_id=app.pk, reason="再核实。")
+
+
+# --- what a household may still receive -------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_subsidy_available_is_the_cap_less_what_was_approved_or_paid(world: World) -> None:
+    household = world.household(VILLAGE_1)
+    version = program_version_current(world.program)
+    assert subsidy_available(household_id=household.pk, version=version) == Decimal("5000.00")
+    draft = world.application(S.DRAFT, household=household)
+    assert subsidy_available(household_id=household.pk, version=version) == Decimal("5000.00")
+
+    application_transition(actor=world.user("cadre_v1"), application_id=draft.pk, name="withdraw")
+    approved = world.application(S.APPROVED, household=household)  # 4000 yuan
+
+    assert subsidy_available(household_id=household.pk, version=version) == Decimal("1000.00")
+    assert subsidy_available(
+        household_id=household.pk, version=version, exclude=approved.pk
+    ) == Decimal("5000.00")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -231,6 +232,22 @@ def test_file_application_over_the_cap_is_refused_with_a_message(world: World) -
     assert "7000.00" in message and "5000.00" in message
     assert escape(message) in page(response)
     assert not Application.objects.filter(household=household).exists()
+
+
+@pytest.mark.django_db
+def test_file_application_page_previews_what_the_household_may_still_receive(
+    world: World,
+) -> None:
+    household = world.household(VILLAGE_1)
+    url = reverse("workflows:cadre_application_create", args=[household.pk])
+    client = client_for(world, "cadre_v1")
+    assert client.get(url, {"program": world.program.pk}).context["available"] == Decimal("5000")
+
+    app = world.application(S.APPROVED, household=household)  # 4000 yuan
+
+    assert client.get(url, {"program": world.program.pk}).context["available"] == Decimal("1000")
+    page_of_app = client.get(reverse("workflows:cadre_application", args=[app.pk]))
+    assert page_of_app.context["available"] == Decimal("1000")
 
 
 # --- the application page ------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from decimal import Decimal
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -18,7 +17,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Model, Q, QuerySet, Sum
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -29,7 +28,7 @@ from django.views.decorators.http import require_POST
 from applications import idnumbers
 from applications.errors import InvalidInput, ServiceError
 from applications.lifecycle import ApplicationLifecycle
-from applications.models import Application, Area, Household, Program, ProgramVersion
+from applications.models import Application, Area, Household, Program
 from applications.roles import Role
 from applications.selectors import (
     applications_visible_to,
@@ -47,6 +46,7 @@ from approvals.services import (
     application_transition,
     attachment_add,
     objection_raise,
+    subsidy_available,
 )
 from workflows.forms import (
     AppraisalForm,
@@ -119,17 +119,6 @@ def _household(user: Any, pk: int) -> Household:
 
 def _application(user: Any, pk: int, action: str = "application.view") -> Application:
     return application_or_404(user, pk, roles=[CADRE], action=action)
-
-
-def _still_available(user: Any, household: Household, version: ProgramVersion) -> Decimal:
-    """What the household may still receive under these parameters (a preview: the service
-    checks it again when the application is saved)."""
-    received = applications_visible_to(user).filter(
-        household=household,
-        program_id=version.program_id,
-        status__in=[Application.Status.APPROVED, Application.Status.DISBURSED],
-    ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
-    return policy.subsidy_cap(version, received)
 
 
 def _subsidy_programs(user: Any, household: Household) -> list[Program]:
@@ -314,7 +303,9 @@ def application_file(request: HttpRequest, pk: int) -> HttpResponse:
             "program": program,
             "version": version,
             "form": form,
-            "available": _still_available(request.user, household, version) if version else None,
+            "available": subsidy_available(household_id=household.pk, version=version)
+            if version
+            else None,
         },
     )
 
@@ -366,7 +357,9 @@ def _application_page(
             "objections": objections_of(user, app),
             "steps": steps,
             "cap": app.program_version.household_cap,
-            "available": _still_available(user, app.household, app.program_version),
+            "available": subsidy_available(
+                household_id=app.household_id, version=app.program_version
+            ),
         },
         status=status,
     )
