@@ -101,6 +101,14 @@ def test_inspect_pages_refuse_non_inspector(world: World, url: str) -> None:
     assert not AuditEntry.objects.filter(action="audit.verify").exists()
 
 
+def test_audit_page_suggests_every_recorded_action_by_its_name(world: World) -> None:
+    page = client_for(world, "inspector_a").get(AUDIT).content.decode()
+
+    for action in ("application.township_approve", "document_batch.requeue", "audit.anchor"):
+        assert f'<option value="{action}" label="' in page
+    assert '<option value="audit.verify" label="校验审计链">' in page
+
+
 def test_inspect_pages_send_anonymous_to_sign_in(world: World) -> None:
     response = Client().get(AUDIT)
 

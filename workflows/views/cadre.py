@@ -22,7 +22,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from applications import idnumbers
@@ -58,17 +57,13 @@ from workflows.forms import (
     ObjectionForm,
     add_service_errors,
 )
+from workflows.labels import STEP_LABELS
 from workflows.selectors import attachments_of, objections_of
 from workflows.views import application_or_404
 
 CADRE = Role.VILLAGE_CADRE
 # The steps a cadre takes from the application page.
 CADRE_STEPS = ("submit", "start_posting", "withdraw")
-STEP_LABELS = {
-    "submit": gettext_lazy("Submit"),
-    "start_posting": gettext_lazy("Start public posting"),
-    "withdraw": gettext_lazy("Withdraw"),
-}
 SEARCH_LIMIT = 50
 PAGE_SIZE = 50
 LAST_DIGITS = re.compile(r"^\d{0,3}[\dX]$")

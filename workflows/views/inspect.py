@@ -47,51 +47,12 @@ from audit.models import AuditEntry
 from audit.services import audit_anchor_create
 from audit.verify import Report
 from workflows.exports import audit_header, audit_rows, csv_lines, xlsx_bytes
+from workflows.labels import ACTION_LABELS
 from workflows.selectors import payments_held_visible_to
 
 R = TypeVar("R", bound=HttpResponseBase)
 PAGE_SIZE = 50
 SHOWN_PROBLEMS = 20
-ACTION_SUGGESTIONS = (
-    "application.create",
-    "application.update",
-    "application.submit",
-    "application.start_posting",
-    "application.close_posting",
-    "application.township_approve",
-    "application.county_approve",
-    "application.return",
-    "application.reject",
-    "application.withdraw",
-    "application.disburse",
-    "application.view",
-    "application.kin_flag",
-    "application.card_check",
-    "objection.raise",
-    "objection.resolve",
-    "attachment.add",
-    "document.issue",
-    "document_batch.request",
-    "document_batch.finish",
-    "document_batch.requeue",
-    "document_batch.fail",
-    "task.claim",
-    "task.release",
-    "task.reassign",
-    "household.create",
-    "household.update",
-    "household.shared_card",
-    "kin.declare",
-    "person.reveal_id",
-    "role.grant",
-    "user.create",
-    "area.create",
-    "program.create",
-    "program.version_add",
-    "audit.verify",
-    "audit.export",
-    "audit.anchor",
-)
 
 
 def is_inspector(user: Any) -> bool:
@@ -231,7 +192,7 @@ def audit_search_page(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "query": _query_without_cursor(request),
-            "actions": ACTION_SUGGESTIONS,
+            "actions": ACTION_LABELS.items(),
         },
     )
 

@@ -21,7 +21,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from applications.errors import InvalidInput, ServiceError
@@ -57,6 +56,7 @@ from approvals.services import (
 from audit.models import AuditEntry
 from audit.selectors import audit_history_of
 from workflows import selectors
+from workflows.labels import STEP_LABELS, action_label
 from workflows.services import task_claim, task_reassign, task_release
 from workflows.views import application_or_404
 
@@ -65,33 +65,7 @@ PAGE_SIZES = (20, 50, 100)
 DEFAULT_PAGE_SIZE = 50
 COUNT_CAP = 1000  # "1000+": counting every row of a county's queue is not worth its time
 
-STEP_LABELS = {
-    "submit": gettext_lazy("Submit"),
-    "start_posting": gettext_lazy("Start posting"),
-    "close_posting": gettext_lazy("Close posting"),
-    "township_approve": gettext_lazy("Approve (township)"),
-    "county_approve": gettext_lazy("Approve (county)"),
-    "return": gettext_lazy("Return for correction"),
-    "reject": gettext_lazy("Reject"),
-    "withdraw": gettext_lazy("Withdraw"),
-    "disburse": gettext_lazy("Pay"),
-}
 REASON_STEPS = frozenset({"return", "reject"})
-
-ACTION_LABELS = {
-    "application.create": gettext_lazy("filed"),
-    "application.update": gettext_lazy("edited"),
-    "application.view": gettext_lazy("opened"),
-    "objection.raise": gettext_lazy("objection raised"),
-    "objection.resolve": gettext_lazy("objection resolved"),
-    "attachment.add": gettext_lazy("file attached"),
-    "task.claim": gettext_lazy("task claimed"),
-    "task.release": gettext_lazy("task released"),
-    "task.reassign": gettext_lazy("task handed over"),
-    "application.kin_flag": gettext_lazy("close relative of an official: flagged, recused"),
-    "application.card_check": gettext_lazy("bank card checked"),
-    **{f"application.{name}": label for name, label in STEP_LABELS.items()},
-}
 
 SORTS: dict[str, tuple[str, ...]] = {
     # The time the application entered its current step, which is when its open task was
@@ -392,7 +366,7 @@ def timeline_of(app: Application) -> list[TimelineEntry]:
         TimelineEntry(
             at=e.created_at,
             actor=e.actor_name,
-            action=str(ACTION_LABELS.get(e.action, e.action)),
+            action=action_label(e.action),
             from_state=str(labels.get(e.from_state, e.from_state)),
             to_state=str(labels.get(e.to_state, e.to_state)),
             reason=e.reason,
