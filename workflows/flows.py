@@ -47,7 +47,7 @@ def _status_is(*statuses: str) -> Any:
 class SubsidyApplicationFlow(flow.Flow):
     process_class = SubsidyProcess
     lock_impl = lock.SelectForUpdateLock(nowait=False, attempts=1)
-    process_title = "到户产业扶持申请"
+    process_title = _("Household industry subsidy application")
 
     # Titles name the nodes on the application page's process diagram (workflows.diagram).
     start = (
