@@ -57,7 +57,7 @@ bootstrap:
 	@$(UV) sync --frozen --quiet
 	@bash scripts/system-packages.sh $(SYSTEM_PACKAGES)
 	@fonts="$${FUPIN_VAR_DIR:-var}/fonts"; \
-	[ -f "$$fonts/FupinDocumentSC-Regular.otf" ] && [ -f "$$fonts/FupinDocumentSC-Bold.otf" ] || \
+	[ -f "$$fonts/FupinDocumentSC-2-Regular.otf" ] && [ -f "$$fonts/FupinDocumentSC-2-Bold.otf" ] || \
 		$(PY) manage.py build_document_fonts
 
 # process_timers and the task worker (db_worker: document batches) run in the background

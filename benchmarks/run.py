@@ -14,7 +14,12 @@
        token auth): p50/p95 time over 50 requests and the query count;
    (c) audit verification (``ledger_verify`` with ``ApplicationReplay``) in entries/s.
 
-Prints the table as text and as Markdown. Run with ``make bench`` (5–6 minutes on 2 cores).
+Prints the table as text and as Markdown. Run with ``make bench`` (about 20 minutes on 2
+cores). ``python -m benchmarks.run documents`` runs only the documents stage (4. below) on a
+fresh bench database, for working on rendering speed (about 8 minutes).
+
+4. Documents: agreements per second for 200 agreements (render + store + audit), and a
+   township batch of 1,000 agreements into one ZIP.
 """
 
 from __future__ import annotations
@@ -1209,6 +1214,12 @@ def main() -> None:
     django.setup()
     call_command("migrate", verbosity=0, interactive=False)
     world = world_create()
+    if sys.argv[1:] == ["documents"]:
+        documents_run(world)
+        print(f"total {time.perf_counter() - started:.0f} s")
+        return
+    if sys.argv[1:]:
+        raise SystemExit(f"usage: python -m benchmarks.run [documents] (not {sys.argv[1:]})")
 
     scales = []
     for label, target in (("10k", SMALL), ("100k", LARGE)):

@@ -40,9 +40,10 @@ SERIF_STACK = (
 @dataclass(frozen=True)
 class GeneratedFont:
     """A face of the document family: a subset of an installed font, built once by
-    ``manage.py build_document_fonts``. HarfBuzz subsets every face a document uses, and
-    the time goes with the size of the face: about 45 ms for a 20 MB Noto CJK face, under
-    20 ms for one of these."""
+    ``manage.py build_document_fonts``. WeasyPrint subsets every face a document uses
+    (with HarfBuzz), and the time goes with the size of the face and with the highest glyph
+    id the document uses: about 45 ms for a 20 MB Noto CJK face, about 7 ms for one of
+    these."""
 
     weight: str  # CSS font-weight of the face
     source_family: str  # the installed font it is cut from (fontconfig names)
@@ -54,10 +55,18 @@ class GeneratedFont:
         return Path(settings.VAR_DIR) / "fonts" / self.filename
 
 
+# The number in the file names is the build's version: a change to how the faces are cut
+# gets new names, so that `make bootstrap` builds them again on every machine (the Makefile
+# lists the same names; a test checks that).
 DOCUMENT_FONTS = (
-    GeneratedFont("normal", "Noto Serif CJK SC", "Regular", "FupinDocumentSC-Regular.otf"),
-    GeneratedFont("bold", "Noto Sans CJK SC", "Bold", "FupinDocumentSC-Bold.otf"),
+    GeneratedFont("normal", "Noto Serif CJK SC", "Regular", "FupinDocumentSC-2-Regular.otf"),
+    GeneratedFont("bold", "Noto Sans CJK SC", "Bold", "FupinDocumentSC-2-Bold.otf"),
 )
+# Tables the document faces leave out. GSUB and GPOS: WeasyPrint drops them from every font
+# it embeds anyway, and what they add to horizontal Simplified Chinese is Latin kerning (and,
+# with them, the glyphs cannot be renumbered, see _glyphs_by_frequency). The vertical
+# metrics: the documents are set horizontally.
+DOCUMENT_FONT_DROP_TABLES = ("GSUB", "GPOS", "BASE", "vhea", "vmtx", "VORG")
 
 
 @dataclass(frozen=True)
@@ -152,7 +161,7 @@ def environment_problems() -> list[Problem]:
                 Problem(
                     "W006",
                     f"The document font {generated.path} has not been built: PDFs fall back "
-                    "to the full Noto CJK fonts and render about 1.6 times as slowly.",
+                    "to the full Noto CJK fonts and render about twice as slowly.",
                     "python manage.py build_document_fonts (make bootstrap does this)",
                 )
             )
@@ -169,21 +178,87 @@ def environment_problems() -> list[Problem]:
     return problems
 
 
-def _document_charset() -> set[int]:
-    """GB 2312 (its 6,763 hanzi and symbols: nearly all text of these documents), ASCII,
-    Latin-1, general punctuation, CJK symbols and full-width forms. Anything else (rarer
-    name characters) is drawn by the next fonts of the stack."""
+def _gb2312(first_bytes: range) -> set[int]:
     chars: set[int] = set()
-    for high in range(0xA1, 0xF8):
+    for high in first_bytes:
         for low in range(0xA1, 0xFF):
             try:
                 chars.add(ord(bytes((high, low)).decode("gb2312")))
             except UnicodeDecodeError:
                 continue
+    return chars
+
+
+GB2312_ALL = range(0xA1, 0xF8)
+# Rows 1-9 (symbols, full-width forms, kana) and 16-55: the 3,755 level-1 hanzi, the
+# common ones. Level 2 (rows 56-87) holds 3,008 rarer ones.
+GB2312_COMMON = range(0xA1, 0xD8)
+
+
+def _document_charset() -> set[int]:
+    """GB 2312 (its 6,763 hanzi and symbols: nearly all text of these documents), ASCII,
+    Latin-1, general punctuation, CJK symbols and full-width forms. Anything else (rarer
+    name characters) is drawn by the next fonts of the stack."""
+    chars = _gb2312(GB2312_ALL)
     for start, end in ((0x20, 0x7F), (0xA0, 0x180), (0x2000, 0x2070), (0x3000, 0x3040)):
         chars.update(range(start, end))
     chars.update(range(0xFF00, 0xFFF0))
     return chars
+
+
+def _is_ideograph(codepoint: int) -> bool:
+    return 0x3400 <= codepoint <= 0x9FFF or 0xF900 <= codepoint <= 0xFAFF or codepoint >= 0x20000
+
+
+def _glyphs_by_frequency(ttfont: Any) -> None:
+    """Renumber the glyphs of a CFF font: .notdef, then everything that is not a hanzi
+    (Latin, digits, punctuation, symbols), then GB 2312's level-1 hanzi, then the rest, each
+    group in Unicode order.
+
+    WeasyPrint keeps glyph ids when it embeds a font (its first subsetting pass retains them)
+    and then keeps every id up to the highest one used, so the cost of a document's font goes
+    with its highest glyph id. In Noto's own order the common and the rare hanzi are mixed;
+    in this one a document of common characters stays under about 4,800 glyph ids, where it
+    would otherwise reach nearly 8,000."""
+    for tag in ttfont.keys():
+        ttfont[tag]  # decompile every table under the old glyph ids before they change
+    order: list[str] = ttfont.getGlyphOrder()
+    lowest: dict[str, int] = {}
+    for codepoint, glyph in ttfont.getBestCmap().items():
+        lowest[glyph] = min(lowest.get(glyph, codepoint), codepoint)
+    common = _gb2312(GB2312_COMMON)
+
+    def group(glyph: str) -> int:
+        codepoint = lowest.get(glyph)
+        if glyph == ".notdef":
+            return 0
+        if codepoint is None:
+            return 4
+        if not _is_ideograph(codepoint):
+            return 1
+        return 2 if codepoint in common else 3
+
+    position = {glyph: i for i, glyph in enumerate(order)}
+    new_order = sorted(
+        order, key=lambda glyph: (group(glyph), lowest.get(glyph, 0), position[glyph])
+    )
+    top = ttfont["CFF "].cff.topDictIndex[0]
+    charstrings = top.CharStrings
+    if not charstrings.charStringsAreIndexed or list(top.charset) != order:
+        raise RuntimeError("unexpected CFF layout: the glyphs cannot be renumbered")
+    old_ids = [position[glyph] for glyph in new_order]
+    index = charstrings.charStringsIndex
+    index.items = [index[old] for old in old_ids]  # reads each charstring in its old place
+    for attribute in ("file", "offsets"):
+        if hasattr(index, attribute):
+            delattr(index, attribute)
+    if hasattr(top, "FDSelect"):  # CID-keyed: each glyph's private dict goes with it
+        select = top.FDSelect
+        select.format = None
+        select.gidArray = [select.gidArray[old] for old in old_ids]
+    charstrings.charStrings = {glyph: i for i, glyph in enumerate(new_order)}
+    top.charset = new_order
+    ttfont.setGlyphOrder(new_order)
 
 
 def _font_file(family: str, style: str) -> tuple[Path, int]:
@@ -207,8 +282,8 @@ def _font_file(family: str, style: str) -> tuple[Path, int]:
 def document_fonts_build(*, force: bool = False) -> list[Path]:
     """Build the faces of the document family that do not exist yet (all with ``force``);
     returns the paths built. Each is written to a temporary file and renamed, so a reader
-    never sees half a font. About a minute per face (fontTools on a 20 MB CJK face), once
-    per machine."""
+    never sees half a font; faces of earlier builds are removed. About half a minute per
+    face (fontTools on a 20 MB CJK face), once per machine."""
     from fontTools import subset  # type: ignore[import-untyped]
     from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
@@ -218,18 +293,25 @@ def document_fonts_build(*, force: bool = False) -> list[Path]:
             continue
         source, index = _font_file(font.source_family, font.source_style)
         options = subset.Options()
-        options.layout_features = ["*"]  # Pango shapes with them (vertical forms, punctuation)
+        options.layout_features = []
+        options.drop_tables = [*options.drop_tables, *DOCUMENT_FONT_DROP_TABLES]
         options.name_IDs = ["*"]
         options.notdef_outline = True
         subsetter = subset.Subsetter(options)
         subsetter.populate(unicodes=_document_charset())
         ttfont = TTFont(source, fontNumber=index)
         subsetter.subset(ttfont)
+        _glyphs_by_frequency(ttfont)
         font.path.parent.mkdir(parents=True, exist_ok=True)
         partial = font.path.with_suffix(".partial")
         ttfont.save(partial)
         partial.replace(font.path)
         built.append(font.path)
+    current = {font.path.name for font in DOCUMENT_FONTS}
+    for font in DOCUMENT_FONTS:
+        for old in font.path.parent.glob("FupinDocumentSC-*.otf"):
+            if old.name not in current:
+                old.unlink(missing_ok=True)
     return built
 
 

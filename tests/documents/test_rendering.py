@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 from typing import Any
 
 import pdfplumber
+import pytest
+from django.conf import settings
 from pdfminer.pdftypes import PDFStream
 from pypdf import PdfReader
 
@@ -191,3 +194,57 @@ def test_agreement_fits_one_page_up_to_four_items() -> None:
     assert _agreement_pages(4) == 1
     # And a longer one simply goes on to a second page.
     assert _agreement_pages(12) == 2
+
+
+def test_makefile_builds_the_document_fonts_the_code_uses() -> None:
+    # `make bootstrap` skips the build when these files exist: with stale names a machine
+    # would keep an older build (or never build the new one).
+    makefile = (settings.BASE_DIR / "Makefile").read_text()
+    listed = set(re.findall(r"FupinDocumentSC-[\w-]+\.otf", makefile))
+    assert listed == {font.filename for font in rendering.DOCUMENT_FONTS}
+
+
+@pytest.mark.parametrize("font", rendering.DOCUMENT_FONTS, ids=lambda font: font.weight)
+def test_document_fonts_number_common_characters_first(font: rendering.GeneratedFont) -> None:
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+
+    ttfont = TTFont(font.path, lazy=True)
+    cmap = ttfont.getBestCmap()
+    order = ttfont.getGlyphOrder()
+    gid = {glyph: i for i, glyph in enumerate(order)}
+    common = rendering._gb2312(rendering.GB2312_COMMON)
+    every = rendering._gb2312(rendering.GB2312_ALL)
+    assert every <= set(cmap), "a GB 2312 character is missing from the document font"
+    # .notdef, then Latin and punctuation, then level-1 hanzi, then level-2 hanzi.
+    assert order[0] == ".notdef"
+    highest_common = max(gid[cmap[c]] for c in common)
+    assert max(gid[cmap[c]] for c in range(0x21, 0x7F)) < gid[cmap[0x4E00]]
+    assert highest_common < min(gid[cmap[c]] for c in every - common)
+    assert highest_common < 5_000 < len(order)
+    # Each character still draws its own glyph (renumbering kept outlines with their ids).
+    glyphs = ttfont.getGlyphSet()
+    assert glyphs[cmap[ord("中")]].width == glyphs[cmap[ord("国")]].width
+    for table in rendering.DOCUMENT_FONT_DROP_TABLES:
+        assert table not in ttfont
+
+
+def test_document_font_outlines_survive_renumbering() -> None:
+    # The same text through the document font and through the installed Noto CJK font it
+    # was cut from: the pictures agree (up to anti-aliasing), so every character still has
+    # its own outline after the glyphs were renumbered.
+    text = "中华人民共和国肉羊养殖补助伍仟元整，（璐婧鑫）。"
+
+    def page(stack: str) -> str:
+        return (
+            '<html lang="zh-CN"><head><meta charset="utf-8"><style>'
+            "@page { size: 210mm 30mm; margin: 5mm } "
+            f"body {{ font-family: {stack}; font-size: 20pt }}</style></head>"
+            f"<body>{text}</body></html>"
+        )
+
+    ours = _raster(rendering.html_to_pdf(page(rendering.SERIF_STACK)))
+    noto = _raster(rendering.html_to_pdf(page('"Noto Serif CJK SC"')))
+    assert len(set(ours)) > 1, "nothing was drawn"
+    assert len(ours) == len(noto)
+    differing = sum(1 for a, b in zip(ours, noto, strict=True) if abs(a - b) > 96)
+    assert differing < len(ours) // 200, f"{differing} of {len(ours)} pixels differ"
