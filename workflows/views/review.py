@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from applications.errors import InvalidInput, ServiceError
+from applications.lifecycle import REASON_REQUIRED
 from applications.models import Application, Area
 from applications.roles import Role
 from applications.selectors import (
@@ -64,8 +65,6 @@ S = Application.Status
 PAGE_SIZES = (20, 50, 100)
 DEFAULT_PAGE_SIZE = 50
 COUNT_CAP = 1000  # "1000+": counting every row of a county's queue is not worth its time
-
-REASON_STEPS = frozenset({"return", "reject"})
 
 SORTS: dict[str, tuple[str, ...]] = {
     # The time the application entered its current step, which is when its open task was
@@ -381,7 +380,7 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
     objections = selectors.objections_of(user, app)
     open_objections = sum(1 for o in objections if o.status == Objection.Status.OPEN)
     steps = [
-        (name, STEP_LABELS[name], name in REASON_STEPS)
+        (name, STEP_LABELS[name], name in REASON_REQUIRED)
         for name in available_transitions(app, user, open_objections=open_objections)
     ]
     area = Area.objects.filter(code=app.area_code).first()
