@@ -15,10 +15,15 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from applications.models import Application, Household, ProgramVersion
+from applications.models import Application, ProgramVersion
 from applications.permissions import holders_of
 from applications.roles import PERMISSION_ROLE, Role
-from applications.selectors import applications_visible_to, has_role_in, scope_prefixes
+from applications.selectors import (
+    applications_visible_to,
+    bank_cards_shared,
+    has_role_in,
+    scope_prefixes,
+)
 from approvals.models import Attachment, CardCheck, Objection
 from approvals.selectors import applications_payment_held, attachments_visible_to, recused_from
 from workflows import diagram
@@ -231,19 +236,17 @@ def process_diagram(application: Application) -> diagram.Diagram:
 def payments_held_visible_to(user: Any, *, now: datetime, limit: int) -> list[Application]:
     """The approved applications in the user's area whose payment waits for a card check,
     oldest first, at most ``limit``, with their households and programs. Found among all of
-    them in one query, not among the first page of approved applications.
+    them by the database, not among a first page of approved applications: six queries,
+    whatever their number.
 
-    The query asks the database what ``policy.payment_holds`` asks of one card (a card also
-    registered to another household, or changed less than the program's hold days ago) and
-    leaves out those with a valid card check (``card_check_valid``); what it finds is then
-    passed through ``applications_payment_held``, so the policy stays the one rule."""
+    The query asks what ``policy.payment_holds`` asks of one card (a card registered to
+    more than one household, ``bank_cards_shared``, or changed less than the program's hold
+    days ago) and leaves out those with a valid card check (``card_check_valid``); what it
+    finds is then passed through ``applications_payment_held``, so the policy stays the one
+    rule."""
     approved = applications_visible_to(user).filter(status=Application.Status.APPROVED)
-    shared = Exists(
-        Household.objects.filter(bank_card_hash=OuterRef("household__bank_card_hash")).exclude(
-            pk=OuterRef("household_id")
-        )
-    )
-    held = Q(shared)
+    shared = bank_cards_shared(approved.values("household__bank_card_hash"))
+    held = Q(household__bank_card_hash__in=shared.values_list("bank_card_hash", flat=True))
     # One condition per distinct hold of the programs' versions (a handful), so that the
     # date arithmetic stays on constants, alike on SQLite and PostgreSQL.
     for days in (

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from applications.models import Application, Household
+from applications.permissions import grants_of
 from applications.roles import Role
 from applications.services import household_update
 from approvals.selectors import applications_payment_held
@@ -139,6 +141,18 @@ def test_payments_held_visible_to_agrees_with_the_policy_on_every_approved_one(
     approved = list(Application.objects.filter(status=S.APPROVED, area_code__startswith="620902"))
 
     assert set(held_ids(world, now=now)) == applications_payment_held(approved, now=now)
+
+
+def test_payments_held_visible_to_in_a_fixed_number_of_queries(
+    world: World, django_assert_max_num_queries: Any
+) -> None:
+    for _ in range(3):
+        shared_card_application(world)
+    inspector = world.user("inspector_a")
+    grants_of(inspector)  # the roles are read once per request, before any page
+
+    with django_assert_max_num_queries(6):
+        assert len(payments_held_visible_to(inspector, now=timezone.now(), limit=10)) == 3
 
 
 # --- tasks and who takes them ------------------------------------------------------------------
