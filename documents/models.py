@@ -104,6 +104,11 @@ class DocumentBatch(models.Model):
     # How many times a worker has started it; the claim counts it, the recovery sweep gives
     # up after ``DOCUMENT_BATCH_MAX_ATTEMPTS``.
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # The task that will run it, set once the task queue has taken it: a queued batch with
+    # no task (the enqueue after the commit failed, or the process died before it) or whose
+    # task has ended is put in the queue again by ``document_batches_recover``.
+    task_id = models.CharField(_("task"), max_length=64, blank=True)
+    enqueued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("document batch")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import logging
 import os
 import secrets
 import tempfile
@@ -42,6 +43,8 @@ from documents import rendering
 from documents.amounts import amount_in_figures, amount_in_words
 from documents.models import DocumentBatch, StoredDocument
 from documents.selectors import document_read
+
+logger = logging.getLogger(__name__)
 
 Kind = StoredDocument.Kind
 S = Application.Status
@@ -468,9 +471,40 @@ def document_batch_request(*, actor: Any, kind: str, township_code: str) -> Docu
 
 
 def _enqueue_batch(batch_id: int) -> None:
+    """Hand the batch to the task queue (after the commit that queued it) and note the task.
+    A failure here is logged, not raised: the batch is committed and stays queued without a
+    task, and ``document_batches_recover`` enqueues it again."""
     from documents.tasks import document_batch_task
 
-    document_batch_task.enqueue(batch_id=batch_id)
+    try:
+        result = document_batch_task.enqueue(batch_id=batch_id)
+    except Exception:
+        logger.exception("document batch %s could not be enqueued; the timers will retry", batch_id)
+        return
+    # Whatever the batch's state by now (an immediate backend has already run it).
+    DocumentBatch.objects.filter(pk=batch_id).update(
+        task_id=str(result.id), enqueued_at=timezone.now()
+    )
+
+
+def _batch_task_gone(task_id: str) -> bool:
+    """Whether a queued batch's task will never run it: there is none, or the task queue has
+    no such task any more, or it has ended (without claiming the batch). False when the task
+    backend cannot say (it keeps no results), so a batch is never enqueued twice on a guess."""
+    from django_tasks.base import TaskResultStatus
+    from django_tasks.exceptions import TaskResultDoesNotExist
+
+    from documents.tasks import document_batch_task
+
+    if not task_id:
+        return True
+    if not document_batch_task.get_backend().supports_get_result:
+        return False
+    try:
+        result = document_batch_task.get_result(task_id)
+    except TaskResultDoesNotExist:
+        return True
+    return result.status in (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
 
 
 def _batch_subjects(batch: DocumentBatch) -> list[tuple[str, Any]]:
@@ -645,7 +679,9 @@ def document_batches_recover(*, now: datetime | None = None) -> BatchRecovery:
     """The sweep for batches whose worker died: a running batch with no heartbeat for
     ``DOCUMENT_BATCH_STALE_AFTER`` goes back to the queue and is enqueued again (after the
     commit), or, after ``DOCUMENT_BATCH_MAX_ATTEMPTS`` starts, is failed with a message
-    saying so. Either is audited with the system as the actor.
+    saying so. Either is audited with the system as the actor. And a batch queued that long
+    whose task is missing (the enqueue after its commit failed or never happened) or has
+    ended without running it is enqueued again (``_batches_lost_in_queue``).
 
     Guarantees: safe to run repeatedly and concurrently (each change is a conditional UPDATE
     on the stale heartbeat, so a batch whose worker has just spoken, or that another sweep
@@ -657,7 +693,8 @@ def document_batches_recover(*, now: datetime | None = None) -> BatchRecovery:
     stale = list(
         DocumentBatch.objects.filter(quiet, status=DocumentBatch.Status.RUNNING).order_by("pk")
     )
-    requeued = failed = 0
+    # Before the running ones, so that a batch this sweep puts back waits a full period.
+    requeued, failed = _batches_lost_in_queue(cutoff, now), 0
     for batch in stale:
         still_stale = DocumentBatch.objects.filter(
             quiet, pk=batch.pk, status=DocumentBatch.Status.RUNNING, attempts=batch.attempts
@@ -686,18 +723,64 @@ def document_batches_recover(*, now: datetime | None = None) -> BatchRecovery:
                 )
                 failed += 1
                 continue
-            if not still_stale.update(status=DocumentBatch.Status.QUEUED):
+            # The dead worker's task is not this batch's any more; the new one is noted
+            # when the queue takes it.
+            if not still_stale.update(
+                status=DocumentBatch.Status.QUEUED, task_id="", enqueued_at=now
+            ):
                 continue
-            audit_record(
-                actor=None,
-                action="document_batch.requeue",
-                object_type="document_batch",
-                object_id=batch.pk,
-                area_code=batch.township_code,
+            _requeued(
+                batch,
                 from_state=DocumentBatch.Status.RUNNING,
-                to_state=DocumentBatch.Status.QUEUED,
                 changes={"attempts": [None, batch.attempts], "last_heartbeat": [None, last_heard]},
             )
-            transaction.on_commit(functools.partial(_enqueue_batch, batch.pk))
             requeued += 1
     return BatchRecovery(requeued=requeued, failed=failed)
+
+
+def _batches_lost_in_queue(cutoff: datetime, now: datetime) -> int:
+    """Enqueue again each batch queued before ``cutoff`` that no task will run; audited as
+    ``document_batch.requeue`` with the reason. Of two sweeps, one does it: the change is
+    conditional on the task the sweep looked at."""
+    waiting = DocumentBatch.objects.filter(status=DocumentBatch.Status.QUEUED).filter(
+        Q(enqueued_at__isnull=True, created_at__lt=cutoff) | Q(enqueued_at__lt=cutoff)
+    )
+    requeued = 0
+    for batch in waiting.order_by("pk"):
+        if not _batch_task_gone(batch.task_id):
+            continue  # waiting its turn behind other work
+        with transaction.atomic():
+            if not DocumentBatch.objects.filter(
+                pk=batch.pk,
+                status=DocumentBatch.Status.QUEUED,
+                task_id=batch.task_id,
+                enqueued_at=batch.enqueued_at,
+            ).update(task_id="", enqueued_at=now):
+                continue
+            _requeued(
+                batch,
+                from_state=DocumentBatch.Status.QUEUED,
+                reason=_("No task was going to run this batch, so it was queued again."),
+                changes={"task": [batch.task_id or None, None]},
+            )
+        requeued += 1
+    return requeued
+
+
+def _requeued(
+    batch: DocumentBatch, *, from_state: str, changes: dict[str, Any], reason: str = ""
+) -> None:
+    """The audit entry of a batch the sweep put back in the queue, and its enqueue after the
+    commit (inside the sweep's transaction for that batch)."""
+    audit_record(
+        actor=None,
+        action="document_batch.requeue",
+        object_type="document_batch",
+        object_id=batch.pk,
+        area_code=batch.township_code,
+        from_state=from_state,
+        to_state=DocumentBatch.Status.QUEUED,
+        reason=reason,
+        changes=changes,
+    )
+    transaction.on_commit(functools.partial(_enqueue_batch, batch.pk))

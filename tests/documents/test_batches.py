@@ -276,6 +276,17 @@ def _run_until_killed(batch: DocumentBatch, monkeypatch: pytest.MonkeyPatch) -> 
     return batch
 
 
+def _assert_requeued_by_system(batch: DocumentBatch, *, from_state: str) -> AuditEntry:
+    entry = AuditEntry.objects.get(action="document_batch.requeue")
+    assert (entry.object_id, entry.actor, entry.from_state, entry.to_state) == (
+        str(batch.pk),
+        None,
+        from_state,
+        "queued",
+    )
+    return entry
+
+
 def _later() -> datetime:
     return timezone.now() + DOCUMENT_BATCH_STALE_AFTER + timedelta(minutes=1)
 
@@ -335,13 +346,7 @@ def test_stale_batch_is_requeued_audited_and_completes_with_every_document(
         recovery = document_batches_recover(now=_later())
 
     assert recovery == BatchRecovery(requeued=1, failed=0)
-    entry = AuditEntry.objects.get(action="document_batch.requeue")
-    assert (entry.object_id, entry.actor, entry.from_state, entry.to_state) == (
-        str(batch.pk),
-        None,
-        "running",
-        "queued",
-    )
+    _assert_requeued_by_system(batch, from_state="running")
     batch.refresh_from_db()
     assert (batch.status, batch.total, batch.done, batch.attempts, batch.error) == (
         DocumentBatch.Status.DONE,
@@ -454,6 +459,131 @@ def test_batch_page_and_api_show_restarted_attempt(
     assert 'id="heartbeat"' in running and 'id="heartbeat"' not in queued
     assert detail["attempts"] == 2
     assert detail["heartbeat_at"] is not None
+
+
+# A batch the task queue never got, or lost.
+
+DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+def test_failed_enqueue_leaves_batch_queued_and_the_sweep_enqueues_it_again(
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Capture,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from django_tasks.backends.immediate import ImmediateBackend
+
+    _two_approved(world)
+    with monkeypatch.context() as patch:
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise ConnectionError("task queue unreachable")
+
+        patch.setattr(ImmediateBackend, "enqueue", broken)
+        with django_capture_on_commit_callbacks(execute=True):
+            batch = document_batch_request(
+                actor=world.reviewer, kind=DocumentBatch.Kind.AGREEMENTS, township_code=TOWNSHIP
+            )
+
+    batch.refresh_from_db()
+    assert (batch.status, batch.task_id, batch.enqueued_at) == (
+        DocumentBatch.Status.QUEUED,
+        "",
+        None,
+    )
+    assert "could not be enqueued" in caplog.text
+    # Not before the period is over: it may only be slow to reach the queue.
+    assert document_batches_recover(now=timezone.now()) == BatchRecovery()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        recovery = document_batches_recover(now=_later())
+
+    assert recovery == BatchRecovery(requeued=1, failed=0)
+    assert _assert_requeued_by_system(batch, from_state="queued").reason
+    batch.refresh_from_db()
+    assert (batch.status, batch.done, batch.attempts) == (DocumentBatch.Status.DONE, 2, 1)
+    assert batch.task_id and batch.enqueued_at is not None
+
+
+def test_batch_waiting_for_its_task_is_left_alone_and_a_lost_task_is_replaced(
+    world: World, settings: Any, django_capture_on_commit_callbacks: Capture
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = DATABASE_TASKS  # tasks wait in the database for a worker
+    _two_approved(world)
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = document_batch_request(
+            actor=world.reviewer, kind=DocumentBatch.Kind.AGREEMENTS, township_code=TOWNSHIP
+        )
+    batch.refresh_from_db()
+    task = DBTaskResult.objects.get(pk=batch.task_id)
+    assert task.args_kwargs["kwargs"] == {"batch_id": batch.pk}
+
+    # Long in the queue behind other work, its task still ready: nothing to do.
+    with django_capture_on_commit_callbacks(execute=True) as enqueued:
+        assert document_batches_recover(now=_later()) == BatchRecovery()
+    assert enqueued == []
+    assert DBTaskResult.objects.count() == 1
+
+    # The task is gone (the queue's table was cleared): the sweep enqueues a new one, once.
+    task.delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert document_batches_recover(now=_later()).requeued == 1
+        assert document_batches_recover(now=_later()).requeued == 0
+    batch.refresh_from_db()
+    assert batch.status == DocumentBatch.Status.QUEUED
+    new_task = DBTaskResult.objects.get()
+    assert str(new_task.pk) == batch.task_id != str(task.pk)
+    assert AuditEntry.objects.filter(action="document_batch.requeue").count() == 1
+
+
+def test_task_that_ended_without_running_its_batch_is_replaced(
+    world: World, settings: Any, django_capture_on_commit_callbacks: Capture
+) -> None:
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = DATABASE_TASKS
+    _two_approved(world)
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = document_batch_request(
+            actor=world.reviewer, kind=DocumentBatch.Kind.AGREEMENTS, township_code=TOWNSHIP
+        )
+    batch.refresh_from_db()
+    DBTaskResult.objects.filter(pk=batch.task_id).update(status=TaskResultStatus.FAILED)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert document_batches_recover(now=_later()).requeued == 1
+
+    batch.refresh_from_db()
+    assert DBTaskResult.objects.filter(status=TaskResultStatus.READY).get().pk.hex == (
+        batch.task_id.replace("-", "")
+    )
+
+
+def test_requeued_running_batch_forgets_its_dead_workers_task(
+    world: World, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = DATABASE_TASKS
+    batch = _requested(world)  # on_commit is not run here: no task yet
+    services._enqueue_batch(batch.pk)
+    batch.refresh_from_db()
+    dead_task = batch.task_id
+    DBTaskResult.objects.filter(pk=dead_task).update(status=TaskResultStatus.RUNNING)
+    batch = _run_until_killed(batch, monkeypatch)
+
+    # The requeue's own enqueue does not happen (its on_commit is not run in this test):
+    assert document_batches_recover(now=_later()).requeued == 1
+    batch.refresh_from_db()
+    assert (batch.status, batch.task_id) == (DocumentBatch.Status.QUEUED, "")
+    # ... so a later sweep enqueues it, rather than waiting on the dead worker's task.
+    later = _later() + DOCUMENT_BATCH_STALE_AFTER + timedelta(minutes=1)
+    assert document_batches_recover(now=later).requeued == 1
 
 
 # PostgreSQL: two worker processes (threads with their own connections) given one batch.
