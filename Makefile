@@ -23,8 +23,8 @@ TEST_SYSTEM_PACKAGES := chromium
 POSTGRES_URL := postgres://postgres@127.0.0.1:5432/fupin
 BENCH_DATABASE_URL := postgres://postgres@127.0.0.1:5432/fupin_bench
 
-# Throwaway values for `manage.py check --deploy` in `make check` only. They are
-# committed on purpose and protect nothing: never use them for a real deployment.
+# Throwaway values for `manage.py check --deploy` in `make check` and for `make bench`. They
+# are committed on purpose and protect nothing: never use them for a real deployment.
 CI_SECRET_KEY := 7NL6pt-cS9UbzH_yrXNAsTHpM3r0zz4XI17CavFnR28DWKawTX_IEK1LtNCC
 CI_ID_KEY := gY48UxuzHZTorMILiajvcumwCm6JGnxx-29ddWP33ck=
 
@@ -94,8 +94,15 @@ check: bootstrap
 	FUPIN_ID_KEY=$(CI_ID_KEY) \
 	$(PY) manage.py check --deploy --fail-level WARNING
 
+# With DEBUG off, as a county runs it (the throwaway keys above; plain http for the test client).
 bench: bootstrap
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m benchmarks.run
+	DATABASE_URL=$(BENCH_DATABASE_URL) \
+	DJANGO_DEBUG=false \
+	DJANGO_SECRET_KEY=$(CI_SECRET_KEY) \
+	DJANGO_ALLOWED_HOSTS=testserver \
+	DJANGO_SECURE_SSL_REDIRECT=false \
+	FUPIN_ID_KEY=$(CI_ID_KEY) \
+	$(PY) -m benchmarks.run $(ARGS)
 
 # Fixes first, formatting last; what cannot be fixed is reported by `make check`.
 format: bootstrap
