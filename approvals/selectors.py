@@ -35,7 +35,7 @@ from applications.selectors import (
     scope_prefixes,
 )
 from approvals import policy
-from approvals.models import Attachment, CardCheck
+from approvals.models import Attachment, CardCheck, Objection
 from audit.models import AuditEntry
 
 if TYPE_CHECKING:
@@ -45,6 +45,11 @@ if TYPE_CHECKING:
 def attachments_visible_to(user: Any) -> QuerySet[Attachment]:
     """Attachments of the applications the user may see."""
     return Attachment.objects.filter(application__in=applications_visible_to(user))
+
+
+def objections_visible_to(user: Any) -> QuerySet[Objection]:
+    """Objections to the applications the user may see."""
+    return Objection.objects.filter(application__in=applications_visible_to(user))
 
 
 def has_signed_agreement(application_id: int) -> bool:

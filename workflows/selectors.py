@@ -25,7 +25,12 @@ from applications.selectors import (
     scope_prefixes,
 )
 from approvals.models import Attachment, CardCheck, Objection
-from approvals.selectors import applications_payment_held, attachments_visible_to, recused_from
+from approvals.selectors import (
+    applications_payment_held,
+    attachments_visible_to,
+    objections_visible_to,
+    recused_from,
+)
 from workflows import diagram
 from workflows.flows import NODE_OF_STATUS, SubsidyApplicationFlow
 from workflows.models import SubsidyProcess
@@ -159,11 +164,6 @@ def attachments_of(user: Any, application: Application) -> list[Attachment]:
     return list(
         attachments_visible_to(user).filter(application=application).order_by("uploaded_at", "pk")
     )
-
-
-def objections_visible_to(user: Any) -> QuerySet[Objection]:
-    """Objections to the applications the user may see."""
-    return Objection.objects.filter(application__in=applications_visible_to(user))
 
 
 def objections_of(user: Any, application: Application) -> list[Objection]:

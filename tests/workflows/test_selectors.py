@@ -13,7 +13,7 @@ from applications.models import Application, Household
 from applications.permissions import grants_of
 from applications.roles import Role
 from applications.services import household_update
-from approvals.selectors import applications_payment_held
+from approvals.selectors import applications_payment_held, objections_visible_to
 from approvals.services import card_check_record, objection_raise
 from tests.factories import (
     TOWNSHIP_1,
@@ -30,7 +30,6 @@ from workflows.selectors import (
     attachments_of,
     holds_task_role,
     objections_of,
-    objections_visible_to,
     payments_held_visible_to,
     task_colleagues,
     task_role,

@@ -43,6 +43,7 @@ from approvals.selectors import (
     card_check_valid,
     card_facts,
     kin_flags_of,
+    objections_visible_to,
     recused_from,
 )
 from approvals.services import (
@@ -464,11 +465,7 @@ def resolve_objection(request: HttpRequest, pk: int, objection_id: int) -> HttpR
     """A township reviewer upholds (the application is rejected) or dismisses an objection,
     with a reason."""
     app = application_or_404(request.user, pk)
-    if (
-        not selectors.objections_visible_to(request.user)
-        .filter(pk=objection_id, application=app)
-        .exists()
-    ):
+    if not objections_visible_to(request.user).filter(pk=objection_id, application=app).exists():
         raise Http404(_("No such objection in your area."))
     decision = request.POST.get("decision", "")
     if decision not in ("uphold", "dismiss"):
