@@ -14,9 +14,9 @@
        token auth): p50/p95 time over 50 requests and the query count;
    (c) audit verification (``ledger_verify`` with ``ApplicationReplay``) in entries/s.
 
-Prints the table as text and as Markdown. Run with ``make bench`` (about 20 minutes on 2
+Prints the table as text and as Markdown. Run with ``make bench`` (about 12 minutes on 2
 cores). ``python -m benchmarks.run documents`` runs only the documents stage (4. below) on a
-fresh bench database, for working on rendering speed (about 8 minutes).
+fresh bench database, for working on rendering speed (about 6 minutes).
 
 4. Documents: agreements per second for 200 agreements (render + store + audit), and a
    township batch of 1,000 agreements into one ZIP.
