@@ -222,16 +222,20 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             code=code, data=upload.read() if upload is not None else None
         )
         document = result.document
+        # Through the serializer, so that the time is given as everywhere else in the API
+        # (in the server's time zone, like the documents' ``created_at``).
         return Response(
-            {
-                "status": result.status,
-                "kind": document.kind if document else "",
-                "title": document.title if document else "",
-                "verification_code": document.verification_code if document else "",
-                "sha256": document.sha256 if document else "",
-                "issued_at": document.created_at if document else None,
-                "uploaded_sha256": result.uploaded_sha256,
-            }
+            VerificationSerializer(
+                {
+                    "status": result.status,
+                    "kind": document.kind if document else "",
+                    "title": document.title if document else "",
+                    "verification_code": document.verification_code if document else "",
+                    "sha256": document.sha256 if document else "",
+                    "issued_at": document.created_at if document else None,
+                    "uploaded_sha256": result.uploaded_sha256,
+                }
+            ).data
         )
 
 

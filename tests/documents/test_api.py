@@ -204,6 +204,9 @@ def test_verify_by_code_needs_no_sign_in(world: World) -> None:
     assert response.status_code == 200
     assert response.json()["status"] == "issued"
     assert response.json()["title"] == "到户产业帮扶协议书"
+    # The issue time as the document itself gives it (the server's time zone, not UTC "Z").
+    assert response.json()["issued_at"] == doc.json()["created_at"]
+    assert response.json()["issued_at"].endswith("+08:00")
 
 
 def test_verify_uploaded_pdf_genuine_and_altered(world: World) -> None:
