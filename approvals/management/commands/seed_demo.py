@@ -31,7 +31,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AnonymousUser
 from django.core.files.base import ContentFile
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
@@ -883,9 +883,6 @@ class Command(BaseCommand):
         "Load the demo county (肃州区, modelled on seed 000): areas, households, the two "
         "programs, one user per role and applications in every state. Idempotent."
     )
-
-    def add_arguments(self, parser: CommandParser) -> None:
-        pass
 
     def handle(self, *args: Any, **opts: Any) -> None:
         started = time.perf_counter()
