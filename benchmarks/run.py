@@ -258,6 +258,7 @@ def world_create() -> World:
             ("reviewer", Role.TOWNSHIP_REVIEWER, TOWNSHIPS[0]),
             ("approver", Role.COUNTY_APPROVER, COUNTY),
             ("finance", Role.FINANCE_OFFICER, COUNTY),
+            ("inspector", Role.INSPECTOR, COUNTY),
         ]
         for username, role, code in grants:
             role_grant(actor=admin, username=username, role=role, area_code=code)
@@ -974,6 +975,16 @@ def queues_run(world: World) -> dict[str, ListResult]:
     return results
 
 
+def flags_run(world: World) -> ListResult:
+    """The county inspector's red flags page (``/inspect/flags/``): kin flags, shared bank
+    cards and held payments, the last searched among every approved application of the
+    county (their number is the rows column)."""
+    from applications.models import Application
+
+    approved = Application.objects.filter(status=Application.Status.APPROVED).count()
+    return page_run(world.users["inspector"], "/inspect/flags/", approved)
+
+
 @dataclass
 class VerifyResult:
     entries: int
@@ -1004,6 +1015,7 @@ class Scale:
     transitions: TransitionResult
     lists: dict[str, ListResult]
     queues: dict[str, ListResult]
+    flags: ListResult
     verify: VerifyResult
 
 
@@ -1024,9 +1036,11 @@ def measure(world: World, label: str) -> Scale:
     lists = {key: list_run(world, url) for key, url in LIST_URLS.items()}
     say(f"[{label}] the queue and inbox pages")
     queues = queues_run(world)
+    say(f"[{label}] the inspector's red flags page")
+    flags = flags_run(world)
     say(f"[{label}] audit verification")
     verify = verify_run()
-    return Scale(Application.objects.count(), transitions, lists, queues, verify)
+    return Scale(Application.objects.count(), transitions, lists, queues, flags, verify)
 
 
 # --- documents (issue 5) -------------------------------------------------------------------
@@ -1178,6 +1192,16 @@ def table(scales: list[Scale]) -> list[list[str]]:
                 "p95 ≤ 100 ms, flat",
             ]
         )
+    rows.append(
+        [
+            "inspector's red flags page: p50 / p95 ms, queries (approved applications)",
+            *(
+                f"{s.flags.p50_ms:.0f} / {s.flags.p95_ms:.0f}, {s.flags.queries} ({s.flags.rows:,})"
+                for s in scales
+            ),
+            "p95 ≤ 200 ms",
+        ]
+    )
     rows.append(
         [
             "audit verification, entries/s (entries)",
