@@ -28,6 +28,7 @@ from applications.selectors import (
     kin_declarations_visible_to,
     programs_visible_to,
 )
+from common import clock
 
 
 class AreaSerializer(serializers.ModelSerializer[Area]):
@@ -81,9 +82,8 @@ class ProgramSerializer(serializers.ModelSerializer[Program]):
         fields = ["id", "code", "name", "kind", "area", "budget", "active", "current", "items"]
 
     def _current(self, obj: Program) -> ProgramVersion | None:
-        from django.utils import timezone
 
-        today = timezone.localdate()
+        today = clock.today()
         versions = [v for v in obj.versions.all() if v.effective_from <= today]
         return max(versions, key=lambda v: v.effective_from) if versions else None
 

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.utils import timezone
 from viewflow import fsm
 
 from applications.models import Application
 from applications.roles import Role
 from applications.selectors import has_role_in
+from common import clock
 
 S = Application.Status
 
@@ -60,7 +60,7 @@ class ApplicationLifecycle:
     @state.setter()
     def _set_status(self, value: str) -> None:
         self.application.status = value
-        self.application.status_changed_at = timezone.now()
+        self.application.status_changed_at = clock.now()
 
     @state.transition(
         source=[S.DRAFT, S.RETURNED], target=S.SUBMITTED, permission=_role(Role.VILLAGE_CADRE)
@@ -70,7 +70,7 @@ class ApplicationLifecycle:
 
     @state.transition(source=S.SUBMITTED, target=S.POSTED, permission=_role(Role.VILLAGE_CADRE))
     def start_posting(self) -> None:
-        now = timezone.now()
+        now = clock.now()
         days = self.application.program_version.posting_days
         self.application.posting_started_at = now
         self.application.posting_ends_at = now + timedelta(days=days)

@@ -11,11 +11,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications import idnumbers
-from applications.errors import Forbidden, InvalidInput, NotFound
 from applications.models import (
     Application,
     Area,
@@ -38,6 +36,8 @@ from applications.selectors import (
     kin_matches,
 )
 from audit.services import audit_record, audit_refusal, model_changes
+from common import clock
+from common.errors import Code, Forbidden, InvalidInput, NotFound
 
 MAX_MEMBERS = 30
 
@@ -364,7 +364,7 @@ def household_update(
                     household.bank_card_cipher = idnumbers.encrypt(card)
                     household.bank_card_hash = new_hash
                     household.bank_card_masked = idnumbers.mask_bank_card(card)
-                    household.bank_card_changed_at = timezone.now()
+                    household.bank_card_changed_at = clock.now()
             except ValidationError as exc:
                 errors["bank_card"] = [str(m) for m in exc.messages]
         if bank_card is not None or bank_card_holder is not None:
@@ -581,7 +581,7 @@ def program_version_add(
 
 
 def program_version_current(program: Program, on: date | None = None) -> ProgramVersion:
-    on = on or timezone.localdate()
+    on = on or clock.today()
     version = program.versions.filter(effective_from__lte=on).order_by("-effective_from").first()
     if version is None:
         raise InvalidInput({"program": [_("The program has no parameters in force today.")]})
@@ -688,7 +688,7 @@ def kin_declare(
                 area_code=county,
                 reason="declares only for themselves",
             )
-        raise Forbidden(_("Officials declare their own relatives."), code="not_self")
+        raise Forbidden(_("Officials declare their own relatives."), code=Code.NOT_SELF)
     if not counties:
         raise InvalidInput({"official": [_("Only an official holding a role declares relatives.")]})
     errors: dict[str, list[str]] = {}

@@ -20,7 +20,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from applications.errors import InvalidInput
 from applications.lifecycle import TRANSITION_NAMES
 from applications.models import Application, ApplicationItem
 from applications.selectors import applications_visible_to, recusing_hashes
@@ -34,6 +33,7 @@ from approvals.selectors import (
     signed_agreements_of,
 )
 from audit.models import AuditEntry
+from common.errors import InvalidInput
 
 
 class FastRepresentation:

@@ -14,9 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.models import Application, Household, ProgramItem, ProgramVersion
+from common.errors import Code, Refusal
+from common.money import to_fen
 
 S = Application.Status
-CENT = Decimal("0.01")
 ELIGIBLE_HOUSEHOLD_STATUSES = (Household.Status.REGISTERED, Household.Status.RETURNED)
 # The statuses in which the village cadre may still change an application.
 EDITABLE_STATUSES = (S.DRAFT, S.RETURNED)
@@ -27,12 +28,12 @@ APPROVALS = ("township_approve", "county_approve")
 def items_amount(lines: Iterable[tuple[ProgramItem, int]]) -> Decimal:
     """The amount an application asks for: the sum of quantity × unit amount."""
     total = sum((item.unit_amount * qty for item, qty in lines), Decimal("0"))
-    return total.quantize(CENT)
+    return to_fen(total)
 
 
 def subsidy_cap(version: ProgramVersion, already_received: Decimal) -> Decimal:
     """What the household may still receive from this program under these parameters."""
-    return max(version.household_cap - already_received, Decimal("0")).quantize(CENT)
+    return to_fen(max(version.household_cap - already_received, Decimal("0")))
 
 
 def household_eligible(household: Household) -> bool:
@@ -52,11 +53,13 @@ def posting_days_left(posting_ends_at: datetime | None, *, now: datetime) -> int
     return max(0, math.ceil((posting_ends_at - now).total_seconds() / 86400))
 
 
-def objection_refusal(application: Application) -> str | None:
+def objection_refusal(application: Application) -> Refusal | None:
     """Why an objection may not be raised against the application now, or None (objections
     are heard during the public posting)."""
     if application.status != S.POSTED:
-        return _("Objections are raised while the application is posted.")
+        return Refusal(
+            Code.OBJECTION_WINDOW, _("Objections are raised while the application is posted.")
+        )
     return None
 
 
@@ -82,11 +85,14 @@ def is_recused(user: Any, *, household_hashes: Set[str], declared_hashes: Set[st
     return not household_hashes.isdisjoint(declared_hashes)
 
 
-def recusal_refusal() -> str:
-    return _(
-        "You are recused from this application (conflict of interest): its household "
-        "includes you or a close relative you declared. Another official of the area "
-        "handles it."
+def recusal_refusal() -> Refusal:
+    return Refusal(
+        Code.RECUSED,
+        _(
+            "You are recused from this application (conflict of interest): its household "
+            "includes you or a close relative you declared. Another official of the area "
+            "handles it."
+        ),
     )
 
 
@@ -120,35 +126,50 @@ def payment_holds(card: CardFacts, *, now: datetime) -> list[str]:
     return holds
 
 
-def card_refusal(card: CardFacts, user: Any, *, now: datetime) -> str | None:
+def card_refusal(card: CardFacts, user: Any, *, now: datetime) -> Refusal | None:
     """Why the payment may not go to this card now, or None."""
     if not card.holder_is_head:
-        return _(
-            "The bank card on record is not in the head of household's name; subsidies are "
-            "paid only to the head's card."
+        return Refusal(
+            Code.CARD_NOT_HEAD,
+            _(
+                "The bank card on record is not in the head of household's name; subsidies "
+                "are paid only to the head's card."
+            ),
         )
     holds = payment_holds(card, now=now)
     if not holds:
         return None
     if card.checked_by_id is None:
-        return _(
-            "The payment is held: %(why)s. A county officer other than the payer must check "
-            "the card and record the check first."
-        ) % {"why": "; ".join(holds)}
+        return Refusal(
+            Code.CARD_HELD,
+            _(
+                "The payment is held: %(why)s. A county officer other than the payer must "
+                "check the card and record the check first."
+            )
+            % {"why": "; ".join(holds)},
+        )
     if _same(user, card.checked_by_id):
-        return _("You recorded the card check for this payment; another officer pays it.")
+        return Refusal(
+            Code.CARD_CHECKER_PAYS,
+            _("You recorded the card check for this payment; another officer pays it."),
+        )
     return None
 
 
-def card_check_refusal(application: Application, card: CardFacts, *, now: datetime) -> str | None:
+def card_check_refusal(
+    application: Application, card: CardFacts, *, now: datetime
+) -> Refusal | None:
     """Why a check of the card may not be recorded for the application now, or None: it is
     for an approved application whose payment is held and whose card is not checked yet."""
     if application.status != S.APPROVED:
-        return _("A card check is recorded for an approved application awaiting payment.")
+        return Refusal(
+            Code.WRONG_STATE,
+            _("A card check is recorded for an approved application awaiting payment."),
+        )
     if not payment_holds(card, now=now):
-        return _("The payment is not held: there is nothing to check.")
+        return Refusal(Code.CARD_NOT_HELD, _("The payment is not held: there is nothing to check."))
     if card.checked_by_id is not None:
-        return _("The card check is already recorded.")
+        return Refusal(Code.CARD_CHECKED, _("The card check is already recorded."))
     return None
 
 
@@ -164,7 +185,7 @@ def transition_refusal(
     signed_agreement: bool = False,
     recused: bool = False,
     card: CardFacts | None = None,
-) -> str | None:
+) -> Refusal | None:
     """Why the step may not be taken now, or None when the rules allow it. The state
     machine has already checked the step leaves the current state and the role.
     ``signed_agreement``: the household's signed agreement is on the record (payment
@@ -173,51 +194,83 @@ def transition_refusal(
     if recused and user is not None:
         return recusal_refusal()
     if name in ("return", "reject") and not reason.strip():
-        return _("A reason is required to return or reject an application.")
+        return Refusal(
+            Code.REASON_REQUIRED, _("A reason is required to return or reject an application.")
+        )
     if name == "submit":
         if not household_eligible(application.household):
-            return _("Only registered or returned-to-poverty households may apply.")
+            return Refusal(
+                Code.HOUSEHOLD_INELIGIBLE,
+                _("Only registered or returned-to-poverty households may apply."),
+            )
         if application.appraisal_date is None or application.appraisal_attendees is None:
-            return _("Record the village democratic appraisal before submitting.")
+            return Refusal(
+                Code.APPRAISAL_MISSING,
+                _("Record the village democratic appraisal before submitting."),
+            )
         if application.amount <= 0:
-            return _("The application has no items.")
+            return Refusal(Code.NO_ITEMS, _("The application has no items."))
     if name == "close_posting":
         if application.posting_ends_at is None or now < application.posting_ends_at:
-            return _("The posting period has not ended yet.")
+            return Refusal(Code.POSTING_OPEN, _("The posting period has not ended yet."))
         if open_objections:
-            return _("An objection raised during posting is not resolved yet.")
+            return _objection_open()
     if name == "reject" and application.status == S.POSTED and not via_objection:
-        return _("During posting an application is rejected only by upholding an objection.")
+        return Refusal(
+            Code.OBJECTION_ONLY,
+            _("During posting an application is rejected only by upholding an objection."),
+        )
     if name in APPROVALS:
         if open_objections:
-            return _("An objection raised during posting is not resolved yet.")
+            return _objection_open()
         if is_filer(user, application):
-            return _("Whoever filed or submitted an application may not approve it.")
+            return Refusal(
+                Code.SEPARATION_OF_DUTIES,
+                _("Whoever filed or submitted an application may not approve it."),
+            )
     if name == "county_approve" and _same(user, application.township_approved_by_id):
-        return _("The township and county approvals must be made by different people.")
+        return Refusal(
+            Code.SEPARATION_OF_DUTIES,
+            _("The township and county approvals must be made by different people."),
+        )
     if name in (*APPROVALS, "return", "reject") and not via_objection:
         if application.status in (S.TOWNSHIP_REVIEW, S.COUNTY_REVIEW) and is_filer(
             user, application
         ):
-            return _("Whoever filed or submitted an application may not decide on it.")
+            return Refusal(
+                Code.SEPARATION_OF_DUTIES,
+                _("Whoever filed or submitted an application may not decide on it."),
+            )
     if name == "disburse":
         if (
             is_filer(user, application)
             or _same(user, application.township_approved_by_id)
             or (_same(user, application.county_approved_by_id))
         ):
-            return _("Whoever filed or approved an application may not pay it.")
+            return Refusal(
+                Code.SEPARATION_OF_DUTIES,
+                _("Whoever filed or approved an application may not pay it."),
+            )
         if not signed_agreement:
-            return _("The signed agreement has not been uploaded.")
+            return Refusal(
+                Code.SIGNED_AGREEMENT_MISSING, _("The signed agreement has not been uploaded.")
+            )
         if card is not None:
             return card_refusal(card, user, now=now)
     return None
 
 
-def budget_refusal(budget: Decimal, committed: Decimal, amount: Decimal) -> str | None:
+def budget_refusal(budget: Decimal, committed: Decimal, amount: Decimal) -> Refusal | None:
     if committed + amount > budget:
-        return _("The program's budget is exhausted: %(left)s yuan left, %(amount)s asked.") % {
-            "left": budget - committed,
-            "amount": amount,
-        }
+        return Refusal(
+            Code.BUDGET_EXHAUSTED,
+            _("The program's budget is exhausted: %(left)s yuan left, %(amount)s asked.")
+            % {"left": budget - committed, "amount": amount},
+        )
     return None
+
+
+def _objection_open() -> Refusal:
+    return Refusal(
+        Code.OBJECTION_OPEN, _("An objection raised during posting is not resolved yet.")
+    )

@@ -17,10 +17,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from applications.errors import Forbidden, InvalidInput, NotFound, Refused
 from applications.integrity import ApplicationReplay
 from applications.lifecycle import REASON_REQUIRED, TRANSITION_NAMES, ApplicationLifecycle
 from applications.models import (
@@ -51,6 +49,9 @@ from approvals.selectors import (
 from audit.anchors import Anchor
 from audit.services import audit_record, audit_refusal, model_changes
 from audit.verify import Problem, Report, ledger_verify
+from common import clock
+from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
+from common.money import to_fen
 
 S = Application.Status
 READ_ONLY_ROLES = frozenset({Role.INSPECTOR, REVEAL_PERMISSION})
@@ -142,7 +143,8 @@ def _check_cap(
                     _("The amount %(amount)s yuan is over this household's cap of %(cap)s yuan.")
                     % {"amount": amount, "cap": cap}
                 ]
-            }
+            },
+            code=Code.OVER_CAP,
         )
 
 
@@ -152,16 +154,16 @@ def _refuse_if_recused(
     """Conflict of interest (DOMAIN rule 4): an official recused from the household's
     applications may not handle them; the refusal is recorded."""
     if recused_from(actor, household_id=household_id):
-        message = policy.recusal_refusal()
+        refusal = policy.recusal_refusal()
         audit_refusal(
             actor=actor,
             action=action,
             object_type=object_type,
             object_id=object_id,
             area_code=area_code,
-            reason=message,
+            reason=refusal.message,
         )
-        raise Forbidden(message, code="recused")
+        raise Forbidden(refusal.message, code=refusal.code)
 
 
 def application_create(
@@ -220,7 +222,7 @@ def application_create(
                         item=item,
                         quantity=qty,
                         unit_amount=item.unit_amount,
-                        amount=(item.unit_amount * qty).quantize(policy.CENT),
+                        amount=to_fen(item.unit_amount * qty),
                     )
                     for item, qty in lines
                 ]
@@ -282,7 +284,9 @@ def application_edit(
         if not has_role_in(actor, Role.VILLAGE_CADRE, app.area_code):
             raise Forbidden(_("Only the village cadre edits an application."))
         if not policy.is_editable(app):
-            raise Refused(_("Only a draft or returned application can be changed."))
+            raise Refused(
+                _("Only a draft or returned application can be changed."), code=Code.NOT_EDITABLE
+            )
         old_lines = list(app.items.select_related("item"))
         before = _application_snapshot(app, old_lines) | _appraisal(app)
         lines = old_lines
@@ -299,14 +303,14 @@ def application_edit(
                         item=item,
                         quantity=qty,
                         unit_amount=item.unit_amount,
-                        amount=(item.unit_amount * qty).quantize(policy.CENT),
+                        amount=to_fen(item.unit_amount * qty),
                     )
                     for item, qty in resolved
                 ]
             )
             app.amount = amount
         if appraisal_date is not None:
-            if appraisal_date > timezone.localdate():
+            if appraisal_date > clock.today():
                 raise InvalidInput({"appraisal_date": [_("The meeting date is in the future.")]})
             app.appraisal_date = appraisal_date
         if appraisal_attendees is not None:
@@ -379,7 +383,7 @@ def application_transition(
                 application_id=application_id,
                 name=name,
                 reason=reason,
-                now=now or timezone.now(),
+                now=now or clock.now(),
                 via_objection=via_objection,
             )
     except _Refusal as refusal:
@@ -410,14 +414,14 @@ def _transition_locked(
             Refused(
                 _("This step is not possible now: the application is %(status)s.")
                 % {"status": app.get_status_display()},
-                code="illegal_transition",
+                code=Code.WRONG_STATE,
             ),
             app.area_code,
             from_state,
         )
     if not lifecycle.method(name).has_perm(actor):
         raise _Refusal(
-            Forbidden(_("Your role may not take this step here."), code="role"),
+            Forbidden(_("Your role may not take this step here."), code=Code.ROLE),
             app.area_code,
             from_state,
         )
@@ -436,7 +440,7 @@ def _transition_locked(
         card=card_facts(app) if name == "disburse" else None,
     )
     if recused and refusal is not None:
-        raise _Refusal(Forbidden(refusal, code="recused"), app.area_code, from_state)
+        raise _Refusal(Forbidden(refusal.message, code=refusal.code), app.area_code, from_state)
     if refusal is None and name == "county_approve":
         # The program row is the budget's lock: two approvals cannot both spend its last yuan.
         # Its running ``committed`` total is raised below, in this transaction.
@@ -447,7 +451,7 @@ def _transition_locked(
         )
         refusal = policy.budget_refusal(budget, committed, app.amount)
     if refusal is not None:
-        raise _Refusal(Refused(refusal, code="rule"), app.area_code, from_state)
+        raise _Refusal(refusal.refused(), app.area_code, from_state)
     lifecycle.method(name)()
     if name in REASON_REQUIRED:
         app.last_reason = reason
@@ -534,7 +538,7 @@ def available_transitions(
             if annotated is not None
             else app.objections.filter(status=Objection.Status.OPEN).count()
         )
-    now = timezone.now()
+    now = clock.now()
     signed, card = False, None
     if "disburse" in names:
         signed, card = (
@@ -613,7 +617,7 @@ def objection_raise(
                 area_code=area_code,
                 reason="read-only role",
             )
-            raise Forbidden(_("Your role may not take this step here."), code="role")
+            raise Forbidden(_("Your role may not take this step here."), code=Code.ROLE)
     with transaction.atomic():
         qs = Application.objects.all() if public else applications_visible_to(actor)
         app = qs.select_for_update(of=("self",)).filter(pk=application_id).first()
@@ -621,7 +625,7 @@ def objection_raise(
             raise NotFound(_("No such application in your area."))
         refusal = policy.objection_refusal(app)
         if refusal is not None:
-            raise Refused(refusal)
+            raise refusal.refused()
         objection = Objection.objects.create(
             application=app,
             text=text,
@@ -688,10 +692,10 @@ def objection_resolve(*, actor: Any, objection_id: int, upheld: bool, reason: st
         if not has_role_in(actor, Role.TOWNSHIP_REVIEWER, app.area_code):
             raise Forbidden(_("Only a township reviewer resolves objections."))
         if objection.status != Objection.Status.OPEN:
-            raise Refused(_("This objection is already resolved."))
+            raise Refused(_("This objection is already resolved."), code=Code.OBJECTION_RESOLVED)
         objection.status = Objection.Status.UPHELD if upheld else Objection.Status.DISMISSED
         objection.resolved_by = actor
-        objection.resolved_at = timezone.now()
+        objection.resolved_at = clock.now()
         objection.resolution_reason = reason
         objection.save()
         audit_record(
@@ -709,7 +713,7 @@ def objection_resolve(*, actor: Any, objection_id: int, upheld: bool, reason: st
                 application_id=app.pk,
                 name="reject",
                 reason=reason,
-                now=timezone.now(),
+                now=clock.now(),
                 via_objection=True,
             )
     if not upheld:
@@ -719,7 +723,7 @@ def objection_resolve(*, actor: Any, objection_id: int, upheld: bool, reason: st
 
 def posting_close_if_due(*, application_id: int, now: datetime | None = None) -> bool:
     """Close one posting if its window has passed and nothing is open. Idempotent."""
-    now = now or timezone.now()
+    now = now or clock.now()
     due = (
         Application.objects.filter(pk=application_id, status=S.POSTED, posting_ends_at__lte=now)
         .exclude(objections__status=Objection.Status.OPEN)
@@ -739,7 +743,7 @@ def posting_close_if_due(*, application_id: int, now: datetime | None = None) ->
 def postings_close_due(*, now: datetime | None = None, limit: int = 1000) -> int:
     """Close every posting whose window has passed and that has no open objection (the
     timer). Safe to run concurrently and repeatedly: each close locks its row."""
-    now = now or timezone.now()
+    now = now or clock.now()
     due = list(
         Application.objects.filter(status=S.POSTED, posting_ends_at__lte=now)
         .exclude(objections__status=Objection.Status.OPEN)
@@ -820,7 +824,7 @@ def attachment_add(*, actor: Any, application_id: int, kind: str, file: Any) -> 
     household_id, area_code = _household_and_area(actor, application_id, "attachment.add")
     if not any(has_role_in(actor, role, area_code) for role in ATTACHMENT_ROLES):
         raise Forbidden(
-            _("Only the village cadre or the township reviewer uploads files."), code="role"
+            _("Only the village cadre or the township reviewer uploads files."), code=Code.ROLE
         )
     _refuse_if_recused(
         actor=actor,
@@ -939,7 +943,7 @@ def card_check_record(*, actor: Any, application_id: int, reason: str) -> CardCh
             reason="no county approver or finance officer role here",
         )
         raise Forbidden(
-            _("Only a county approver or finance officer records a card check."), code="role"
+            _("Only a county approver or finance officer records a card check."), code=Code.ROLE
         )
     _refuse_if_recused(
         actor=actor,
@@ -951,10 +955,10 @@ def card_check_record(*, actor: Any, application_id: int, reason: str) -> CardCh
     )
     with transaction.atomic():
         app = _lock_for(actor, application_id, "application.card_check")
-        card, now = card_facts(app), timezone.now()
+        card, now = card_facts(app), clock.now()
         refusal = policy.card_check_refusal(app, card, now=now)
         if refusal is not None:
-            raise Refused(refusal)
+            raise refusal.refused()
         holds = policy.payment_holds(card, now=now)
         household = app.household
         check = CardCheck.objects.create(

@@ -9,11 +9,11 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from audit.anchors import Anchor, anchor_build
 from audit.hashing import canonical_value, entry_hash
 from audit.models import GLOBAL_CHAIN, AuditEntry, ChainHead
+from common import clock
 
 SYSTEM_ACTOR_NAME = "system"
 PUBLIC_ACTOR_NAME = "public"
@@ -71,7 +71,7 @@ def audit_record(
     fields: dict[str, Any] = {
         "chain": chain,
         "seq": head.seq + 1,
-        "created_at": timezone.now(),
+        "created_at": clock.now(),
         "actor_id": user_id,
         "actor_name": name[:150],
         "action": action,
@@ -131,7 +131,7 @@ def audit_anchor_create(*, actor: Actor, chains: Collection[str] | None = None) 
         heads = ChainHead.objects.filter(seq__gt=0).order_by("chain")
         if chains is not None:
             heads = heads.filter(chain__in=list(chains))
-        anchor = anchor_build(time=timezone.now(), heads=heads.values_list("chain", "seq", "hash"))
+        anchor = anchor_build(time=clock.now(), heads=heads.values_list("chain", "seq", "hash"))
         if not anchor.heads:
             return anchor
         changes = {

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "viewflow",
     "viewflow.workflow",
+    "common",
     "audit",
     "applications",
     "approvals",
@@ -207,7 +208,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "applications.api_pagination.Pagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "applications.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "common.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"public_objection": "10/hour"},
 }
 SPECTACULAR_SETTINGS = {

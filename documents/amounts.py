@@ -4,12 +4,13 @@ a stroke."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+
+from common.money import fen_of, to_fen
 
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _SMALL_UNITS = ("", "拾", "佰", "仟")
 _GROUP_UNITS = ("", "万", "亿", "万亿")
-CENT = Decimal("0.01")
 
 
 def _group_in_words(group: int) -> str:
@@ -56,7 +57,7 @@ def amount_in_words(amount: Decimal) -> str:
     """
     if amount < 0:
         raise ValueError("a negative amount has no capital form on a document")
-    fen_total = int((amount.quantize(CENT, rounding=ROUND_HALF_UP) * 100).to_integral_value())
+    fen_total = fen_of(amount)
     yuan, fen_part = divmod(fen_total, 100)
     jiao, fen = divmod(fen_part, 10)
     text = _yuan_in_words(yuan)
@@ -75,4 +76,4 @@ def amount_in_words(amount: Decimal) -> str:
 
 def amount_in_figures(amount: Decimal) -> str:
     """¥5,000.00 style, always two places."""
-    return f"¥{amount.quantize(CENT, rounding=ROUND_HALF_UP):,.2f}"
+    return f"¥{to_fen(amount):,.2f}"

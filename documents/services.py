@@ -27,7 +27,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from applications.errors import InvalidInput, NotFound, Refused
 from applications.models import Application, Area, Household
 from applications.roles import Role
 from applications.selectors import (
@@ -39,6 +38,8 @@ from applications.selectors import (
 )
 from approvals.models import Decision
 from audit.services import audit_record
+from common import clock
+from common.errors import Code, InvalidInput, NotFound, Refused
 from documents import rendering
 from documents.amounts import amount_in_figures, amount_in_words
 from documents.models import DocumentBatch, StoredDocument
@@ -109,7 +110,7 @@ def _issue(
     if existing is not None:
         return existing
     code = verification_code_new()
-    issued_at = timezone.now().replace(microsecond=0)
+    issued_at = clock.now().replace(microsecond=0)
     url = verification_url(code)
     pdf = rendering.template_to_pdf(
         template,
@@ -212,7 +213,7 @@ def agreement_issue(*, actor: Any, application_id: int) -> StoredDocument:
         raise Refused(
             _("An agreement is issued for an approved application; this one is %(status)s.")
             % {"status": app.get_status_display()},
-            code="not_approved",
+            code=Code.NOT_APPROVED,
         )
     household = app.household
     places = _area_chain(app.area_code)
@@ -253,7 +254,7 @@ def decision_letter_issue(*, actor: Any, application_id: int) -> StoredDocument:
     if decision is None:
         raise Refused(
             _("This application has not been approved, returned or rejected."),
-            code="no_decision",
+            code=Code.NO_DECISION,
         )
     outcome = {"county_approve": "approved", "return": "returned", "reject": "rejected"}[
         decision.transition
@@ -312,7 +313,9 @@ def notice_issue(*, actor: Any, village_code: str) -> StoredDocument:
         .order_by("posting_started_at", "id")
     )
     if not apps:
-        raise Refused(_("No application of this village is in public posting."), code="empty")
+        raise Refused(
+            _("No application of this village is in public posting."), code=Code.NOTHING_POSTED
+        )
     rows = [
         {
             "number": index,
@@ -483,7 +486,7 @@ def _enqueue_batch(batch_id: int) -> None:
         return
     # Whatever the batch's state by now (an immediate backend has already run it).
     DocumentBatch.objects.filter(pk=batch_id).update(
-        task_id=str(result.id), enqueued_at=timezone.now()
+        task_id=str(result.id), enqueued_at=clock.now()
     )
 
 
@@ -555,7 +558,7 @@ def _batch_claim(batch_id: int) -> tuple[DocumentBatch, int | None]:
     ).update(
         status=DocumentBatch.Status.RUNNING,
         attempts=attempt,
-        heartbeat_at=timezone.now(),
+        heartbeat_at=clock.now(),
         done=0,
         error="",
     )
@@ -580,7 +583,7 @@ def document_batch_run(*, batch_id: int) -> DocumentBatch:
     )
 
     def heartbeat(**changes: Any) -> None:
-        if not mine.update(heartbeat_at=timezone.now(), **changes):
+        if not mine.update(heartbeat_at=clock.now(), **changes):
             raise _ClaimLost
 
     problems: list[str] = []
@@ -617,8 +620,8 @@ def document_batch_run(*, batch_id: int) -> DocumentBatch:
                 status=DocumentBatch.Status.DONE,
                 zip_file=name,
                 error="\n".join(problems),
-                heartbeat_at=timezone.now(),
-                finished_at=timezone.now(),
+                heartbeat_at=clock.now(),
+                finished_at=clock.now(),
             )
             if not finished:
                 raise _ClaimLost
@@ -643,7 +646,7 @@ def document_batch_run(*, batch_id: int) -> DocumentBatch:
         mine.update(
             status=DocumentBatch.Status.FAILED,
             error="\n".join([*problems, str(error)]),
-            finished_at=timezone.now(),
+            finished_at=clock.now(),
         )
     batch.refresh_from_db()
     return batch
@@ -687,7 +690,7 @@ def document_batches_recover(*, now: datetime | None = None) -> BatchRecovery:
     on the stale heartbeat, so a batch whose worker has just spoken, or that another sweep
     took, is left alone); running it again is safe because each document is stored once
     (``_issue`` returns the stored one), so the recovered batch's ZIP still holds all."""
-    now = now or timezone.now()
+    now = now or clock.now()
     cutoff = now - DOCUMENT_BATCH_STALE_AFTER
     quiet = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
     stale = list(

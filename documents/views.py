@@ -9,12 +9,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from applications.errors import NotFound, ServiceError
 from applications.models import Application, Area
 from applications.selectors import application_get, areas_visible_to
 from approvals.models import Attachment
 from approvals.selectors import attachments_visible_to
 from approvals.services import attachment_add
+from common.errors import NotFound, ServiceError
 from documents.models import DocumentBatch, StoredDocument
 from documents.selectors import document_batches_visible_to, document_get, document_verify
 from documents.services import DOCUMENT_BATCH_MAX_ATTEMPTS, document_batch_request

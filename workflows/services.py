@@ -17,11 +17,11 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from applications.errors import Forbidden, NotFound, Refused, ServiceError
 from applications.selectors import applications_visible_to
 from approvals import policy
 from approvals.services import access_refused
 from audit.services import audit_record, audit_refusal
+from common.errors import Code, Forbidden, NotFound, Refused, ServiceError
 from workflows.flows import SubsidyApplicationFlow
 from workflows.selectors import (
     ACTIVE,
@@ -97,9 +97,9 @@ def _run(
 
 def _check_human_active(task: Any) -> None:
     if task_role(task) is None:
-        raise Refused(_("This step is not taken by a person."), code="not_human")
+        raise Refused(_("This step is not taken by a person."), code=Code.NOT_HUMAN)
     if task.status not in ACTIVE:
-        raise Refused(_("This task is already finished."), code="finished")
+        raise Refused(_("This task is already finished."), code=Code.TASK_FINISHED)
 
 
 def task_claim(*, actor: Any, task_id: int) -> Any:
@@ -112,11 +112,12 @@ def task_claim(*, actor: Any, task_id: int) -> Any:
     def claim(task: Any, activation: Any) -> dict[str, Any]:
         _check_human_active(task)
         if not holds_task_role(actor, task):
-            raise Forbidden(_("Your role may not take this task."), code="role")
+            raise Forbidden(_("Your role may not take this task."), code=Code.ROLE)
         if task_recused(actor, task):
-            raise Forbidden(policy.recusal_refusal(), code="recused")
+            refusal = policy.recusal_refusal()
+            raise Forbidden(refusal.message, code=refusal.code)
         if task.owner_id is not None or task.status != STATUS.NEW:
-            raise Refused(_("Someone has already taken this task."), code="taken")
+            raise Refused(_("Someone has already taken this task."), code=Code.TASK_TAKEN)
         activation.assign(actor)
         return {"owner": [None, actor.get_username()]}
 
@@ -130,9 +131,11 @@ def task_release(*, actor: Any, task_id: int) -> Any:
     def release(task: Any, activation: Any) -> dict[str, Any]:
         _check_human_active(task)
         if task.owner_id != actor.pk:
-            raise Refused(_("Only whoever holds a task releases it."), code="not_owner")
+            raise Refused(_("Only whoever holds a task releases it."), code=Code.NOT_OWNER)
         if task.status != STATUS.ASSIGNED:
-            raise Refused(_("This task is in progress and cannot be released."), code="started")
+            raise Refused(
+                _("This task is in progress and cannot be released."), code=Code.TASK_STARTED
+            )
         activation.unassign()
         return {"owner": [actor.get_username(), None]}
 
@@ -150,21 +153,23 @@ def task_reassign(*, actor: Any, task_id: int, to_user: Any) -> Any:
         _check_human_active(task)
         role = task_role(task)
         if role not in REASSIGNING_ROLES or not holds_task_role(actor, task):
-            raise Forbidden(_("Your role may not hand this task to someone else."), code="role")
+            raise Forbidden(_("Your role may not hand this task to someone else."), code=Code.ROLE)
         if target is None or not target.is_active or not holds_task_role(target, task):
             raise Refused(
-                _("The colleague must hold the same role in this area."), code="not_colleague"
+                _("The colleague must hold the same role in this area."), code=Code.NOT_COLLEAGUE
             )
         if task_recused(target, task):
             raise Refused(
                 _("The colleague is recused from this application (conflict of interest)."),
-                code="recused",
+                code=Code.RECUSED,
             )
         if task.status == STATUS.STARTED:
-            raise Refused(_("This task is in progress and cannot be handed over."), code="started")
+            raise Refused(
+                _("This task is in progress and cannot be handed over."), code=Code.TASK_STARTED
+            )
         before = task.owner.get_username() if task.owner_id else None
         if task.owner_id == target.pk:
-            raise Refused(_("This task is already theirs."), code="same_owner")
+            raise Refused(_("This task is already theirs."), code=Code.SAME_OWNER)
         if task.status == STATUS.NEW:
             activation.assign(target)
         else:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils import timezone
 from viewflow.workflow.status import PROCESS, STATUS
 
 from applications.models import Application
+from common import clock
 from workflows.flows import NODE_OF_STEP, SubsidyApplicationFlow
 from workflows.models import SubsidyProcess
 from workflows.selectors import ACTIVE
@@ -32,7 +32,7 @@ def process_follow(application: Application, name: str, from_state: str, actor: 
     with SubsidyApplicationFlow.lock(process.pk):
         active = list(process.task_set.filter(status__in=ACTIVE))
         if name == "withdraw":
-            now = timezone.now()
+            now = clock.now()
             for task in active:
                 task.status = STATUS.CANCELED
                 task.finished = now

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from applications.errors import Forbidden, NotFound, Refused
 from applications.lifecycle import TRANSITION_NAMES, ApplicationLifecycle
 from applications.models import Application
 from applications.roles import Role
 from approvals.models import Decision
 from approvals.services import application_transition
 from audit.models import AuditEntry
+from common.errors import Forbidden, NotFound, Refused
 from tests.factories import World, after_posting, upload_signed_agreement
 
 S = Application.Status
@@ -146,7 +146,7 @@ def test_transition_refused_from_wrong_state(world: World, step: str, state: str
     with pytest.raises(Refused) as refused:
         _take(world, step, app, TAKER[step])
 
-    assert refused.value.code == "illegal_transition"
+    assert refused.value.code == "wrong_state"
     app.refresh_from_db()
     assert app.status == state
 

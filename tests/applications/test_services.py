@@ -12,7 +12,6 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from applications.errors import Forbidden, InvalidInput, NotFound
 from applications.models import Household, KinDeclaration, Person, Program
 from applications.permissions import forget_grants
 from applications.roles import REVEAL_PERMISSION, Role
@@ -32,6 +31,7 @@ from applications.services import (
     role_grant,
 )
 from audit.models import AuditEntry
+from common.errors import Forbidden, InvalidInput, NotFound
 from tests.factories import (
     COUNTY,
     TOWNSHIP_1,

@@ -9,11 +9,11 @@ import pytest
 from django.core.files.base import ContentFile
 from django.utils import translation
 
-from applications.errors import Forbidden, InvalidInput, NotFound, Refused
 from applications.models import Application
 from approvals.models import Attachment, Decision
 from approvals.services import application_transition, attachment_add, available_transitions
 from audit.models import AuditEntry
+from common.errors import Forbidden, InvalidInput, NotFound, Refused
 from tests.factories import SIGNED_AGREEMENT_PDF, World, upload_signed_agreement
 
 S = Application.Status

@@ -14,7 +14,6 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from applications.errors import Forbidden, InvalidInput, NotFound, Refused
 from applications.models import Application, Household, KinDeclaration, KinFlag
 from applications.permissions import forget_grants
 from applications.roles import Role
@@ -42,6 +41,7 @@ from approvals.services import (
     subsidy_available,
 )
 from audit.models import AuditEntry
+from common.errors import Forbidden, InvalidInput, NotFound, Refused
 from tests.factories import (
     COUNTY,
     SEED_PROGRAM_ITEMS,
@@ -773,7 +773,7 @@ def recusal_entries(application_id: int, action: str) -> list[AuditEntry]:
             object_id=str(application_id),
             action=action,
             outcome=AuditEntry.Outcome.REFUSED,
-            reason=policy.recusal_refusal(),
+            reason=policy.recusal_refusal().message,
         )
     )
 

@@ -19,9 +19,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
-from applications.errors import InvalidInput, NotFound
 from applications.services import role_grant
 from audit.models import AuditEntry
+from common.errors import InvalidInput, NotFound
 from documents import services
 from documents.models import DocumentBatch, StoredDocument
 from documents.selectors import document_read

@@ -6,9 +6,9 @@ import pdfplumber
 import pytest
 from PIL import Image as PILImage
 
-from applications.errors import NotFound, Refused
 from approvals.services import application_transition
 from audit.models import AuditEntry
+from common.errors import NotFound, Refused
 from documents import rendering
 from documents.models import StoredDocument
 from documents.selectors import document_read

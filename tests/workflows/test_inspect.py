@@ -17,12 +17,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from applications.errors import NotFound
 from applications.models import Application, Household
 from approvals.selectors import MAX_RED_FLAGS, audit_visible_to
 from approvals.services import application_edit, application_transition
 from audit.models import AuditEntry
 from audit.services import audit_record
+from common.errors import NotFound
 from tests.factories import (
     VILLAGE_1,
     VILLAGE_2,

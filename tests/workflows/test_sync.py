@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from viewflow.workflow.status import PROCESS
 
-from applications.errors import Refused
 from applications.models import Application
 from applications.roles import Role
 from approvals.services import (
@@ -17,6 +16,7 @@ from approvals.services import (
     objection_resolve,
     postings_close_due,
 )
+from common.errors import Refused
 from tests.factories import STEP_ROLE, S, World, after_posting, upload_signed_agreement
 from workflows.flows import NODE_OF_STATUS
 from workflows.models import SubsidyProcess

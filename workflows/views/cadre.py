@@ -25,7 +25,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from applications import idnumbers
-from applications.errors import InvalidInput, ServiceError
 from applications.lifecycle import ApplicationLifecycle
 from applications.models import Application, Area, Household, Program
 from applications.roles import Role
@@ -47,6 +46,7 @@ from approvals.services import (
     objection_raise,
     subsidy_available,
 )
+from common.errors import InvalidInput, ServiceError
 from workflows.forms import (
     AppraisalForm,
     AttachmentForm,
@@ -475,7 +475,7 @@ def application_objection(request: HttpRequest, pk: int) -> HttpResponse:
         return done
     refusal = policy.objection_refusal(app)
     if refusal is not None:
-        messages.error(request, refusal)
+        messages.error(request, refusal.message)
         return redirect("workflows:cadre_application", pk=app.pk)
     return _application_page(request, app, status=400, objection_form=form)
 

@@ -46,6 +46,7 @@ from audit.anchors import Anchor, AnchorFormatError, anchors_parse
 from audit.models import AuditEntry
 from audit.services import audit_anchor_create
 from audit.verify import Report
+from common import clock
 from workflows.exports import audit_header, audit_rows, csv_lines, xlsx_bytes
 from workflows.labels import ACTION_LABELS
 from workflows.selectors import payments_held_visible_to
@@ -314,7 +315,7 @@ def red_flags_page(request: HttpRequest) -> HttpResponse:
         {
             "kin_flags": list(kin_flags_for_inspection(user)[:MAX_RED_FLAGS]),
             "shared_cards": shared_cards_visible_to(user),
-            "held": payments_held_visible_to(user, now=timezone.now(), limit=MAX_RED_FLAGS),
+            "held": payments_held_visible_to(user, now=clock.now(), limit=MAX_RED_FLAGS),
             "declarations": list(
                 kin_declarations_visible_to(user)
                 .select_related("official")

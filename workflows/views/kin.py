@@ -17,11 +17,11 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
 
-from applications.errors import InvalidInput, ServiceError
 from applications.models import KinDeclaration
 from applications.permissions import grants_of
 from applications.selectors import kin_declarations_visible_to
 from applications.services import kin_declare
+from common.errors import InvalidInput, ServiceError
 from workflows.forms import KinDeclarationForm, add_service_errors
 
 

@@ -15,11 +15,9 @@ from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from applications.errors import ServiceError
 from applications.models import Area
 from approvals import policy
 from approvals.selectors import (
@@ -29,6 +27,8 @@ from approvals.selectors import (
     notices_posted,
 )
 from approvals.services import objection_raise
+from common import clock
+from common.errors import ServiceError
 from workflows.forms import ObjectionForm
 
 RATE_WINDOW = 3600  # seconds
@@ -97,7 +97,7 @@ def _render_notice(
     status: int = 200,
 ) -> HttpResponse:
     rows: list[dict[str, Any]] = []
-    now = timezone.now()
+    now = clock.now()
     for notice in notices_posted(village.code):
         form = failed_form if notice.application_id == failed_for else None
         rows.append(

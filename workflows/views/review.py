@@ -18,12 +18,10 @@ from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from applications.errors import InvalidInput, ServiceError
 from applications.lifecycle import REASON_REQUIRED
 from applications.models import Application, Area
 from applications.roles import Role
@@ -57,6 +55,8 @@ from approvals.services import (
 )
 from audit.models import AuditEntry
 from audit.selectors import audit_history_of
+from common import clock
+from common.errors import InvalidInput, ServiceError
 from workflows import selectors
 from workflows.labels import STEP_LABELS, action_label
 from workflows.services import task_claim, task_reassign, task_release
@@ -165,7 +165,7 @@ def _task_list(request: HttpRequest, mode: str) -> HttpResponse:
     names = dict(
         Area.objects.filter(code__in={a.area_code for a in found}).values_list("code", "name")
     )
-    now = timezone.now()
+    now = clock.now()
     flagged = applications_kin_flagged(a.pk for a in found)
     recused = applications_recused(user, found)
     held = applications_payment_held(found, now=now)
@@ -395,7 +395,7 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
         "attachments": selectors.attachments_of(user, app),
         "objections": objections,
         "can_resolve": has_role_in(user, Role.TOWNSHIP_REVIEWER, app.area_code),
-        "days_left": days_left_in_posting(app, timezone.now()),
+        "days_left": days_left_in_posting(app, clock.now()),
         "timeline": timeline_of(app),
         "steps": steps,
         # Only a person's task (the posting window is the timer's).
@@ -413,7 +413,7 @@ def _flags_context(user: Any, app: Application) -> dict[str, Any]:
     recused = recused_from(user, household_id=app.household_id)
     context: dict[str, Any] = {"kin_flags": kin_flags_of(app), "recused": recused}
     if app.status == S.APPROVED:
-        card, now = card_facts(app), timezone.now()
+        card, now = card_facts(app), clock.now()
         context.update(
             card_not_heads=not card.holder_is_head,
             payment_holds=policy.payment_holds(card, now=now),

@@ -3,9 +3,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from applications.errors import ServiceError
 from applications.models import KinDeclaration
 from applications.services import kin_declare
+from common.errors import ServiceError
 
 
 class Command(BaseCommand):

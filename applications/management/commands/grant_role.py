@@ -2,9 +2,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from applications.errors import InvalidInput
 from applications.roles import REVEAL_PERMISSION, Role
 from applications.services import role_grant
+from common.errors import InvalidInput
 
 
 class Command(BaseCommand):

@@ -58,6 +58,7 @@ from approvals.services import (
     postings_close_due,
 )
 from audit.services import audit_record
+from common import clock
 
 # Published in the README; demo databases only.
 DEMO_PASSWORD = "demo12345"  # noqa: S105
@@ -818,7 +819,7 @@ class Seeder:
 
     def timer(self, day: int) -> None:
         def run() -> None:
-            postings_close_due(now=timezone.now())
+            postings_close_due(now=clock.now())
 
         self.schedule(self.at(day, 1, 0), run)
 
