@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
+from applications.chains import chain_for_kind
 from applications.models import Application, Program
 from audit.models import AuditEntry
 from audit.verify import Entry, Problem
 
-COMMITTED = frozenset({Application.Status.APPROVED, Application.Status.DISBURSED})
 _DONE = AuditEntry.Outcome.DONE.value
 _LIFECYCLE = "application."
 # How a top-level "amount" key starts in canonical JSON; an entry without it is not parsed.
@@ -47,6 +47,11 @@ class ApplicationReplay:
         ).iterator(chunk_size=5000)
         seen: set[str] = set()
         committed: dict[int, Decimal] = {}
+        # The statuses that commit a program's budget, by its chain's declaration.
+        committing = {
+            pk: chain.committed if (chain := chain_for_kind(kind)) is not None else frozenset()
+            for pk, kind in Program.objects.values_list("pk", "kind")
+        }
         for pk, status, amount, area_code, program_id in rows:
             key = str(pk)
             seen.add(key)
@@ -76,7 +81,7 @@ class ApplicationReplay:
                     f"application {pk} has amount {amount} in the database but "
                     f"{want_amount} by its audit trail",
                 )
-            if want_status in COMMITTED and recorded is not None:
+            if want_status in committing.get(program_id, ()) and recorded is not None:
                 committed[program_id] = committed.get(program_id, Decimal("0")) + recorded
         for key in self.state.keys() - seen:
             _status, _amount, where = self.state[key]

@@ -1,133 +1,52 @@
-"""The application's state machine (``viewflow.fsm``): which step leads where and which role
-may take it. The rules that decide whether a step is allowed *now* (caps, objections,
-separation of duties) live in ``approvals.policy``; the services in ``approvals.services``
-run both, lock the row and write the audit entry. Nothing else changes ``status``."""
+"""The application's state machine (``viewflow.fsm``), built from its chain's declaration
+(``applications.chains``): which step leads where and which role may take it. The rules that
+decide whether a step is allowed *now* (caps, objections, separation of duties) live in
+``approvals.policy``; the services run both, lock the row and write the audit entry. Nothing
+else changes ``status``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from viewflow import fsm
 
+from applications.chains import Chain, Step, chain_of
 from applications.models import Application
-from applications.roles import Role
 from applications.selectors import has_role_in
 from common import clock
 
-S = Application.Status
 
-# The transitions by their public names (``return`` is a Python keyword).
-TRANSITION_NAMES = (
-    "submit",
-    "start_posting",
-    "close_posting",
-    "township_approve",
-    "county_approve",
-    "return",
-    "reject",
-    "withdraw",
-    "disburse",
-)
-REASON_REQUIRED = frozenset({"return", "reject"})
-
-
-def _role(role: str) -> Callable[[ApplicationLifecycle, Any], bool]:
-    def check(lifecycle: ApplicationLifecycle, user: Any) -> bool:
+def _role(role: str) -> Callable[[Lifecycle, Any], bool]:
+    def check(lifecycle: Lifecycle, user: Any) -> bool:
         return user is not None and has_role_in(user, role, lifecycle.application.area_code)
 
     check.__name__ = f"has_{role}"
     return check
 
 
-def _system(lifecycle: ApplicationLifecycle, user: Any) -> bool:
-    """Only the system (the posting timer) closes a posting."""
+def _system(lifecycle: Lifecycle, user: Any) -> bool:
+    """Only the system (a timer) takes a system move."""
     return user is None
 
 
-class ApplicationLifecycle:
-    state = fsm.State(S, default=S.DRAFT)
+class Lifecycle:
+    """The state machine of one application on its chain. Subclassed once per chain by
+    ``lifecycle_class``, which adds one transition per step."""
+
+    chain: Chain
+    state: Any
 
     def __init__(self, application: Application, actor: Any = None) -> None:
         self.application = application
         self.actor = actor
 
-    @state.getter()
-    def _get_status(self) -> str:
-        return self.application.status
-
-    @state.setter()
-    def _set_status(self, value: str) -> None:
-        self.application.status = value
-        self.application.status_changed_at = clock.now()
-
-    @state.transition(
-        source=[S.DRAFT, S.RETURNED], target=S.SUBMITTED, permission=_role(Role.VILLAGE_CADRE)
-    )
-    def submit(self) -> None:
-        self.application.submitted_by = self.actor
-
-    @state.transition(source=S.SUBMITTED, target=S.POSTED, permission=_role(Role.VILLAGE_CADRE))
-    def start_posting(self) -> None:
-        now = clock.now()
-        days = self.application.program_version.posting_days
-        self.application.posting_started_at = now
-        self.application.posting_ends_at = now + timedelta(days=days)
-
-    @state.transition(source=S.POSTED, target=S.TOWNSHIP_REVIEW, permission=_system)
-    def close_posting(self) -> None:
-        pass
-
-    @state.transition(
-        source=S.TOWNSHIP_REVIEW, target=S.COUNTY_REVIEW, permission=_role(Role.TOWNSHIP_REVIEWER)
-    )
-    def township_approve(self) -> None:
-        self.application.township_approved_by = self.actor
-
-    @state.transition(
-        source=S.COUNTY_REVIEW, target=S.APPROVED, permission=_role(Role.COUNTY_APPROVER)
-    )
-    def county_approve(self) -> None:
-        self.application.county_approved_by = self.actor
-
-    @state.transition(
-        source=S.TOWNSHIP_REVIEW, target=S.RETURNED, permission=_role(Role.TOWNSHIP_REVIEWER)
-    )
-    @state.transition(
-        source=S.COUNTY_REVIEW, target=S.RETURNED, permission=_role(Role.COUNTY_APPROVER)
-    )
-    def return_(self) -> None:
-        pass
-
-    # From ``posted`` only through an upheld objection (``approvals.services``).
-    @state.transition(source=S.POSTED, target=S.REJECTED, permission=_role(Role.TOWNSHIP_REVIEWER))
-    @state.transition(
-        source=S.TOWNSHIP_REVIEW, target=S.REJECTED, permission=_role(Role.TOWNSHIP_REVIEWER)
-    )
-    @state.transition(
-        source=S.COUNTY_REVIEW, target=S.REJECTED, permission=_role(Role.COUNTY_APPROVER)
-    )
-    def reject(self) -> None:
-        pass
-
-    @state.transition(
-        source=[S.DRAFT, S.SUBMITTED, S.POSTED, S.RETURNED],
-        target=S.WITHDRAWN,
-        permission=_role(Role.VILLAGE_CADRE),
-    )
-    def withdraw(self) -> None:
-        pass
-
-    @state.transition(source=S.APPROVED, target=S.DISBURSED, permission=_role(Role.FINANCE_OFFICER))
-    def disburse(self) -> None:
-        self.application.disbursed_by = self.actor
-
     def method(self, name: str) -> Any:
-        """The bound transition for a public name, or None for an unknown name."""
-        if name not in TRANSITION_NAMES:
+        """The bound transition for a step's name, or None for a name the chain lacks."""
+        if self.chain.step(name) is None:
             return None
-        return getattr(self, "return_" if name == "return" else name)
+        return getattr(self, _attribute(name))
 
     def allowed_by_role(self, name: str, user: Any) -> bool:
         """The transition leaves the current state and the user's role may take it."""
@@ -137,3 +56,55 @@ class ApplicationLifecycle:
     def leaves_current_state(self, name: str) -> bool:
         bound = self.method(name)
         return bool(bound is not None and bound.can_proceed())
+
+
+def _attribute(name: str) -> str:
+    # ``return`` is a Python keyword: its method is ``return_``.
+    return f"{name}_"
+
+
+def _step_body(step: Step) -> Callable[[Lifecycle], None]:
+    def body(self: Lifecycle) -> None:
+        if step.records_actor:
+            setattr(self.application, step.records_actor, self.actor)
+        if step.effect is not None:
+            step.effect(self.application, self.actor, clock.now())
+
+    body.__name__ = _attribute(step.name)
+    return body
+
+
+@cache
+def lifecycle_class(chain: Chain) -> type[Lifecycle]:
+    """The ``viewflow.fsm`` machine of a chain: one transition per step, one source per
+    move, each with its role (or the system) as the permission."""
+    state = fsm.State(chain.statuses, default=chain.initial)
+
+    def get_status(self: Lifecycle) -> str:
+        return self.application.status
+
+    def set_status(self: Lifecycle, value: str) -> None:
+        self.application.status = value
+        self.application.status_changed_at = clock.now()
+
+    attrs: dict[str, Any] = {
+        "chain": chain,
+        "state": state,
+        "_get_status": state.getter()(get_status),
+        "_set_status": state.setter()(set_status),
+    }
+    for step in chain.steps:
+        transition: Any = _step_body(step)
+        for move in step.moves:
+            transition = state.transition(
+                source=move.source,
+                target=move.target,
+                permission=_role(move.role) if move.role is not None else _system,
+            )(transition)
+        attrs[_attribute(step.name)] = transition
+    return type(f"{chain.key.title()}Lifecycle", (Lifecycle,), attrs)
+
+
+def lifecycle_of(application: Application, actor: Any = None) -> Lifecycle:
+    """The state machine of the application's chain, bound to it and the actor."""
+    return lifecycle_class(chain_of(application))(application, actor)

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from applications.lifecycle import TRANSITION_NAMES
+from applications.chains import step_names
 from applications.models import Application, ApplicationItem
 from applications.selectors import applications_visible_to, recusing_hashes
 from approvals import services
@@ -155,7 +155,7 @@ class ApplicationSerializer(FastRepresentation, serializers.ModelSerializer[Appl
     def get_available_transitions(self, obj: Application) -> list[str]:
         request = self.context.get("request")
         user = request.user if request else None
-        by_role: dict[tuple[str, str], list[str]] = self.__dict__.setdefault("_by_role", {})
+        by_role: dict[tuple[str, str, str], list[str]] = self.__dict__.setdefault("_by_role", {})
         # The user's declared kin, read once per response rather than per row.
         declared = self.__dict__.get("_declared")
         if declared is None:
@@ -254,7 +254,7 @@ def _int_param(request: Request, name: str) -> int | None:
 
 APPLICATION_FIELDS = [f.name for f in Application._meta.concrete_fields]
 HOUSEHOLD_FIELDS = ["household__head_name", "household__head_id_masked", "household__status"]
-PROGRAM_FIELDS = ["program__code", "program__name"]
+PROGRAM_FIELDS = ["program__code", "program__name", "program__kind"]
 ITEM_FIELDS = [
     *(f.name for f in ApplicationItem._meta.concrete_fields),
     "item__code",
@@ -373,7 +373,7 @@ class ApplicationViewSet(
     def transitions(self, request: Request, pk: str | None = None, name: str = "") -> Response:
         data = TransitionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if name not in TRANSITION_NAMES:
+        if name not in step_names():
             raise DRFNotFound(_("No such step."))
         app = services.application_transition(
             actor=request.user,

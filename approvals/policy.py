@@ -4,7 +4,7 @@ user can act on, in their language."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Set
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -13,6 +13,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from applications.chains import chain_of
 from applications.models import Application, Household, ProgramItem, ProgramVersion
 from common.errors import Code, Refusal
 from common.money import to_fen
@@ -21,8 +22,6 @@ S = Application.Status
 ELIGIBLE_HOUSEHOLD_STATUSES = (Household.Status.REGISTERED, Household.Status.RETURNED)
 # The statuses in which the village cadre may still change an application.
 EDITABLE_STATUSES = (S.DRAFT, S.RETURNED)
-# The approvals of the chain, the township's then the county's.
-APPROVALS = ("township_approve", "county_approve")
 
 
 def items_amount(lines: Iterable[tuple[ProgramItem, int]]) -> Decimal:
@@ -173,6 +172,142 @@ def card_check_refusal(
     return None
 
 
+@dataclass(frozen=True)
+class StepContext:
+    """What the rules of a step look at: the application, who acts, and the facts the
+    service read for it."""
+
+    name: str
+    application: Application
+    user: Any
+    open_objections: int
+    now: datetime
+    via_objection: bool = False
+    signed_agreement: bool = False  # the household's signed agreement is on the record
+    card: CardFacts | None = None  # the bank card a paying step pays to
+
+
+Rule = Callable[[StepContext], Refusal | None]
+
+
+def _household_eligible(c: StepContext) -> Refusal | None:
+    if not household_eligible(c.application.household):
+        return Refusal(
+            Code.HOUSEHOLD_INELIGIBLE,
+            _("Only registered or returned-to-poverty households may apply."),
+        )
+    return None
+
+
+def _appraisal_recorded(c: StepContext) -> Refusal | None:
+    if c.application.appraisal_date is None or c.application.appraisal_attendees is None:
+        return Refusal(
+            Code.APPRAISAL_MISSING, _("Record the village democratic appraisal before submitting.")
+        )
+    return None
+
+
+def _has_items(c: StepContext) -> Refusal | None:
+    if c.application.amount <= 0:
+        return Refusal(Code.NO_ITEMS, _("The application has no items."))
+    return None
+
+
+def _posting_ended(c: StepContext) -> Refusal | None:
+    ends = c.application.posting_ends_at
+    if ends is None or c.now < ends:
+        return Refusal(Code.POSTING_OPEN, _("The posting period has not ended yet."))
+    return None
+
+
+def _no_open_objection(c: StepContext) -> Refusal | None:
+    if c.open_objections:
+        return Refusal(
+            Code.OBJECTION_OPEN, _("An objection raised during posting is not resolved yet.")
+        )
+    return None
+
+
+def _objection_only_in_posting(c: StepContext) -> Refusal | None:
+    if c.application.status == S.POSTED and not c.via_objection:
+        return Refusal(
+            Code.OBJECTION_ONLY,
+            _("During posting an application is rejected only by upholding an objection."),
+        )
+    return None
+
+
+def _filer_not_approver(c: StepContext) -> Refusal | None:
+    if is_filer(c.user, c.application):
+        return Refusal(
+            Code.SEPARATION_OF_DUTIES,
+            _("Whoever filed or submitted an application may not approve it."),
+        )
+    return None
+
+
+def _different_approvers(c: StepContext) -> Refusal | None:
+    if _same(c.user, c.application.township_approved_by_id):
+        return Refusal(
+            Code.SEPARATION_OF_DUTIES,
+            _("The township and county approvals must be made by different people."),
+        )
+    return None
+
+
+def _filer_not_decider(c: StepContext) -> Refusal | None:
+    # A rejection through an upheld objection is the objection's outcome, not a decision
+    # of whoever records it.
+    if not c.via_objection and is_filer(c.user, c.application):
+        return Refusal(
+            Code.SEPARATION_OF_DUTIES,
+            _("Whoever filed or submitted an application may not decide on it."),
+        )
+    return None
+
+
+def _payer_independent(c: StepContext) -> Refusal | None:
+    app = c.application
+    if (
+        is_filer(c.user, app)
+        or _same(c.user, app.township_approved_by_id)
+        or _same(c.user, app.county_approved_by_id)
+    ):
+        return Refusal(
+            Code.SEPARATION_OF_DUTIES, _("Whoever filed or approved an application may not pay it.")
+        )
+    return None
+
+
+def _signed_agreement(c: StepContext) -> Refusal | None:
+    if not c.signed_agreement:
+        return Refusal(
+            Code.SIGNED_AGREEMENT_MISSING, _("The signed agreement has not been uploaded.")
+        )
+    return None
+
+
+def _card_payable(c: StepContext) -> Refusal | None:
+    return card_refusal(c.card, c.user, now=c.now) if c.card is not None else None
+
+
+# The rules a chain's steps name (``applications.chains.Step.rules``), by name.
+RULES: dict[str, Rule] = {
+    "household_eligible": _household_eligible,
+    "appraisal_recorded": _appraisal_recorded,
+    "has_items": _has_items,
+    "posting_ended": _posting_ended,
+    "no_open_objection": _no_open_objection,
+    "objection_only_in_posting": _objection_only_in_posting,
+    "filer_not_approver": _filer_not_approver,
+    "different_approvers": _different_approvers,
+    "filer_not_decider": _filer_not_decider,
+    "payer_independent": _payer_independent,
+    "signed_agreement": _signed_agreement,
+    "card_payable": _card_payable,
+}
+
+
 def transition_refusal(
     name: str,
     application: Application,
@@ -186,77 +321,33 @@ def transition_refusal(
     recused: bool = False,
     card: CardFacts | None = None,
 ) -> Refusal | None:
-    """Why the step may not be taken now, or None when the rules allow it. The state
-    machine has already checked the step leaves the current state and the role.
-    ``signed_agreement``: the household's signed agreement is on the record (payment
-    waits for it). ``recused``: ``is_recused`` for this user (every step refused).
-    ``card``: the bank card a ``disburse`` pays to."""
+    """Why the step may not be taken now, or None when the rules allow it: recusal, the
+    reason a step needs, then the step's own rules in their declared order
+    (``applications.chains``). The state machine has already checked that the step leaves
+    the current state and the role. ``recused``: ``is_recused`` for this user."""
+    step = chain_of(application).step(name)
+    if step is None:
+        return Refusal(Code.UNKNOWN_STEP, _("No such step: %(name)s") % {"name": name[:40]})
     if recused and user is not None:
         return recusal_refusal()
-    if name in ("return", "reject") and not reason.strip():
+    if step.reason_required and not reason.strip():
         return Refusal(
             Code.REASON_REQUIRED, _("A reason is required to return or reject an application.")
         )
-    if name == "submit":
-        if not household_eligible(application.household):
-            return Refusal(
-                Code.HOUSEHOLD_INELIGIBLE,
-                _("Only registered or returned-to-poverty households may apply."),
-            )
-        if application.appraisal_date is None or application.appraisal_attendees is None:
-            return Refusal(
-                Code.APPRAISAL_MISSING,
-                _("Record the village democratic appraisal before submitting."),
-            )
-        if application.amount <= 0:
-            return Refusal(Code.NO_ITEMS, _("The application has no items."))
-    if name == "close_posting":
-        if application.posting_ends_at is None or now < application.posting_ends_at:
-            return Refusal(Code.POSTING_OPEN, _("The posting period has not ended yet."))
-        if open_objections:
-            return _objection_open()
-    if name == "reject" and application.status == S.POSTED and not via_objection:
-        return Refusal(
-            Code.OBJECTION_ONLY,
-            _("During posting an application is rejected only by upholding an objection."),
-        )
-    if name in APPROVALS:
-        if open_objections:
-            return _objection_open()
-        if is_filer(user, application):
-            return Refusal(
-                Code.SEPARATION_OF_DUTIES,
-                _("Whoever filed or submitted an application may not approve it."),
-            )
-    if name == "county_approve" and _same(user, application.township_approved_by_id):
-        return Refusal(
-            Code.SEPARATION_OF_DUTIES,
-            _("The township and county approvals must be made by different people."),
-        )
-    if name in (*APPROVALS, "return", "reject") and not via_objection:
-        if application.status in (S.TOWNSHIP_REVIEW, S.COUNTY_REVIEW) and is_filer(
-            user, application
-        ):
-            return Refusal(
-                Code.SEPARATION_OF_DUTIES,
-                _("Whoever filed or submitted an application may not decide on it."),
-            )
-    if name == "disburse":
-        if (
-            is_filer(user, application)
-            or _same(user, application.township_approved_by_id)
-            or (_same(user, application.county_approved_by_id))
-        ):
-            return Refusal(
-                Code.SEPARATION_OF_DUTIES,
-                _("Whoever filed or approved an application may not pay it."),
-            )
-        if not signed_agreement:
-            return Refusal(
-                Code.SIGNED_AGREEMENT_MISSING, _("The signed agreement has not been uploaded.")
-            )
-        if card is not None:
-            return card_refusal(card, user, now=now)
+    context = StepContext(
+        name=name,
+        application=application,
+        user=user,
+        open_objections=open_objections,
+        now=now,
+        via_objection=via_objection,
+        signed_agreement=signed_agreement,
+        card=card,
+    )
+    for rule in step.rules:
+        refusal = RULES[rule](context)
+        if refusal is not None:
+            return refusal
     return None
 
 
@@ -268,9 +359,3 @@ def budget_refusal(budget: Decimal, committed: Decimal, amount: Decimal) -> Refu
             % {"left": budget - committed, "amount": amount},
         )
     return None
-
-
-def _objection_open() -> Refusal:
-    return Refusal(
-        Code.OBJECTION_OPEN, _("An objection raised during posting is not resolved yet.")
-    )

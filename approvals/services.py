@@ -19,8 +19,9 @@ from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
+from applications.chains import chain_for_kind, chain_of, chains, step_names
 from applications.integrity import ApplicationReplay
-from applications.lifecycle import REASON_REQUIRED, TRANSITION_NAMES, ApplicationLifecycle
+from applications.lifecycle import lifecycle_of
 from applications.models import (
     Application,
     ApplicationItem,
@@ -199,7 +200,7 @@ def application_create(
     program = programs_visible_to(actor).filter(pk=program_id, active=True).first()
     if program is None or program.area_id[:6] != household.area_code[:6]:
         raise InvalidInput({"program": [_("No such program in your county.")]})
-    if program.kind != Program.Kind.SUBSIDY:
+    if chain_for_kind(program.kind) is None:
         raise InvalidInput({"program": [_("Loan applications are not open yet.")]})
     version = program_version_current(program)
     lines = _resolve_items({i.code: i for i in version.items.all()}, items)
@@ -245,11 +246,16 @@ def application_create(
     return app
 
 
+def _needs_reason(name: str) -> bool:
+    """Does a step of this name need a reason (in any chain that has it)?"""
+    return any(name in chain.reason_required for chain in chains())
+
+
 def _lock_for(actor: Any, application_id: int, action: str, *, system: bool = False) -> Application:
     qs = Application.objects.all() if system else applications_visible_to(actor)
     app = (
         qs.select_for_update(of=("self",))
-        .select_related("household", "program_version")
+        .select_related("household", "program", "program_version")
         .filter(pk=application_id)
         .first()
     )
@@ -368,13 +374,14 @@ def application_transition(
     itself recorded. ``actor=None`` is the system (the posting timer).
     """
     reason = (reason or "").strip()
-    if name not in TRANSITION_NAMES:
-        raise NotFound(_("No such step: %(name)s") % {"name": name[:40]})
+    if name not in step_names():
+        raise NotFound(_("No such step: %(name)s") % {"name": name[:40]}, code=Code.UNKNOWN_STEP)
     if len(reason) > MAX_REASON:
         raise InvalidInput({"reason": [_("A reason has at most 2000 characters.")]})
-    if name in REASON_REQUIRED and not reason:
+    if _needs_reason(name) and not reason:
         raise InvalidInput(
-            {"reason": [_("A reason is required to return or reject an application.")]}
+            {"reason": [_("A reason is required to return or reject an application.")]},
+            code=Code.REASON_REQUIRED,
         )
     try:
         with transaction.atomic():
@@ -407,9 +414,10 @@ def _transition_locked(
     *, actor: Any, application_id: int, name: str, reason: str, now: datetime, via_objection: bool
 ) -> Application:
     app = _lock_for(actor, application_id, name, system=actor is None)
-    lifecycle = ApplicationLifecycle(app, actor)
+    lifecycle = lifecycle_of(app, actor)
+    step = lifecycle.chain.step(name)
     from_state = app.status
-    if not lifecycle.leaves_current_state(name):
+    if step is None or not lifecycle.leaves_current_state(name):
         raise _Refusal(
             Refused(
                 _("This step is not possible now: the application is %(status)s.")
@@ -435,13 +443,13 @@ def _transition_locked(
         reason=reason,
         now=now,
         via_objection=via_objection,
-        signed_agreement=name == "disburse" and has_signed_agreement(app.pk),
+        signed_agreement=step.pays and has_signed_agreement(app.pk),
         recused=recused,
-        card=card_facts(app) if name == "disburse" else None,
+        card=card_facts(app) if step.pays else None,
     )
     if recused and refusal is not None:
         raise _Refusal(Forbidden(refusal.message, code=refusal.code), app.area_code, from_state)
-    if refusal is None and name == "county_approve":
+    if refusal is None and step.commits_budget:
         # The program row is the budget's lock: two approvals cannot both spend its last yuan.
         # Its running ``committed`` total is raised below, in this transaction.
         budget, committed = (
@@ -453,10 +461,10 @@ def _transition_locked(
     if refusal is not None:
         raise _Refusal(refusal.refused(), app.area_code, from_state)
     lifecycle.method(name)()
-    if name in REASON_REQUIRED:
+    if step.reason_required:
         app.last_reason = reason
     app.save()
-    if name == "county_approve":
+    if step.commits_budget:
         Program.objects.filter(pk=app.program_id).update(committed=F("committed") + app.amount)
     Decision.objects.create(
         application=app,
@@ -483,8 +491,11 @@ def _transition_locked(
 def approval_step(application: Application) -> str | None:
     """The approval the application waits for in its current status (the state machine's
     answer: the township's in township review, the county's in county review), or None."""
-    lifecycle = ApplicationLifecycle(application)
-    return next((name for name in policy.APPROVALS if lifecycle.leaves_current_state(name)), None)
+    lifecycle = lifecycle_of(application)
+    return next(
+        (name for name in lifecycle.chain.approvals if lifecycle.leaves_current_state(name)),
+        None,
+    )
 
 
 def access_refused(*, actor: Any, application_id: int, action: str = "application.view") -> None:
@@ -507,7 +518,7 @@ def available_transitions(
     user: Any,
     *,
     open_objections: int | None = None,
-    by_role: dict[tuple[str, str], list[str]] | None = None,
+    by_role: dict[tuple[str, str, str], list[str]] | None = None,
     declared_hashes: frozenset[str] | None = None,
     payment: Callable[[Application], tuple[bool, policy.CardFacts]] | None = None,
 ) -> list[str]:
@@ -520,11 +531,12 @@ def available_transitions(
     ``declared_hashes``: the user's ``recusing_hashes``, likewise worked out once.
     ``payment``: gives the signed-agreement flag and ``card_facts`` of an application, read
     for a whole page at once (``card_facts_of``, ``signed_agreements_of``)."""
-    key = (app.status, app.area_code)
+    chain = chain_of(app)
+    key = (chain.key, app.status, app.area_code)
     names = by_role.get(key) if by_role is not None else None
     if names is None:
-        lifecycle = ApplicationLifecycle(app, user)
-        names = [n for n in TRANSITION_NAMES if lifecycle.allowed_by_role(n, user)]
+        lifecycle = lifecycle_of(app, user)
+        names = [n for n in lifecycle.chain.names if lifecycle.allowed_by_role(n, user)]
         if by_role is not None:
             by_role[key] = names
     if not names:
@@ -540,7 +552,7 @@ def available_transitions(
         )
     now = clock.now()
     signed, card = False, None
-    if "disburse" in names:
+    if any(chain.steps_by_name[n].pays for n in names):
         signed, card = (
             payment(app) if payment is not None else (has_signed_agreement(app.pk), card_facts(app))
         )

@@ -454,7 +454,7 @@ def bulk_applications(world: World, count: int) -> None:
     from applications.models import Application, ApplicationItem, Household, Person, Program
     from approvals.models import Decision, Objection
     from audit.models import AuditEntry, ChainHead
-    from workflows.models import SubsidyProcess
+    from workflows.models import ApplicationProcess
 
     done = 0
     timings = dict.fromkeys(("generate", "copy", "commit", "vacuum"), 0.0)
@@ -476,7 +476,7 @@ def bulk_applications(world: World, count: int) -> None:
                 (Objection, chunk.objections),
                 (AuditEntry, chunk.ledger.rows),
                 (Process, chunk.processes),
-                (SubsidyProcess, chunk.subsidy_processes),
+                (ApplicationProcess, chunk.subsidy_processes),
                 (Task, chunk.tasks),
                 (Task.previous.through, chunk.task_links),
             ):

@@ -1,4 +1,4 @@
-"""The subsidy chain as a viewflow process.
+"""The application chains as viewflow processes.
 
 Flows sequence, services decide: each human node names who may take the task (a role on an
 area, through guardian object permissions) and what comes next; the step itself is always
@@ -11,29 +11,32 @@ Class path and node names are stored in the database: renaming one is a data mig
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow, lock
 
+from applications.chains import SUBSIDY, Chain, chain_of, chains
 from applications.models import Application, Area
 from applications.roles import prefix_of_code
-from workflows.models import SubsidyProcess
+from workflows.models import ApplicationProcess
 from workflows.views import task_redirect
 
 S = Application.Status
 
 
 def _area(level_digits: int) -> Any:
-    def get(process: SubsidyProcess) -> Area:
+    def get(process: ApplicationProcess) -> Area:
         code = process.application.area_code
         return Area.objects.get(code=code[:level_digits].ljust(12, "0"))
 
     return get
 
 
-def _village(process: SubsidyProcess) -> Area:
+def _village(process: ApplicationProcess) -> Area:
     return Area.objects.get(code=process.application.area_code)
 
 
@@ -44,10 +47,12 @@ def _status_is(*statuses: str) -> Any:
     return check
 
 
-class SubsidyApplicationFlow(flow.Flow):
-    process_class = SubsidyProcess
-    lock_impl = lock.SelectForUpdateLock(nowait=False, attempts=1)
-    process_title = _("Household industry subsidy application")
+class ApplicationHead:
+    """The head every application chain shares: filing and submission in the village, the
+    public posting with its objections, the township's review and the county's approval,
+    and the end by rejection. A chain's flow adds ``after_county`` (where an approval leads)
+    and its tail. Not a flow itself: its nodes are copied into each flow that lists it
+    first among its bases (viewflow collects nodes by attribute)."""
 
     # Titles name the nodes on the application page's process diagram (workflows.diagram).
     start = (
@@ -98,6 +103,20 @@ class SubsidyApplicationFlow(flow.Flow):
         .Permission("applications.act_county_approver", obj=_area(6))
         .Next(this.after_county)
     )
+    rejected = flow.End().Annotation(title=_("Rejected"))
+
+    def start_process(self, activation: Any, application: Application) -> ApplicationProcess:
+        activation.process.application = application
+        activation.process.artifact = application
+        return activation.process  # type: ignore[no-any-return]
+
+
+class SubsidyApplicationFlow(ApplicationHead, flow.Flow):
+    chain = SUBSIDY
+    process_class = ApplicationProcess
+    lock_impl = lock.SelectForUpdateLock(nowait=False, attempts=1)
+    process_title = _("Household industry subsidy application")
+
     after_county = (
         flow.Switch()
         .Annotation(title=_("County decision"))
@@ -112,42 +131,28 @@ class SubsidyApplicationFlow(flow.Flow):
         .Next(this.paid)
     )
     paid = flow.End().Annotation(title=_("Paid"))
-    rejected = flow.End().Annotation(title=_("Rejected"))
-
-    def start_process(self, activation: Any, application: Application) -> SubsidyProcess:
-        activation.process.application = application
-        activation.process.artifact = application
-        return activation.process  # type: ignore[no-any-return]
 
 
-# The process node that a step of the lifecycle completes, by the state it leaves.
-NODE_OF_STEP: dict[tuple[str, str], str] = {
-    ("submit", S.DRAFT): "submit",
-    ("submit", S.RETURNED): "submit",
-    ("start_posting", S.SUBMITTED): "start_posting",
-    ("close_posting", S.POSTED): "posting",
-    ("reject", S.POSTED): "posting",
-    ("township_approve", S.TOWNSHIP_REVIEW): "township_review",
-    ("return", S.TOWNSHIP_REVIEW): "township_review",
-    ("reject", S.TOWNSHIP_REVIEW): "township_review",
-    ("county_approve", S.COUNTY_REVIEW): "county_review",
-    ("return", S.COUNTY_REVIEW): "county_review",
-    ("reject", S.COUNTY_REVIEW): "county_review",
-    ("disburse", S.APPROVED): "disburse",
-}
+@cache
+def flow_of(chain: Chain) -> Any:
+    """The viewflow class of a chain, from the dotted path its declaration names."""
+    return import_string(chain.flow)
 
-# The node an application waits in, by its status (what the process must show).
-NODE_OF_STATUS: dict[str, str | None] = {
-    S.DRAFT: "submit",
-    S.RETURNED: "submit",
-    S.SUBMITTED: "start_posting",
-    S.POSTED: "posting",
-    S.TOWNSHIP_REVIEW: "township_review",
-    S.COUNTY_REVIEW: "county_review",
-    S.APPROVED: "disburse",
-    S.DISBURSED: None,
-    S.REJECTED: None,
-    S.WITHDRAWN: None,
-}
 
-__all__ = ["NODE_OF_STATUS", "NODE_OF_STEP", "SubsidyApplicationFlow", "prefix_of_code"]
+def flow_of_application(application: Application) -> Any:
+    return flow_of(chain_of(application))
+
+
+def flows() -> list[Any]:
+    """The flow class of every registered chain."""
+    return [flow_of(chain) for chain in chains()]
+
+
+__all__ = [
+    "ApplicationHead",
+    "SubsidyApplicationFlow",
+    "flow_of",
+    "flow_of_application",
+    "flows",
+    "prefix_of_code",
+]

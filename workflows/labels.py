@@ -3,27 +3,36 @@ application's timeline and the inspectors' search all name them from here."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-STEP_LABELS: dict[str, Promise] = {
-    "submit": _("Submit"),
-    "start_posting": _("Start posting"),
-    "close_posting": _("Close posting"),
-    "township_approve": _("Approve (township)"),
-    "county_approve": _("Approve (county)"),
-    "return": _("Return for correction"),
-    "reject": _("Reject"),
-    "withdraw": _("Withdraw"),
-    "disburse": _("Pay"),
-}
+from applications.chains import step_label, step_names
 
-# Every action the ledger records (the ``action`` of an ``AuditEntry``), in the order the
-# inspectors' search suggests them.
-ACTION_LABELS: dict[str, Promise] = {
-    "application.create": _("filed"),
-    "application.update": _("edited"),
-    **{f"application.{name}": label for name, label in STEP_LABELS.items()},
+
+class _StepLabels(Mapping[str, Promise]):
+    """The steps of every chain by name, with the label their declaration gives
+    (``applications.chains``): a chain registered later is named here too."""
+
+    def __getitem__(self, name: str) -> Promise:
+        label = step_label(name)
+        if label is None:
+            raise KeyError(name)
+        return label
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(step_names())
+
+    def __len__(self) -> int:
+        return len(step_names())
+
+
+STEP_LABELS: Mapping[str, Promise] = _StepLabels()
+
+# Every action the ledger records (the ``action`` of an ``AuditEntry``) other than the steps
+# (``application.<step>``), in the order the inspectors' search suggests them.
+_OTHER_ACTIONS: dict[str, Promise] = {
     "application.view": _("opened"),
     "application.kin_flag": _("close relative of an official: flagged, recused"),
     "application.card_check": _("bank card checked"),
@@ -52,6 +61,32 @@ ACTION_LABELS: dict[str, Promise] = {
     "audit.export": _("audit trail exported"),
     "audit.anchor": _("ledger anchored"),
 }
+
+
+_FILING: dict[str, Promise] = {
+    "application.create": _("filed"),
+    "application.update": _("edited"),
+}
+
+
+class _ActionLabels(Mapping[str, Promise]):
+    """Filing, then each step of every chain, then the other actions."""
+
+    def _all(self) -> dict[str, Promise]:
+        steps = {f"application.{name}": STEP_LABELS[name] for name in STEP_LABELS}
+        return {**_FILING, **steps, **_OTHER_ACTIONS}
+
+    def __getitem__(self, action: str) -> Promise:
+        return self._all()[action]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+ACTION_LABELS: Mapping[str, Promise] = _ActionLabels()
 
 
 def action_label(action: str) -> str:

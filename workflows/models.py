@@ -1,4 +1,5 @@
-"""The process instance of one application's journey through the chain."""
+"""The process instance of one application's journey through its chain (whichever chain:
+the flow class it runs is stored on the process by viewflow)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from viewflow.workflow.models import Process
 from applications.models import Application
 
 
-class SubsidyProcess(Process):
+class ApplicationProcess(Process):
     application: models.OneToOneField[Application, Application] = models.OneToOneField(
         Application, on_delete=models.PROTECT, related_name="process", verbose_name=_("application")
     )
 
     class Meta:
-        verbose_name = _("subsidy application process")
-        verbose_name_plural = _("subsidy application processes")
+        verbose_name = _("application process")
+        verbose_name_plural = _("application processes")

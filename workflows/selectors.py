@@ -2,7 +2,7 @@
 of an application, and the check that the process and the application status agree.
 
 Built on ``applications_visible_to`` (scope is data), joined to viewflow's tasks through
-``Application.process`` (``SubsidyProcess``) and ``Process.task``: one SQL query per page,
+``Application.process`` (``ApplicationProcess``) and ``Process.task``: one SQL query per page,
 never viewflow's ``user_queue`` (which loads every permission into memory)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
+from applications.chains import Chain, chain_of, chains
 from applications.models import Application, ProgramVersion
 from applications.permissions import holders_of
 from applications.roles import PERMISSION_ROLE, Role
@@ -32,8 +33,8 @@ from approvals.selectors import (
     recused_from,
 )
 from workflows import diagram
-from workflows.flows import NODE_OF_STATUS, SubsidyApplicationFlow
-from workflows.models import SubsidyProcess
+from workflows.flows import flow_of
+from workflows.models import ApplicationProcess
 
 ACTIVE = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
 HELD = (STATUS.ASSIGNED, STATUS.STARTED)
@@ -49,12 +50,16 @@ def _role_of_permission(permission: object) -> str | None:
     return str(role) if role is not None else None
 
 
-@cache
-def role_nodes() -> dict[str, tuple[Any, ...]]:
-    """The human nodes of the flow by the role that takes them (from each node's
+def role_nodes(chain: Chain) -> dict[str, tuple[Any, ...]]:
+    """The human nodes of the chain's flow by the role that takes them (from each node's
     ``.Permission("applications.act_<role>", ...)``)."""
+    return _role_nodes(flow_of(chain))
+
+
+@cache
+def _role_nodes(flow_class: Any) -> dict[str, tuple[Any, ...]]:
     out: dict[str, list[Any]] = {}
-    for node in SubsidyApplicationFlow.instance.nodes():
+    for node in flow_class.instance.nodes():
         role = _role_of_permission(getattr(node, "_owner_permission", None))
         if role is not None:
             out.setdefault(role, []).append(node)
@@ -97,9 +102,28 @@ def task_colleagues(actor: Any, task: Any) -> list[Any]:
     ]
 
 
-def statuses_of_node(node_name: str) -> list[str]:
-    """The application statuses in which the process waits in this node."""
-    return [status for status, name in NODE_OF_STATUS.items() if name == node_name]
+def queue_statuses(role: str) -> list[tuple[tuple[str, ...] | None, list[str]]]:
+    """The statuses in which applications wait in a node the role takes, as (program
+    kinds, statuses) pairs: one pair per distinct set of statuses among the chains, with
+    None for the kinds when every chain agrees (no filter on the program is needed)."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    every_kind: list[str] = []
+    for chain in chains():
+        every_kind.extend(chain.kinds)
+        statuses = tuple(
+            sorted(
+                {
+                    st
+                    for node in role_nodes(chain).get(role, ())
+                    for st in chain.statuses_of_node(node.name)
+                }
+            )
+        )
+        if statuses:
+            groups.setdefault(statuses, []).extend(chain.kinds)
+    if len(groups) == 1 and sorted(next(iter(groups.values()))) == sorted(every_kind):
+        return [(None, list(next(iter(groups))))]
+    return [(tuple(kinds), list(statuses)) for statuses, kinds in groups.items()]
 
 
 def _with_task(qs: QuerySet[Application]) -> QuerySet[Application]:
@@ -128,21 +152,23 @@ def tasks_queue(user: Any) -> QuerySet[Application]:
     """The applications waiting in a node the user's roles may take, in the area of that
     role, whose task nobody holds. Lean, like ``tasks_inbox``.
 
-    The status says where the process waits (``NODE_OF_STATUS``; ``process_divergences``
+    The status says where the process waits (``Chain.node_of_status``; ``process_divergences``
     checks it), so the queue is the status in scope minus the applications whose open task
     someone holds. Those are few, found from the task side through the index on task status
     and excluded as one set (a hashed ``NOT IN``): the database then walks an index in the
     page's order and stops after one page, and a capped count stays cheap, whatever the size
     of the queue."""
-    held = SubsidyProcess.objects.filter(task__status__in=HELD).values("application_id")
-    statuses: dict[str, list[str]] = {}
-    for role, nodes in role_nodes().items():
-        if scope_prefixes(user, [role]):
-            statuses[role] = [s for node in nodes for s in statuses_of_node(node.name)]
+    held = ApplicationProcess.objects.filter(task__status__in=HELD).values("application_id")
+    roles = sorted({role for chain in chains() for role in role_nodes(chain)})
     combined: QuerySet[Application] | None = None
-    for role, in_node in statuses.items():
-        qs = applications_visible_to(user, roles=[role]).filter(status__in=in_node)
-        combined = qs if combined is None else combined | qs
+    for role in roles:
+        if not scope_prefixes(user, [role]):
+            continue
+        for kinds, in_node in queue_statuses(role):
+            qs = applications_visible_to(user, roles=[role]).filter(status__in=in_node)
+            if kinds is not None:
+                qs = qs.filter(program__kind__in=kinds)
+            combined = qs if combined is None else combined | qs
     if combined is None:
         return Application.objects.none()
     return combined.exclude(pk__in=held)
@@ -176,7 +202,7 @@ def objections_of(user: Any, application: Application) -> list[Objection]:
 def active_task(application: Application) -> Any:
     """The open task of the application's process (None once it is closed)."""
     return (
-        Task.objects.filter(process__subsidyprocess__application=application, status__in=ACTIVE)
+        Task.objects.filter(process__applicationprocess__application=application, status__in=ACTIVE)
         .select_related("owner")
         .order_by("-created", "-pk")
         .first()
@@ -185,20 +211,27 @@ def active_task(application: Application) -> Any:
 
 def process_divergences(queryset: QuerySet[Application] | None = None) -> QuerySet[Application]:
     """The applications whose process does not wait where their status says it must
-    (``NODE_OF_STATUS``): the wrong node open, the right node missing, an open task on a
+    (``Chain.node_of_status``): the wrong node open, the right node missing, an open task on a
     closed application, or no process at all. Empty when the two agree."""
     qs = Application.objects.all() if queryset is None else queryset
     open_tasks = Task.objects.filter(process_id=OuterRef("process__pk"), status__in=ACTIVE)
     diverged: Any = Q(process__isnull=True)
-    for status, node_name in NODE_OF_STATUS.items():
-        if node_name is None:
-            diverged |= Q(status=status) & Exists(open_tasks)
-        else:
-            node = getattr(SubsidyApplicationFlow, node_name)
-            diverged |= Q(status=status) & (
-                ~Exists(open_tasks.filter(flow_task=node))
-                | Exists(open_tasks.exclude(flow_task=node))
-            )
+    for chain in chains():
+        flow_class = flow_of(chain)
+        in_chain = Q(program__kind__in=chain.kinds)
+        for status, node_name in chain.node_of_status.items():
+            if node_name is None:
+                diverged |= in_chain & Q(status=status) & Exists(open_tasks)
+            else:
+                node = getattr(flow_class, node_name)
+                diverged |= (
+                    in_chain
+                    & Q(status=status)
+                    & (
+                        ~Exists(open_tasks.filter(flow_task=node))
+                        | Exists(open_tasks.exclude(flow_task=node))
+                    )
+                )
     return qs.filter(diverged)
 
 
@@ -217,7 +250,7 @@ def process_diagram(application: Application) -> diagram.Diagram:
     One query, however long the history; the layout itself is cached per flow class."""
     latest: dict[str, str] = {}
     tasks = (
-        Task.objects.filter(process__subsidyprocess__application=application)
+        Task.objects.filter(process__applicationprocess__application=application)
         .order_by("created", "pk")
         .values_list("flow_task", "status")
     )
@@ -227,7 +260,7 @@ def process_diagram(application: Application) -> diagram.Diagram:
     states = {
         name: STATE_OF_TASK[status] for name, status in latest.items() if status in STATE_OF_TASK
     }
-    return diagram.diagram_of(SubsidyApplicationFlow, states)
+    return diagram.diagram_of(flow_of(chain_of(application)), states)
 
 
 # --- payments held for a card check (DOMAIN rule 5) --------------------------------------------

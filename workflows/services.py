@@ -22,7 +22,6 @@ from approvals import policy
 from approvals.services import access_refused
 from audit.services import audit_record, audit_refusal
 from common.errors import Code, Forbidden, NotFound, Refused, ServiceError
-from workflows.flows import SubsidyApplicationFlow
 from workflows.selectors import (
     ACTIVE,
     REASSIGNING_ROLES,
@@ -36,10 +35,10 @@ def _task_and_application(actor: Any, task_id: int, action: str) -> tuple[Any, i
     """The task (if it is a human task of an application the actor may see), its
     application id and area code; ``NotFound`` (recorded when it exists) otherwise."""
     row = (
-        Task.objects.filter(pk=task_id, process__subsidyprocess__isnull=False)
+        Task.objects.filter(pk=task_id, process__applicationprocess__isnull=False)
         .values_list(
-            "process__subsidyprocess__application_id",
-            "process__subsidyprocess__application__area_code",
+            "process__applicationprocess__application_id",
+            "process__applicationprocess__application__area_code",
         )
         .first()
     )
@@ -65,7 +64,7 @@ def _run(
     task, application_id, area_code = _task_and_application(actor, task_id, action)
     from_state = str(task.status)
     try:
-        with transaction.atomic(), SubsidyApplicationFlow.lock(task.process_id):
+        with transaction.atomic(), task.flow_task.flow_class.lock(task.process_id):
             task = Task.objects.get(pk=task_id)
             from_state = str(task.status)
             activation = task.flow_task.activation_class(task)

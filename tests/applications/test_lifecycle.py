@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from applications.lifecycle import TRANSITION_NAMES, ApplicationLifecycle
+from applications.chains import SUBSIDY
+from applications.lifecycle import lifecycle_of
 from applications.models import Application
 from applications.roles import Role
 from approvals.models import Decision
@@ -77,7 +78,7 @@ DENIED = [
 ]
 WRONG_STATE = [
     pytest.param(step, state, id=f"{step}-from-{state}")
-    for step in TRANSITION_NAMES
+    for step in SUBSIDY.names
     for state in S.values
     if (step, state) not in LEGAL
 ]
@@ -104,7 +105,7 @@ def _take(world: World, step: str, app: Application, role: str) -> Application:
 
 
 def test_matrix_covers_every_transition() -> None:
-    assert {step for step, _state in LEGAL} == set(TRANSITION_NAMES)
+    assert {step for step, _state in LEGAL} == set(SUBSIDY.names)
 
 
 @pytest.mark.django_db
@@ -244,8 +245,8 @@ def test_lifecycle_available_transitions_follow_role(world: World) -> None:
 @pytest.mark.django_db
 def test_lifecycle_leaves_current_state_only_along_chain(world: World) -> None:
     app = world.application(S.DRAFT)
-    lifecycle = ApplicationLifecycle(app)
+    lifecycle = lifecycle_of(app)
 
-    leaving = {name for name in TRANSITION_NAMES if lifecycle.leaves_current_state(name)}
+    leaving = {name for name in SUBSIDY.names if lifecycle.leaves_current_state(name)}
 
     assert leaving == {"submit", "withdraw"}

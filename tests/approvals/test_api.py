@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from applications.lifecycle import TRANSITION_NAMES
+from applications.chains import SUBSIDY
 from applications.models import Application, ApplicationItem
 from approvals.models import Decision, Objection
 from approvals.services import objection_raise
@@ -131,7 +131,7 @@ def test_transitions_out_of_scope_not_found(world: World, api: Login, outsider: 
     app = world.application(S.TOWNSHIP_REVIEW)
     client = api(outsider)
 
-    for name in TRANSITION_NAMES:
+    for name in SUBSIDY.names:
         response = client.post(
             f"/api/v1/applications/{app.pk}/transitions/{name}/", {"reason": "x"}, format="json"
         )
@@ -363,7 +363,7 @@ def _inspector_writes(world: World) -> list[tuple[str, str, dict[str, Any]]]:
         ("post", f"/api/v1/objections/{objection.pk}/resolve/", {"upheld": True, "reason": "x"}),
     ]
     for app in (draft, posted, review, approved):
-        for name in TRANSITION_NAMES:
+        for name in SUBSIDY.names:
             writes.append(
                 ("post", f"/api/v1/applications/{app.pk}/transitions/{name}/", {"reason": "x"})
             )

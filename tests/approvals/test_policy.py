@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from applications.models import Application
+from applications.models import Application, Program
 from approvals import policy
+from common.errors import Code
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 OFFICIAL = SimpleNamespace(pk=7, is_authenticated=True)
@@ -39,11 +40,13 @@ def test_is_recused_never_for_the_system() -> None:
 
 
 def test_transition_refusal_refuses_every_step_to_a_recused_user() -> None:
-    app: Any = SimpleNamespace()  # the recusal is decided before anything of it is read
+    # The recusal is decided before anything of the application but its chain is read.
+    app: Any = SimpleNamespace(program=SimpleNamespace(kind=Program.Kind.SUBSIDY))
     refusal = policy.transition_refusal(
         "township_approve", app, OFFICIAL, open_objections=0, now=NOW, recused=True
     )
     assert refusal == policy.recusal_refusal()
+    assert refusal is not None and refusal.code == Code.RECUSED
 
 
 def test_payment_holds_none_for_an_unshared_unchanged_card() -> None:

@@ -14,7 +14,7 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from applications.models import Application, Household, KinDeclaration, KinFlag
+from applications.models import Application, Household, KinDeclaration, KinFlag, Program
 from applications.permissions import forget_grants
 from applications.roles import Role
 from applications.services import (
@@ -1313,7 +1313,8 @@ def test_audit_verify_hears_only_of_the_inspectors_county(
 def test_approval_step_is_the_state_machines_approval_of_the_status(
     status: str, step: str | None
 ) -> None:
-    assert approval_step(Application(status=status)) == step
+    program = Program(kind=Program.Kind.SUBSIDY)
+    assert approval_step(Application(status=status, program=program)) == step
 
 
 # --- whether a card check is offered --------------------------------------------------------

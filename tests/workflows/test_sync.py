@@ -1,5 +1,5 @@
 """The process and the application status never diverge, whichever path an application
-takes: after every step the open process node is the one ``NODE_OF_STATUS`` names."""
+takes: after every step the open process node is the one ``Chain.node_of_status`` names."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from viewflow.workflow.status import PROCESS
 
+from applications.chains import SUBSIDY
 from applications.models import Application
 from applications.roles import Role
 from approvals.services import (
@@ -18,8 +19,7 @@ from approvals.services import (
 )
 from common.errors import Refused
 from tests.factories import STEP_ROLE, S, World, after_posting, upload_signed_agreement
-from workflows.flows import NODE_OF_STATUS
-from workflows.models import SubsidyProcess
+from workflows.models import ApplicationProcess
 from workflows.selectors import active_task, process_divergences
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def assert_in_step(app: Application) -> None:
     app.refresh_from_db()
     assert not process_divergences().exists()
     task = active_task(app)
-    expected = NODE_OF_STATUS[app.status]
+    expected = SUBSIDY.node_of_status[app.status]
     if expected is None:
         assert task is None
     else:
@@ -76,7 +76,7 @@ def test_sync_full_chain_to_disbursed(world: World) -> None:
     for name in ("township_approve", "county_approve", "disburse"):
         step(world, app, name)
     assert app.status == S.DISBURSED
-    assert SubsidyProcess.objects.get(application=app).status == PROCESS.DONE
+    assert ApplicationProcess.objects.get(application=app).status == PROCESS.DONE
 
 
 @pytest.mark.parametrize("at", [S.TOWNSHIP_REVIEW, S.COUNTY_REVIEW])
@@ -103,7 +103,7 @@ def test_sync_rejected_in_review(world: World, at: str) -> None:
         step(world, app, "township_approve")
     step(world, app, "reject")
     assert app.status == S.REJECTED
-    assert SubsidyProcess.objects.get(application=app).status == PROCESS.DONE
+    assert ApplicationProcess.objects.get(application=app).status == PROCESS.DONE
 
 
 def test_sync_rejected_by_upheld_objection(world: World) -> None:
@@ -142,7 +142,7 @@ def test_sync_withdrawn_from_each_allowed_state(world: World, status: str) -> No
     assert_in_step(app)
     step(world, app, "withdraw")
     assert app.status == S.WITHDRAWN
-    assert SubsidyProcess.objects.get(application=app).status == PROCESS.CANCELED
+    assert ApplicationProcess.objects.get(application=app).status == PROCESS.CANCELED
 
 
 def test_sync_posting_closed_by_the_timer(world: World) -> None:

@@ -25,7 +25,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from applications import idnumbers
-from applications.lifecycle import ApplicationLifecycle
+from applications.chains import Page, chain_of
+from applications.lifecycle import lifecycle_of
 from applications.models import Application, Area, Household, Program
 from applications.roles import Role
 from applications.selectors import (
@@ -63,7 +64,6 @@ from workflows.views import application_or_404
 
 CADRE = Role.VILLAGE_CADRE
 # The steps a cadre takes from the application page.
-CADRE_STEPS = ("submit", "start_posting", "withdraw")
 SEARCH_LIMIT = 50
 PAGE_SIZE = 50
 LAST_DIGITS = re.compile(r"^\d{0,3}[\dX]$")
@@ -330,9 +330,11 @@ def _application_page(
                 "appraisal_votes_against": app.appraisal_votes_against,
             }
         )
-    lifecycle = ApplicationLifecycle(app, user)
+    lifecycle = lifecycle_of(app, user)
     steps = [
-        (name, STEP_LABELS[name]) for name in CADRE_STEPS if lifecycle.allowed_by_role(name, user)
+        (name, STEP_LABELS[name])
+        for name in lifecycle.chain.names_on(Page.CADRE)
+        if lifecycle.allowed_by_role(name, user)
     ]
     return render(
         request,
@@ -444,7 +446,7 @@ def application_attach(request: HttpRequest, pk: int) -> HttpResponse:
 def application_step(request: HttpRequest, pk: int) -> HttpResponse:
     name = request.POST.get("step", "")
     app = _application(request.user, pk, f"application.{name[:20]}")
-    if name not in CADRE_STEPS:
+    if name not in chain_of(app).names_on(Page.CADRE):
         messages.error(request, _("Unknown step."))
         return redirect("workflows:cadre_application", pk=app.pk)
     try:

@@ -22,7 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from applications.lifecycle import REASON_REQUIRED
+from applications.chains import chain_of
 from applications.models import Application, Area
 from applications.roles import Role
 from applications.selectors import (
@@ -381,7 +381,7 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
     objections = selectors.objections_of(user, app)
     open_objections = sum(1 for o in objections if o.status == Objection.Status.OPEN)
     steps = [
-        (name, STEP_LABELS[name], name in REASON_REQUIRED)
+        (name, STEP_LABELS[name], name in chain_of(app).reason_required)
         for name in available_transitions(app, user, open_objections=open_objections)
     ]
     area = Area.objects.filter(code=app.area_code).first()
