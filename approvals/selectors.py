@@ -30,7 +30,6 @@ from applications.selectors import (
     households_visible_to,
     households_with_hashes,
     is_everywhere,
-    kin_flags_visible_to,
     recusing_hashes,
     scope_prefixes,
 )
@@ -204,49 +203,6 @@ def applications_payment_held(applications: Sequence[Application], *, now: datet
         for pk, card in card_facts_of(approved).items()
         if card.checked_by_id is None and policy.payment_holds(card, now=now)
     }
-
-
-@dataclass(frozen=True)
-class SharedCard:
-    """A bank card registered to more than one household (a red flag): the households the
-    inspector may see, and how many others hold it outside their area."""
-
-    bank_card_masked: str
-    households: tuple[Household, ...]
-    elsewhere: int
-
-
-MAX_RED_FLAGS = 200
-
-
-def shared_cards_visible_to(user: Any) -> list[SharedCard]:
-    """The bank cards shared by households, for the households the user may see."""
-    households = households_visible_to(user)
-    totals = dict(bank_cards_shared(households.values("bank_card_hash"))[:MAX_RED_FLAGS])
-    seen: dict[str, list[Household]] = {}
-    for household in (
-        households.filter(bank_card_hash__in=list(totals))
-        .select_related("area")
-        .order_by("area_code", "pk")
-    ):
-        seen.setdefault(household.bank_card_hash, []).append(household)
-    return [
-        SharedCard(
-            bank_card_masked=found[0].bank_card_masked,
-            households=tuple(found),
-            elsewhere=totals.get(card_hash, len(found)) - len(found),
-        )
-        for card_hash, found in seen.items()
-    ]
-
-
-def kin_flags_for_inspection(user: Any) -> QuerySet[KinFlag]:
-    """The kin flags of the user's area, newest first, with what a list shows."""
-    return (
-        kin_flags_visible_to(user)
-        .select_related("application", "application__household", "official", "declaration")
-        .order_by("-detected_at", "-pk")
-    )
 
 
 # --- the audit trail, for inspectors -------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,7 +20,6 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from applications.chains import chain_for_kind, chain_of, chains, step_names
-from applications.integrity import ApplicationReplay
 from applications.lifecycle import lifecycle_of
 from applications.models import (
     Application,
@@ -42,14 +41,11 @@ from applications.services import kin_flags_detect, program_version_current
 from approvals import hooks, policy
 from approvals.models import Attachment, CardCheck, Decision, Objection
 from approvals.selectors import (
-    audit_chains_visible_to,
     card_facts,
     has_signed_agreement,
     recused_from,
 )
-from audit.anchors import Anchor
 from audit.services import audit_record, audit_refusal, model_changes
-from audit.verify import Problem, Report, ledger_verify
 from common import clock
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
 from common.money import to_fen
@@ -996,97 +992,7 @@ def card_check_record(*, actor: Any, application_id: int, reason: str) -> CardCh
     return check
 
 
-# --- the audit trail, for inspectors --------------------------------------------------------
-
-
-def _ledger_record(
-    *, actor: Any, action: str, chain: str, changes: dict[str, Any], reason: str = ""
-) -> None:
-    """An entry about a county's ledger chain (``""``: the whole ledger), in that chain."""
-    audit_record(
-        actor=actor,
-        action=action,
-        object_type="ledger",
-        object_id=chain,
-        area_code=chain + "000000" if chain else "",
-        changes=changes,
-        reason=reason,
-    )
-
-
-def audit_export_record(*, actor: Any, kind: str, search: str) -> None:
-    """Put an export of the audit trail on the record: one entry in each county chain the
-    actor reads (one for the whole ledger for an admin), in one transaction, with the
-    file's format (``kind``) and the search it was made of."""
-    chains = audit_chains_visible_to(actor)
-    with transaction.atomic():
-        for chain in chains if chains is not None else [""]:
-            _ledger_record(
-                actor=actor,
-                action="audit.export",
-                chain=chain,
-                changes={"format": [None, kind], "search": [None, search]},
-            )
-
-
-class _ChainReplay:
-    """The applications replay, reporting only on the chain being verified (an inspector
-    hears of their own county only)."""
-
-    def __init__(self, chain: str) -> None:
-        self.chain = chain
-        self.inner = ApplicationReplay()
-
-    def feed(self, entry: Any) -> None:
-        self.inner.feed(entry)
-
-    def problems(self) -> Iterator[Problem]:
-        return (p for p in self.inner.problems() if p.chain == self.chain)
-
-
-def audit_verify(*, actor: Any, anchors: Sequence[Anchor] = ()) -> Report:
-    """Verify the ledger chains the actor reads, each against the anchors' heads of that
-    chain, and put each chain's result on the record.
-
-    Guarantees: an admin's verification covers every chain with the full replay; an
-    inspector's, each county chain of theirs on its own, hearing of no other county's
-    problems; one entry per chain verified (ok, entries, problems, the anchors' digests),
-    written in one transaction after the verification; a broken ledger is reported in the
-    returned ``Report`` (all chains as one), never raised."""
-    chains = audit_chains_visible_to(actor)
-    anchors = list(anchors)
-    if chains is None:
-        reports = {"": ledger_verify(replayers=[ApplicationReplay()], anchors=anchors)}
-    else:
-        reports = {
-            chain: ledger_verify(chain=chain, replayers=[_ChainReplay(chain)], anchors=anchors)
-            for chain in chains
-        }
-    report = Report()
-    with transaction.atomic():
-        for chain, one in reports.items():
-            report.entries += one.entries
-            report.chains += one.chains
-            report.problems.extend(one.problems)
-            report.anchor_checks.extend(one.anchor_checks)
-            _ledger_record(
-                actor=actor,
-                action="audit.verify",
-                chain=chain,
-                changes={
-                    "ok": [None, one.ok],
-                    "entries": [None, one.entries],
-                    "problems": [None, len(one.problems)],
-                }
-                | ({"anchors": [None, [a.digest for a in anchors]]} if anchors else {}),
-                reason=str(one.first_problem or ""),
-            )
-    return report
-
-
 __all__ = [
-    "audit_export_record",
-    "audit_verify",
     "card_check_allowed",
     "card_check_record",
     "attachment_add",

@@ -3,6 +3,9 @@
 ``ledger_verify`` streams the entries once, in chain order, and hands each intact entry to
 optional *replayers* (for example the applications app's, which rebuilds each
 application's status and amount from its history and compares it with the database).
+An app registers its replay once (``replay_register``, from its ``AppConfig.ready``);
+whoever verifies the whole ledger asks ``replays()`` for a fresh set, so a new app's replay
+is checked without editing the verifier.
 
 It reads with plain SQL, not the ORM: each entry's time comes as the text that is hashed
 (rendered by PostgreSQL) and ``changes`` as its stored canonical JSON text, so nothing is
@@ -13,7 +16,7 @@ reads one snapshot (``REPEATABLE READ``): entries appended meanwhile are not hal
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -113,6 +116,30 @@ class Replayer(Protocol):
     def feed(self, entry: Entry) -> None: ...
 
     def problems(self) -> Iterable[Problem]: ...
+
+
+ReplayFactory = Callable[[], Replayer]
+"""Makes a fresh replayer (a replayer keeps state: one per verification)."""
+
+_replays: list[ReplayFactory] = []
+
+
+def replay_register(factory: ReplayFactory) -> None:
+    """Have every later ``replays()`` include a replayer made by ``factory`` (once, however
+    often it is registered)."""
+    if factory not in _replays:
+        _replays.append(factory)
+
+
+def replay_unregister(factory: ReplayFactory) -> None:
+    """Undo ``replay_register`` (nothing if it was not registered)."""
+    if factory in _replays:
+        _replays.remove(factory)
+
+
+def replays() -> list[Replayer]:
+    """A fresh replayer of each registered replay, in the order they were registered."""
+    return [factory() for factory in _replays]
 
 
 def _time_text(value: Any) -> str:

@@ -35,4 +35,5 @@ urlpatterns = [
     path("api/v1/", include("documents.api")),
     path("api/v1/", include(router.urls)),
     path("", include("workflows.urls")),
+    path("", include("inspection.urls")),
 ]

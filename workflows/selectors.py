@@ -7,7 +7,6 @@ never viewflow's ``user_queue`` (which loads every permission into memory)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -16,18 +15,16 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from applications.chains import Chain, chain_of, chains
-from applications.models import Application, ProgramVersion
+from applications.models import Application
 from applications.permissions import holders_of
 from applications.roles import PERMISSION_ROLE, Role
 from applications.selectors import (
     applications_visible_to,
-    bank_cards_shared,
     has_role_in,
     scope_prefixes,
 )
-from approvals.models import Attachment, CardCheck, Objection
+from approvals.models import Attachment, Objection
 from approvals.selectors import (
-    applications_payment_held,
     attachments_visible_to,
     objections_visible_to,
     recused_from,
@@ -261,54 +258,3 @@ def process_diagram(application: Application) -> diagram.Diagram:
         name: STATE_OF_TASK[status] for name, status in latest.items() if status in STATE_OF_TASK
     }
     return diagram.diagram_of(flow_of(chain_of(application)), states)
-
-
-# --- payments held for a card check (DOMAIN rule 5) --------------------------------------------
-
-
-def payments_held_visible_to(user: Any, *, now: datetime, limit: int) -> list[Application]:
-    """The approved applications in the user's area whose payment waits for a card check,
-    oldest first, at most ``limit``, with their households and programs. Found among all of
-    them by the database, not among a first page of approved applications: six queries,
-    whatever their number.
-
-    The query asks what ``policy.payment_holds`` asks of one card (a card registered to
-    more than one household, ``bank_cards_shared``, or changed less than the program's hold
-    days ago) and leaves out those with a valid card check (``card_check_valid``); what it
-    finds is then passed through ``applications_payment_held``, so the policy stays the one
-    rule."""
-    approved = applications_visible_to(user).filter(status=Application.Status.APPROVED)
-    shared = bank_cards_shared(approved.values("household__bank_card_hash"))
-    held = Q(household__bank_card_hash__in=shared.values_list("bank_card_hash", flat=True))
-    # One condition per distinct hold of the programs' versions (a handful), so that the
-    # date arithmetic stays on constants, alike on SQLite and PostgreSQL.
-    for days in (
-        ProgramVersion.objects.filter(pk__in=approved.values("program_version_id"))
-        .order_by()
-        .values_list("card_change_hold_days", flat=True)
-        .distinct()
-    ):
-        held |= Q(
-            program_version__card_change_hold_days=days,
-            household__bank_card_changed_at__gt=now - timedelta(days=days),
-        )
-    checks = CardCheck.objects.filter(
-        application_id=OuterRef("pk"), bank_card_hash=OuterRef("household__bank_card_hash")
-    )
-    checked = Q(household__bank_card_changed_at__isnull=True, has_check=True) | Q(
-        has_check_since_change=True
-    )
-    rows = list(
-        approved.filter(held)
-        .annotate(
-            has_check=Exists(checks),
-            has_check_since_change=Exists(
-                checks.filter(checked_at__gte=OuterRef("household__bank_card_changed_at"))
-            ),
-        )
-        .exclude(checked)
-        .select_related("household", "program")
-        .order_by("pk")[:limit]
-    )
-    confirmed = applications_payment_held(rows, now=now)
-    return [a for a in rows if a.pk in confirmed]

@@ -1,7 +1,7 @@
 from django.urls import URLPattern, URLResolver
 
 from workflows import views
-from workflows.views import cadre, inspect, kin, public, review
+from workflows.views import cadre, kin, public, review
 
 app_name = "workflows"
 
@@ -9,7 +9,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *views.urlpatterns,
     *cadre.urlpatterns,
     *review.urlpatterns,
-    *inspect.urlpatterns,
     *kin.urlpatterns,
     *public.urlpatterns,
 ]

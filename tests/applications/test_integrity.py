@@ -8,7 +8,7 @@ from django.db import connection
 
 from applications.integrity import ApplicationReplay
 from approvals.services import application_edit, application_transition
-from audit.verify import ledger_verify
+from audit.verify import ledger_verify, replays
 from tests.factories import World
 from workflows.selectors import active_task
 from workflows.services import task_claim, task_release
@@ -18,6 +18,10 @@ pytestmark = pytest.mark.django_db
 
 def _replay_problems() -> list[str]:
     return [str(p) for p in ledger_verify(replayers=[ApplicationReplay()]).problems]
+
+
+def test_application_replay_registered_for_every_verification() -> None:
+    assert sum(isinstance(r, ApplicationReplay) for r in replays()) == 1
 
 
 def test_replay_matches_every_state_of_the_chain(world: World) -> None:

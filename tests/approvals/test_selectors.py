@@ -1,5 +1,5 @@
-"""Reads of the approvals records: the card facts a payment is decided on, the inspectors'
-red flags, the kin flags of a list."""
+"""Reads of the approvals records: the card facts a payment is decided on, the kin flags of a
+list."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ import pytest
 
 from applications.models import Application
 from applications.services import household_update
-from approvals import selectors
 from approvals.selectors import (
     applications_kin_flagged,
     applications_with_kin_flag,
     card_facts,
     card_facts_of,
-    shared_cards_visible_to,
 )
 from audit.models import AuditEntry
 from tests.factories import (
@@ -61,33 +59,6 @@ def test_card_facts_and_the_red_flag_on_record_agree(world: World) -> None:
     assert AuditEntry.objects.filter(
         action="household.shared_card", object_id=str(second.pk)
     ).exists()
-
-
-def test_shared_cards_visible_to_counts_the_households_elsewhere(world: World) -> None:
-    card = bank_card_number()
-    mine = [world.household(VILLAGE_1, bank_card=card), world.household(VILLAGE_2, bank_card=card)]
-    world.household(VILLAGE_B, bank_card=card)
-    world.household(VILLAGE_1)
-
-    [shared] = shared_cards_visible_to(world.user("reviewer_t1"))
-
-    assert list(shared.households) == mine
-    assert shared.elsewhere == 1
-    assert shared_cards_visible_to(world.user("cadre_v3")) == []
-
-
-def test_shared_cards_visible_to_stops_at_the_limit(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for _ in range(3):
-        card = bank_card_number()
-        world.household(VILLAGE_1, bank_card=card)
-        world.household(VILLAGE_2, bank_card=card)
-    monkeypatch.setattr(selectors, "MAX_RED_FLAGS", 2)
-
-    found = shared_cards_visible_to(world.user("reviewer_t1"))
-
-    assert len(found) == 2 and all(len(s.households) == 2 for s in found)
 
 
 # --- kin flags (DOMAIN rule 4) -------------------------------------------------------------------

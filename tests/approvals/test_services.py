@@ -31,8 +31,6 @@ from approvals.services import (
     application_edit,
     application_transition,
     approval_step,
-    audit_export_record,
-    audit_verify,
     card_check_allowed,
     card_check_record,
     objection_raise,
@@ -50,7 +48,6 @@ from tests.factories import (
     VILLAGE_1,
     VILLAGE_2,
     VILLAGE_3,
-    VILLAGE_B,
     World,
     after_posting,
     bank_card_number,
@@ -1249,54 +1246,6 @@ def test_payment_unheld_by_default_goes_through(world: World) -> None:
 
     app.refresh_from_db()
     assert app.status == S.DISBURSED
-
-
-# --- the audit trail, for inspectors ------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_audit_export_record_writes_one_entry_in_the_inspectors_county(world: World) -> None:
-    audit_export_record(actor=world.user("inspector_a"), kind="csv", search="actor=cadre_v1")
-
-    [entry] = AuditEntry.objects.filter(action="audit.export")
-    assert (entry.actor_name, entry.chain, entry.object_type) == ("inspector_a", "620902", "ledger")
-    assert entry.changes == {"format": [None, "csv"], "search": [None, "actor=cadre_v1"]}
-
-
-@pytest.mark.django_db
-def test_audit_verify_reports_an_intact_county_chain_and_records_it(world: World) -> None:
-    world.application(S.APPROVED)
-
-    report = audit_verify(actor=world.user("inspector_a"))
-
-    assert report.ok and report.chains == 1 and report.entries > 0
-    [entry] = AuditEntry.objects.filter(action="audit.verify")
-    assert (entry.actor_name, entry.chain) == ("inspector_a", "620902")
-    assert entry.changes == {
-        "ok": [None, True],
-        "entries": [None, str(report.entries)],
-        "problems": [None, "0"],
-    }
-
-
-@pytest.mark.django_db
-def test_audit_verify_hears_only_of_the_inspectors_county(
-    world: World, append_only_bypassed: Callable[[], Any]
-) -> None:
-    theirs = world.application(S.SUBMITTED, area_code=VILLAGE_B)
-    with append_only_bypassed():
-        AuditEntry.objects.filter(object_type="application", object_id=str(theirs.pk)).update(
-            reason="forged"
-        )
-
-    ours = audit_verify(actor=world.user("inspector_a"))
-    report = audit_verify(actor=world.user("inspector_b"))
-
-    assert ours.ok
-    assert not report.ok and {p.chain for p in report.problems} == {"620903"}
-    entry = AuditEntry.objects.get(action="audit.verify", actor_name="inspector_b")
-    assert entry.changes["ok"] == [None, False]
-    assert entry.reason == str(report.problems[0])
 
 
 # --- the approval an application waits for ------------------------------------------------

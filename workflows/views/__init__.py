@@ -1,8 +1,9 @@
 """Pages. Thin: they read through the selectors and write through the services.
 
 One module per kind of user: ``cadre`` (village cadres), ``review`` (queues, decisions and the
-application page), ``inspect`` (inspectors), ``public`` (the notice board, no sign-in). Each
-module exposes ``urlpatterns``; ``workflows/urls.py`` joins them."""
+application page), ``kin`` (officials' declarations), ``public`` (the notice board, no
+sign-in); the inspectors' pages are the ``inspection`` app's. Each module exposes
+``urlpatterns``; ``workflows/urls.py`` joins them."""
 
 from __future__ import annotations
 

@@ -39,6 +39,7 @@ from applications.selectors import (
 )
 from applications.services import household_create, program_version_current
 from approvals import policy
+from approvals.labels import STEP_LABELS
 from approvals.services import (
     application_create,
     application_edit,
@@ -58,7 +59,6 @@ from workflows.forms import (
     ObjectionForm,
     add_service_errors,
 )
-from workflows.labels import STEP_LABELS
 from workflows.selectors import attachments_of, objections_of
 from workflows.views import application_or_404
 

@@ -32,6 +32,7 @@ from applications.selectors import (
     programs_visible_to,
 )
 from approvals import policy
+from approvals.labels import STEP_LABELS, action_label
 from approvals.models import Objection
 from approvals.selectors import (
     applications_kin_flagged,
@@ -58,7 +59,6 @@ from audit.selectors import audit_history_of
 from common import clock
 from common.errors import InvalidInput, ServiceError
 from workflows import selectors
-from workflows.labels import STEP_LABELS, action_label
 from workflows.services import task_claim, task_reassign, task_release
 from workflows.views import application_or_404
 

@@ -1,4 +1,4 @@
-"""The inspectors' pages (``workflows.views.inspect``): the audit trail of their county,
+"""The inspectors' pages (``inspection.views``): the audit trail of their county,
 searched, paged, exported, and the ledger verified."""
 
 from __future__ import annotations
@@ -18,11 +18,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from applications.models import Application, Household
-from approvals.selectors import MAX_RED_FLAGS, audit_visible_to
+from approvals.selectors import audit_visible_to
 from approvals.services import application_edit, application_transition
 from audit.models import AuditEntry
 from audit.services import audit_record
 from common.errors import NotFound
+from inspection import views
+from inspection.exports import AUDIT_COLUMNS
+from inspection.selectors import MAX_RED_FLAGS
 from tests.factories import (
     VILLAGE_1,
     VILLAGE_2,
@@ -33,20 +36,28 @@ from tests.factories import (
     id_number,
     upload_signed_agreement,
 )
-from workflows.exports import AUDIT_COLUMNS
-from workflows.views import inspect
 
 Bypass = Callable[[], AbstractContextManager[None]]
 pytestmark = pytest.mark.django_db
 
-AUDIT = reverse("workflows:audit")
-CSV = reverse("workflows:audit_export_csv")
-XLSX = reverse("workflows:audit_export_xlsx")
-VERIFY = reverse("workflows:audit_verify")
-FLAGS = reverse("workflows:red_flags")
+AUDIT = reverse("inspection:audit")
+CSV = reverse("inspection:audit_export_csv")
+XLSX = reverse("inspection:audit_export_xlsx")
+VERIFY = reverse("inspection:audit_verify")
+FLAGS = reverse("inspection:red_flags")
 
 COL = {key: n for n, (key, _label) in enumerate(AUDIT_COLUMNS)}
 FORMULAS = ["=1+1", "+SUM(A1)", "-2+3", "@A1", "\tTAB", "\rCR"]
+
+
+def test_inspection_urls_are_where_they_always_were() -> None:
+    assert (AUDIT, CSV, XLSX, VERIFY, FLAGS) == (
+        "/inspect/audit/",
+        "/inspect/audit/export.csv",
+        "/inspect/audit/export.xlsx",
+        "/inspect/verify/",
+        "/inspect/flags/",
+    )
 
 
 def client_for(world: World, username: str) -> Client:
@@ -182,7 +193,7 @@ def test_audit_filter_by_time_range(world: World, apps: tuple[Application, Appli
 def test_audit_pages_walk_every_entry_once(
     world: World, apps: tuple[Application, Application], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(inspect, "PAGE_SIZE", 3)
+    monkeypatch.setattr(views, "PAGE_SIZE", 3)
     client = client_for(world, "inspector_a")
     expected = list(
         audit_visible_to(world.user("inspector_a"))

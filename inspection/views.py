@@ -22,7 +22,6 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
-from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -34,22 +33,21 @@ from applications.selectors import (
     kin_declarations_visible_to,
     scope_prefixes,
 )
-from approvals.selectors import (
-    MAX_RED_FLAGS,
-    audit_chains_visible_to,
-    audit_search,
-    kin_flags_for_inspection,
-    shared_cards_visible_to,
-)
-from approvals.services import audit_export_record, audit_verify
+from approvals.labels import ACTION_LABELS
+from approvals.selectors import audit_chains_visible_to, audit_search
 from audit.anchors import Anchor, AnchorFormatError, anchors_parse
 from audit.models import AuditEntry
 from audit.services import audit_anchor_create
 from audit.verify import Report
 from common import clock
-from workflows.exports import audit_header, audit_rows, csv_lines, xlsx_bytes
-from workflows.labels import ACTION_LABELS
-from workflows.selectors import payments_held_visible_to
+from inspection.exports import audit_header, audit_rows, csv_lines, xlsx_bytes
+from inspection.selectors import (
+    MAX_RED_FLAGS,
+    kin_flags_for_inspection,
+    payments_held_visible_to,
+    shared_cards_visible_to,
+)
+from inspection.services import audit_export_record, audit_verify
 
 R = TypeVar("R", bound=HttpResponseBase)
 PAGE_SIZE = 50
@@ -188,7 +186,7 @@ def audit_search_page(request: HttpRequest) -> HttpResponse:
     page = _page(qs, after=request.GET.get("after", ""), before=request.GET.get("before", ""))
     return render(
         request,
-        "workflows/inspect/search.html",
+        "inspection/search.html",
         {
             "form": form,
             "page": page,
@@ -284,7 +282,7 @@ def audit_verify_page(request: HttpRequest) -> HttpResponse:
         elapsed = time.perf_counter() - started
     return render(
         request,
-        "workflows/inspect/verify.html",
+        "inspection/verify.html",
         {
             "chains": chains,
             "report": report,
@@ -311,7 +309,7 @@ def red_flags_page(request: HttpRequest) -> HttpResponse:
     user = request.user
     return render(
         request,
-        "workflows/inspect/flags.html",
+        "inspection/flags.html",
         {
             "kin_flags": list(kin_flags_for_inspection(user)[:MAX_RED_FLAGS]),
             "shared_cards": shared_cards_visible_to(user),
@@ -323,12 +321,3 @@ def red_flags_page(request: HttpRequest) -> HttpResponse:
             ),
         },
     )
-
-
-urlpatterns = [
-    path("inspect/flags/", red_flags_page, name="red_flags"),
-    path("inspect/audit/", audit_search_page, name="audit"),
-    path("inspect/audit/export.csv", audit_export_csv, name="audit_export_csv"),
-    path("inspect/audit/export.xlsx", audit_export_xlsx, name="audit_export_xlsx"),
-    path("inspect/verify/", audit_verify_page, name="audit_verify"),
-]

@@ -1,11 +1,11 @@
-"""What the pages call steps and recorded actions (``workflows.labels``)."""
+"""What the pages call steps and recorded actions (``approvals.labels``)."""
 
 from __future__ import annotations
 
 from django.utils import translation
 
 from applications.chains import SUBSIDY
-from workflows.labels import ACTION_LABELS, STEP_LABELS, action_label
+from approvals.labels import ACTION_LABELS, STEP_LABELS, action_label
 
 
 def test_every_step_of_the_chain_has_a_label_and_is_a_recorded_action() -> None:
