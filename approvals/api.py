@@ -23,7 +23,6 @@ from rest_framework.views import APIView
 from applications.chains import step_names
 from applications.models import Application, ApplicationItem
 from applications.selectors import applications_visible_to, recusing_hashes
-from approvals import services
 from approvals.models import CardCheck, Objection
 from approvals.policy import CardFacts
 from approvals.selectors import (
@@ -31,6 +30,15 @@ from approvals.selectors import (
     audit_visible_to,
     card_facts_of,
     signed_agreements_of,
+)
+from approvals.services.access import access_refused
+from approvals.services.card_checks import card_check_record
+from approvals.services.filing import application_create, application_edit
+from approvals.services.objections import objection_raise, objection_resolve
+from approvals.services.transitions import (
+    application_transition,
+    available_transitions,
+    with_open_objections,
 )
 from audit.models import AuditEntry
 from common.errors import InvalidInput
@@ -160,7 +168,7 @@ class ApplicationSerializer(FastRepresentation, serializers.ModelSerializer[Appl
         declared = self.__dict__.get("_declared")
         if declared is None:
             declared = self.__dict__["_declared"] = recusing_hashes(user)
-        return services.available_transitions(
+        return available_transitions(
             obj, user, by_role=by_role, declared_hashes=declared, payment=self._payment
         )
 
@@ -297,7 +305,7 @@ class ApplicationViewSet(
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Application]:
-        qs: QuerySet[Application] = services.with_open_objections(
+        qs: QuerySet[Application] = with_open_objections(
             applications_visible_to(self.request.user)
             .select_related("household", "program")
             # Of the household and the program only what a row shows or its steps' rules
@@ -339,7 +347,7 @@ class ApplicationViewSet(
         try:
             return self.get_queryset().get(pk=pk)
         except Application.DoesNotExist:
-            services.access_refused(actor=self.request.user, application_id=pk)
+            access_refused(actor=self.request.user, application_id=pk)
             raise DRFNotFound(_("No such application in your area.")) from None
 
     @extend_schema(request=ApplicationCreateSerializer, responses=ApplicationSerializer)
@@ -347,7 +355,7 @@ class ApplicationViewSet(
         data = ApplicationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        app = services.application_create(
+        app = application_create(
             actor=request.user,
             household_id=v["household"],
             program_id=v["program"],
@@ -359,7 +367,7 @@ class ApplicationViewSet(
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         data = ApplicationEditSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        app = services.application_edit(
+        app = application_edit(
             actor=request.user, application_id=int(pk or 0), **data.validated_data
         )
         return Response(self._out(app))
@@ -375,7 +383,7 @@ class ApplicationViewSet(
         data.is_valid(raise_exception=True)
         if name not in step_names():
             raise DRFNotFound(_("No such step."))
-        app = services.application_transition(
+        app = application_transition(
             actor=request.user,
             application_id=int(pk or 0),
             name=name,
@@ -390,7 +398,7 @@ class ApplicationViewSet(
         finance officer; whoever records it does not pay)."""
         data = CardCheckInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        check = services.card_check_record(
+        check = card_check_record(
             actor=request.user,
             application_id=int(pk or 0),
             reason=data.validated_data["reason"],
@@ -405,7 +413,7 @@ class ApplicationViewSet(
             return Response(ObjectionSerializer(app.objections.all(), many=True).data)
         data = ObjectionCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        objection = services.objection_raise(
+        objection = objection_raise(
             actor=request.user, application_id=app.pk, **data.validated_data
         )
         return Response(ObjectionSerializer(objection).data, status=201)
@@ -427,7 +435,7 @@ class ObjectionViewSet(viewsets.ReadOnlyModelViewSet[Objection]):
     def resolve(self, request: Request, pk: str | None = None) -> Response:
         data = ObjectionResolveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        objection = services.objection_resolve(
+        objection = objection_resolve(
             actor=request.user, objection_id=int(pk or 0), **data.validated_data
         )
         return Response(ObjectionSerializer(objection).data)

@@ -300,7 +300,7 @@ def service_applications(
 
     from applications.models import Household
     from applications.services import household_create
-    from approvals.services import application_create, application_edit
+    from approvals.services.filing import application_create, application_edit
 
     cadre = cadre or world.users["cadre"]
     ids = []
@@ -349,7 +349,7 @@ def transitions_run(world: World, app_ids: Sequence[int]) -> TransitionResult:
     postings, …), each step one ``application_transition`` call."""
     from django.utils import timezone
 
-    from approvals.services import application_transition
+    from approvals.services.transitions import application_transition
 
     per_step: dict[str, float] = {}
     total = 0.0
@@ -1063,7 +1063,7 @@ def documents_run(world: World) -> None:
     from applications.models import Area
     from applications.roles import Role
     from applications.services import area_create, role_grant
-    from approvals.services import application_transition
+    from approvals.services.transitions import application_transition
     from documents.models import DocumentBatch
     from documents.services import agreement_issue, document_batch_request, document_batch_run
 
@@ -1133,7 +1133,7 @@ def signed_agreements_upload(cadre: Any, app_ids: Sequence[int]) -> None:
     from django.core.files.base import ContentFile
 
     from approvals.models import Attachment
-    from approvals.services import attachment_add
+    from approvals.services.attachments import attachment_add
 
     for pk in app_ids:
         attachment_add(

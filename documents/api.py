@@ -22,7 +22,7 @@ from rest_framework.throttling import AnonRateThrottle
 from applications.selectors import applications_visible_to
 from approvals.models import Attachment
 from approvals.selectors import attachments_visible_to
-from approvals.services import attachment_add
+from approvals.services.attachments import attachment_add
 from common.errors import InvalidInput, NotFound
 from documents import selectors, services
 from documents.models import DocumentBatch, StoredDocument

@@ -13,7 +13,7 @@ from applications.models import Application, Area
 from applications.selectors import application_get, areas_visible_to
 from approvals.models import Attachment
 from approvals.selectors import attachments_visible_to
-from approvals.services import attachment_add
+from approvals.services.attachments import attachment_add
 from common.errors import NotFound, ServiceError
 from documents.models import DocumentBatch, StoredDocument
 from documents.selectors import document_batches_visible_to, document_get, document_verify

@@ -24,13 +24,9 @@ from applications.services import (
     role_grant,
 )
 from approvals.models import Attachment
-from approvals.services import (
-    application_create,
-    application_edit,
-    application_transition,
-    attachment_add,
-    posting_close_if_due,
-)
+from approvals.services.attachments import attachment_add
+from approvals.services.filing import application_create, application_edit
+from approvals.services.transitions import application_transition, posting_close_if_due
 
 _serial = itertools.count(1)
 

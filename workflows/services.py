@@ -19,7 +19,7 @@ from viewflow.workflow.status import STATUS
 
 from applications.selectors import applications_visible_to
 from approvals import policy
-from approvals.services import access_refused
+from approvals.services.access import access_refused
 from audit.services import audit_record, audit_refusal
 from common.errors import Code, Forbidden, NotFound, Refused, ServiceError
 from workflows.selectors import (

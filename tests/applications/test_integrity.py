@@ -7,7 +7,8 @@ import pytest
 from django.db import connection
 
 from applications.integrity import ApplicationReplay
-from approvals.services import application_edit, application_transition
+from approvals.services.filing import application_edit
+from approvals.services.transitions import application_transition
 from audit.verify import ledger_verify, replays
 from tests.factories import World
 from workflows.selectors import active_task

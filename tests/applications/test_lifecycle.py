@@ -14,7 +14,7 @@ from applications.lifecycle import lifecycle_of
 from applications.models import Application
 from applications.roles import Role
 from approvals.models import Decision
-from approvals.services import application_transition
+from approvals.services.transitions import application_transition
 from audit.models import AuditEntry
 from common.errors import Forbidden, NotFound, Refused
 from tests.factories import World, after_posting, upload_signed_agreement
@@ -229,7 +229,7 @@ def test_lifecycle_start_posting_sets_window_from_program(world: World) -> None:
 
 @pytest.mark.django_db
 def test_lifecycle_available_transitions_follow_role(world: World) -> None:
-    from approvals.services import available_transitions
+    from approvals.services.transitions import available_transitions
 
     app = world.application(S.TOWNSHIP_REVIEW)
 

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from applications.chains import SUBSIDY
 from applications.models import Application, ApplicationItem
 from approvals.models import Decision, Objection
-from approvals.services import objection_raise
+from approvals.services.objections import objection_raise
 from audit.models import AuditEntry
 from tests.factories import (
     VILLAGE_1,

@@ -11,7 +11,8 @@ from django.utils import translation
 
 from applications.models import Application
 from approvals.models import Attachment, Decision
-from approvals.services import application_transition, attachment_add, available_transitions
+from approvals.services.attachments import attachment_add
+from approvals.services.transitions import application_transition, available_transitions
 from audit.models import AuditEntry
 from common.errors import Forbidden, InvalidInput, NotFound, Refused
 from tests.factories import SIGNED_AGREEMENT_PDF, World, upload_signed_agreement

@@ -26,18 +26,10 @@ from applications.services import (
 from approvals import policy
 from approvals.models import CardCheck, Decision, Objection
 from approvals.selectors import card_facts
-from approvals.services import (
-    application_create,
-    application_edit,
-    application_transition,
-    approval_step,
-    card_check_allowed,
-    card_check_record,
-    objection_raise,
-    objection_resolve,
-    postings_close_due,
-    subsidy_available,
-)
+from approvals.services.card_checks import card_check_allowed, card_check_record
+from approvals.services.filing import application_create, application_edit, subsidy_available
+from approvals.services.objections import objection_raise, objection_resolve
+from approvals.services.transitions import application_transition, approval_step, postings_close_due
 from audit.models import AuditEntry
 from common.errors import Forbidden, InvalidInput, NotFound, Refused
 from tests.factories import (

@@ -141,7 +141,7 @@ def test_household_update_audited_before_and_after(world: World) -> None:
 
 @pytest.mark.django_db
 def test_application_edit_audited_before_and_after(world: World) -> None:
-    from approvals.services import application_edit
+    from approvals.services.filing import application_edit
 
     app = world.application("draft")
 

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from applications.models import Application
 from approvals.models import Objection
-from approvals.services import postings_close_due
+from approvals.services.transitions import postings_close_due
 from tests.factories import (
     SIGNED_AGREEMENT_PDF,
     VILLAGE_1,

@@ -16,7 +16,8 @@ from django.utils import timezone
 from applications.idnumbers import id_check_digit
 from applications.models import Application, Household, Program
 from applications.services import area_create, household_create, program_create, role_grant
-from approvals.services import application_create, application_edit, application_transition
+from approvals.services.filing import application_create, application_edit
+from approvals.services.transitions import application_transition
 
 COUNTY, TOWNSHIP, VILLAGE = "500114000000", "500114101000", "500114101201"
 OTHER_TOWNSHIP, OTHER_VILLAGE = "500114102000", "500114102201"

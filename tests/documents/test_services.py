@@ -6,7 +6,7 @@ import pdfplumber
 import pytest
 from PIL import Image as PILImage
 
-from approvals.services import application_transition
+from approvals.services.transitions import application_transition
 from audit.models import AuditEntry
 from common.errors import NotFound, Refused
 from documents import rendering

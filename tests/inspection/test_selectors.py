@@ -14,7 +14,7 @@ from applications.permissions import grants_of
 from applications.roles import Role
 from applications.services import household_update
 from approvals.selectors import applications_payment_held
-from approvals.services import card_check_record
+from approvals.services.card_checks import card_check_record
 from inspection import selectors
 from inspection.selectors import payments_held_visible_to, shared_cards_visible_to
 from tests.factories import (

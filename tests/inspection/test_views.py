@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from applications.models import Application, Household
 from approvals.selectors import audit_visible_to
-from approvals.services import application_edit, application_transition
+from approvals.services.filing import application_edit
+from approvals.services.transitions import application_transition
 from audit.models import AuditEntry
 from audit.services import audit_record
 from common.errors import NotFound

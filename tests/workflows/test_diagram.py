@@ -18,7 +18,7 @@ from viewflow.workflow import chart
 
 from applications.models import Application
 from applications.roles import Role
-from approvals.services import application_transition, posting_close_if_due
+from approvals.services.transitions import application_transition, posting_close_if_due
 from tests.factories import STEP_ROLE, S, World, after_posting
 from workflows import diagram
 from workflows.flows import SubsidyApplicationFlow

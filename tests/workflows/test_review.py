@@ -15,7 +15,7 @@ from applications.roles import Role
 from applications.services import role_grant
 from approvals import policy
 from approvals.models import Decision, Objection
-from approvals.services import objection_raise
+from approvals.services.objections import objection_raise
 from audit.models import AuditEntry
 from common.errors import Forbidden, NotFound, Refused
 from tests.factories import (

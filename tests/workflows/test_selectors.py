@@ -8,7 +8,7 @@ from django.contrib.auth.models import AnonymousUser
 from applications.models import Application
 from applications.roles import Role
 from approvals.selectors import objections_visible_to
-from approvals.services import objection_raise
+from approvals.services.objections import objection_raise
 from tests.factories import (
     TOWNSHIP_1,
     VILLAGE_1,

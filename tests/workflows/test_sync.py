@@ -11,12 +11,8 @@ from viewflow.workflow.status import PROCESS
 from applications.chains import SUBSIDY
 from applications.models import Application
 from applications.roles import Role
-from approvals.services import (
-    application_transition,
-    objection_raise,
-    objection_resolve,
-    postings_close_due,
-)
+from approvals.services.objections import objection_raise, objection_resolve
+from approvals.services.transitions import application_transition, postings_close_due
 from common.errors import Refused
 from tests.factories import STEP_ROLE, S, World, after_posting, upload_signed_agreement
 from workflows.models import ApplicationProcess

@@ -21,7 +21,7 @@ from applications.models import Application
 from applications.permissions import grants_of
 from applications.roles import REVEAL_PERMISSION, Role
 from applications.selectors import applications_visible_to
-from approvals.services import access_refused
+from approvals.services.access import access_refused
 
 
 def application_or_404(

@@ -40,14 +40,10 @@ from applications.selectors import (
 from applications.services import household_create, program_version_current
 from approvals import policy
 from approvals.labels import STEP_LABELS
-from approvals.services import (
-    application_create,
-    application_edit,
-    application_transition,
-    attachment_add,
-    objection_raise,
-    subsidy_available,
-)
+from approvals.services.attachments import attachment_add
+from approvals.services.filing import application_create, application_edit, subsidy_available
+from approvals.services.objections import objection_raise
+from approvals.services.transitions import application_transition
 from common.errors import InvalidInput, ServiceError
 from workflows.forms import (
     AppraisalForm,

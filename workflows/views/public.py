@@ -26,7 +26,7 @@ from approvals.selectors import (
     notice_villages,
     notices_posted,
 )
-from approvals.services import objection_raise
+from approvals.services.objections import objection_raise
 from common import clock
 from common.errors import ServiceError
 from workflows.forms import ObjectionForm

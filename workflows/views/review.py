@@ -45,14 +45,13 @@ from approvals.selectors import (
     objections_visible_to,
     recused_from,
 )
-from approvals.services import (
-    access_refused,
+from approvals.services.access import access_refused
+from approvals.services.card_checks import card_check_allowed, card_check_record
+from approvals.services.objections import objection_resolve
+from approvals.services.transitions import (
     application_transition,
     approval_step,
     available_transitions,
-    card_check_allowed,
-    card_check_record,
-    objection_resolve,
 )
 from audit.models import AuditEntry
 from audit.selectors import audit_history_of

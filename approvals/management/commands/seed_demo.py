@@ -48,15 +48,10 @@ from applications.services import (
 )
 from applications.services import program_create as registry_program_create
 from approvals.models import Attachment, CardCheck
-from approvals.services import (
-    application_create,
-    application_edit,
-    application_transition,
-    attachment_add,
-    objection_raise,
-    objection_resolve,
-    postings_close_due,
-)
+from approvals.services.attachments import attachment_add
+from approvals.services.filing import application_create, application_edit
+from approvals.services.objections import objection_raise, objection_resolve
+from approvals.services.transitions import application_transition, postings_close_due
 from audit.services import audit_record
 from common import clock
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from approvals.services import postings_close_due
+from approvals.services.transitions import postings_close_due
 from documents.services import document_batches_recover
 
 

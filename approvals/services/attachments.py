@@ -1,0 +1,132 @@
+"""Files on an application's record (the household's consent, the signed agreement, photos):
+checked by their first bytes, stored beside their row, audited with their SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from applications.roles import Role
+from applications.selectors import (
+    has_role_in,
+)
+from approvals.models import Attachment
+from approvals.services.access import _household_and_area, _lock_for, _refuse_if_recused
+from audit.services import audit_record
+from common.errors import Code, Forbidden, InvalidInput
+
+MAX_ATTACHMENT = 10 * 1024 * 1024
+ATTACHMENT_ROLES = (Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER)
+# What a file is, from its first bytes, never from its name: (magic, content type, suffix).
+FILE_SIGNATURES = (
+    (b"%PDF-", "application/pdf", ".pdf"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+)
+
+
+def sniff_content_type(head: bytes) -> tuple[str, str] | None:
+    """The content type and file suffix of a PDF, JPEG or PNG, by its magic bytes."""
+    for magic, content_type, suffix in FILE_SIGNATURES:
+        if head.startswith(magic):
+            return content_type, suffix
+    return None
+
+
+def _read_limited(file: Any, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes: enough to know a file is too large without reading it
+    all into memory."""
+    if hasattr(file, "seek"):
+        file.seek(0)
+    chunks: list[bytes] = []
+    total = 0
+    source = file.chunks() if hasattr(file, "chunks") else iter(lambda: file.read(65536), b"")
+    for chunk in source:
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            break
+    return b"".join(chunks)
+
+
+def attachment_add(*, actor: Any, application_id: int, kind: str, file: Any) -> Attachment:
+    """Attach a file (a PDF, JPEG or PNG of at most 10 MB) to an application's record.
+
+    Guarantees: the application is in the actor's area (else ``NotFound``, recorded) and the
+    actor is its village cadre or township reviewer (else ``Forbidden``); the type is read
+    from the file's first bytes, not its name; the file is stored and the row and the audit
+    entry (with the file's SHA-256) are written in one transaction; bad input changes
+    nothing."""
+    if kind not in Attachment.Kind.values:
+        raise InvalidInput({"kind": [_("Choose what the file is.")]})
+    household_id, area_code = _household_and_area(actor, application_id, "attachment.add")
+    if not any(has_role_in(actor, role, area_code) for role in ATTACHMENT_ROLES):
+        raise Forbidden(
+            _("Only the village cadre or the township reviewer uploads files."), code=Code.ROLE
+        )
+    _refuse_if_recused(
+        actor=actor,
+        household_id=household_id,
+        area_code=area_code,
+        action="attachment.add",
+        object_type="application",
+        object_id=application_id,
+    )
+    if file is None:
+        raise InvalidInput({"file": [_("Choose a file to upload.")]})
+    size = getattr(file, "size", None)
+    if size is not None and size > MAX_ATTACHMENT:
+        raise InvalidInput({"file": [_("The file is too large: at most 10 MB.")]})
+    data = _read_limited(file, MAX_ATTACHMENT)
+    if not data:
+        raise InvalidInput({"file": [_("The file is empty.")]})
+    if len(data) > MAX_ATTACHMENT:
+        raise InvalidInput({"file": [_("The file is too large: at most 10 MB.")]})
+    sniffed = sniff_content_type(data[:16])
+    if sniffed is None:
+        raise InvalidInput({"file": [_("Only PDF, JPEG or PNG files can be uploaded.")]})
+    content_type, suffix = sniffed
+    digest = hashlib.sha256(data).hexdigest()
+    original_name = os.path.basename(str(getattr(file, "name", "") or ""))[:200] or "upload"
+    # Files are not transactional: written first, removed again when the row does not
+    # commit, so a row always has its file.
+    name = default_storage.save(
+        f"attachments/{application_id}/{kind}-{digest[:16]}{suffix}", ContentFile(data)
+    )
+    try:
+        with transaction.atomic():
+            app = _lock_for(actor, application_id, "attachment.add")
+            attachment = Attachment.objects.create(
+                application=app,
+                kind=kind,
+                file=name,
+                original_name=original_name,
+                content_type=content_type,
+                size=len(data),
+                sha256=digest,
+                uploaded_by=actor,
+            )
+            audit_record(
+                actor=actor,
+                action="attachment.add",
+                object_type="application",
+                object_id=app.pk,
+                area_code=app.area_code,
+                changes={
+                    "attachment": [None, str(attachment.pk)],
+                    "kind": [None, kind],
+                    "sha256": [None, digest],
+                    "size": [None, len(data)],
+                    "content_type": [None, content_type],
+                },
+            )
+    except BaseException:
+        default_storage.delete(name)
+        raise
+    return attachment

@@ -1,0 +1,288 @@
+"""Filing an application for a household and changing it while it is a draft or returned:
+items within the program's caps, the village's democratic appraisal, field-by-field audit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+
+from applications.chains import chain_for_kind
+from applications.models import (
+    Application,
+    ApplicationItem,
+    ProgramItem,
+    ProgramVersion,
+)
+from applications.roles import Role
+from applications.selectors import (
+    has_role_in,
+    households_visible_to,
+    programs_visible_to,
+)
+from applications.services import kin_flags_detect, program_version_current
+from approvals import hooks, policy
+from approvals.services.access import _household_and_area, _lock_for, _refuse_if_recused
+from audit.services import audit_record, model_changes
+from common import clock
+from common.errors import Code, Forbidden, InvalidInput, Refused
+from common.money import to_fen
+
+S = Application.Status
+
+
+def _application_snapshot(app: Application, lines: Iterable[ApplicationItem]) -> dict[str, Any]:
+    return {
+        "household": app.household_id,
+        "program": app.program_id,
+        "program_version": app.program_version_id,
+        "status": app.status,
+        "amount": app.amount,
+        "items": sorted(f"{line.item.code}×{line.quantity}@{line.unit_amount}" for line in lines),
+    }
+
+
+def _resolve_items(
+    version_items: Mapping[str, ProgramItem], items: Iterable[Mapping[str, Any]]
+) -> list[tuple[ProgramItem, int]]:
+    errors: dict[str, list[str]] = {}
+    lines: list[tuple[ProgramItem, int]] = []
+    seen: set[str] = set()
+    items = list(items or [])
+    if not items:
+        raise InvalidInput({"items": [_("Choose at least one item.")]})
+    for i, raw in enumerate(items):
+        code = str(raw.get("item", ""))
+        item = version_items.get(code)
+        if item is None:
+            errors[f"items[{i}].item"] = [_("Unknown item: %(code)s") % {"code": code[:40]}]
+            continue
+        if code in seen:
+            errors[f"items[{i}].item"] = [_("Each item appears once; change its quantity.")]
+            continue
+        seen.add(code)
+        try:
+            quantity = int(raw.get("quantity", 0))
+            if str(raw.get("quantity")).strip() not in (str(quantity), f"{quantity}.0"):
+                raise ValueError
+        except (TypeError, ValueError):
+            errors[f"items[{i}].quantity"] = [_("The quantity is a whole number.")]
+            continue
+        if quantity < 1:
+            errors[f"items[{i}].quantity"] = [_("The quantity must be at least 1.")]
+            continue
+        if item.max_quantity is not None and quantity > item.max_quantity:
+            errors[f"items[{i}].quantity"] = [
+                _("At most %(max)s for this item.") % {"max": item.max_quantity}
+            ]
+            continue
+        lines.append((item, quantity))
+    if errors:
+        raise InvalidInput(errors)
+    return lines
+
+
+def _already_received(household_id: int, program_id: int, exclude: int | None = None) -> Decimal:
+    qs = Application.objects.filter(
+        household_id=household_id,
+        program_id=program_id,
+        status__in=[S.APPROVED, S.DISBURSED],
+    )
+    if exclude:
+        qs = qs.exclude(pk=exclude)
+    return qs.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+
+
+def subsidy_available(
+    *, household_id: int, version: ProgramVersion, exclude: int | None = None
+) -> Decimal:
+    """What the household may still receive from the version's program under its
+    parameters: the household cap less what its approved and paid applications of the
+    program received (``exclude``: an application being changed, not counted). The cap
+    every filing and change is checked against, and the pages' preview of it."""
+    received = _already_received(household_id, version.program_id, exclude)
+    return policy.subsidy_cap(version, received)
+
+
+def _check_cap(
+    version: ProgramVersion, amount: Decimal, household_id: int, exclude: int | None = None
+) -> None:
+    cap = subsidy_available(household_id=household_id, version=version, exclude=exclude)
+    if amount > cap:
+        raise InvalidInput(
+            {
+                "items": [
+                    _("The amount %(amount)s yuan is over this household's cap of %(cap)s yuan.")
+                    % {"amount": amount, "cap": cap}
+                ]
+            },
+            code=Code.OVER_CAP,
+        )
+
+
+def application_create(
+    *,
+    actor: Any,
+    household_id: int,
+    program_id: int,
+    items: Iterable[Mapping[str, Any]],
+) -> Application:
+    """File a draft application on a household's behalf.
+
+    Guarantees: the household is in the actor's village(s) and eligible; the actor is not
+    recused from it (``Forbidden``, recorded); the amount is computed from the items of
+    the parameters in force today and is within the household cap; at most one active
+    application per household and program; audited; a conflict of interest of another
+    official of the area is flagged at once (``kin_flags_detect``).
+    """
+    household = households_visible_to(actor).filter(pk=household_id).first()
+    if household is None or not has_role_in(actor, Role.VILLAGE_CADRE, household.area_code):
+        raise InvalidInput({"household": [_("No such household in your village.")]})
+    _refuse_if_recused(
+        actor=actor,
+        household_id=household.pk,
+        area_code=household.area_code,
+        action="application.create",
+        object_type="household",
+        object_id=household.pk,
+    )
+    if not policy.household_eligible(household):
+        raise InvalidInput(
+            {"household": [_("Only registered or returned-to-poverty households may apply.")]}
+        )
+    program = programs_visible_to(actor).filter(pk=program_id, active=True).first()
+    if program is None or program.area_id[:6] != household.area_code[:6]:
+        raise InvalidInput({"program": [_("No such program in your county.")]})
+    if chain_for_kind(program.kind) is None:
+        raise InvalidInput({"program": [_("Loan applications are not open yet.")]})
+    version = program_version_current(program)
+    lines = _resolve_items({i.code: i for i in version.items.all()}, items)
+    amount = policy.items_amount(lines)
+    _check_cap(version, amount, household.pk)
+    try:
+        with transaction.atomic():
+            app = Application.objects.create(
+                household=household,
+                program=program,
+                program_version=version,
+                area_code=household.area_code,
+                amount=amount,
+                created_by=actor,
+            )
+            rows = ApplicationItem.objects.bulk_create(
+                [
+                    ApplicationItem(
+                        application=app,
+                        item=item,
+                        quantity=qty,
+                        unit_amount=item.unit_amount,
+                        amount=to_fen(item.unit_amount * qty),
+                    )
+                    for item, qty in lines
+                ]
+            )
+            audit_record(
+                actor=actor,
+                action="application.create",
+                object_type="application",
+                object_id=app.pk,
+                area_code=app.area_code,
+                to_state=app.status,
+                changes=model_changes(None, _application_snapshot(app, rows)),
+            )
+            kin_flags_detect(actor=actor, application_ids=[app.pk])
+            hooks.notify_created(app, actor)
+    except IntegrityError:
+        raise InvalidInput(
+            {"household": [_("This household already has an active application for this program.")]}
+        ) from None
+    return app
+
+
+def application_edit(
+    *,
+    actor: Any,
+    application_id: int,
+    items: Iterable[Mapping[str, Any]] | None = None,
+    appraisal_date: date | None = None,
+    appraisal_attendees: int | None = None,
+    appraisal_votes_for: int | None = None,
+    appraisal_votes_against: int | None = None,
+) -> Application:
+    """Change the items or record the democratic appraisal, while the application is a
+    draft or returned for correction. Field-by-field audit."""
+    household_id, area_code = _household_and_area(actor, application_id, "application.edit")
+    _refuse_if_recused(
+        actor=actor,
+        household_id=household_id,
+        area_code=area_code,
+        action="application.edit",
+        object_type="application",
+        object_id=application_id,
+    )
+    with transaction.atomic():
+        app = _lock_for(actor, application_id, "application.edit")
+        if not has_role_in(actor, Role.VILLAGE_CADRE, app.area_code):
+            raise Forbidden(_("Only the village cadre edits an application."))
+        if not policy.is_editable(app):
+            raise Refused(
+                _("Only a draft or returned application can be changed."), code=Code.NOT_EDITABLE
+            )
+        old_lines = list(app.items.select_related("item"))
+        before = _application_snapshot(app, old_lines) | _appraisal(app)
+        lines = old_lines
+        if items is not None:
+            version = app.program_version
+            resolved = _resolve_items({i.code: i for i in version.items.all()}, items)
+            amount = policy.items_amount(resolved)
+            _check_cap(version, amount, app.household_id, exclude=app.pk)
+            app.items.all().delete()
+            lines = ApplicationItem.objects.bulk_create(
+                [
+                    ApplicationItem(
+                        application=app,
+                        item=item,
+                        quantity=qty,
+                        unit_amount=item.unit_amount,
+                        amount=to_fen(item.unit_amount * qty),
+                    )
+                    for item, qty in resolved
+                ]
+            )
+            app.amount = amount
+        if appraisal_date is not None:
+            if appraisal_date > clock.today():
+                raise InvalidInput({"appraisal_date": [_("The meeting date is in the future.")]})
+            app.appraisal_date = appraisal_date
+        if appraisal_attendees is not None:
+            app.appraisal_attendees = appraisal_attendees
+            app.appraisal_votes_for = appraisal_votes_for or 0
+            app.appraisal_votes_against = appraisal_votes_against or 0
+            if app.appraisal_votes_for + app.appraisal_votes_against > appraisal_attendees:
+                raise InvalidInput({"appraisal_votes_for": [_("More votes than attendees.")]})
+        app.save()
+        changes = model_changes(before, _application_snapshot(app, lines) | _appraisal(app))
+        if changes:
+            audit_record(
+                actor=actor,
+                action="application.update",
+                object_type="application",
+                object_id=app.pk,
+                area_code=app.area_code,
+                changes=changes,
+            )
+    return app
+
+
+def _appraisal(app: Application) -> dict[str, Any]:
+    return {
+        "appraisal_date": app.appraisal_date,
+        "appraisal_attendees": app.appraisal_attendees,
+        "appraisal_votes_for": app.appraisal_votes_for,
+        "appraisal_votes_against": app.appraisal_votes_against,
+    }

@@ -1,0 +1,304 @@
+"""Moving applications along their chain. One code path per step, whichever door it comes
+through (API, page, flow node, timer, command): lock the row, check the state machine and the
+rules, change, record the decision and the audit entry, commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
+
+from applications.chains import chain_of, chains, step_names
+from applications.lifecycle import lifecycle_of
+from applications.models import (
+    Application,
+    Program,
+)
+from approvals import hooks, policy
+from approvals.models import Decision, Objection
+from approvals.selectors import (
+    card_facts,
+    has_signed_agreement,
+    recused_from,
+)
+from approvals.services.access import MAX_REASON, _lock_for, access_refused
+from audit.services import audit_record, audit_refusal
+from common import clock
+from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
+
+S = Application.Status
+
+
+def _needs_reason(name: str) -> bool:
+    """Does a step of this name need a reason (in any chain that has it)?"""
+    return any(name in chain.reason_required for chain in chains())
+
+
+@dataclass
+class _Refusal(Exception):
+    error: Exception
+    area_code: str
+    from_state: str
+
+
+def application_transition(
+    *,
+    actor: Any,
+    application_id: int,
+    name: str,
+    reason: str = "",
+    now: datetime | None = None,
+    via_objection: bool = False,
+) -> Application:
+    """Take one step of the chain.
+
+    Guarantees: one transaction with the application row locked, so of two people acting at
+    once exactly one succeeds and the other is refused (``Refused``); the step must leave
+    the current state (state machine), the actor must hold the role for it in the
+    application's area, and every rule of ``approvals.policy`` must pass; the decision and
+    the audit entry are written in the same transaction. A refusal changes nothing and is
+    itself recorded. ``actor=None`` is the system (the posting timer).
+    """
+    reason = (reason or "").strip()
+    if name not in step_names():
+        raise NotFound(_("No such step: %(name)s") % {"name": name[:40]}, code=Code.UNKNOWN_STEP)
+    if len(reason) > MAX_REASON:
+        raise InvalidInput({"reason": [_("A reason has at most 2000 characters.")]})
+    if _needs_reason(name) and not reason:
+        raise InvalidInput(
+            {"reason": [_("A reason is required to return or reject an application.")]},
+            code=Code.REASON_REQUIRED,
+        )
+    try:
+        with transaction.atomic():
+            return _transition_locked(
+                actor=actor,
+                application_id=application_id,
+                name=name,
+                reason=reason,
+                now=now or clock.now(),
+                via_objection=via_objection,
+            )
+    except _Refusal as refusal:
+        audit_refusal(
+            actor=actor,
+            action=f"application.{name}",
+            object_type="application",
+            object_id=application_id,
+            area_code=refusal.area_code,
+            from_state=refusal.from_state,
+            reason=str(refusal.error),
+        )
+        raise refusal.error from None
+    except NotFound:
+        if actor is not None:
+            access_refused(actor=actor, application_id=application_id, action=f"application.{name}")
+        raise
+
+
+def _transition_locked(
+    *, actor: Any, application_id: int, name: str, reason: str, now: datetime, via_objection: bool
+) -> Application:
+    app = _lock_for(actor, application_id, name, system=actor is None)
+    lifecycle = lifecycle_of(app, actor)
+    step = lifecycle.chain.step(name)
+    from_state = app.status
+    if step is None or not lifecycle.leaves_current_state(name):
+        raise _Refusal(
+            Refused(
+                _("This step is not possible now: the application is %(status)s.")
+                % {"status": app.get_status_display()},
+                code=Code.WRONG_STATE,
+            ),
+            app.area_code,
+            from_state,
+        )
+    if not lifecycle.method(name).has_perm(actor):
+        raise _Refusal(
+            Forbidden(_("Your role may not take this step here."), code=Code.ROLE),
+            app.area_code,
+            from_state,
+        )
+    open_objections = app.objections.filter(status=Objection.Status.OPEN).count()
+    recused = actor is not None and recused_from(actor, household_id=app.household_id)
+    refusal = policy.transition_refusal(
+        name,
+        app,
+        actor,
+        open_objections=open_objections,
+        reason=reason,
+        now=now,
+        via_objection=via_objection,
+        signed_agreement=step.pays and has_signed_agreement(app.pk),
+        recused=recused,
+        card=card_facts(app) if step.pays else None,
+    )
+    if recused and refusal is not None:
+        raise _Refusal(Forbidden(refusal.message, code=refusal.code), app.area_code, from_state)
+    if refusal is None and step.commits_budget:
+        # The program row is the budget's lock: two approvals cannot both spend its last yuan.
+        # Its running ``committed`` total is raised below, in this transaction.
+        budget, committed = (
+            Program.objects.select_for_update()
+            .values_list("budget", "committed")
+            .get(pk=app.program_id)
+        )
+        refusal = policy.budget_refusal(budget, committed, app.amount)
+    if refusal is not None:
+        raise _Refusal(refusal.refused(), app.area_code, from_state)
+    lifecycle.method(name)()
+    if step.reason_required:
+        app.last_reason = reason
+    app.save()
+    if step.commits_budget:
+        Program.objects.filter(pk=app.program_id).update(committed=F("committed") + app.amount)
+    Decision.objects.create(
+        application=app,
+        transition=name,
+        from_status=from_state,
+        to_status=app.status,
+        actor=actor,
+        reason=reason,
+    )
+    audit_record(
+        actor=actor,
+        action=f"application.{name}",
+        object_type="application",
+        object_id=app.pk,
+        area_code=app.area_code,
+        from_state=from_state,
+        to_state=app.status,
+        reason=reason,
+    )
+    hooks.notify_transition(app, name, from_state, actor)
+    return app
+
+
+def approval_step(application: Application) -> str | None:
+    """The approval the application waits for in its current status (the state machine's
+    answer: the township's in township review, the county's in county review), or None."""
+    lifecycle = lifecycle_of(application)
+    return next(
+        (name for name in lifecycle.chain.approvals if lifecycle.leaves_current_state(name)),
+        None,
+    )
+
+
+def available_transitions(
+    app: Application,
+    user: Any,
+    *,
+    open_objections: int | None = None,
+    by_role: dict[tuple[str, str, str], list[str]] | None = None,
+    declared_hashes: frozenset[str] | None = None,
+    payment: Callable[[Application], tuple[bool, policy.CardFacts]] | None = None,
+) -> list[str]:
+    """The steps this user may take on this application now (state, role and rules; the
+    budget is checked when the step is taken). None when the user is recused from it.
+
+    ``by_role``: a dict kept across the calls for one user (one page of a list), where the
+    steps the state machine and the user's roles allow are remembered per state and area:
+    they depend on nothing else, and working them out is most of the cost of a row.
+    ``declared_hashes``: the user's ``recusing_hashes``, likewise worked out once.
+    ``payment``: gives the signed-agreement flag and ``card_facts`` of an application, read
+    for a whole page at once (``card_facts_of``, ``signed_agreements_of``)."""
+    chain = chain_of(app)
+    key = (chain.key, app.status, app.area_code)
+    names = by_role.get(key) if by_role is not None else None
+    if names is None:
+        lifecycle = lifecycle_of(app, user)
+        names = [n for n in lifecycle.chain.names if lifecycle.allowed_by_role(n, user)]
+        if by_role is not None:
+            by_role[key] = names
+    if not names:
+        return []
+    if recused_from(user, household_id=app.household_id, declared_hashes=declared_hashes):
+        return []
+    if open_objections is None:
+        annotated = getattr(app, "open_objections", None)
+        open_objections = (
+            annotated
+            if annotated is not None
+            else app.objections.filter(status=Objection.Status.OPEN).count()
+        )
+    now = clock.now()
+    signed, card = False, None
+    if any(chain.steps_by_name[n].pays for n in names):
+        signed, card = (
+            payment(app) if payment is not None else (has_signed_agreement(app.pk), card_facts(app))
+        )
+    return [
+        n
+        for n in names
+        if policy.transition_refusal(
+            n,
+            app,
+            user,
+            open_objections=open_objections,
+            reason="-",
+            now=now,
+            signed_agreement=signed,
+            card=card,
+        )
+        is None
+    ]
+
+
+def with_open_objections(qs: QuerySet[Application]) -> QuerySet[Application]:
+    # A correlated subquery, not a join with GROUP BY: the database then counts objections
+    # only for the page it returns, and a list stays as fast at 100k rows as at 10k.
+    open_count = (
+        Objection.objects.filter(application=OuterRef("pk"), status=Objection.Status.OPEN)
+        .order_by()
+        .values("application")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return qs.annotate(
+        open_objections=Coalesce(Subquery(open_count, output_field=IntegerField()), 0)
+    )
+
+
+def posting_close_if_due(*, application_id: int, now: datetime | None = None) -> bool:
+    """Close one posting if its window has passed and nothing is open. Idempotent."""
+    now = now or clock.now()
+    due = (
+        Application.objects.filter(pk=application_id, status=S.POSTED, posting_ends_at__lte=now)
+        .exclude(objections__status=Objection.Status.OPEN)
+        .exists()
+    )
+    if not due:
+        return False
+    try:
+        application_transition(
+            actor=None, application_id=application_id, name="close_posting", now=now
+        )
+    except Refused:
+        return False
+    return True
+
+
+def postings_close_due(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Close every posting whose window has passed and that has no open objection (the
+    timer). Safe to run concurrently and repeatedly: each close locks its row."""
+    now = now or clock.now()
+    due = list(
+        Application.objects.filter(status=S.POSTED, posting_ends_at__lte=now)
+        .exclude(objections__status=Objection.Status.OPEN)
+        .order_by("posting_ends_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    closed = 0
+    for pk in due:
+        try:
+            application_transition(actor=None, application_id=pk, name="close_posting", now=now)
+            closed += 1
+        except (Refused, NotFound):
+            continue  # someone else closed it, or an objection arrived meanwhile
+    return closed
