@@ -36,12 +36,15 @@ from approvals.services.card_checks import card_check_record
 from approvals.services.filing import application_create, application_edit
 from approvals.services.objections import objection_raise, objection_resolve
 from approvals.services.transitions import (
+    MAX_BULK,
     application_transition,
+    applications_bulk_transition,
     available_transitions,
     with_open_objections,
 )
 from audit.models import AuditEntry
-from common.errors import InvalidInput
+from common.api import REFUSALS, RefusalSerializer
+from common.errors import Code, InvalidInput
 
 
 class FastRepresentation:
@@ -212,6 +215,34 @@ class TransitionSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
+class BulkTransitionSerializer(serializers.Serializer[Any]):
+    transition = serializers.CharField(
+        max_length=40,
+        help_text=_(
+            "A step's name, or 'approve' for the approval each application awaits "
+            "(the township's or the county's)."
+        ),
+    )
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=MAX_BULK
+    )
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class BulkOutcomeSerializer(serializers.Serializer[Any]):
+    application_id = serializers.IntegerField()
+    head_name = serializers.CharField()
+    done = serializers.BooleanField()
+    code = serializers.ChoiceField(choices=[c.value for c in Code], allow_null=True)
+    detail = serializers.CharField(source="message", allow_blank=True)
+
+
+class BulkTransitionResultSerializer(serializers.Serializer[Any]):
+    done = serializers.IntegerField()
+    refused = serializers.IntegerField()
+    results = BulkOutcomeSerializer(many=True)
+
+
 class CardCheckInputSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=2000)
 
@@ -376,7 +407,7 @@ class ApplicationViewSet(
         fresh = self.get_queryset().get(pk=app.pk)
         return dict(ApplicationSerializer(fresh, context={"request": self.request}).data)
 
-    @extend_schema(request=TransitionSerializer, responses=ApplicationSerializer)
+    @extend_schema(request=TransitionSerializer, responses={200: ApplicationSerializer, **REFUSALS})
     @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)")
     def transitions(self, request: Request, pk: str | None = None, name: str = "") -> Response:
         data = TransitionSerializer(data=request.data)
@@ -390,6 +421,27 @@ class ApplicationViewSet(
             reason=data.validated_data.get("reason", ""),
         )
         return Response(self._out(app))
+
+    @extend_schema(
+        request=BulkTransitionSerializer,
+        responses={200: BulkTransitionResultSerializer, 404: RefusalSerializer},
+    )
+    @action(detail=False, methods=["post"], url_path="bulk-transition")
+    def bulk_transition(self, request: Request) -> Response:
+        """Take one step on several applications, each on its own (every guard, its own
+        transaction and audit entry): the answer gives each application's outcome and, when
+        refused, the refusal's code and message. 200 even when some are refused."""
+        data = BulkTransitionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcomes = applications_bulk_transition(
+            actor=request.user,
+            ids=data.validated_data["ids"],
+            name=data.validated_data["transition"],
+            reason=data.validated_data.get("reason", ""),
+        )
+        done = sum(1 for o in outcomes if o.done)
+        body = {"done": done, "refused": len(outcomes) - done, "results": outcomes}
+        return Response(BulkTransitionResultSerializer(body).data)
 
     @extend_schema(request=CardCheckInputSerializer, responses=CardCheckSerializer)
     @action(detail=True, methods=["post"], url_path="card-check")

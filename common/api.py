@@ -1,4 +1,5 @@
-"""Service errors become HTTP answers: 400 with field errors, 403, 404, 409."""
+"""Service errors become HTTP answers: 400 with field errors; 403, 404 and 409 with the
+message as ``detail`` and the refusal's stable code (``common.errors.Code``) as ``code``."""
 
 from __future__ import annotations
 
@@ -6,18 +7,16 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from common.errors import InvalidInput, NotFound, ServiceError
+from common.errors import Code, InvalidInput, ServiceError
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, InvalidInput):
         return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, NotFound):
-        return Response({"detail": exc.message}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, ServiceError):
         return Response({"detail": exc.message, "code": exc.code}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
@@ -25,5 +24,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, Http404):
         from django.utils.translation import gettext as _
 
-        return Response({"detail": _("Not found.")}, status=status.HTTP_404_NOT_FOUND)
+        return Response(
+            {"detail": _("Not found."), "code": Code.NOT_FOUND}, status=status.HTTP_404_NOT_FOUND
+        )
     return drf_exception_handler(exc, context)
+
+
+class RefusalSerializer(serializers.Serializer[Any]):
+    """The body of a 403, 404 or 409: what to tell the user, and why, as a stable code."""
+
+    detail = serializers.CharField()
+    code = serializers.ChoiceField(choices=[c.value for c in Code])
+
+
+# The answers of an endpoint that may refuse, for ``extend_schema(responses=...)``.
+REFUSALS = {403: RefusalSerializer, 404: RefusalSerializer, 409: RefusalSerializer}

@@ -4,7 +4,7 @@ rules, change, record the decision and the audit entry, commit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from applications.models import (
     Application,
     Program,
 )
+from applications.selectors import applications_visible_to
 from approvals import hooks, policy
 from approvals.models import Decision, Objection
 from approvals.selectors import (
@@ -30,7 +31,7 @@ from approvals.selectors import (
 from approvals.services.access import MAX_REASON, _lock_for, access_refused
 from audit.services import audit_record, audit_refusal
 from common import clock
-from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
+from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused, ServiceError
 
 S = Application.Status
 
@@ -302,3 +303,80 @@ def postings_close_due(*, now: datetime | None = None, limit: int = 1000) -> int
         except (Refused, NotFound):
             continue  # someone else closed it, or an objection arrived meanwhile
     return closed
+
+
+# The pseudo-step of a bulk approval: each application takes the approval it awaits.
+APPROVE = "approve"
+MAX_BULK = 200
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What became of one application of a bulk transition: done, or refused with the
+    refusal's code and message."""
+
+    application_id: int
+    head_name: str
+    done: bool
+    code: Code | None = None
+    message: str = ""
+
+
+def applications_bulk_transition(
+    *, actor: Any, ids: Sequence[int], name: str, reason: str = ""
+) -> list[BulkOutcome]:
+    """Take one step on each of several applications, each in its own transaction through
+    ``application_transition``: every item passes every guard on its own, one refusal stops
+    nothing else, and each is recorded as if taken alone. ``name`` is a step, or
+    ``"approve"`` for the approval each application awaits (the township's or the county's).
+
+    Guarantees: ids are taken once each, in the order given, at most ``MAX_BULK``;
+    an application outside the actor's area is refused as not found (recorded), never
+    named; the answer has one outcome per distinct id, in order."""
+    if name != APPROVE and name not in step_names():
+        raise NotFound(_("No such step: %(name)s") % {"name": name[:40]}, code=Code.UNKNOWN_STEP)
+    unique = list(dict.fromkeys(int(pk) for pk in ids))
+    if not unique:
+        raise InvalidInput({"ids": [_("Select at least one application.")]})
+    if len(unique) > MAX_BULK:
+        raise InvalidInput(
+            {"ids": [_("At most %(max)d applications at once.") % {"max": MAX_BULK}]}
+        )
+    apps = {
+        a.pk: a
+        for a in applications_visible_to(actor)
+        .select_related("household", "program")
+        .filter(pk__in=unique)
+    }
+    action = f"application.{name}"
+    outcomes: list[BulkOutcome] = []
+    for pk in unique:
+        app = apps.get(pk)
+        if app is None:
+            access_refused(actor=actor, application_id=pk, action=action)
+            outcomes.append(
+                BulkOutcome(pk, "", False, Code.NOT_FOUND, _("No such application in your area."))
+            )
+            continue
+        step = approval_step(app) if name == APPROVE else name
+        if step is None:
+            outcomes.append(
+                BulkOutcome(
+                    pk,
+                    app.household.head_name,
+                    False,
+                    Code.WRONG_STATE,
+                    _("This step is not possible now: the application is %(status)s.")
+                    % {"status": app.get_status_display()},
+                )
+            )
+            continue
+        try:
+            application_transition(actor=actor, application_id=pk, name=step, reason=reason)
+        except ServiceError as error:
+            outcomes.append(
+                BulkOutcome(pk, app.household.head_name, False, error.code, error.message)
+            )
+        else:
+            outcomes.append(BulkOutcome(pk, app.household.head_name, True))
+    return outcomes

@@ -422,6 +422,7 @@ def test_transition_wrong_role_forbidden(world: World, api: Login) -> None:
     )
 
     assert response.status_code == 403
+    assert response.json()["code"] == "role"
     app.refresh_from_db()
     assert app.status == S.TOWNSHIP_REVIEW
 
@@ -436,6 +437,21 @@ def test_transition_wrong_state_conflict(world: World, api: Login) -> None:
 
     assert response.status_code == 409
     assert CJK.search(response.json()["detail"])
+    assert response.json()["code"] == "wrong_state"
+
+
+@pytest.mark.django_db
+def test_transition_rule_refusal_names_its_rule(world: World, api: Login) -> None:
+    """A refused rule answers its own code, not a generic one: here the filer approving."""
+    app = world.application(S.TOWNSHIP_REVIEW)
+    app.created_by = world.user("reviewer_t1")
+    app.save(update_fields=["created_by"])
+
+    response = api("reviewer_t1").post(
+        f"/api/v1/applications/{app.pk}/transitions/township_approve/"
+    )
+
+    assert (response.status_code, response.json()["code"]) == (409, "separation_of_duties")
 
 
 @pytest.mark.django_db
@@ -445,6 +461,125 @@ def test_transition_unknown_step_not_found(world: World, api: Login) -> None:
     response = api("cadre_v1").post(f"/api/v1/applications/{app.pk}/transitions/approve_all/")
 
     assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_transition_out_of_scope_answers_not_found_code(world: World, api: Login) -> None:
+    app = world.application(S.TOWNSHIP_REVIEW)
+
+    response = api("reviewer_t2").post(
+        f"/api/v1/applications/{app.pk}/transitions/township_approve/"
+    )
+
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+# --- bulk transitions ------------------------------------------------------------------------
+
+BULK = "/api/v1/applications/bulk-transition/"
+
+
+@pytest.mark.django_db
+def test_bulk_transition_answers_each_item_with_its_outcome_and_code(
+    world: World, api: Login
+) -> None:
+    ok = world.application(S.TOWNSHIP_REVIEW)
+    wrong_state = world.application(S.COUNTY_REVIEW)
+    outside = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_3)
+    objected = world.application(S.TOWNSHIP_REVIEW)
+    Objection.objects.create(application=objected, text="不实", status=Objection.Status.OPEN)
+
+    response = api("reviewer_t1").post(
+        BULK,
+        {"transition": "township_approve", "ids": [ok.pk, wrong_state.pk, outside.pk, objected.pk]},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["done"], body["refused"]) == (1, 3)
+    by_id = {r["application_id"]: r for r in body["results"]}
+    assert [r["application_id"] for r in body["results"]] == [
+        ok.pk,
+        wrong_state.pk,
+        outside.pk,
+        objected.pk,
+    ]
+    assert by_id[ok.pk]["done"] and by_id[ok.pk]["code"] is None
+    assert by_id[wrong_state.pk]["code"] == "wrong_state"
+    assert by_id[outside.pk] == {
+        "application_id": outside.pk,
+        "head_name": "",
+        "done": False,
+        "code": "not_found",
+        "detail": by_id[outside.pk]["detail"],
+    }
+    assert by_id[objected.pk]["code"] == "objection_open"
+    ok.refresh_from_db()
+    objected.refresh_from_db()
+    assert (ok.status, objected.status) == (S.COUNTY_REVIEW, S.TOWNSHIP_REVIEW)
+    assert AuditEntry.objects.filter(
+        action="application.township_approve", outcome="refused", object_id=str(objected.pk)
+    ).exists()
+
+
+@pytest.mark.django_db
+def test_bulk_transition_approve_takes_the_approval_each_application_awaits(
+    world: World, api: Login
+) -> None:
+    township = world.application(S.TOWNSHIP_REVIEW)
+    county = world.application(S.COUNTY_REVIEW)
+
+    body = (
+        api("approver_a")
+        .post(BULK, {"transition": "approve", "ids": [township.pk, county.pk]}, format="json")
+        .json()
+    )
+
+    outcomes = {r["application_id"]: (r["done"], r["code"]) for r in body["results"]}
+    assert outcomes == {township.pk: (False, "role"), county.pk: (True, None)}
+    county.refresh_from_db()
+    assert county.status == S.APPROVED
+
+
+@pytest.mark.django_db
+def test_bulk_transition_return_needs_a_reason_per_item(world: World, api: Login) -> None:
+    app = world.application(S.TOWNSHIP_REVIEW)
+
+    response = api("reviewer_t1").post(
+        BULK, {"transition": "return", "ids": [app.pk]}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["results"][0]["done"] is False
+    app.refresh_from_db()
+    assert app.status == S.TOWNSHIP_REVIEW
+
+
+@pytest.mark.django_db
+def test_bulk_transition_unknown_step_not_found_and_changes_nothing(
+    world: World, api: Login
+) -> None:
+    app = world.application(S.TOWNSHIP_REVIEW)
+    before = _counts()
+
+    response = api("reviewer_t1").post(
+        BULK, {"transition": "approve_all", "ids": [app.pk]}, format="json"
+    )
+
+    assert (response.status_code, response.json()["code"]) == (404, "unknown_step")
+    assert _counts() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ids", [[], ["x"], [0], list(range(1, 202))])
+def test_bulk_transition_bad_ids_refused(world: World, api: Login, ids: list[Any]) -> None:
+    response = api("reviewer_t1").post(
+        BULK, {"transition": "township_approve", "ids": ids}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "ids" in response.json()
 
 
 @pytest.mark.django_db

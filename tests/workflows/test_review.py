@@ -222,8 +222,8 @@ def test_bulk_approve_shows_each_result_and_refuses_the_reviewers_own_filing(
     )
     assert response.status_code == 200
     results = {r.application_id: r for r in response.context["results"]}
-    assert results[ok[0].pk].approved and results[ok[1].pk].approved
-    assert not results[own.pk].approved
+    assert results[ok[0].pk].done and results[ok[1].pk].done
+    assert not results[own.pk].done
     assert results[own.pk].message
     assert results[own.pk].message in response.content.decode()
     for app in ok:
@@ -239,7 +239,7 @@ def test_bulk_approve_of_an_application_out_of_area_is_refused(world: World) -> 
     theirs = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_3)
     response = client_for(world, "reviewer_t1").post("/review/approve/", {"ids": [theirs.pk]})
     [result] = response.context["results"]
-    assert not result.approved
+    assert not result.done
     theirs.refresh_from_db()
     assert theirs.status == S.TOWNSHIP_REVIEW
 
@@ -439,8 +439,8 @@ def test_bulk_approve_skips_the_application_the_reviewer_is_recused_from(world: 
     response = client_for(world, "reviewer_t1").post("/review/approve/", {"ids": [ok.pk, kin.pk]})
 
     results = {r.application_id: r for r in response.context["results"]}
-    assert results[ok.pk].approved
-    assert not results[kin.pk].approved
+    assert results[ok.pk].done
+    assert not results[kin.pk].done
     assert results[kin.pk].message == policy.recusal_refusal().message
     kin.refresh_from_db()
     assert kin.status == S.TOWNSHIP_REVIEW

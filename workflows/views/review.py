@@ -26,7 +26,6 @@ from applications.chains import chain_of
 from applications.models import Application, Area
 from applications.roles import Role
 from applications.selectors import (
-    applications_visible_to,
     areas_visible_to,
     has_role_in,
     programs_visible_to,
@@ -45,12 +44,12 @@ from approvals.selectors import (
     objections_visible_to,
     recused_from,
 )
-from approvals.services.access import access_refused
 from approvals.services.card_checks import card_check_allowed, card_check_record
 from approvals.services.objections import objection_resolve
 from approvals.services.transitions import (
+    APPROVE,
     application_transition,
-    approval_step,
+    applications_bulk_transition,
     available_transitions,
 )
 from audit.models import AuditEntry
@@ -277,59 +276,22 @@ def reassign(request: HttpRequest, task_id: int) -> HttpResponse:
     return _back(request, "workflows:inbox")
 
 
-@dataclass
-class BulkResult:
-    application_id: int
-    head_name: str
-    approved: bool
-    message: str
-
-
 @login_required
 @require_POST
 def bulk_approve(request: HttpRequest) -> HttpResponse:
-    """Approve each selected application through ``application_transition``: every item
+    """Approve each selected application (``applications_bulk_transition``): every item
     passes every guard on its own; the result is shown per item."""
     ids: list[int] = []
     for raw in request.POST.getlist("ids"):
         value = _int(raw, 0)
-        if value > 0 and value not in ids:
+        if value > 0:
             ids.append(value)
-    if not ids:
-        messages.error(request, _("Select at least one application."))
+    try:
+        results = applications_bulk_transition(actor=request.user, ids=ids, name=APPROVE)
+    except InvalidInput as error:
+        messages.error(request, error.message)
         return _back(request, "workflows:queue")
-    apps = {
-        a.pk: a
-        for a in applications_visible_to(request.user)
-        .select_related("household")
-        .filter(pk__in=ids)
-    }
-    results: list[BulkResult] = []
-    for pk in ids:
-        app = apps.get(pk)
-        if app is None:
-            access_refused(actor=request.user, application_id=pk, action="application.approve")
-            results.append(BulkResult(pk, "", False, _("No such application in your area.")))
-            continue
-        step = approval_step(app)
-        if step is None:
-            results.append(
-                BulkResult(
-                    pk,
-                    app.household.head_name,
-                    False,
-                    _("This step is not possible now: the application is %(status)s.")
-                    % {"status": app.get_status_display()},
-                )
-            )
-            continue
-        try:
-            application_transition(actor=request.user, application_id=pk, name=step)
-        except ServiceError as error:
-            results.append(BulkResult(pk, app.household.head_name, False, error.message))
-        else:
-            results.append(BulkResult(pk, app.household.head_name, True, ""))
-    approved = sum(1 for r in results if r.approved)
+    approved = sum(1 for r in results if r.done)
     return render(
         request,
         "workflows/review/bulk_result.html",
