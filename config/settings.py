@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "approvals",
     "documents",
     "workflows",
+    "demo",
 ]
 
 MIDDLEWARE = [
