@@ -14,6 +14,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from common import clock
+
 MAX_DIGITS, PLACES = 14, 2  # money: Decimal yuan with two places, never float
 area_code_validator = RegexValidator(r"^\d{12}$", _("An area code has 12 digits."))
 
@@ -115,7 +117,7 @@ class Household(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
 
     class Meta:
         verbose_name = _("household")
@@ -190,7 +192,7 @@ class Program(models.Model):
         decimal_places=PLACES,
     )
     active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
 
     class Meta:
         verbose_name = _("program")
@@ -343,8 +345,8 @@ class Application(models.Model):
         editable=False,
     )
     last_reason = models.TextField(_("last reason"), blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    status_changed_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
+    status_changed_at = models.DateTimeField(default=clock.now, editable=False)
 
     class Meta:
         verbose_name = _("application")
@@ -446,7 +448,7 @@ class KinDeclaration(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
-    created_at = models.DateTimeField(_("declared at"), auto_now_add=True)
+    created_at = models.DateTimeField(_("declared at"), default=clock.now, editable=False)
 
     class Meta:
         verbose_name = _("kin declaration")
@@ -482,7 +484,7 @@ class KinFlag(models.Model):
         verbose_name=_("official"),
     )
     declaration = models.ForeignKey(KinDeclaration, on_delete=models.PROTECT, related_name="flags")
-    detected_at = models.DateTimeField(_("detected at"), auto_now_add=True)
+    detected_at = models.DateTimeField(_("detected at"), default=clock.now, editable=False)
 
     class Meta:
         verbose_name = _("kin flag")

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import Application
+from common import clock
 
 
 class Decision(models.Model):
@@ -22,7 +23,7 @@ class Decision(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
     reason = models.TextField(_("reason"), blank=True)
-    decided_at = models.DateTimeField(_("time"), auto_now_add=True)
+    decided_at = models.DateTimeField(_("time"), default=clock.now, editable=False)
 
     class Meta:
         verbose_name = _("decision")
@@ -63,7 +64,7 @@ class Objection(models.Model):
         related_name="+",
     )
     resolution_reason = models.TextField(_("resolution"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -104,7 +105,7 @@ class Attachment(models.Model):
         related_name="+",
         verbose_name=_("uploaded by"),
     )
-    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    uploaded_at = models.DateTimeField(_("uploaded at"), default=clock.now, editable=False)
 
     class Meta:
         verbose_name = _("attachment")
@@ -134,7 +135,7 @@ class CardCheck(models.Model):
         verbose_name=_("checked by"),
     )
     reason = models.TextField(_("reason"), max_length=2000)
-    checked_at = models.DateTimeField(_("checked at"), auto_now_add=True)
+    checked_at = models.DateTimeField(_("checked at"), default=clock.now, editable=False)
 
     class Meta:
         verbose_name = _("bank card check")

@@ -1,11 +1,14 @@
 """``make bench``: the figures of the README's Performance section, measured on PostgreSQL.
 
 1. Drops and recreates the bench database (its name must end in ``_bench``) and migrates it.
-2. Sets up a county through the services (areas, roles, the subsidy program), files 500
-   applications through the services and bulk-loads the rest up to 10,000 applications with
-   ``COPY``. Bulk rows get a complete, valid history: every entry is hashed with
-   ``audit.hashing.entry_hash`` and linked to the one before it, and the chain head is moved
-   on, exactly as ``audit_record`` would have done, so ``verify_audit`` passes.
+2. Sets up a county with the world builder of ``demo.world`` (areas, roles, the subsidy
+   program, all through the services), files 500 applications through the services and
+   bulk-loads the rest up to 10,000 applications with ``COPY``. Bulk rows are model
+   instances moved by the application's state machine (``applications.lifecycle``) under the
+   clock the services read, checked by their models' field rules, with a complete, valid
+   history: every entry is hashed with ``audit.hashing.entry_hash`` and linked to the one
+   before it, and the chain head is moved on, exactly as ``audit_record`` would have done,
+   so ``verify_audit`` passes.
 3. Measures, at 10,000 and again at 100,000 applications:
    (a) transitions per second through the whole chain via ``application_transition``
        (submit → start_posting → close_posting → township_approve → county_approve →
@@ -30,14 +33,18 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from django.db.models import Model
+
+    from applications.models import Application
 
 BENCH_URL = "postgres://postgres@127.0.0.1:5432/fupin_bench"
 SMALL, LARGE = 10_000, 100_000
@@ -49,13 +56,14 @@ SEED = 42
 COUNTY = "620902000000"
 TOWNSHIPS = [f"620902{100 + t}000" for t in range(8)]
 VILLAGES = [f"{t[:9]}{200 + v}" for t in TOWNSHIPS for v in range(10)]
+# The chain's steps and who takes them (the states they lead to are the state machine's).
 CHAIN = [
-    ("submit", "draft", "submitted", "cadre"),
-    ("start_posting", "submitted", "posted", "cadre"),
-    ("close_posting", "posted", "township_review", "system"),
-    ("township_approve", "township_review", "county_review", "reviewer"),
-    ("county_approve", "county_review", "approved", "approver"),
-    ("disburse", "approved", "disbursed", "finance"),
+    ("submit", "cadre"),
+    ("start_posting", "cadre"),
+    ("close_posting", "system"),
+    ("township_approve", "reviewer"),
+    ("county_approve", "approver"),
+    ("disburse", "finance"),
 ]
 # Where the bulk applications stand (weights), and how many chain steps each took.
 STATUS_WEIGHTS = [
@@ -206,7 +214,7 @@ def reset_sequence(model: type[Model]) -> None:
 class World:
     users: dict[str, Any]
     program_id: int
-    version_id: int
+    version: Any  # the program's ProgramVersion
     items: dict[str, Any]  # code → ProgramItem
     rng: random.Random = field(default_factory=lambda: random.Random(SEED))
     id_serial: int = 0
@@ -237,53 +245,41 @@ class World:
 
 
 def world_create() -> World:
-    """Areas, users and the program, all through the services (so all on the record)."""
+    """Areas, users and the program, built by ``demo.world`` through the services (so all
+    on the record): a county of eight townships with ten villages each."""
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
-    from applications.models import Program
     from applications.roles import Role
-    from applications.services import area_create, program_create, role_grant
+    from demo.world import Grant, Place, grants_give, places_create, subsidy_program_create
 
     User = get_user_model()
+    places = [Place(COUNTY, "肃州区")]
+    for t_index, code in enumerate(TOWNSHIPS):
+        places.append(Place(code, f"第{t_index + 1}乡", COUNTY))
+        places += [Place(v, f"{v[-3:]}村", code) for v in VILLAGES if v.startswith(code[:9])]
+    grants = [
+        Grant("cadre", Role.VILLAGE_CADRE, VILLAGES[0]),
+        Grant("reviewer", Role.TOWNSHIP_REVIEWER, TOWNSHIPS[0]),
+        Grant("approver", Role.COUNTY_APPROVER, COUNTY),
+        Grant("finance", Role.FINANCE_OFFICER, COUNTY),
+        Grant("inspector", Role.INSPECTOR, COUNTY),
+    ]
     with transaction.atomic():
         admin = User.objects.create_superuser("bench_admin", "", None)
-        county = area_create(code=COUNTY, name="肃州区", actor=admin)
-        for t_index, code in enumerate(TOWNSHIPS):
-            township = area_create(code=code, name=f"第{t_index + 1}乡", parent=county, actor=admin)
-            for village in (v for v in VILLAGES if v.startswith(code[:9])):
-                area_create(code=village, name=f"{village[-3:]}村", parent=township, actor=admin)
-        grants = [
-            ("cadre", Role.VILLAGE_CADRE, VILLAGES[0]),
-            ("reviewer", Role.TOWNSHIP_REVIEWER, TOWNSHIPS[0]),
-            ("approver", Role.COUNTY_APPROVER, COUNTY),
-            ("finance", Role.FINANCE_OFFICER, COUNTY),
-            ("inspector", Role.INSPECTOR, COUNTY),
-        ]
-        for username, role, code in grants:
-            role_grant(actor=admin, username=username, role=role, area_code=code)
-        program = program_create(
+        places_create(actor=admin, places=places)
+        users = grants_give(actor=admin, grants=grants)
+        program = subsidy_program_create(
             actor=admin,
-            code="daohu-chanye",
-            name="到户产业扶持",
-            kind=Program.Kind.SUBSIDY,
             county_code=COUNTY,
             budget=Decimal("1000000000.00"),
             effective_from=date(2020, 1, 1),
-            policy_reference="《肃州区精准扶贫到户产业扶持政策实施办法》",
-            household_cap=Decimal("5000.00"),
-            posting_days=7,
-            items=[
-                {"code": "pen", "name": "圈舍", "unit": "座", "unit_amount": Decimal("3000.00")},
-                {"code": "sheep", "name": "羊", "unit": "只", "unit_amount": Decimal("200.00")},
-            ],
         )
     version = program.versions.get()
-    users = {u: User.objects.get(username=u) for u, _r, _c in grants}
     return World(
         users=users,
         program_id=program.pk,
-        version_id=version.pk,
+        version=version,
         items={i.code: i for i in version.items.all()},
     )
 
@@ -353,7 +349,7 @@ def transitions_run(world: World, app_ids: Sequence[int]) -> TransitionResult:
 
     per_step: dict[str, float] = {}
     total = 0.0
-    for name, _src, _dst, who in CHAIN:
+    for name, who in CHAIN:
         actor = None if who == "system" else world.users[who]
         # The timer closes a posting once its seven days have passed.
         now = timezone.now() + timedelta(days=8) if name == "close_posting" else None
@@ -515,15 +511,22 @@ def bulk_applications(world: World, count: int) -> None:
 
 class BulkChunk:
     """The rows of one chunk: households with their head, one application each with its
-    items, the decisions and objections of its history, and that history in the ledger."""
+    items, the decisions and objections of its history, and that history in the ledger.
+
+    The rows are model instances made as the services make them: each moment of the
+    history runs under ``common.clock.frozen_at`` (so the models' time stamps, the state
+    machine and the ledger read the same time, as in a service call), each step is taken by
+    the application's state machine (``applications.lifecycle``: status, who, when, posting
+    window) and each instance passes its model's field rules (``validated``) before it
+    becomes a row."""
 
     def __init__(self, world: World, ledger: Ledger, ids: Ids) -> None:
-        from django.utils import timezone
+        from common import clock
 
         self.world, self.ledger, self.ids, self.rng = world, ledger, ids, world.rng
         self.users = world.users
         self.names = {key: u.get_username() for key, u in world.users.items()}
-        self.clock = timezone.now() - timedelta(days=1)
+        self.time = clock.now() - timedelta(days=1)
         self.households: list[dict[str, Any]] = []
         self.people: list[dict[str, Any]] = []
         self.apps: list[dict[str, Any]] = []
@@ -535,25 +538,34 @@ class BulkChunk:
         self.tasks: list[dict[str, Any]] = []
         self.task_links: list[dict[str, Any]] = []
         self.content_types = content_type_ids()
+        self.approved = Decimal("0.00")
 
     def committed(self) -> Decimal:
         """The amounts of this chunk's applications that went through ``county_approve``."""
-        return sum(
-            (a["amount"] for a in self.apps if a["status"] in ("approved", "disbursed")),
-            Decimal("0.00"),
-        )
+        return self.approved
 
-    def entry(self, actor: str, **fields: Any) -> datetime:
-        self.clock += timedelta(microseconds=self.rng.randint(50, 400))
+    @contextmanager
+    def moment(self) -> Iterator[datetime]:
+        """The next moment of the history (a few hundred microseconds on): the time that
+        ``common.clock.now()`` answers within the block, as in one service call."""
+        from common import clock
+
+        self.time += timedelta(microseconds=self.rng.randint(50, 400))
+        with clock.frozen_at(self.time):
+            yield self.time
+
+    def entry(self, actor: str, **fields: Any) -> None:
+        """The ledger entry of the moment, as ``audit_record`` writes it."""
+        from common import clock
+
         user = self.users.get(actor)
         self.ledger.append(
             self.ids.take("entry"),
-            created_at=self.clock,
+            created_at=clock.now(),
             actor_id=user.pk if user else None,
             actor_name=self.names.get(actor, "system"),
             **fields,
         )
-        return self.clock
 
     def add(self) -> None:
         village = self.rng.choice(VILLAGES)
@@ -568,164 +580,160 @@ class BulkChunk:
 
         world = self.world
         number, card = world.id_number(), world.card()
-        household = Household(
-            id=self.ids.take("household"),
-            area_id=village,
-            area_code=village,
-            head_name=world.name(),
-            head_id_masked=idnumbers.mask_id_number(number),
-            household_type=Household.Kind.GENERAL,
-            poverty_causes=[self.rng.choice(Household.Cause.values)],
-            status=Household.Status.REGISTERED,
-            bank_card_cipher=idnumbers.encrypt(card),
-            bank_card_hash=idnumbers.lookup_hash(card),
-            bank_card_masked=idnumbers.mask_bank_card(card),
-            bank_card_changed_at=None,
-            phone=world.phone(),
-            created_by_id=self.users["cadre"].pk,
-        )
-        person = Person(
-            id=self.ids.take("person"),
-            household_id=household.pk,
-            name=household.head_name,
-            relation=Person.Relation.HEAD,
-            id_cipher=idnumbers.encrypt(number),
-            id_hash=idnumbers.lookup_hash(number),
-            id_masked=household.head_id_masked,
-        )
-        household.created_at = self.entry(
-            "cadre",
-            action="household.create",
-            object_type="household",
-            object_id=str(household.pk),
-            area_code=village,
-            changes=model_changes(None, household_snapshot(household, [person])),
-        )
-        self.households.append(row_of(household))
-        self.people.append(row_of(person))
+        with self.moment():
+            household = Household(
+                id=self.ids.take("household"),
+                area_id=village,
+                area_code=village,
+                head_name=world.name(),
+                head_id_masked=idnumbers.mask_id_number(number),
+                household_type=Household.Kind.GENERAL,
+                poverty_causes=[self.rng.choice(Household.Cause.values)],
+                status=Household.Status.REGISTERED,
+                bank_card_cipher=idnumbers.encrypt(card),
+                bank_card_hash=idnumbers.lookup_hash(card),
+                bank_card_masked=idnumbers.mask_bank_card(card),
+                bank_card_changed_at=None,
+                phone=world.phone(),
+                created_by_id=self.users["cadre"].pk,
+            )
+            person = Person(
+                id=self.ids.take("person"),
+                household_id=household.pk,
+                name=household.head_name,
+                relation=Person.Relation.HEAD,
+                id_cipher=idnumbers.encrypt(number),
+                id_hash=idnumbers.lookup_hash(number),
+                id_masked=household.head_id_masked,
+            )
+            self.entry(
+                "cadre",
+                action="household.create",
+                object_type="household",
+                object_id=str(household.pk),
+                area_code=village,
+                changes=model_changes(None, household_snapshot(household, [person])),
+            )
+        self.households.append(validated(household))
+        self.people.append(validated(person))
         return int(household.pk)
 
     def application(self, household_id: int, village: str) -> None:
+        from applications.chains import SUBSIDY
+        from applications.lifecycle import lifecycle_class
+        from applications.models import Application, ApplicationItem
+        from approvals.models import Decision
         from audit.services import model_changes
+        from common import clock
 
         world, users = self.world, self.users
+        S = Application.Status
         app_id = self.ids.take("application")
         chosen = [(world.items[c], q) for c, q in world.quantities()]
-        amount = sum((i.unit_amount * q for i, q in chosen), Decimal("0.00"))
         status = self.rng.choices([s for s, _ in STATUS_WEIGHTS], [w for _, w in STATUS_WEIGHTS])[0]
-        app: dict[str, Any] = {
-            "id": app_id,
-            "household_id": household_id,
-            "program_id": world.program_id,
-            "program_version_id": world.version_id,
-            "area_code": village,
-            "status": "draft",
-            "amount": amount,
-            "appraisal_date": None,
-            "appraisal_attendees": None,
-            "appraisal_votes_for": None,
-            "appraisal_votes_against": None,
-            "posting_started_at": None,
-            "posting_ends_at": None,
-            "created_by_id": users["cadre"].pk,
-            "submitted_by_id": None,
-            "township_approved_by_id": None,
-            "county_approved_by_id": None,
-            "disbursed_by_id": None,
-            "last_reason": "",
-        }
-        for item, qty in chosen:
-            self.lines.append(
-                {
-                    "id": self.ids.take("item"),
-                    "application_id": app_id,
-                    "item_id": item.pk,
-                    "quantity": qty,
-                    "unit_amount": item.unit_amount,
-                    "amount": item.unit_amount * qty,
-                }
-            )
-        # The same snapshot as ``approvals.services.application_create`` records.
-        snapshot = {
-            "household": household_id,
-            "program": world.program_id,
-            "program_version": world.version_id,
-            "status": "draft",
-            "amount": amount,
-            "items": sorted(f"{i.code}×{q}@{i.unit_amount}" for i, q in chosen),
-        }
         common = {"object_type": "application", "object_id": str(app_id), "area_code": village}
-        app["created_at"] = app["status_changed_at"] = self.entry(
-            "cadre",
-            action="application.create",
-            to_state="draft",
-            changes=model_changes(None, snapshot),
-            **common,
-        )
-        steps = [(n, s, d, w, "") for n, s, d, w in CHAIN[: CHAIN_STEPS[status]]]
-        if status == "returned":
-            steps.append(("return", "township_review", "returned", "reviewer", RETURN_REASON))
-        elif status == "rejected":
-            steps.append(("reject", "township_review", "rejected", "reviewer", REJECT_REASON))
-        elif status == "withdrawn":
-            steps.append(("withdraw", "draft", "withdrawn", "cadre", ""))
-        if status != "draft":
-            appraisal = {
-                "appraisal_date": self.clock.date(),
-                "appraisal_attendees": 40,
-                "appraisal_votes_for": 36,
-                "appraisal_votes_against": 2,
+        with self.moment():
+            lines = [
+                ApplicationItem(
+                    id=self.ids.take("item"),
+                    application_id=app_id,
+                    item=item,
+                    quantity=qty,
+                    unit_amount=item.unit_amount,
+                    amount=item.unit_amount * qty,
+                )
+                for item, qty in chosen
+            ]
+            app = Application(
+                id=app_id,
+                household_id=household_id,
+                program_id=world.program_id,
+                program_version=world.version,
+                area_code=village,
+                amount=sum((line.amount for line in lines), Decimal("0.00")),
+                created_by=users["cadre"],
+            )
+            # The same snapshot as ``approvals.services.application_create`` records.
+            snapshot = {
+                "household": household_id,
+                "program": world.program_id,
+                "program_version": world.version.pk,
+                "status": app.status,
+                "amount": app.amount,
+                "items": sorted(f"{ln.item.code}×{ln.quantity}@{ln.unit_amount}" for ln in lines),
             }
             self.entry(
                 "cadre",
-                action="application.update",
-                changes=model_changes(dict.fromkeys(appraisal), appraisal),
+                action="application.create",
+                to_state=app.status,
+                changes=model_changes(None, snapshot),
                 **common,
             )
-            app.update(appraisal)
-        times: list[datetime] = []
-        for name, src, dst, who, reason in steps:
-            at = self.entry(
-                who,
-                action=f"application.{name}",
-                from_state=src,
-                to_state=dst,
-                reason=reason,
-                **common,
-            )
-            times.append(at)
-            self.decisions.append(
-                {
-                    "id": self.ids.take("decision"),
-                    "application_id": app_id,
-                    "transition": name,
-                    "from_status": src,
-                    "to_status": dst,
-                    "actor_id": users[who].pk if who in users else None,
-                    "reason": reason,
-                    "decided_at": at,
+        steps = [(name, who, "") for name, who in CHAIN[: CHAIN_STEPS[status]]]
+        if status == S.RETURNED:
+            steps.append(("return", "reviewer", RETURN_REASON))
+        elif status == S.REJECTED:
+            steps.append(("reject", "reviewer", REJECT_REASON))
+        elif status == S.WITHDRAWN:
+            steps.append(("withdraw", "cadre", ""))
+        if status != S.DRAFT:
+            with self.moment():
+                appraisal = {
+                    "appraisal_date": clock.today(),
+                    "appraisal_attendees": 40,
+                    "appraisal_votes_for": 36,
+                    "appraisal_votes_against": 2,
                 }
-            )
-            app["status"], app["status_changed_at"] = dst, at
-            if reason:
-                app["last_reason"] = reason
-            if name == "start_posting":
-                app["posting_started_at"] = at
-                app["posting_ends_at"] = at + timedelta(days=7)
-            by = STEP_ACTOR_FIELD.get(name)
-            if by:
-                app[by] = users[who].pk
-        if status == "posted" and self.rng.random() < 0.2:
+                self.entry(
+                    "cadre",
+                    action="application.update",
+                    changes=model_changes(dict.fromkeys(appraisal), appraisal),
+                    **common,
+                )
+                for field_name, value in appraisal.items():
+                    setattr(app, field_name, value)
+        walked: list[tuple[str, str, datetime]] = []
+        for name, who, reason in steps:
+            with self.moment() as at:
+                # What ``application_transition`` does once its checks have passed.
+                actor = users.get(who)
+                from_state = app.status
+                lifecycle_class(SUBSIDY)(app, actor).method(name)()
+                if name in SUBSIDY.reason_required:
+                    app.last_reason = reason
+                decision = Decision(
+                    id=self.ids.take("decision"),
+                    application_id=app_id,
+                    transition=name,
+                    from_status=from_state,
+                    to_status=app.status,
+                    actor=actor,
+                    reason=reason,
+                )
+                self.entry(
+                    who,
+                    action=f"application.{name}",
+                    from_state=from_state,
+                    to_state=app.status,
+                    reason=reason,
+                    **common,
+                )
+            self.decisions.append(validated(decision))
+            walked.append((name, who, at))
+            if name == "county_approve":
+                self.approved += app.amount
+        assert app.status == status, (app.status, status)
+        if status == S.POSTED and self.rng.random() < 0.2:
             self.objection(app_id, common)
-        walked = [(name, who, at) for (name, *_x, who, _r), at in zip(steps, times, strict=True)]
         self.process(app, walked)
-        self.apps.append(app)
+        self.apps.append(validated(app))
+        self.lines.extend(validated(line) for line in lines)
 
-    def process(self, app: dict[str, Any], steps: list[tuple[str, str, datetime]]) -> None:
+    def process(self, app: Application, steps: list[tuple[str, str, datetime]]) -> None:
         """The application's viewflow process and its tasks, step by step as the flow
         takes them: each lifecycle step completes its node, passes the switches after it and
         opens the next node (``PROCESS_STEPS``); a withdrawal cancels the open task."""
-        process_id, village = self.ids.take("process"), app["area_code"]
+        process_id, village = self.ids.take("process"), app.area_code
         tasks: list[dict[str, Any]] = []
 
         def open_node(node: str, at: datetime) -> dict[str, Any]:
@@ -771,7 +779,7 @@ class BulkChunk:
         ) -> None:
             task.update(status=status, finished=at, owner_id=owner.pk if owner else None)
 
-        created = app["created_at"]
+        created = app.created_at
         close(open_node("start", created), created)
         current: dict[str, Any] | None = open_node("submit", created)
         status, finished = "NEW", None
@@ -805,7 +813,7 @@ class BulkChunk:
                 "reviewer",
                 action="task.claim",
                 object_type="application",
-                object_id=str(app["id"]),
+                object_id=str(app.pk),
                 area_code=village,
                 from_state="NEW",
                 to_state="ASSIGNED",
@@ -827,44 +835,30 @@ class BulkChunk:
                 "seed_content_type_id": None,
                 "seed_object_id": None,
                 "artifact_content_type_id": self.content_types["application"],
-                "artifact_object_id": app["id"],
+                "artifact_object_id": app.pk,
             }
         )
-        self.subsidy_processes.append({"process_ptr_id": process_id, "application_id": app["id"]})
+        self.subsidy_processes.append({"process_ptr_id": process_id, "application_id": app.pk})
         self.tasks.extend(tasks)
 
     def objection(self, app_id: int, common: dict[str, str]) -> None:
-        objection_id = self.ids.take("objection")
+        from approvals.models import Objection
+
         text = "反映该户申报的羊只数量和实际不符。"
-        at = self.entry(
-            "cadre",
-            action="objection.raise",
-            changes={"objection": [None, str(objection_id)], "text": [None, text]},
-            **common,
-        )
-        self.objections.append(
-            {
-                "id": objection_id,
-                "application_id": app_id,
-                "text": text,
-                "raised_by_id": self.users["cadre"].pk,
-                "raised_by_name": "",
-                "contact": "",
-                "status": "open",
-                "resolved_by_id": None,
-                "resolution_reason": "",
-                "created_at": at,
-                "resolved_at": None,
-            }
-        )
-
-
-STEP_ACTOR_FIELD = {
-    "submit": "submitted_by_id",
-    "township_approve": "township_approved_by_id",
-    "county_approve": "county_approved_by_id",
-    "disburse": "disbursed_by_id",
-}
+        with self.moment():
+            objection = Objection(
+                id=self.ids.take("objection"),
+                application_id=app_id,
+                text=text,
+                raised_by=self.users["cadre"],
+            )
+            self.entry(
+                "cadre",
+                action="objection.raise",
+                changes={"objection": [None, str(objection.pk)], "text": [None, text]},
+                **common,
+            )
+        self.objections.append(validated(objection))
 
 
 def content_type_ids() -> dict[str, int]:
@@ -880,6 +874,22 @@ def content_type_ids() -> dict[str, int]:
 
 def row_of(instance: Model) -> dict[str, Any]:
     return {f.attname: getattr(instance, f.attname) for f in instance._meta.local_concrete_fields}
+
+
+@cache
+def _query_checked(model: type[Model]) -> frozenset[str]:
+    """The fields whose ``full_clean`` check is a query per row: the foreign keys."""
+    return frozenset(f.name for f in model._meta.concrete_fields if f.is_relation)
+
+
+def validated(instance: Model) -> dict[str, Any]:
+    """The instance's row, after its model's own field rules (``clean_fields``, the part of
+    ``full_clean`` that checks choices, lengths, digits and validators). Left out, since each
+    would cost queries per row: the foreign keys (their rows may be in the same ``COPY``)
+    and the unique checks; PostgreSQL enforces both on the ``COPY`` itself, with the
+    models' ``Meta.constraints``."""
+    instance.clean_fields(exclude=_query_checked(type(instance)))
+    return row_of(instance)
 
 
 # --- reads -----------------------------------------------------------------------------
@@ -1079,7 +1089,7 @@ def documents_run(world: World) -> None:
     say(f"[documents] filing and approving {DOC_SINGLE + DOC_BATCH:,} applications")
     app_ids = service_applications(world, DOC_SINGLE + DOC_BATCH, cadre=cadre, village=DOC_VILLAGE)
     actors = {**world.users, "cadre": cadre, "reviewer": reviewer}
-    for name, _src, _dst, who in CHAIN[:-1]:  # up to county_approve
+    for name, who in CHAIN[:-1]:  # up to county_approve
         actor = None if who == "system" else actors[who]
         now = timezone.now() + timedelta(days=8) if name == "close_posting" else None
         for pk in app_ids:
@@ -1161,7 +1171,7 @@ def table(scales: list[Scale]) -> list[list[str]]:
             "",
         ]
     )
-    for step, _s, _d, _w in CHAIN:
+    for step, _who in CHAIN:
         rows.append(
             [f"  ms per {step}", *(f"{s.transitions.per_step_ms[step]:.1f}" for s in scales), ""]
         )

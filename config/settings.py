@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "documents",
     "workflows",
     "inspection",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -1,5 +1,6 @@
 """Test data, made through the services (one way in): what a test builds is what the app
-would have built, audit entries included."""
+would have built, audit entries included. The places, officials and programs are built by
+the one world builder (``demo.world``), from the tests' own names."""
 
 from __future__ import annotations
 
@@ -9,24 +10,28 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from applications.idnumbers import id_check_digit
-from applications.models import Application, Area, Household, KinDeclaration, Program
+from applications.models import Application, Household, KinDeclaration, Program
 from applications.roles import Role, prefix_of_code
-from applications.services import (
-    area_create,
-    household_create,
-    kin_declare,
-    program_create,
-    role_grant,
-)
+from applications.services import household_create, kin_declare, role_grant
 from approvals.models import Attachment
 from approvals.services.attachments import attachment_add
 from approvals.services.filing import application_create, application_edit
 from approvals.services.transitions import application_transition, posting_close_if_due
+from demo.world import (
+    PEN,
+    SHEEP,
+    SUBSIDY_CODE,
+    Grant,
+    Place,
+    grants_give,
+    places_create,
+    subsidy_program_create,
+    users_get,
+)
 
 _serial = itertools.count(1)
 
@@ -119,28 +124,23 @@ def make_application(
     )
 
 
-SEED_PROGRAM_ITEMS = [
-    {"code": "pen", "name": "圈舍", "unit": "座", "unit_amount": Decimal("3000.00")},
-    {"code": "sheep", "name": "羊", "unit": "只", "unit_amount": Decimal("200.00")},
-]
+# The seed 000 items without the demo's per-item limits: in tests only the household cap
+# bounds an application (over-cap tests file 26 sheep).
+SEED_PROGRAM_ITEMS = [PEN, SHEEP]
 
 
 def seed_program(
-    *, county_code: str, code: str = "daohu-chanye", budget: Decimal = Decimal("1000000.00")
+    *, county_code: str, code: str = SUBSIDY_CODE, budget: Decimal = Decimal("1000000.00")
 ) -> Program:
-    """The household industry subsidy of seed 000: 5000 yuan per household, a pen 3000
-    yuan, a sheep 200 yuan; seven days of posting."""
-    return program_create(
+    """The household industry subsidy of seed 000 (``demo.world``): 5000 yuan per
+    household, a pen 3000 yuan, a sheep 200 yuan; seven days of posting."""
+    return subsidy_program_create(
         actor=None,
-        code=code,
-        name="到户产业扶持",
-        kind=Program.Kind.SUBSIDY,
         county_code=county_code,
+        code=code,
         budget=budget,
         effective_from=date(2016, 1, 1),
         policy_reference="肃州区到户产业扶持资金管理办法（seed 000）",
-        household_cap=Decimal("5000.00"),
-        posting_days=7,
         items=SEED_PROGRAM_ITEMS,
     )
 
@@ -158,15 +158,15 @@ TOWNSHIP_B = "620903100000"
 VILLAGE_B = "620903100200"
 
 AREAS = [
-    (COUNTY, "肃州区", None),
-    (TOWNSHIP_1, "泉湖乡", COUNTY),
-    (TOWNSHIP_2, "东洞乡", COUNTY),
-    (VILLAGE_1, "四坝村", TOWNSHIP_1),
-    (VILLAGE_2, "泉湖村", TOWNSHIP_1),
-    (VILLAGE_3, "四号村", TOWNSHIP_2),
-    (COUNTY_B, "邻县", None),
-    (TOWNSHIP_B, "邻乡", COUNTY_B),
-    (VILLAGE_B, "邻村", TOWNSHIP_B),
+    Place(COUNTY, "肃州区"),
+    Place(TOWNSHIP_1, "泉湖乡", COUNTY),
+    Place(TOWNSHIP_2, "东洞乡", COUNTY),
+    Place(VILLAGE_1, "四坝村", TOWNSHIP_1),
+    Place(VILLAGE_2, "泉湖村", TOWNSHIP_1),
+    Place(VILLAGE_3, "四号村", TOWNSHIP_2),
+    Place(COUNTY_B, "邻县"),
+    Place(TOWNSHIP_B, "邻乡", COUNTY_B),
+    Place(VILLAGE_B, "邻村", TOWNSHIP_B),
 ]
 
 # One user per role per area: (username, role, area code).
@@ -324,14 +324,12 @@ class World:
         return app
 
 
-PROGRAM_CODES = ("daohu-chanye", "daohu-chanye-b")
+PROGRAM_CODES = (SUBSIDY_CODE, f"{SUBSIDY_CODE}-b")
 
 
 def load_world() -> World:
     """The shared data built by ``build_world``, as fresh objects for one test."""
-    User = get_user_model()
-    names = [username for username, _role, _code in GRANTS]
-    users = {u.get_username(): u for u in User.objects.filter(username__in=names)}
+    users = users_get(username for username, _role, _code in GRANTS)
     programs = {p.code: p for p in Program.objects.filter(code__in=PROGRAM_CODES)}
     return World(
         users=users, program=programs[PROGRAM_CODES[0]], program_b=programs[PROGRAM_CODES[1]]
@@ -341,16 +339,13 @@ def load_world() -> World:
 def build_world() -> None:
     """Create the shared data through the services; idempotent (a reused test database
     keeps it)."""
-    for code, name, parent in AREAS:
-        area_create(code=code, name=name, parent=Area.objects.get(code=parent) if parent else None)
-    for username, role, code in GRANTS:
-        role_grant(
-            actor=None,
-            username=username,
-            role=role,
-            area_code=code,
-            password=password_of(username),
-        )
+    places_create(actor=None, places=AREAS)
+    grants_give(
+        actor=None,
+        grants=[
+            Grant(username, role, code, password_of(username)) for username, role, code in GRANTS
+        ],
+    )
     for program_code, county in zip(PROGRAM_CODES, (COUNTY, COUNTY_B), strict=True):
         if not Program.objects.filter(code=program_code).exists():
             seed_program(county_code=county, code=program_code)

@@ -4,11 +4,11 @@ applications in every state of the chain.
 
 Everything goes through the services, so the audit trail is complete and
 ``verify_audit`` passes. The history is written as it would have happened: a simulated
-clock stands in for ``django.utils.timezone.now`` and walks through about ten weeks of
-work in time order (households registered, applications filed, appraised, posted for
-their window, closed by the nightly timer, reviewed, approved, paid), so that postings last
-their full period, some windows have passed without the timer having run yet, and the
-ledger's times only ever move forward.
+clock (``common.clock.frozen_at``, which the services, the rules and the models' time
+stamps read) walks through about ten weeks of work in time order (households registered,
+applications filed, appraised, posted for their window, closed by the nightly timer,
+reviewed, approved, paid), so that postings last their full period, some windows have
+passed without the timer having run yet, and the ledger's times only ever move forward.
 
 Idempotent: when the demo program exists the command changes nothing and only prints the
 users. The whole seed is one transaction: it is there entirely or not at all.
@@ -18,20 +18,18 @@ from __future__ import annotations
 
 import heapq
 import random
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
 from typing import Any
-from unittest import mock
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AnonymousUser
 from django.core.files.base import ContentFile
-from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
@@ -39,14 +37,7 @@ from applications import idnumbers
 from applications.idnumbers import id_check_digit
 from applications.models import Application, Area, Household, KinDeclaration, KinFlag, Program
 from applications.roles import REVEAL_PERMISSION, Role
-from applications.services import (
-    area_create,
-    household_create,
-    household_update,
-    kin_declare,
-    role_grant,
-)
-from applications.services import program_create as registry_program_create
+from applications.services import household_create, household_update, kin_declare
 from approvals.models import Attachment, CardCheck
 from approvals.services.attachments import attachment_add
 from approvals.services.filing import application_create, application_edit
@@ -54,12 +45,20 @@ from approvals.services.objections import objection_raise, objection_resolve
 from approvals.services.transitions import application_transition, postings_close_due
 from audit.services import audit_record
 from common import clock
+from demo.world import (
+    LOAN_CODE,
+    SUBSIDY_CODE,
+    Grant,
+    Place,
+    grants_give,
+    loan_program_create,
+    places_create,
+    subsidy_program_create,
+)
 
 # Published in the README; demo databases only.
 DEMO_PASSWORD = "demo12345"  # noqa: S105
 SEED = 20160418  # fixed: the same demo every time
-SUBSIDY_CODE = "daohu-chanye"
-LOAN_CODE = "xiaoe-xindai"
 
 COUNTY = ("620902000000", "肃州区")
 # (code, name, reviewer, [(village code, name, cadre, households)])
@@ -111,6 +110,28 @@ COUNTY_USERS = [
 # A second reviewer in 泉湖乡: the first is recused from a relative's application (rule 4),
 # and someone else of the township must be able to take it.
 SECOND_REVIEWER = ("reviewer_quanhu_b", "620902100000")
+
+
+def county_places() -> list[Place]:
+    """The county, its townships and their villages, parents first."""
+    places = [Place(COUNTY[0], COUNTY[1])]
+    for t_code, t_name, _reviewer, villages in TOWNSHIPS:
+        places.append(Place(t_code, t_name, COUNTY[0]))
+        places += [Place(v_code, v_name, t_code) for v_code, v_name, _c, _n in villages]
+    return places
+
+
+def county_grants() -> list[Grant]:
+    """The officials of the county: one per role, the township reviewers (two in 泉湖乡)
+    and one cadre per village; the inspector may also reveal ID numbers."""
+    grants = [Grant(username, role, COUNTY[0]) for username, role in COUNTY_USERS]
+    grants.append(Grant("inspector", REVEAL_PERMISSION, COUNTY[0]))
+    grants.append(Grant(SECOND_REVIEWER[0], Role.TOWNSHIP_REVIEWER, SECOND_REVIEWER[1]))
+    for t_code, _t_name, reviewer, villages in TOWNSHIPS:
+        grants.append(Grant(reviewer, Role.TOWNSHIP_REVIEWER, t_code))
+        grants += [Grant(cadre, Role.VILLAGE_CADRE, v_code) for v_code, _v, cadre, _n in villages]
+    return grants
+
 
 # Weighted toward the surnames common in Hexi (河西) villages.
 SURNAMES = (
@@ -216,19 +237,21 @@ FILED_BETWEEN: dict[str, tuple[int, int]] = {
 
 
 class SimulatedClock:
-    """Replaces ``timezone.now`` while the history is written: the time of the current
-    event plus the real time spent since, never going backwards."""
+    """The time while the history is written: each step runs inside ``at(moment)``, which
+    freezes ``common.clock.now()`` at that moment, or just after the step before if that
+    was later: the ledger's times never go backwards, and two steps scheduled for the same
+    minute keep their order (the timer closes postings by the time their window ends)."""
+
+    TICK = timedelta(microseconds=1)
 
     def __init__(self, start: datetime) -> None:
-        self._at = start
-        self._mark = time.perf_counter()
+        self._at = start - self.TICK
 
-    def __call__(self) -> datetime:
-        return self._at + timedelta(seconds=time.perf_counter() - self._mark)
-
-    def move_to(self, at: datetime) -> None:
-        self._at = max(at, self())
-        self._mark = time.perf_counter()
+    @contextmanager
+    def at(self, moment: datetime) -> Iterator[None]:
+        self._at = max(moment, self._at + self.TICK)
+        with clock.frozen_at(self._at):
+            yield
 
 
 @dataclass(order=True)
@@ -254,7 +277,7 @@ class Seeder:
     def __init__(self, out: Callable[[str], None]) -> None:
         self.rng = random.Random(SEED)
         self.out = out
-        self.now = timezone.localtime()
+        self.now = timezone.localtime(clock.now())
         self.today = self.now.date()
         self.events: list[Event] = []
         self.users: dict[str, Any] = {}
@@ -277,11 +300,11 @@ class Seeder:
             raise AssertionError(f"demo event in the future: {at}")
         heapq.heappush(self.events, Event(at, len(self.events), run))
 
-    def play(self, clock: SimulatedClock) -> None:
+    def play(self, simulated: SimulatedClock) -> None:
         while self.events:
             event = heapq.heappop(self.events)
-            clock.move_to(event.at)
-            event.run()
+            with simulated.at(event.at):
+                event.run()
 
     # --- people and numbers -----------------------------------------------------------
 
@@ -418,54 +441,40 @@ class Seeder:
 
     # --- the registry -----------------------------------------------------------------
 
-    def registry(self, clock: SimulatedClock) -> list[tuple[Household, str]]:
+    def registry(self, simulated: SimulatedClock) -> list[tuple[Household, str]]:
         User = get_user_model()
-        clock.move_to(self.at(-80, 8, 30))
-        admin = User.objects.filter(username="admin").first()
-        if admin is None:
-            admin = User.objects.create_superuser("admin", "", DEMO_PASSWORD)
-            audit_record(
-                actor=None,
-                action="user.create",
-                object_type="user",
-                object_id=admin.pk,
-                changes={"username": [None, "admin"], "is_superuser": [None, True]},
-            )
+        with simulated.at(self.at(-80, 8, 30)):
+            admin = User.objects.filter(username="admin").first()
+            if admin is None:
+                admin = User.objects.create_superuser("admin", "", DEMO_PASSWORD)
+                audit_record(
+                    actor=None,
+                    action="user.create",
+                    object_type="user",
+                    object_id=admin.pk,
+                    changes={"username": [None, "admin"], "is_superuser": [None, True]},
+                )
         self.users["admin"] = admin
-
-        clock.move_to(self.at(-80, 9, 0))
-        county = area_create(code=COUNTY[0], name=COUNTY[1], actor=admin)
-        grants: list[tuple[str, str, str]] = [(u, r, COUNTY[0]) for u, r in COUNTY_USERS]
-        grants.append(("inspector", REVEAL_PERMISSION, COUNTY[0]))
-        grants.append((SECOND_REVIEWER[0], Role.TOWNSHIP_REVIEWER, SECOND_REVIEWER[1]))
-        for t_code, t_name, reviewer, villages in TOWNSHIPS:
-            township = area_create(code=t_code, name=t_name, parent=county, actor=admin)
-            grants.append((reviewer, Role.TOWNSHIP_REVIEWER, t_code))
+        for t_code, _t_name, reviewer, villages in TOWNSHIPS:
             self.reviewer_of[t_code] = reviewer
-            for v_code, v_name, cadre, _n in villages:
-                area_create(code=v_code, name=v_name, parent=township, actor=admin)
-                grants.append((cadre, Role.VILLAGE_CADRE, v_code))
+            for v_code, _v_name, cadre, _n in villages:
                 self.cadre_of[v_code] = cadre
 
-        clock.move_to(self.at(-80, 10, 0))
-        # One hash for all demo users (they share the published password anyway): hashing
-        # it per user would cost most of the seed's time.
-        password_hash = make_password(DEMO_PASSWORD)
-        for username, role, code in grants:
-            user, _granted = role_grant(actor=admin, username=username, role=role, area_code=code)
-            if not user.has_usable_password():
-                user.password = password_hash
-                user.save(update_fields=["password"])
-        for username in {g[0] for g in grants}:
-            self.users[username] = User.objects.get(username=username)
-
-        clock.move_to(self.at(-79, 9, 30))
-        for code, create in (
-            (SUBSIDY_CODE, self.subsidy_program),
-            (LOAN_CODE, self.loan_program),
-        ):
-            if not Program.objects.filter(code=code).exists():
-                create(admin)
+        with simulated.at(self.at(-80, 9, 0)):
+            places_create(actor=admin, places=county_places())
+        with simulated.at(self.at(-80, 10, 0)):
+            # One hash for all demo users (they share the published password anyway):
+            # hashing it per user would cost most of the seed's time.
+            self.users |= grants_give(
+                actor=admin, grants=county_grants(), password_hash=make_password(DEMO_PASSWORD)
+            )
+        with simulated.at(self.at(-79, 9, 30)):
+            for code, create in (
+                (SUBSIDY_CODE, self.subsidy_program),
+                (LOAN_CODE, self.loan_program),
+            ):
+                if not Program.objects.filter(code=code).exists():
+                    create(admin)
 
         households: list[tuple[Household, str]] = []
         day = -76
@@ -475,63 +484,34 @@ class Seeder:
                     data = self.household_data(index, v_code)
                     if index % 8 == 0:
                         day = min(day + 1, -62)
-                    clock.move_to(self.at(day, self.rng.randrange(8, 18)))
-                    household = household_create(
-                        actor=self.users[cadre],
-                        area_code=v_code,
-                        bank_card=self.bank_card(),
-                        phone=self.phone(),
-                        **data,
-                    )
+                    with simulated.at(self.at(day, self.rng.randrange(8, 18))):
+                        household = household_create(
+                            actor=self.users[cadre],
+                            area_code=v_code,
+                            bank_card=self.bank_card(),
+                            phone=self.phone(),
+                            **data,
+                        )
                     households.append((household, v_code))
         return households
 
     def subsidy_program(self, admin: Any) -> None:
-        registry_program_create(
+        subsidy_program_create(
             actor=admin,
-            code=SUBSIDY_CODE,
-            name="到户产业扶持",
-            kind=Program.Kind.SUBSIDY,
             county_code=COUNTY[0],
             # Seed 000: 952.7万元 raised from city, district and township sources.
             budget=Decimal("9527000.00"),
             effective_from=date(self.today.year - 1, 1, 1),
-            policy_reference="《肃州区精准扶贫到户产业扶持政策实施办法》",
-            household_cap=Decimal("5000.00"),
-            posting_days=7,
-            items=[
-                {
-                    "code": "pen",
-                    "name": "圈舍",
-                    "unit": "座",
-                    "unit_amount": Decimal("3000.00"),
-                    "max_quantity": 1,
-                },
-                {
-                    "code": "sheep",
-                    "name": "羊",
-                    "unit": "只",
-                    "unit_amount": Decimal("200.00"),
-                    "max_quantity": 25,
-                },
-            ],
         )
 
     def loan_program(self, admin: Any) -> None:
-        registry_program_create(
+        loan_program_create(
             actor=admin,
-            code=LOAN_CODE,
-            name="扶贫小额信贷",
-            kind=Program.Kind.LOAN,
             county_code=COUNTY[0],
             # Seed 000: 3913万元 of loans planned.
             budget=Decimal("39130000.00"),
             effective_from=date(self.today.year - 1, 1, 1),
             policy_reference="银监发〔2017〕42号；《肃州区精准扶贫小额贷款实施方案》",
-            household_cap=Decimal("50000.00"),
-            posting_days=7,
-            loan_max_amount=Decimal("50000.00"),
-            loan_max_months=36,
         )
 
     # --- the applications ----------------------------------------------------------------
@@ -821,9 +801,9 @@ class Seeder:
     # --- the whole ----------------------------------------------------------------------
 
     def run(self) -> None:
-        clock = SimulatedClock(self.at(-80, 8, 0))
-        with mock.patch.object(timezone, "now", clock), transaction.atomic():
-            households = self.registry(clock)
+        simulated = SimulatedClock(self.at(-80, 8, 0))
+        with transaction.atomic():
+            households = self.registry(simulated)
             self.subsidy = Program.objects.get(code=SUBSIDY_CODE)
             filings = self.filings(households)
             for filing in filings:
@@ -833,7 +813,7 @@ class Seeder:
             # `process_timers` will close the postings whose window has passed meanwhile).
             for day in range(-60, -2):
                 self.timer(day)
-            self.play(clock)
+            self.play(simulated)
         counts = dict.fromkeys(Application.Status.values, 0)
         for status in Application.objects.filter(area_code__startswith=COUNTY[0][:6]).values_list(
             "status", flat=True
@@ -874,37 +854,25 @@ def luhn_digit(body: str) -> str:
     return str((10 - total % 10) % 10)
 
 
-class Command(BaseCommand):
-    help = (
-        "Load the demo county (肃州区, modelled on seed 000): areas, households, the two "
-        "programs, one user per role and applications in every state. Idempotent."
-    )
+def demo_loaded() -> bool:
+    return Program.objects.filter(code=SUBSIDY_CODE).exists()
 
-    def handle(self, *args: Any, **opts: Any) -> None:
-        started = time.perf_counter()
-        if Program.objects.filter(code=SUBSIDY_CODE).exists():
-            self.stdout.write("The demo county is already loaded; nothing changed.")
-        else:
-            Seeder(self.stdout.write).run()
-            self.stdout.write(
-                self.style.SUCCESS(f"Demo county loaded in {time.perf_counter() - started:.1f} s.")
-            )
-        self.print_users()
 
-    def print_users(self) -> None:
-        names = {a.code: a.name for a in Area.objects.filter(code__startswith=COUNTY[0][:6])}
-        rows = [("admin", "superuser", "everywhere")]
-        rows += [(u, str(r), f"{COUNTY[1]} {COUNTY[0]}") for u, r in COUNTY_USERS]
-        rows[-1] = (rows[-1][0], f"{rows[-1][1]} + {REVEAL_PERMISSION}", rows[-1][2])
-        for t_code, t_name, reviewer, villages in TOWNSHIPS:
-            rows.append((reviewer, Role.TOWNSHIP_REVIEWER.value, f"{t_name} {t_code}"))
-            if t_code == SECOND_REVIEWER[1]:
-                rows.append(
-                    (SECOND_REVIEWER[0], Role.TOWNSHIP_REVIEWER.value, f"{t_name} {t_code}")
-                )
-            for v_code, _v, cadre, _n in villages:
-                rows.append((cadre, Role.VILLAGE_CADRE.value, f"{names.get(v_code, '')} {v_code}"))
-        self.stdout.write(f"\nDemo users (password for all: {DEMO_PASSWORD}):")
-        width = max(len(r[0]) for r in rows)
-        for username, role, area in rows:
-            self.stdout.write(f"  {username:<{width}}  {role:<28} {area}")
+def demo_seed(out: Callable[[str], None]) -> None:
+    """Write the demo county's history (one transaction), reporting through ``out``."""
+    Seeder(out).run()
+
+
+def demo_users() -> list[tuple[str, str, str]]:
+    """(username, role, area) of every demo user, as the command lists them."""
+    names = {a.code: a.name for a in Area.objects.filter(code__startswith=COUNTY[0][:6])}
+    rows = [("admin", "superuser", "everywhere")]
+    rows += [(u, str(r), f"{COUNTY[1]} {COUNTY[0]}") for u, r in COUNTY_USERS]
+    rows[-1] = (rows[-1][0], f"{rows[-1][1]} + {REVEAL_PERMISSION}", rows[-1][2])
+    for t_code, t_name, reviewer, villages in TOWNSHIPS:
+        rows.append((reviewer, Role.TOWNSHIP_REVIEWER.value, f"{t_name} {t_code}"))
+        if t_code == SECOND_REVIEWER[1]:
+            rows.append((SECOND_REVIEWER[0], Role.TOWNSHIP_REVIEWER.value, f"{t_name} {t_code}"))
+        for v_code, _v, cadre, _n in villages:
+            rows.append((cadre, Role.VILLAGE_CADRE.value, f"{names.get(v_code, '')} {v_code}"))
+    return rows
