@@ -4,7 +4,7 @@ grants, and an object outside it does not exist for them (404)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -73,6 +73,102 @@ def applications_visible_to(
     user: Any, *, roles: Iterable[str] | None = None
 ) -> QuerySet[Application]:
     return _scoped(Application.objects.all(), user, "area_code", roles)
+
+
+@dataclass(frozen=True)
+class ApplicationFilters:
+    """What a list of applications is narrowed to, parsed once
+    (``application_filters_parse``) and applied by ``applications_search`` for the API,
+    the queues and the pages alike."""
+
+    statuses: tuple[str, ...] = ()
+    program_id: int | None = None
+    household_id: int | None = None
+    area_prefix: str = ""  # an area code prefix: a county, township or village
+
+
+def application_filters_parse(
+    params: Mapping[str, str], *, allowed: Mapping[str, Iterable[str]] | None = None
+) -> tuple[ApplicationFilters, dict[str, str], dict[str, list[str]]]:
+    """Read list filters from request parameters: ``status`` (comma-separated) or ``state``,
+    ``program``, ``household``, ``area`` (a code prefix), ``township`` or ``village`` (a
+    12-digit code). Returns the filters, the values taken (by parameter), and the errors of
+    values that cannot be filters at all (in the user's language). ``allowed`` limits a
+    parameter to the values a page offers: others are dropped, not errors (a page shows
+    what it offered)."""
+    from django.utils.translation import gettext as _
+
+    errors: dict[str, list[str]] = {}
+    chosen: dict[str, str] = {}
+    offered = {k: {str(v) for v in values} for k, values in (allowed or {}).items()}
+
+    def take(name: str) -> str:
+        raw = str(params.get(name, "") or "").strip()
+        if not raw or (name in offered and raw not in offered[name]):
+            return ""
+        return raw
+
+    statuses: tuple[str, ...] = ()
+    for name in ("status", "state"):
+        raw = take(name)
+        if raw:
+            wanted = tuple(raw.split(","))
+            if any(s not in Application.Status.values for s in wanted):
+                errors[name] = [_("Unknown status.")]
+            else:
+                statuses, chosen[name] = wanted, raw
+    numbers: dict[str, int | None] = {"program": None, "household": None}
+    for name in numbers:
+        raw = take(name)
+        if raw:
+            if raw.isdigit():
+                numbers[name], chosen[name] = int(raw), raw
+            else:
+                errors[name] = [_("A whole number is expected.")]
+    prefix = ""
+    raw = take("area")
+    if raw:
+        if raw.isdigit() and len(raw) <= 12:
+            prefix, chosen["area"] = raw, raw
+        else:
+            errors["area"] = [_("An area code has digits only.")]
+    for name, digits in (("township", 9), ("village", 12)):
+        raw = take(name)
+        if raw:
+            if raw.isdigit() and len(raw) == 12:
+                prefix, chosen[name] = raw[:digits], raw
+            else:
+                errors[name] = [_("An area code has 12 digits.")]
+    filters = ApplicationFilters(
+        statuses=statuses,
+        program_id=numbers["program"],
+        household_id=numbers["household"],
+        area_prefix=prefix,
+    )
+    return filters, chosen, errors
+
+
+def applications_filter(
+    qs: QuerySet[Application], filters: ApplicationFilters
+) -> QuerySet[Application]:
+    """Narrow a list of applications (already scoped) by the filters."""
+    if filters.statuses:
+        qs = qs.filter(status__in=filters.statuses)
+    if filters.program_id is not None:
+        qs = qs.filter(program_id=filters.program_id)
+    if filters.household_id is not None:
+        qs = qs.filter(household_id=filters.household_id)
+    if filters.area_prefix:
+        qs = qs.filter(area_code__startswith=filters.area_prefix)
+    return qs
+
+
+def applications_search(
+    user: Any, *, filters: ApplicationFilters, roles: Iterable[str] | None = None
+) -> QuerySet[Application]:
+    """The applications the user may see (in the area of ``roles``, or any of theirs),
+    narrowed by the filters."""
+    return applications_filter(applications_visible_to(user, roles=roles), filters)
 
 
 def programs_visible_to(user: Any) -> QuerySet[Program]:

@@ -22,7 +22,12 @@ from rest_framework.views import APIView
 
 from applications.chains import step_names
 from applications.models import Application, ApplicationItem
-from applications.selectors import applications_visible_to, recusing_hashes
+from applications.selectors import (
+    application_filters_parse,
+    applications_filter,
+    applications_visible_to,
+    recusing_hashes,
+)
 from approvals.models import CardCheck, Objection
 from approvals.policy import CardFacts
 from approvals.selectors import (
@@ -351,21 +356,10 @@ class ApplicationViewSet(
         )
         qs = applications_with_kin_flag(qs)
         params = self.request.query_params
-        if params.get("status"):
-            statuses = params["status"].split(",")
-            if any(s not in Application.Status.values for s in statuses):
-                raise DRFValidationError({"status": [_("Unknown status.")]})
-            qs = qs.filter(status__in=statuses)
-        program = _int_param(self.request, "program")
-        if program is not None:
-            qs = qs.filter(program_id=program)
-        household = _int_param(self.request, "household")
-        if household is not None:
-            qs = qs.filter(household_id=household)
-        if params.get("area"):
-            if not params["area"].isdigit():
-                raise DRFValidationError({"area": [_("An area code has digits only.")]})
-            qs = qs.filter(area_code__startswith=params["area"])
+        filters, _chosen, errors = application_filters_parse(params)
+        if errors:
+            raise InvalidInput(errors)
+        qs = applications_filter(qs, filters)
         ordering = params.get("ordering", "-created_at")
         allowed = {"created_at", "amount", "posting_ends_at", "status_changed_at"}
         if ordering.lstrip("-") not in allowed:

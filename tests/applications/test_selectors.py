@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from applications.idnumbers import lookup_hash
-from applications.models import Household
+from applications.models import Application, Household
 from applications.roles import Role, level_of_code, prefix_of_code
 from applications.selectors import (
+    ApplicationFilters,
+    application_filters_parse,
     application_get,
+    applications_search,
     applications_visible_to,
     areas_visible_to,
     bank_cards_shared,
@@ -127,3 +130,57 @@ def test_bank_cards_shared_counts_households_outside_the_subquery(world: World) 
     shared = bank_cards_shared(Household.objects.filter(pk=mine.pk).values("bank_card_hash"))
 
     assert list(shared) == [(lookup_hash(card), 2)]
+
+
+# --- list filters ------------------------------------------------------------------------------
+
+
+def test_application_filters_parse_reads_every_vocabulary() -> None:
+    filters, chosen, errors = application_filters_parse(
+        {"status": "posted,approved", "program": "7", "household": "9", "township": "620902100000"}
+    )
+
+    assert errors == {}
+    assert filters == ApplicationFilters(
+        statuses=("posted", "approved"), program_id=7, household_id=9, area_prefix="620902100"
+    )
+    assert chosen["township"] == "620902100000"
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"status": "posted,nonsense"}, "status"),
+        ({"program": "x"}, "program"),
+        ({"household": "-1"}, "household"),
+        ({"area": "62a"}, "area"),
+        ({"village": "6209"}, "village"),
+    ],
+)
+def test_application_filters_parse_names_bad_values(params: dict[str, str], field: str) -> None:
+    filters, chosen, errors = application_filters_parse(params)
+
+    assert list(errors) == [field]
+    assert field not in chosen
+
+
+def test_application_filters_parse_drops_what_a_page_does_not_offer() -> None:
+    filters, chosen, errors = application_filters_parse(
+        {"state": "approved", "township": "620903100000"},
+        allowed={"state": ["posted"], "township": ["620902100000"]},
+    )
+
+    assert (filters, chosen, errors) == (ApplicationFilters(), {}, {})
+
+
+@pytest.mark.django_db
+def test_applications_search_stays_in_scope_whatever_the_filter(world: World) -> None:
+    mine = world.application(Application.Status.DRAFT)
+    theirs = world.application(Application.Status.DRAFT, area_code=VILLAGE_B)
+
+    everywhere = ApplicationFilters(area_prefix="62")
+    found = set(
+        applications_search(world.user("cadre_v1"), filters=everywhere).values_list("pk", flat=True)
+    )
+
+    assert mine.pk in found and theirs.pk not in found

@@ -30,6 +30,8 @@ from applications.lifecycle import lifecycle_of
 from applications.models import Application, Area, Household, Program
 from applications.roles import Role
 from applications.selectors import (
+    application_filters_parse,
+    applications_search,
     applications_visible_to,
     areas_visible_to,
     has_role_in,
@@ -483,16 +485,19 @@ def application_objection(request: HttpRequest, pk: int) -> HttpResponse:
 
 @cadre_required
 def village_applications(request: HttpRequest) -> HttpResponse:
+    filters, chosen, _errors = application_filters_parse(
+        request.GET,
+        allowed={
+            "status": Application.Status.values,
+            **dict.fromkeys(("state", "program", "household", "area", "township", "village"), []),
+        },
+    )
     apps = (
-        applications_visible_to(request.user, roles=[CADRE])
+        applications_search(request.user, filters=filters, roles=[CADRE])
         .select_related("household", "program")
         .order_by("-created_at", "-id")
     )
-    status = request.GET.get("status", "")
-    if status in Application.Status.values:
-        apps = apps.filter(status=status)
-    else:
-        status = ""
+    status = chosen.get("status", "")
     page = Paginator(apps, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,

@@ -26,6 +26,8 @@ from applications.chains import chain_of
 from applications.models import Application, Area
 from applications.roles import Role
 from applications.selectors import (
+    application_filters_parse,
+    applications_filter,
     areas_visible_to,
     has_role_in,
     programs_visible_to,
@@ -121,24 +123,21 @@ def _filter_options(user: Any) -> dict[str, Any]:
 def _filtered(
     qs: QuerySet[Application], params: Any, options: dict[str, Any]
 ) -> tuple[QuerySet[Application], dict[str, str]]:
-    chosen: dict[str, str] = {}
-    township = params.get("township", "")
-    if township in {a.code for a in options["townships"]}:
-        qs = qs.filter(area_code__startswith=township[:9])
-        chosen["township"] = township
-    village = params.get("village", "")
-    if village in {a.code for a in options["villages"]}:
-        qs = qs.filter(area_code=village)
-        chosen["village"] = village
-    program = params.get("program", "")
-    if program in {str(p.pk) for p in options["programs"]}:
-        qs = qs.filter(program_id=int(program))
-        chosen["program"] = program
-    state = params.get("state", "")
-    if state in {v for v, _label in options["states"]}:
-        qs = qs.filter(status=state)
-        chosen["state"] = state
-    return qs, chosen
+    """The list narrowed by the filters the page offers (others are ignored)."""
+    filters, chosen, _errors = application_filters_parse(
+        params,
+        allowed={
+            "township": [a.code for a in options["townships"]],
+            "village": [a.code for a in options["villages"]],
+            "program": [str(p.pk) for p in options["programs"]],
+            "state": [v for v, _label in options["states"]],
+            # The page's own vocabulary only: no free prefixes, statuses or households.
+            "area": [],
+            "status": [],
+            "household": [],
+        },
+    )
+    return applications_filter(qs, filters), chosen
 
 
 def _task_list(request: HttpRequest, mode: str) -> HttpResponse:
