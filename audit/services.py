@@ -102,8 +102,13 @@ def audit_refusal(
     reason: str,
 ) -> None:
     """Record a refused action in a transaction of its own, after the refused change rolled
-    back: the refusal stays on the record although the action left no other trace."""
-    with transaction.atomic():
+    back: the refusal stays on the record although the action left no other trace.
+
+    Guarantees: the transaction is durable, the outermost one: it commits here, so no outer
+    rollback can erase the refusal. A caller inside a transaction is an error
+    (``RuntimeError``), not a refusal silently lost: services refuse before or after their
+    own transaction, never inside one."""
+    with transaction.atomic(durable=True):
         audit_record(
             actor=actor,
             action=action,

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from audit.hashing import entry_hash
 from audit.models import GENESIS_HASH, AuditEntry, ChainHead
-from audit.services import audit_record, chain_for_area, model_changes
+from audit.services import audit_record, audit_refusal, chain_for_area, model_changes
 from tests.factories import COUNTY, COUNTY_B, VILLAGE_1, VILLAGE_B, World
 
 HASHED = (
@@ -155,3 +155,16 @@ def test_application_edit_audited_before_and_after(world: World) -> None:
         "seq"
     )
     assert entry.changes["amount"] == ["4000.00", "400.00"]
+
+
+@pytest.mark.django_db
+def test_audit_refusal_is_never_written_inside_a_transaction_that_could_roll_back() -> None:
+    """A refusal commits on its own: inside someone else's transaction it would vanish with
+    that transaction's rollback, so it is refused outright and nothing is written."""
+    before = AuditEntry.objects.count()
+
+    with pytest.raises(RuntimeError, match="durable"):
+        with transaction.atomic():
+            audit_refusal(actor=None, action="x.y", object_type="t", reason="refused")
+
+    assert AuditEntry.objects.count() == before
