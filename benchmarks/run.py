@@ -1075,7 +1075,8 @@ def documents_run(world: World) -> None:
     from applications.services import area_create, role_grant
     from approvals.services.transitions import application_transition
     from documents.models import DocumentBatch
-    from documents.services import agreement_issue, document_batch_request, document_batch_run
+    from documents.services.batches import document_batch_request, document_batch_run
+    from documents.services.issuing import agreement_issue
 
     county = Area.objects.get(code=COUNTY)
     township = area_create(code=DOC_TOWNSHIP, name="文书乡", parent=county)

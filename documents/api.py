@@ -24,8 +24,10 @@ from approvals.models import Attachment
 from approvals.selectors import attachments_visible_to
 from approvals.services.attachments import attachment_add
 from common.errors import InvalidInput, NotFound
-from documents import selectors, services
+from documents import selectors
 from documents.models import DocumentBatch, StoredDocument
+from documents.services.batches import document_batch_request
+from documents.services.issuing import document_issue
 
 MAX_VERIFY_UPLOAD = 20 * 1024 * 1024
 
@@ -177,7 +179,7 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         if not data.is_valid():
             raise _invalid(data.errors)
         values = data.validated_data
-        document = services.document_issue(
+        document = document_issue(
             actor=request.user,
             kind=values["kind"],
             application_id=values.get("application"),
@@ -296,7 +298,7 @@ class BatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data = BatchRequestSerializer(data=request.data)
         if not data.is_valid():
             raise _invalid(data.errors)
-        batch = services.document_batch_request(
+        batch = document_batch_request(
             actor=request.user,
             kind=data.validated_data["kind"],
             township_code=data.validated_data["township"],

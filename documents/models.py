@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import Application, Household
+from common.models import BatchJob
 
 
 class StoredDocument(models.Model):
@@ -66,20 +67,15 @@ class StoredDocument(models.Model):
         return f"{self.get_kind_display()} {self.verification_code}"
 
 
-class DocumentBatch(models.Model):
+class DocumentBatch(BatchJob):
     """A background job issuing one kind of document for a whole township (the agreements
     of its approved applications, or the notices of its villages), with its progress and,
-    when done, one ZIP of the PDFs."""
+    when done, one ZIP of the PDFs. Its state, heartbeat, attempts and task are the batch
+    runner's (``common.batches``)."""
 
     class Kind(models.TextChoices):
         AGREEMENTS = "agreements", _("agreements of the approved applications")
         NOTICES = "notices", _("public notices of the villages")
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("queued")
-        RUNNING = "running", _("running")
-        DONE = "done", _("done")
-        FAILED = "failed", _("failed")
 
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     township_code = models.CharField(_("township code"), max_length=12)
@@ -89,26 +85,9 @@ class DocumentBatch(models.Model):
         related_name="+",
         verbose_name=_("requested by"),
     )
-    status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
-    )
     total = models.PositiveIntegerField(_("documents in the batch"), default=0)
     done = models.PositiveIntegerField(_("documents issued"), default=0)
     zip_file = models.FileField(_("ZIP file"), upload_to="batches/", max_length=200, blank=True)
-    error = models.TextField(_("error"), blank=True)
-    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
-    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    # Written by the worker when it claims the batch and after every document: a running
-    # batch whose heartbeat has gone quiet lost its worker (``document_batches_recover``).
-    heartbeat_at = models.DateTimeField(_("last sign of progress"), null=True, blank=True)
-    # How many times a worker has started it; the claim counts it, the recovery sweep gives
-    # up after ``DOCUMENT_BATCH_MAX_ATTEMPTS``.
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    # The task that will run it, set once the task queue has taken it: a queued batch with
-    # no task (the enqueue after the commit failed, or the process died before it) or whose
-    # task has ended is put in the queue again by ``document_batches_recover``.
-    task_id = models.CharField(_("task"), max_length=64, blank=True)
-    enqueued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("document batch")

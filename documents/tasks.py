@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from documents.services import document_batch_run
-
 
 @task()
 def document_batch_task(batch_id: int) -> None:
+    # Imported here: the batch service declares this task as the one its queue enqueues.
+    from documents.services.batches import document_batch_run
+
     document_batch_run(batch_id=batch_id)

@@ -17,7 +17,7 @@ from approvals.services.attachments import attachment_add
 from common.errors import NotFound, ServiceError
 from documents.models import DocumentBatch, StoredDocument
 from documents.selectors import document_batches_visible_to, document_get, document_verify
-from documents.services import DOCUMENT_BATCH_MAX_ATTEMPTS, document_batch_request
+from documents.services.batches import DOCUMENT_BATCH_MAX_ATTEMPTS, document_batch_request
 
 MAX_UPLOAD = 20 * 1024 * 1024
 

@@ -21,20 +21,20 @@ from rest_framework.test import APIClient
 
 from applications.services import role_grant
 from audit.models import AuditEntry
-from common.errors import InvalidInput, NotFound
-from documents import services
+from common.batches import BatchRecovery
+from common.errors import Code, InvalidInput, NotFound
 from documents.models import DocumentBatch, StoredDocument
 from documents.selectors import document_read
-from documents.services import (
+from documents.services import batches as batch_services
+from documents.services.batches import (
     DOCUMENT_BATCH_MAX_ATTEMPTS,
     DOCUMENT_BATCH_STALE_AFTER,
-    BatchRecovery,
-    agreement_issue,
     document_batch_gave_up_message,
     document_batch_request,
     document_batch_run,
     document_batches_recover,
 )
+from documents.services.issuing import agreement_issue
 from tests.documents.conftest import OTHER_TOWNSHIP, TOWNSHIP, World
 
 Capture = Callable[..., AbstractContextManager[list[Callable[[], None]]]]
@@ -114,23 +114,26 @@ def test_batch_request_is_audited(world: World) -> None:
 
 @pytest.mark.parametrize("who", ["outsider", "cadre", "inspector"])
 def test_batch_request_outside_batch_role_or_area_is_not_found(world: World, who: str) -> None:
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as err:
         document_batch_request(
             actor=getattr(world, who), kind=DocumentBatch.Kind.AGREEMENTS, township_code=TOWNSHIP
         )
+    assert err.value.code == Code.NOT_FOUND
     assert not DocumentBatch.objects.exists()
 
 
 def test_batch_request_for_another_township_is_not_found(world: World) -> None:
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as err:
         document_batch_request(
             actor=world.reviewer, kind=DocumentBatch.Kind.AGREEMENTS, township_code=OTHER_TOWNSHIP
         )
+    assert err.value.code == Code.NOT_FOUND
 
 
 def test_batch_request_unknown_kind_is_invalid(world: World) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as err:
         document_batch_request(actor=world.reviewer, kind="letters", township_code=TOWNSHIP)
+    assert err.value.code == Code.INVALID
 
 
 # --- API and page --------------------------------------------------------------------------
@@ -231,7 +234,7 @@ def test_batch_failure_is_recorded_with_its_message(
     def broken(**kwargs: Any) -> StoredDocument:
         raise OSError("disk full")
 
-    monkeypatch.setattr("documents.services.agreement_issue", broken)
+    monkeypatch.setattr("documents.services.batches.agreement_issue", broken)
     batch = document_batch_run(batch_id=batch.pk)
 
     assert batch.status == DocumentBatch.Status.FAILED
@@ -256,7 +259,7 @@ def _crash_after(monkeypatch: pytest.MonkeyPatch, documents: int) -> None:
         issued.append(kwargs["application_id"])
         return agreement_issue(**kwargs)
 
-    monkeypatch.setattr("documents.services.agreement_issue", issue_then_die)
+    monkeypatch.setattr("documents.services.batches.agreement_issue", issue_then_die)
 
 
 def _requested(world: World) -> DocumentBatch:
@@ -422,7 +425,7 @@ def test_worker_that_lost_its_batch_stops_and_writes_nothing(
         document_batches_recover(now=_later())
         return real_issue(**kwargs)
 
-    monkeypatch.setattr("documents.services.agreement_issue", issue_while_swept)
+    monkeypatch.setattr("documents.services.batches.agreement_issue", issue_while_swept)
     stalled = document_batch_run(batch_id=batch.pk)
 
     assert (stalled.status, stalled.done, stalled.zip_file) == (
@@ -431,7 +434,7 @@ def test_worker_that_lost_its_batch_stops_and_writes_nothing(
         "",
     )
     assert not AuditEntry.objects.filter(action="document_batch.finish").exists()
-    monkeypatch.setattr("documents.services.agreement_issue", real_issue)
+    monkeypatch.setattr("documents.services.batches.agreement_issue", real_issue)
     finished = document_batch_run(batch_id=batch.pk)
     assert (finished.status, finished.done, finished.attempts) == (
         DocumentBatch.Status.DONE,
@@ -571,7 +574,7 @@ def test_requeued_running_batch_forgets_its_dead_workers_task(
 
     settings.TASKS = DATABASE_TASKS
     batch = _requested(world)  # on_commit is not run here: no task yet
-    services._enqueue_batch(batch.pk)
+    batch_services._enqueue_batch(batch.pk)
     batch.refresh_from_db()
     dead_task = batch.task_id
     DBTaskResult.objects.filter(pk=dead_task).update(status=TaskResultStatus.RUNNING)
@@ -599,13 +602,13 @@ def test_two_workers_on_one_batch_exactly_one_does_the_work(
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
     batch = _requested(world)
     worked: list[int] = []
-    real_subjects = services._batch_subjects
+    real_subjects = batch_services._batch_subjects
 
     def counted(batch: DocumentBatch) -> list[tuple[str, Any]]:
         worked.append(batch.pk)
         return real_subjects(batch)
 
-    monkeypatch.setattr(services, "_batch_subjects", counted)
+    monkeypatch.setattr(batch_services, "_batch_subjects", counted)
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from approvals.models import Attachment
 from documents.models import StoredDocument
 from documents.selectors import document_read, document_verify
-from documents.services import agreement_issue
+from documents.services.issuing import agreement_issue
 from documents.views import MAX_UPLOAD
 from tests.documents.conftest import World
 from tests.factories import SIGNED_AGREEMENT_PDF

@@ -15,7 +15,7 @@ from django.utils import timezone
 from applications.models import Application
 from audit.models import AuditEntry
 from documents.models import DocumentBatch
-from documents.services import DOCUMENT_BATCH_MAX_ATTEMPTS, DOCUMENT_BATCH_STALE_AFTER
+from documents.services.batches import DOCUMENT_BATCH_MAX_ATTEMPTS, DOCUMENT_BATCH_STALE_AFTER
 from tests.factories import TOWNSHIP_1, World, after_posting
 
 S = Application.Status

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from approvals.services.transitions import postings_close_due
-from documents.services import document_batches_recover
+from documents.services.batches import document_batches_recover
 
 
 class Command(BaseCommand):

@@ -8,17 +8,17 @@ from PIL import Image as PILImage
 
 from approvals.services.transitions import application_transition
 from audit.models import AuditEntry
-from common.errors import NotFound, Refused
+from common.errors import Code, NotFound, Refused
 from documents import rendering
 from documents.models import StoredDocument
 from documents.selectors import document_read
-from documents.services import (
+from documents.services.issuing import (
     agreement_issue,
     benefits_card_issue,
     decision_letter_issue,
     notice_issue,
-    verification_url,
 )
+from documents.services.verification import verification_url
 from tests.documents.conftest import VILLAGE, World, id_number
 from tests.factories import upload_signed_agreement
 
@@ -85,21 +85,24 @@ def test_agreement_sha256_and_code_are_in_the_audit_trail(world: World) -> None:
 
 def test_agreement_refused_before_approval(world: World) -> None:
     app = world.application_posted(world.household)
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as err:
         agreement_issue(actor=world.cadre, application_id=app.pk)
+    assert err.value.code == Code.NOT_APPROVED
     assert not StoredDocument.objects.exists()
 
 
 def test_agreement_out_of_area_is_not_found(world: World) -> None:
     app = world.application_approved(world.household)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as err:
         agreement_issue(actor=world.outsider, application_id=app.pk)
+    assert err.value.code == Code.NOT_FOUND
 
 
 def test_agreement_not_issued_by_inspector(world: World) -> None:
     app = world.application_approved(world.household)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as err:
         agreement_issue(actor=world.inspector, application_id=app.pk)
+    assert err.value.code == Code.NOT_FOUND
 
 
 def test_decision_letter_returned_holds_the_reason(world: World) -> None:
@@ -143,13 +146,15 @@ def test_notice_lists_postings_without_id_phone_or_card(world: World) -> None:
 
 def test_notice_out_of_area_is_not_found(world: World) -> None:
     world.application_posted(world.household)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as err:
         notice_issue(actor=world.outsider, village_code=VILLAGE)
+    assert err.value.code == Code.NOT_FOUND
 
 
 def test_notice_refused_when_nothing_is_posted(world: World) -> None:
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as err:
         notice_issue(actor=world.cadre, village_code=VILLAGE)
+    assert err.value.code == Code.NOTHING_POSTED
 
 
 def test_benefits_card_lists_supports_with_amounts_and_dates(world: World) -> None:
