@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 
 from applications.models import Application, Program
 from applications.roles import Role
+from common.actors import Actor
 
 S = Application.Status
 
@@ -268,7 +269,7 @@ def moves(
 # --- the subsidy chain (到户产业扶持) ------------------------------------------------------
 
 
-def _open_posting(application: Application, actor: Any, now: datetime) -> None:
+def _open_posting(application: Application, actor: Actor, now: datetime) -> None:
     application.posting_started_at = now
     application.posting_ends_at = now + timedelta(days=application.program_version.posting_days)
 

@@ -16,17 +16,18 @@ from applications.chains import Chain, Step, chain_of
 from applications.models import Application
 from applications.selectors import has_role_in
 from common import clock
+from common.actors import Actor
 
 
 def _role(role: str) -> Callable[[Lifecycle, Any], bool]:
-    def check(lifecycle: Lifecycle, user: Any) -> bool:
+    def check(lifecycle: Lifecycle, user: Actor) -> bool:
         return user is not None and has_role_in(user, role, lifecycle.application.area_code)
 
     check.__name__ = f"has_{role}"
     return check
 
 
-def _system(lifecycle: Lifecycle, user: Any) -> bool:
+def _system(lifecycle: Lifecycle, user: Actor) -> bool:
     """Only the system (a timer) takes a system move."""
     return user is None
 
@@ -38,7 +39,7 @@ class Lifecycle:
     chain: Chain
     state: Any
 
-    def __init__(self, application: Application, actor: Any = None) -> None:
+    def __init__(self, application: Application, actor: Actor = None) -> None:
         self.application = application
         self.actor = actor
 
@@ -48,7 +49,7 @@ class Lifecycle:
             return None
         return getattr(self, _attribute(name))
 
-    def allowed_by_role(self, name: str, user: Any) -> bool:
+    def allowed_by_role(self, name: str, user: Actor) -> bool:
         """The transition leaves the current state and the user's role may take it."""
         bound = self.method(name)
         return bool(bound is not None and bound.can_proceed() and bound.has_perm(user))
@@ -105,6 +106,6 @@ def lifecycle_class(chain: Chain) -> type[Lifecycle]:
     return type(f"{chain.key.title()}Lifecycle", (Lifecycle,), attrs)
 
 
-def lifecycle_of(application: Application, actor: Any = None) -> Lifecycle:
+def lifecycle_of(application: Application, actor: Actor = None) -> Lifecycle:
     """The state machine of the application's chain, bound to it and the actor."""
     return lifecycle_class(chain_of(application))(application, actor)

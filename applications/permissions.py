@@ -17,6 +17,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from applications.models import Area
 from applications.roles import PERMISSION_ROLE, REVEAL_PERMISSION, ROLE_PERMISSION, prefix_of_code
+from common.actors import Actor
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Grant:
 _CACHE_ATTR = "_fupin_grants"
 
 
-def grants_of(user: Any) -> tuple[Grant, ...]:
+def grants_of(user: Actor) -> tuple[Grant, ...]:
     """Every role the user holds, with the area and its code prefix. One query per user
     object (cached on it for the request)."""
     if user is None or not getattr(user, "is_authenticated", False):
@@ -37,7 +38,10 @@ def grants_of(user: Any) -> tuple[Grant, ...]:
     cached: tuple[Grant, ...] | None = getattr(user, _CACHE_ATTR, None)
     if cached is not None:
         return cached
-    result = grants_of_users([user.pk]).get(user.pk, ())
+    pk = user.pk
+    if pk is None:
+        return ()
+    result = grants_of_users([pk]).get(pk, ())
     setattr(user, _CACHE_ATTR, result)
     return result
 
@@ -81,12 +85,12 @@ def users_granted_in(prefixes: Iterable[str]) -> QuerySet[Any]:
     )
 
 
-def forget_grants(user: Any) -> None:
+def forget_grants(user: Actor) -> None:
     if hasattr(user, _CACHE_ATTR):
         delattr(user, _CACHE_ATTR)
 
 
-def permission_grant(user: Any, codename: str, area: Area) -> bool:
+def permission_grant(user: Actor, codename: str, area: Area) -> bool:
     """Grant; returns False when the user already held it."""
     forget_grants(user)
     if any(
@@ -102,7 +106,7 @@ def _perm_of(role: str) -> str:
     return ROLE_PERMISSION.get(role, role)
 
 
-def permission_revoke(user: Any, codename: str, area: Area) -> None:
+def permission_revoke(user: Actor, codename: str, area: Area) -> None:
     remove_perm(f"applications.{codename}", user, area)
     forget_grants(user)
 

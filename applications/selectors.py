@@ -21,11 +21,12 @@ from applications.models import (
 )
 from applications.permissions import Grant, grants_of, grants_of_users, users_granted_in
 from applications.roles import REVEAL_PERMISSION, Role
+from common.actors import Actor
 
 M = TypeVar("M", bound=Model)
 
 
-def scope_prefixes(user: Any, roles: Iterable[str] | None = None) -> list[str]:
+def scope_prefixes(user: Actor, roles: Iterable[str] | None = None) -> list[str]:
     """The code prefixes the user may read, optionally only those of some roles. Nested
     prefixes are collapsed (a township covers its villages)."""
     wanted = set(roles) if roles is not None else None
@@ -43,12 +44,12 @@ def scope_prefixes(user: Any, roles: Iterable[str] | None = None) -> list[str]:
     return collapsed
 
 
-def is_everywhere(user: Any) -> bool:
-    return bool(getattr(user, "is_superuser", False) and user.is_active)
+def is_everywhere(user: Actor) -> bool:
+    return bool(getattr(user, "is_superuser", False) and getattr(user, "is_active", False))
 
 
 def _scoped(
-    qs: QuerySet[M], user: Any, field: str, roles: Iterable[str] | None = None
+    qs: QuerySet[M], user: Actor, field: str, roles: Iterable[str] | None = None
 ) -> QuerySet[M]:
     if is_everywhere(user) and roles is None:
         return qs
@@ -61,16 +62,16 @@ def _scoped(
     return qs.filter(cond)
 
 
-def areas_visible_to(user: Any) -> QuerySet[Area]:
+def areas_visible_to(user: Actor) -> QuerySet[Area]:
     return _scoped(Area.objects.all(), user, "code")
 
 
-def households_visible_to(user: Any) -> QuerySet[Household]:
+def households_visible_to(user: Actor) -> QuerySet[Household]:
     return _scoped(Household.objects.all(), user, "area_code")
 
 
 def applications_visible_to(
-    user: Any, *, roles: Iterable[str] | None = None
+    user: Actor, *, roles: Iterable[str] | None = None
 ) -> QuerySet[Application]:
     return _scoped(Application.objects.all(), user, "area_code", roles)
 
@@ -164,14 +165,14 @@ def applications_filter(
 
 
 def applications_search(
-    user: Any, *, filters: ApplicationFilters, roles: Iterable[str] | None = None
+    user: Actor, *, filters: ApplicationFilters, roles: Iterable[str] | None = None
 ) -> QuerySet[Application]:
     """The applications the user may see (in the area of ``roles``, or any of theirs),
     narrowed by the filters."""
     return applications_filter(applications_visible_to(user, roles=roles), filters)
 
 
-def programs_visible_to(user: Any) -> QuerySet[Program]:
+def programs_visible_to(user: Actor) -> QuerySet[Program]:
     """Programs belong to a county; anyone holding a role inside the county sees them."""
     if is_everywhere(user):
         return Program.objects.all()
@@ -181,20 +182,20 @@ def programs_visible_to(user: Any) -> QuerySet[Program]:
     return Program.objects.filter(area__code__in=[c + "000000" for c in counties])
 
 
-def has_role_in(user: Any, role: str, area_code: str) -> bool:
+def has_role_in(user: Actor, role: str, area_code: str) -> bool:
     """True when the user holds ``role`` on an area that contains ``area_code``."""
     return any(g.role == role and area_code.startswith(g.prefix) for g in grants_of(user))
 
 
-def roles_in(user: Any, area_code: str) -> set[str]:
+def roles_in(user: Actor, area_code: str) -> set[str]:
     return {g.role for g in grants_of(user) if area_code.startswith(g.prefix)}
 
 
-def can_reveal_id(user: Any, area_code: str) -> bool:
+def can_reveal_id(user: Actor, area_code: str) -> bool:
     return has_role_in(user, REVEAL_PERMISSION, area_code)
 
 
-def grants_for(user: Any) -> tuple[Grant, ...]:
+def grants_for(user: Actor) -> tuple[Grant, ...]:
     return grants_of(user)
 
 
@@ -229,7 +230,7 @@ def bank_cards_shared(
     )
 
 
-def application_get(user: Any, pk: int) -> Application:
+def application_get(user: Actor, pk: int) -> Application:
     """The application if the user may see it; ``Application.DoesNotExist`` otherwise."""
     return (
         applications_visible_to(user)
@@ -246,26 +247,26 @@ ACTING_ROLES = frozenset(
 )
 
 
-def kin_declarations_visible_to(user: Any) -> QuerySet[KinDeclaration]:
+def kin_declarations_visible_to(user: Actor) -> QuerySet[KinDeclaration]:
     """An official's own declarations; an inspector's, of every official holding a role in
     their county; an admin's, all."""
     if is_everywhere(user):
         return KinDeclaration.objects.all()
     if not getattr(user, "is_authenticated", False):
         return KinDeclaration.objects.none()
-    cond = Q(official_id=user.pk)
+    cond = Q(official_id=getattr(user, "pk", None))
     inspected = scope_prefixes(user, roles=[Role.INSPECTOR])
     if inspected:
         cond |= Q(official_id__in=users_granted_in(inspected))
     return KinDeclaration.objects.filter(cond)
 
 
-def kin_flags_visible_to(user: Any) -> QuerySet[KinFlag]:
+def kin_flags_visible_to(user: Actor) -> QuerySet[KinFlag]:
     """The flags of the applications the user may see."""
     return KinFlag.objects.filter(application__in=applications_visible_to(user))
 
 
-def recusing_hashes(user: Any) -> frozenset[str]:
+def recusing_hashes(user: Actor) -> frozenset[str]:
     """The ID hashes that recuse the user: their own number and their close relatives'
     (``KinDeclaration.RECUSING``). Empty for the system and the public."""
     if user is None or not getattr(user, "is_authenticated", False):

@@ -37,12 +37,13 @@ from applications.selectors import (
 )
 from audit.services import audit_record, audit_refusal, model_changes
 from common import clock
+from common.actors import Actor, person_or_none
 from common.errors import Code, Forbidden, InvalidInput, NotFound
 
 MAX_MEMBERS = 30
 
 
-def area_create(*, code: str, name: str, parent: Area | None = None, actor: Any = None) -> Area:
+def area_create(*, code: str, name: str, parent: Area | None = None, actor: Actor = None) -> Area:
     """Create an area (idempotent on the code); the level follows from the code."""
     from applications.roles import level_of_code
 
@@ -100,7 +101,7 @@ def _holder_errors(holder: str, head_name: str) -> list[str]:
     return []
 
 
-def _shared_card_record(*, actor: Any, household: Household) -> None:
+def _shared_card_record(*, actor: Actor, household: Household) -> None:
     """A card also registered to another household is a red flag (DOMAIN rule 5): on the
     record for inspectors, and the payments to it wait for a card check."""
     holders = dict(bank_cards_shared([household.bank_card_hash]))
@@ -122,7 +123,7 @@ def _shared_card_record(*, actor: Any, household: Household) -> None:
 
 def household_create(
     *,
-    actor: Any,
+    actor: Actor,
     area_code: str,
     head_name: str,
     head_id_number: str,
@@ -238,7 +239,7 @@ def household_create(
             draft.bank_card_hash = idnumbers.lookup_hash(card)
             draft.bank_card_masked = idnumbers.mask_bank_card(card)
             draft.bank_card_holder = holder
-            draft.created_by = actor if getattr(actor, "is_authenticated", False) else None
+            draft.created_by = person_or_none(actor)
             draft.save()
             people = [
                 Person(
@@ -308,7 +309,7 @@ def household_snapshot(
 
 def household_update(
     *,
-    actor: Any,
+    actor: Actor,
     household_id: int,
     phone: str | None = None,
     bank_card: str | None = None,
@@ -406,7 +407,7 @@ def household_update(
     return household
 
 
-def person_reveal_id(*, actor: Any, person_id: int) -> str:
+def person_reveal_id(*, actor: Actor, person_id: int) -> str:
     """The full ID number, for a user holding the reveal permission on the area; the reveal
     is on the record (and so is a refused attempt)."""
     person = (
@@ -457,7 +458,7 @@ def person_reveal_id(*, actor: Any, person_id: int) -> str:
 
 def program_create(
     *,
-    actor: Any,
+    actor: Actor,
     code: str,
     name: str,
     kind: str,
@@ -510,7 +511,7 @@ def program_create(
 
 def program_version_add(
     *,
-    actor: Any,
+    actor: Actor,
     program: Program,
     effective_from: date,
     policy_reference: str,
@@ -592,7 +593,7 @@ def program_version_current(program: Program, on: date | None = None) -> Program
 
 
 def role_grant(
-    *, actor: Any, username: str, role: str, area_code: str, password: str | None = None
+    *, actor: Actor, username: str, role: str, area_code: str, password: str | None = None
 ) -> tuple[Any, bool]:
     """Create the user if needed and grant the role on the area. Returns (user, granted):
     granted is False when the user already held it. Audited."""
@@ -660,7 +661,7 @@ def role_grant(
 
 
 def kin_declare(
-    *, actor: Any, official_id: int, relation: str, name: str, id_number: str
+    *, actor: Actor, official_id: int, relation: str, name: str, id_number: str
 ) -> KinDeclaration:
     """Record an official's own ID number (``relation="self"``) or a relative's (亲属备案).
 
@@ -723,7 +724,7 @@ def kin_declare(
                 id_cipher=idnumbers.encrypt(number),
                 id_hash=digest,
                 id_masked=idnumbers.mask_id_number(number),
-                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                created_by=person_or_none(actor),
             )
             for county in counties:
                 audit_record(
@@ -751,7 +752,7 @@ def kin_declare(
     return declaration
 
 
-def kin_flags_detect(*, actor: Any, application_ids: Iterable[int]) -> list[KinFlag]:
+def kin_flags_detect(*, actor: Actor, application_ids: Iterable[int]) -> list[KinFlag]:
     """Flag (备案) each open application among these whose household includes an official
     acting in its area, or a close relative that official declared.
 

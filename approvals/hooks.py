@@ -6,12 +6,12 @@ change rolls back with it, so what listens can never drift from what happened.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from applications.models import Application
+from common.actors import Actor
 
-CreatedListener = Callable[[Application, Any], None]
-TransitionListener = Callable[[Application, str, str, Any], None]
+CreatedListener = Callable[[Application, Actor], None]
+TransitionListener = Callable[[Application, str, str, Actor], None]
 
 _created: list[CreatedListener] = []
 _transitioned: list[TransitionListener] = []
@@ -29,11 +29,11 @@ def on_transition(listener: TransitionListener) -> TransitionListener:
     return listener
 
 
-def notify_created(application: Application, actor: Any) -> None:
+def notify_created(application: Application, actor: Actor) -> None:
     for listener in _created:
         listener(application, actor)
 
 
-def notify_transition(application: Application, name: str, from_state: str, actor: Any) -> None:
+def notify_transition(application: Application, name: str, from_state: str, actor: Actor) -> None:
     for listener in _transitioned:
         listener(application, name, from_state, actor)

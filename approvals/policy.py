@@ -8,13 +8,13 @@ from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.chains import chain_of
 from applications.models import Application, Household, ProgramItem, ProgramVersion
+from common.actors import Actor
 from common.errors import Code, Refusal
 from common.money import to_fen
 
@@ -62,18 +62,18 @@ def objection_refusal(application: Application) -> Refusal | None:
     return None
 
 
-def _same(user: Any, user_id: int | None) -> bool:
+def _same(user: Actor, user_id: int | None) -> bool:
     return user is not None and user_id is not None and user.pk == user_id
 
 
-def is_filer(user: Any, application: Application) -> bool:
+def is_filer(user: Actor, application: Application) -> bool:
     return _same(user, application.created_by_id) or _same(user, application.submitted_by_id)
 
 
 # --- conflict of interest (DOMAIN rule 4) ----------------------------------------------------
 
 
-def is_recused(user: Any, *, household_hashes: Set[str], declared_hashes: Set[str]) -> bool:
+def is_recused(user: Actor, *, household_hashes: Set[str], declared_hashes: Set[str]) -> bool:
     """Is the user recused from an application? Yes when its household includes the user
     or a close relative the user declared: ``household_hashes`` are the ID hashes of the
     household's members, ``declared_hashes`` the user's own and their close relatives'
@@ -125,7 +125,7 @@ def payment_holds(card: CardFacts, *, now: datetime) -> list[str]:
     return holds
 
 
-def card_refusal(card: CardFacts, user: Any, *, now: datetime) -> Refusal | None:
+def card_refusal(card: CardFacts, user: Actor, *, now: datetime) -> Refusal | None:
     """Why the payment may not go to this card now, or None."""
     if not card.holder_is_head:
         return Refusal(
@@ -179,7 +179,7 @@ class StepContext:
 
     name: str
     application: Application
-    user: Any
+    user: Actor
     open_objections: int
     now: datetime
     via_objection: bool = False
@@ -311,7 +311,7 @@ RULES: dict[str, Rule] = {
 def transition_refusal(
     name: str,
     application: Application,
-    user: Any,
+    user: Actor,
     *,
     open_objections: int,
     reason: str = "",

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
@@ -36,17 +36,18 @@ from applications.selectors import (
 from approvals import policy
 from approvals.models import Attachment, CardCheck, Objection
 from audit.models import AuditEntry
+from common.actors import Actor
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
 
 
-def attachments_visible_to(user: Any) -> QuerySet[Attachment]:
+def attachments_visible_to(user: Actor) -> QuerySet[Attachment]:
     """Attachments of the applications the user may see."""
     return Attachment.objects.filter(application__in=applications_visible_to(user))
 
 
-def objections_visible_to(user: Any) -> QuerySet[Objection]:
+def objections_visible_to(user: Actor) -> QuerySet[Objection]:
     """Objections to the applications the user may see."""
     return Objection.objects.filter(application__in=applications_visible_to(user))
 
@@ -61,7 +62,7 @@ def has_signed_agreement(application_id: int) -> bool:
 
 
 def recused_from(
-    user: Any, *, household_id: int, declared_hashes: frozenset[str] | None = None
+    user: Actor, *, household_id: int, declared_hashes: frozenset[str] | None = None
 ) -> bool:
     """``policy.is_recused`` for the user and a household (one query for the user's
     declarations unless given, one more only when there are some)."""
@@ -73,7 +74,7 @@ def recused_from(
     )
 
 
-def applications_recused(user: Any, applications: Sequence[Application]) -> set[int]:
+def applications_recused(user: Actor, applications: Sequence[Application]) -> set[int]:
     """Which of these applications (a page of a list) the user is recused from."""
     declared = recusing_hashes(user)
     if not declared or not applications:
@@ -208,7 +209,7 @@ def applications_payment_held(applications: Sequence[Application], *, now: datet
 # --- the audit trail, for inspectors -------------------------------------------------------
 
 
-def audit_visible_to(user: Any) -> QuerySet[AuditEntry]:
+def audit_visible_to(user: Actor) -> QuerySet[AuditEntry]:
     """Inspectors read the audit trail of their county (admins everywhere)."""
     if is_everywhere(user):
         return AuditEntry.objects.all()
@@ -221,7 +222,7 @@ def audit_visible_to(user: Any) -> QuerySet[AuditEntry]:
     return AuditEntry.objects.filter(cond)
 
 
-def audit_chains_visible_to(user: Any) -> list[str] | None:
+def audit_chains_visible_to(user: Actor) -> list[str] | None:
     """The ledger chains (one per county) the user may verify; ``None`` for all of them."""
     if is_everywhere(user):
         return None
@@ -232,7 +233,7 @@ MAX_HOUSEHOLDS_PER_NAME = 50  # a common name: enough for a search, not the whol
 
 
 def audit_search(
-    user: Any,
+    user: Actor,
     *,
     application_id: int | None = None,
     household_id: int | None = None,

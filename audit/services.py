@@ -6,19 +6,16 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, transaction
 
 from audit.anchors import Anchor, anchor_build
 from audit.hashing import canonical_value, entry_hash
 from audit.models import GLOBAL_CHAIN, AuditEntry, ChainHead
 from common import clock
+from common.actors import Actor
 
 SYSTEM_ACTOR_NAME = "system"
 PUBLIC_ACTOR_NAME = "public"
-
-Actor = AbstractBaseUser | AnonymousUser | None
 
 
 def chain_for_area(area_code: str) -> str:

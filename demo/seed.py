@@ -45,6 +45,7 @@ from approvals.services.objections import objection_raise, objection_resolve
 from approvals.services.transitions import application_transition, postings_close_due
 from audit.services import audit_record
 from common import clock
+from common.actors import Actor
 from demo.world import (
     LOAN_CODE,
     SUBSIDY_CODE,
@@ -750,7 +751,7 @@ class Seeder:
             items=[{"item": "pen", "quantity": 1}, {"item": "sheep", "quantity": 8}],
         )
 
-    def move(self, filing: Filing, name: str, reason: str = "", actor: Any = None) -> None:
+    def move(self, filing: Filing, name: str, reason: str = "", actor: Actor = None) -> None:
         """A step by ``actor`` (the village cadre unless named)."""
         application_transition(
             actor=actor or self.cadre(filing),

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 
 from applications.models import Area, Program
 from applications.services import area_create, program_create, role_grant
+from common.actors import Actor
 
 SUBSIDY_CODE = "daohu-chanye"
 LOAN_CODE = "xiaoe-xindai"
@@ -51,7 +52,7 @@ class Grant:
     password: str | None = None
 
 
-def places_create(*, actor: Any, places: Iterable[Place]) -> dict[str, Area]:
+def places_create(*, actor: Actor, places: Iterable[Place]) -> dict[str, Area]:
     """Create the areas in order (a parent before its children) through ``area_create``;
     idempotent on the code. Returns the areas by code."""
     made: dict[str, Area] = {}
@@ -64,7 +65,7 @@ def places_create(*, actor: Any, places: Iterable[Place]) -> dict[str, Area]:
 
 
 def grants_give(
-    *, actor: Any, grants: Iterable[Grant], password_hash: str | None = None
+    *, actor: Actor, grants: Iterable[Grant], password_hash: str | None = None
 ) -> dict[str, Any]:
     """Grant each role through ``role_grant`` (creating the user when needed). A user who
     still has no usable password after that gets ``password_hash`` when one is given: one
@@ -94,7 +95,7 @@ def users_get(usernames: Iterable[str]) -> dict[str, Any]:
 
 def subsidy_program_create(
     *,
-    actor: Any,
+    actor: Actor,
     county_code: str,
     budget: Decimal,
     effective_from: date,
@@ -121,7 +122,7 @@ def subsidy_program_create(
 
 def loan_program_create(
     *,
-    actor: Any,
+    actor: Actor,
     county_code: str,
     budget: Decimal,
     effective_from: date,

@@ -7,7 +7,6 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from django.db.models import Q, QuerySet
 
@@ -18,12 +17,13 @@ from applications.selectors import (
     is_everywhere,
     scope_prefixes,
 )
+from common.actors import Actor
 from documents.models import DocumentBatch, StoredDocument
 
 _CODE_RE = re.compile(r"[A-Z2-7]{10}")
 
 
-def documents_visible_to(user: Any) -> QuerySet[StoredDocument]:
+def documents_visible_to(user: Actor) -> QuerySet[StoredDocument]:
     qs = StoredDocument.objects.all()
     if is_everywhere(user):
         return qs
@@ -38,7 +38,7 @@ def documents_visible_to(user: Any) -> QuerySet[StoredDocument]:
     )
 
 
-def document_get(user: Any, pk: int) -> StoredDocument:
+def document_get(user: Actor, pk: int) -> StoredDocument:
     """The document if the user may see it; ``StoredDocument.DoesNotExist`` otherwise."""
     return documents_visible_to(user).get(pk=pk)
 
@@ -108,7 +108,7 @@ def document_verify(*, code: str = "", data: bytes | None = None) -> Verificatio
     return Verification(Verification.Status.ALTERED, document, digest)
 
 
-def document_batches_visible_to(user: Any) -> QuerySet[DocumentBatch]:
+def document_batches_visible_to(user: Actor) -> QuerySet[DocumentBatch]:
     """Batches of the townships in the user's area (a village cadre sees none: a batch
     covers more than their village)."""
     qs = DocumentBatch.objects.select_related("requested_by")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
@@ -19,6 +18,7 @@ from applications.selectors import (
 )
 from approvals.models import CardCheck
 from approvals.selectors import applications_payment_held
+from common.actors import Actor
 
 # --- bank cards shared by households (DOMAIN rule 5), kin flags (rule 4) ----------------------
 
@@ -36,7 +36,7 @@ class SharedCard:
 MAX_RED_FLAGS = 200
 
 
-def shared_cards_visible_to(user: Any) -> list[SharedCard]:
+def shared_cards_visible_to(user: Actor) -> list[SharedCard]:
     """The bank cards shared by households, for the households the user may see."""
     households = households_visible_to(user)
     totals = dict(bank_cards_shared(households.values("bank_card_hash"))[:MAX_RED_FLAGS])
@@ -57,7 +57,7 @@ def shared_cards_visible_to(user: Any) -> list[SharedCard]:
     ]
 
 
-def kin_flags_for_inspection(user: Any) -> QuerySet[KinFlag]:
+def kin_flags_for_inspection(user: Actor) -> QuerySet[KinFlag]:
     """The kin flags of the user's area, newest first, with what a list shows."""
     return (
         kin_flags_visible_to(user)
@@ -69,7 +69,7 @@ def kin_flags_for_inspection(user: Any) -> QuerySet[KinFlag]:
 # --- payments held for a card check (DOMAIN rule 5) --------------------------------------------
 
 
-def payments_held_visible_to(user: Any, *, now: datetime, limit: int) -> list[Application]:
+def payments_held_visible_to(user: Actor, *, now: datetime, limit: int) -> list[Application]:
     """The approved applications in the user's area whose payment waits for a card check,
     oldest first, at most ``limit``, with their households and programs. Found among all of
     them by the database, not among a first page of approved applications: six queries,

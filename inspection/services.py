@@ -12,10 +12,11 @@ from approvals.selectors import audit_chains_visible_to
 from audit.anchors import Anchor
 from audit.services import audit_record
 from audit.verify import Entry, Problem, Replayer, Report, ledger_verify, replays
+from common.actors import Actor
 
 
 def _ledger_record(
-    *, actor: Any, action: str, chain: str, changes: dict[str, Any], reason: str = ""
+    *, actor: Actor, action: str, chain: str, changes: dict[str, Any], reason: str = ""
 ) -> None:
     """An entry about a county's ledger chain (``""``: the whole ledger), in that chain."""
     audit_record(
@@ -29,7 +30,7 @@ def _ledger_record(
     )
 
 
-def audit_export_record(*, actor: Any, kind: str, search: str) -> None:
+def audit_export_record(*, actor: Actor, kind: str, search: str) -> None:
     """Put an export of the audit trail on the record: one entry in each county chain the
     actor reads (one for the whole ledger for an admin), in one transaction, with the
     file's format (``kind``) and the search it was made of."""
@@ -75,7 +76,7 @@ def ledger_check(
     return ledger_verify(chain=chain, replayers=replayers, anchors=anchors)
 
 
-def audit_verify(*, actor: Any, anchors: Sequence[Anchor] = ()) -> Report:
+def audit_verify(*, actor: Actor, anchors: Sequence[Anchor] = ()) -> Report:
     """Verify the ledger chains the actor reads, each against the anchors' heads of that
     chain, and put each chain's result on the record.
 

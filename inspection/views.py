@@ -40,6 +40,7 @@ from audit.models import AuditEntry
 from audit.services import audit_anchor_create
 from audit.verify import Report
 from common import clock
+from common.actors import Actor
 from inspection.exports import audit_header, audit_rows, csv_lines, xlsx_bytes
 from inspection.selectors import (
     MAX_RED_FLAGS,
@@ -54,7 +55,7 @@ PAGE_SIZE = 50
 SHOWN_PROBLEMS = 20
 
 
-def is_inspector(user: Any) -> bool:
+def is_inspector(user: Actor) -> bool:
     return is_everywhere(user) or bool(scope_prefixes(user, roles=[Role.INSPECTOR]))
 
 

@@ -29,6 +29,7 @@ from approvals.selectors import (
     objections_visible_to,
     recused_from,
 )
+from common.actors import Actor
 from workflows import diagram
 from workflows.flows import flow_of
 from workflows.models import ApplicationProcess
@@ -68,14 +69,14 @@ def task_role(task: Any) -> str | None:
     return _role_of_permission(task.owner_permission)
 
 
-def holds_task_role(user: Any, task: Any) -> bool:
+def holds_task_role(user: Actor, task: Any) -> bool:
     """The user holds the task's role on an area containing the task's area."""
     role = task_role(task)
     area = str(task.owner_permission_obj_pk or "")
     return role is not None and bool(area) and has_role_in(user, role, area)
 
 
-def task_recused(user: Any, task: Any) -> bool:
+def task_recused(user: Actor, task: Any) -> bool:
     """Is the user recused from the task's application (DOMAIN rule 4)?"""
     household_id = (
         Application.objects.filter(process__pk=task.process_id)
@@ -85,7 +86,7 @@ def task_recused(user: Any, task: Any) -> bool:
     return household_id is not None and recused_from(user, household_id=household_id)
 
 
-def task_colleagues(actor: Any, task: Any) -> list[Any]:
+def task_colleagues(actor: Actor, task: Any) -> list[Any]:
     """Whom the actor may hand the task to: the other holders of its role on its area, when
     the actor is a township reviewer or county approver holding it there."""
     role = task_role(task)
@@ -95,7 +96,7 @@ def task_colleagues(actor: Any, task: Any) -> list[Any]:
     return [
         u
         for u in holders_of(codename, str(task.owner_permission_obj_pk))
-        if u.pk not in (actor.pk, task.owner_id) and not task_recused(u, task)
+        if u.pk not in (getattr(actor, "pk", None), task.owner_id) and not task_recused(u, task)
     ]
 
 
@@ -135,17 +136,17 @@ def _with_task(qs: QuerySet[Application]) -> QuerySet[Application]:
     ).select_related("household", "program")
 
 
-def tasks_inbox(user: Any) -> QuerySet[Application]:
+def tasks_inbox(user: Actor) -> QuerySet[Application]:
     """The applications whose active human task the user holds (claimed or started).
     Lean (no task columns): ``tasks_page`` adds them to the rows of one page."""
     if not getattr(user, "is_authenticated", False):
         return Application.objects.none()
     return applications_visible_to(user).filter(
-        process__task__owner_id=user.pk, process__task__status__in=HELD
+        process__task__owner_id=getattr(user, "pk", None), process__task__status__in=HELD
     )
 
 
-def tasks_queue(user: Any) -> QuerySet[Application]:
+def tasks_queue(user: Actor) -> QuerySet[Application]:
     """The applications waiting in a node the user's roles may take, in the area of that
     role, whose task nobody holds. Lean, like ``tasks_inbox``.
 
@@ -181,7 +182,7 @@ def tasks_page(ids: list[int]) -> list[Application]:
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
-def attachments_of(user: Any, application: Application) -> list[Attachment]:
+def attachments_of(user: Actor, application: Application) -> list[Attachment]:
     """The files on the application's record, oldest first, as the user may see them
     (``attachments_visible_to``: none of an application outside their area)."""
     return list(
@@ -189,7 +190,7 @@ def attachments_of(user: Any, application: Application) -> list[Attachment]:
     )
 
 
-def objections_of(user: Any, application: Application) -> list[Objection]:
+def objections_of(user: Actor, application: Application) -> list[Objection]:
     """The objections to the application, oldest first, as the user may see them."""
     return list(
         objections_visible_to(user).filter(application=application).order_by("created_at", "pk")

@@ -21,6 +21,7 @@ from applications.selectors import applications_visible_to
 from approvals import policy
 from approvals.services.access import access_refused
 from audit.services import audit_record, audit_refusal
+from common.actors import Actor, person
 from common.errors import Code, Forbidden, NotFound, Refused, ServiceError
 from workflows.selectors import (
     ACTIVE,
@@ -31,7 +32,7 @@ from workflows.selectors import (
 )
 
 
-def _task_and_application(actor: Any, task_id: int, action: str) -> tuple[Any, int, str]:
+def _task_and_application(actor: Actor, task_id: int, action: str) -> tuple[Any, int, str]:
     """The task (if it is a human task of an application the actor may see), its
     application id and area code; ``NotFound`` (recorded when it exists) otherwise."""
     row = (
@@ -54,7 +55,7 @@ def _task_and_application(actor: Any, task_id: int, action: str) -> tuple[Any, i
 
 def _run(
     *,
-    actor: Any,
+    actor: Actor,
     task_id: int,
     action: str,
     change: Any,
@@ -101,7 +102,7 @@ def _check_human_active(task: Any) -> None:
         raise Refused(_("This task is already finished."), code=Code.TASK_FINISHED)
 
 
-def task_claim(*, actor: Any, task_id: int) -> Any:
+def task_claim(*, actor: Actor, task_id: int) -> Any:
     """Take a task from the queue: it becomes the actor's (viewflow ``assign``).
 
     Guarantees: the application is in the actor's area (else ``NotFound``); the actor holds
@@ -118,30 +119,30 @@ def task_claim(*, actor: Any, task_id: int) -> Any:
         if task.owner_id is not None or task.status != STATUS.NEW:
             raise Refused(_("Someone has already taken this task."), code=Code.TASK_TAKEN)
         activation.assign(actor)
-        return {"owner": [None, actor.get_username()]}
+        return {"owner": [None, person(actor).get_username()]}
 
     return _run(actor=actor, task_id=task_id, action="task.claim", change=claim)
 
 
-def task_release(*, actor: Any, task_id: int) -> Any:
+def task_release(*, actor: Actor, task_id: int) -> Any:
     """Give a claimed task back to the queue (viewflow ``unassign``). Only its holder
     releases it. Audited."""
 
     def release(task: Any, activation: Any) -> dict[str, Any]:
         _check_human_active(task)
-        if task.owner_id != actor.pk:
+        if task.owner_id != getattr(actor, "pk", None):
             raise Refused(_("Only whoever holds a task releases it."), code=Code.NOT_OWNER)
         if task.status != STATUS.ASSIGNED:
             raise Refused(
                 _("This task is in progress and cannot be released."), code=Code.TASK_STARTED
             )
         activation.unassign()
-        return {"owner": [actor.get_username(), None]}
+        return {"owner": [person(actor).get_username(), None]}
 
     return _run(actor=actor, task_id=task_id, action="task.release", change=release)
 
 
-def task_reassign(*, actor: Any, task_id: int, to_user: Any) -> Any:
+def task_reassign(*, actor: Actor, task_id: int, to_user: Any) -> Any:
     """Hand a task to another holder of the same role on the task's area (viewflow
     ``reassign``, or ``assign`` when nobody holds it yet). Township reviewers and county
     approvers do this within their area. Audited."""

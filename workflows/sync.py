@@ -17,6 +17,7 @@ from viewflow.workflow.status import PROCESS, STATUS
 from applications.chains import chain_of
 from applications.models import Application
 from common import clock
+from common.actors import Actor
 from workflows.flows import flow_of
 from workflows.models import ApplicationProcess
 from workflows.selectors import ACTIVE
@@ -26,11 +27,11 @@ class ProcessOutOfStep(RuntimeError):
     pass
 
 
-def process_start(application: Application, actor: Any) -> None:
+def process_start(application: Application, actor: Actor) -> None:
     flow_of(chain_of(application)).start.run(application=application)
 
 
-def process_follow(application: Application, name: str, from_state: str, actor: Any) -> None:
+def process_follow(application: Application, name: str, from_state: str, actor: Actor) -> None:
     process = ApplicationProcess.objects.filter(application=application).first()
     if process is None:
         return  # imported before the process layer existed: nothing to follow

@@ -20,6 +20,7 @@ from approvals.selectors import (
     recused_from,
 )
 from audit.services import audit_refusal
+from common.actors import Actor
 from common.errors import Forbidden, NotFound
 
 # Roles that read and never write.
@@ -30,7 +31,13 @@ MAX_OBJECTION = 2000
 
 
 def _refuse_if_recused(
-    *, actor: Any, household_id: int, area_code: str, action: str, object_type: str, object_id: Any
+    *,
+    actor: Actor,
+    household_id: int,
+    area_code: str,
+    action: str,
+    object_type: str,
+    object_id: Any,
 ) -> None:
     """Conflict of interest (DOMAIN rule 4): an official recused from the household's
     applications may not handle them; the refusal is recorded."""
@@ -47,7 +54,9 @@ def _refuse_if_recused(
         raise Forbidden(refusal.message, code=refusal.code)
 
 
-def _lock_for(actor: Any, application_id: int, action: str, *, system: bool = False) -> Application:
+def _lock_for(
+    actor: Actor, application_id: int, action: str, *, system: bool = False
+) -> Application:
     qs = Application.objects.all() if system else applications_visible_to(actor)
     app = (
         qs.select_for_update(of=("self",))
@@ -60,7 +69,7 @@ def _lock_for(actor: Any, application_id: int, action: str, *, system: bool = Fa
     return app
 
 
-def access_refused(*, actor: Any, application_id: int, action: str = "application.view") -> None:
+def access_refused(*, actor: Actor, application_id: int, action: str = "application.view") -> None:
     """Record an attempt to reach an application outside the actor's area (if it exists:
     probing ids that exist nowhere leaves nothing to attach the entry to)."""
     area = Application.objects.filter(pk=application_id).values_list("area_code", flat=True).first()
@@ -75,7 +84,7 @@ def access_refused(*, actor: Any, application_id: int, action: str = "applicatio
         )
 
 
-def _household_and_area(actor: Any, application_id: int, action: str) -> tuple[int, str]:
+def _household_and_area(actor: Actor, application_id: int, action: str) -> tuple[int, str]:
     """The household and area code of an application in the actor's area; ``NotFound``
     (the attempt recorded as ``action``) otherwise."""
     found = (

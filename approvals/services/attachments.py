@@ -19,6 +19,7 @@ from applications.selectors import (
 from approvals.models import Attachment
 from approvals.services.access import _household_and_area, _lock_for, _refuse_if_recused
 from audit.services import audit_record
+from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput
 
 MAX_ATTACHMENT = 10 * 1024 * 1024
@@ -55,7 +56,7 @@ def _read_limited(file: Any, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def attachment_add(*, actor: Any, application_id: int, kind: str, file: Any) -> Attachment:
+def attachment_add(*, actor: Actor, application_id: int, kind: str, file: Any) -> Attachment:
     """Attach a file (a PDF, JPEG or PNG of at most 10 MB) to an application's record.
 
     Guarantees: the application is in the actor's area (else ``NotFound``, recorded) and the
@@ -110,7 +111,7 @@ def attachment_add(*, actor: Any, application_id: int, kind: str, file: Any) -> 
                 content_type=content_type,
                 size=len(data),
                 sha256=digest,
-                uploaded_by=actor,
+                uploaded_by=person(actor),
             )
             audit_record(
                 actor=actor,

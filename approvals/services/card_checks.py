@@ -4,7 +4,6 @@ payment's card, releasing the hold."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -24,18 +23,19 @@ from approvals.selectors import (
 from approvals.services.access import MAX_REASON, _household_and_area, _lock_for, _refuse_if_recused
 from audit.services import audit_record, audit_refusal
 from common import clock
+from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput
 
 CARD_CHECK_ROLES = (Role.COUNTY_APPROVER, Role.FINANCE_OFFICER)
 
 
-def is_card_checker(user: Any, area_code: str) -> bool:
+def is_card_checker(user: Actor, area_code: str) -> bool:
     """Does the user record card checks there (a county approver or finance officer)?"""
     return any(has_role_in(user, role, area_code) for role in CARD_CHECK_ROLES)
 
 
 def card_check_allowed(
-    user: Any,
+    user: Actor,
     application: Application,
     *,
     card: policy.CardFacts,
@@ -52,7 +52,7 @@ def card_check_allowed(
     )
 
 
-def card_check_record(*, actor: Any, application_id: int, reason: str) -> CardCheck:
+def card_check_record(*, actor: Actor, application_id: int, reason: str) -> CardCheck:
     """A county officer records the check of the bank card a held payment would go to (a
     card shared with another household, or changed shortly before the payment), releasing
     the hold.
@@ -101,7 +101,7 @@ def card_check_record(*, actor: Any, application_id: int, reason: str) -> CardCh
             application=app,
             bank_card_hash=household.bank_card_hash,
             bank_card_masked=household.bank_card_masked,
-            checked_by=actor,
+            checked_by=person(actor),
             reason=reason,
         )
         audit_record(

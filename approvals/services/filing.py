@@ -30,6 +30,7 @@ from approvals import hooks, policy
 from approvals.services.access import _household_and_area, _lock_for, _refuse_if_recused
 from audit.services import audit_record, model_changes
 from common import clock
+from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput, Refused
 from common.money import to_fen
 
@@ -127,7 +128,7 @@ def _check_cap(
 
 def application_create(
     *,
-    actor: Any,
+    actor: Actor,
     household_id: int,
     program_id: int,
     items: Iterable[Mapping[str, Any]],
@@ -172,7 +173,7 @@ def application_create(
                 program_version=version,
                 area_code=household.area_code,
                 amount=amount,
-                created_by=actor,
+                created_by=person(actor),
             )
             rows = ApplicationItem.objects.bulk_create(
                 [
@@ -206,7 +207,7 @@ def application_create(
 
 def application_edit(
     *,
-    actor: Any,
+    actor: Actor,
     application_id: int,
     items: Iterable[Mapping[str, Any]] | None = None,
     appraisal_date: date | None = None,

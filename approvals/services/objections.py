@@ -3,8 +3,6 @@ resolution by the township: upheld rejects the application, dismissed lets it go
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -31,12 +29,13 @@ from approvals.services.access import (
 from approvals.services.transitions import _transition_locked, posting_close_if_due
 from audit.services import audit_record, audit_refusal
 from common import clock
+from common.actors import Actor, person, person_or_none
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
 
 
 def objection_raise(
     *,
-    actor: Any,
+    actor: Actor,
     application_id: int,
     text: str,
     raised_by_name: str = "",
@@ -84,7 +83,7 @@ def objection_raise(
         objection = Objection.objects.create(
             application=app,
             text=text,
-            raised_by=actor if getattr(actor, "is_authenticated", False) else None,
+            raised_by=person_or_none(actor),
             raised_by_name=raised_by_name.strip(),
             contact=contact.strip(),
         )
@@ -99,7 +98,7 @@ def objection_raise(
     return objection
 
 
-def objection_resolve(*, actor: Any, objection_id: int, upheld: bool, reason: str) -> Objection:
+def objection_resolve(*, actor: Actor, objection_id: int, upheld: bool, reason: str) -> Objection:
     """A township reviewer resolves an objection: upheld rejects the application, dismissed
     lets it go on (and closes the posting at once when its window has passed and nothing
     else is open)."""
@@ -149,7 +148,7 @@ def objection_resolve(*, actor: Any, objection_id: int, upheld: bool, reason: st
         if objection.status != Objection.Status.OPEN:
             raise Refused(_("This objection is already resolved."), code=Code.OBJECTION_RESOLVED)
         objection.status = Objection.Status.UPHELD if upheld else Objection.Status.DISMISSED
-        objection.resolved_by = actor
+        objection.resolved_by = person(actor)
         objection.resolved_at = clock.now()
         objection.resolution_reason = reason
         objection.save()

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
@@ -31,6 +30,7 @@ from approvals.selectors import (
 from approvals.services.access import MAX_REASON, _lock_for, access_refused
 from audit.services import audit_record, audit_refusal
 from common import clock
+from common.actors import Actor, person_or_none
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused, ServiceError
 
 S = Application.Status
@@ -50,7 +50,7 @@ class _Refusal(Exception):
 
 def application_transition(
     *,
-    actor: Any,
+    actor: Actor,
     application_id: int,
     name: str,
     reason: str = "",
@@ -104,7 +104,7 @@ def application_transition(
 
 
 def _transition_locked(
-    *, actor: Any, application_id: int, name: str, reason: str, now: datetime, via_objection: bool
+    *, actor: Actor, application_id: int, name: str, reason: str, now: datetime, via_objection: bool
 ) -> Application:
     app = _lock_for(actor, application_id, name, system=actor is None)
     lifecycle = lifecycle_of(app, actor)
@@ -164,7 +164,7 @@ def _transition_locked(
         transition=name,
         from_status=from_state,
         to_status=app.status,
-        actor=actor,
+        actor=person_or_none(actor),
         reason=reason,
     )
     audit_record(
@@ -193,7 +193,7 @@ def approval_step(application: Application) -> str | None:
 
 def available_transitions(
     app: Application,
-    user: Any,
+    user: Actor,
     *,
     open_objections: int | None = None,
     by_role: dict[tuple[str, str, str], list[str]] | None = None,
@@ -323,7 +323,7 @@ class BulkOutcome:
 
 
 def applications_bulk_transition(
-    *, actor: Any, ids: Sequence[int], name: str, reason: str = ""
+    *, actor: Actor, ids: Sequence[int], name: str, reason: str = ""
 ) -> list[BulkOutcome]:
     """Take one step on each of several applications, each in its own transaction through
     ``application_transition``: every item passes every guard on its own, one refusal stops

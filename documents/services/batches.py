@@ -20,6 +20,7 @@ from applications.models import Application, Area
 from applications.roles import Role
 from applications.selectors import areas_visible_to, is_everywhere, scope_prefixes
 from audit.services import audit_record
+from common.actors import Actor, person
 from common.batches import (
     BatchQueue,
     BatchRecovery,
@@ -91,7 +92,7 @@ DOCUMENT_BATCHES = BatchQueue(
 )
 
 
-def document_batch_request(*, actor: Any, kind: str, township_code: str) -> DocumentBatch:
+def document_batch_request(*, actor: Actor, kind: str, township_code: str) -> DocumentBatch:
     """Queue a batch: the agreements of every approved application of a township, or the
     notices of every village of it with applications in posting. The work runs in the
     background (``documents.tasks``), after this transaction commits.
@@ -111,7 +112,7 @@ def document_batch_request(*, actor: Any, kind: str, township_code: str) -> Docu
         raise NotFound(_("No such township in your area."))
     with transaction.atomic():
         batch = DocumentBatch.objects.create(
-            kind=kind, township_code=township.code, requested_by=actor
+            kind=kind, township_code=township.code, requested_by=person(actor)
         )
         audit_record(
             actor=actor,

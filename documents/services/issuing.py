@@ -27,6 +27,7 @@ from applications.selectors import (
 from approvals.models import Decision
 from audit.services import audit_record
 from common import clock
+from common.actors import Actor, person_or_none
 from common.errors import Code, InvalidInput, NotFound, Refused
 from common.files import stored_file
 from documents import rendering
@@ -68,7 +69,7 @@ def _area_chain(area_code: str) -> dict[str, str]:
 
 def _issue(
     *,
-    actor: Any,
+    actor: Actor,
     kind: str,
     subject_key: str,
     title: str,
@@ -114,7 +115,7 @@ def _issue(
                 verification_code=code,
                 file=name,
                 size=len(pdf),
-                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                created_by=person_or_none(actor),
                 created_at=issued_at,
             )
             audit_record(
@@ -137,12 +138,12 @@ def _issue(
     return doc
 
 
-def _issuer_applications(actor: Any) -> QuerySet[Application]:
+def _issuer_applications(actor: Actor) -> QuerySet[Application]:
     roles = None if is_everywhere(actor) else ISSUER_ROLES
     return applications_visible_to(actor, roles=roles)
 
 
-def _application_for(actor: Any, application_id: int) -> Application:
+def _application_for(actor: Actor, application_id: int) -> Application:
     app = (
         _issuer_applications(actor)
         .select_related("household", "program", "program_version")
@@ -172,7 +173,7 @@ def _decided_at(app: Application, transition: str) -> datetime | None:
     return decision.decided_at if decision is not None else None
 
 
-def agreement_issue(*, actor: Any, application_id: int) -> StoredDocument:
+def agreement_issue(*, actor: Actor, application_id: int) -> StoredDocument:
     """The household industry support agreement (到户产业帮扶协议书) of an approved (or
     disbursed) application.
 
@@ -211,7 +212,7 @@ def agreement_issue(*, actor: Any, application_id: int) -> StoredDocument:
     )
 
 
-def decision_letter_issue(*, actor: Any, application_id: int) -> StoredDocument:
+def decision_letter_issue(*, actor: Actor, application_id: int) -> StoredDocument:
     """The letter telling the household the latest decision on its application (approved,
     returned or rejected), with the reason. One letter per decision."""
     app = _application_for(actor, application_id)
@@ -266,7 +267,7 @@ def _digest(parts: Iterable[object]) -> str:
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:24]
 
 
-def notice_issue(*, actor: Any, village_code: str) -> StoredDocument:
+def notice_issue(*, actor: Actor, village_code: str) -> StoredDocument:
     """The public notice (公示表) of a village: the applications now in posting, with names
     and amounts only, never an ID, phone or card number. One notice per set of postings."""
     village = None
@@ -322,14 +323,14 @@ def notice_issue(*, actor: Any, village_code: str) -> StoredDocument:
     )
 
 
-def _may_issue_in(actor: Any, area_code: str) -> bool:
+def _may_issue_in(actor: Actor, area_code: str) -> bool:
     """True when the actor holds a role that issues documents on an area containing it."""
     return is_everywhere(actor) or any(
         area_code.startswith(prefix) for prefix in scope_prefixes(actor, ISSUER_ROLES)
     )
 
 
-def benefits_card_issue(*, actor: Any, household_id: int) -> StoredDocument:
+def benefits_card_issue(*, actor: Actor, household_id: int) -> StoredDocument:
     """The household's benefits card (明白卡): every support it receives across programs
     (approved or paid), with amounts and dates. A new card when the supports change."""
     household = households_visible_to(actor).filter(pk=household_id).first()
@@ -377,7 +378,7 @@ def benefits_card_issue(*, actor: Any, household_id: int) -> StoredDocument:
 
 def document_issue(
     *,
-    actor: Any,
+    actor: Actor,
     kind: str,
     application_id: int | None = None,
     household_id: int | None = None,

@@ -6,13 +6,15 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+from django.contrib.auth.models import User
+
 from applications.models import Application, Program
 from approvals import policy
 from common.errors import Code
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-OFFICIAL = SimpleNamespace(pk=7, is_authenticated=True)
-OTHER = SimpleNamespace(pk=8, is_authenticated=True)
+OFFICIAL = User(pk=7)
+OTHER = User(pk=8)
 
 
 def card(**overrides: Any) -> policy.CardFacts:

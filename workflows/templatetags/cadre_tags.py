@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import template
 
 from applications.roles import Role
 from applications.selectors import scope_prefixes
+from common.actors import Actor
 
 register = template.Library()
 
 
 @register.filter
-def is_village_cadre(user: Any) -> bool:
+def is_village_cadre(user: Actor) -> bool:
     """The user holds the village cadre role on some village."""
     return bool(
         getattr(user, "is_authenticated", False) and scope_prefixes(user, [Role.VILLAGE_CADRE])

@@ -22,10 +22,11 @@ from applications.permissions import grants_of
 from applications.roles import REVEAL_PERMISSION, Role
 from applications.selectors import applications_visible_to
 from approvals.services.access import access_refused
+from common.actors import Actor
 
 
 def application_or_404(
-    user: Any, pk: int, *, roles: Iterable[str] | None = None, action: str = "application.view"
+    user: Actor, pk: int, *, roles: Iterable[str] | None = None, action: str = "application.view"
 ) -> Application:
     """The application if the user may see it (through ``roles`` only, when given), with its
     household, village, program and parameters; otherwise the attempt is recorded as

@@ -46,6 +46,7 @@ from approvals.services.attachments import attachment_add
 from approvals.services.filing import application_create, application_edit, subsidy_available
 from approvals.services.objections import objection_raise
 from approvals.services.transitions import application_transition
+from common.actors import Actor
 from common.errors import InvalidInput, ServiceError
 from workflows.forms import (
     AppraisalForm,
@@ -70,7 +71,7 @@ View = Callable[..., HttpResponse]
 M = TypeVar("M", bound=Model)
 
 
-def is_cadre(user: Any) -> bool:
+def is_cadre(user: Actor) -> bool:
     return bool(scope_prefixes(user, [CADRE]))
 
 
@@ -86,7 +87,7 @@ def cadre_required(view: View) -> View:
     return login_required(wrapped)
 
 
-def _in_cadre_villages(qs: QuerySet[M], user: Any, field: str = "area_code") -> QuerySet[M]:
+def _in_cadre_villages(qs: QuerySet[M], user: Actor, field: str = "area_code") -> QuerySet[M]:
     """Narrow a scoped queryset to the villages where the user is the cadre (a township
     reviewer who is also a village cadre files only in that village)."""
     cond = Q()
@@ -95,7 +96,7 @@ def _in_cadre_villages(qs: QuerySet[M], user: Any, field: str = "area_code") -> 
     return qs.filter(cond)
 
 
-def _villages(user: Any) -> list[Area]:
+def _villages(user: Actor) -> list[Area]:
     return list(
         _in_cadre_villages(areas_visible_to(user), user, "code")
         .filter(level=Area.Level.VILLAGE)
@@ -103,18 +104,18 @@ def _villages(user: Any) -> list[Area]:
     )
 
 
-def _household(user: Any, pk: int) -> Household:
+def _household(user: Actor, pk: int) -> Household:
     household = households_visible_to(user).select_related("area").filter(pk=pk).first()
     if household is None or not has_role_in(user, CADRE, household.area_code):
         raise Http404(_("No such household in your village."))
     return household
 
 
-def _application(user: Any, pk: int, action: str = "application.view") -> Application:
+def _application(user: Actor, pk: int, action: str = "application.view") -> Application:
     return application_or_404(user, pk, roles=[CADRE], action=action)
 
 
-def _subsidy_programs(user: Any, household: Household) -> list[Program]:
+def _subsidy_programs(user: Actor, household: Household) -> list[Program]:
     return list(
         programs_visible_to(user)
         .filter(

@@ -7,8 +7,6 @@ shown on the form and changes nothing."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -21,19 +19,20 @@ from applications.models import KinDeclaration
 from applications.permissions import grants_of
 from applications.selectors import kin_declarations_visible_to
 from applications.services import kin_declare
+from common.actors import Actor, person
 from common.errors import InvalidInput, ServiceError
 from workflows.forms import KinDeclarationForm, add_service_errors
 
 
 @login_required
 def kin_declarations(request: HttpRequest) -> HttpResponse:
-    user: Any = request.user
+    user: Actor = request.user
     if not grants_of(user):
         raise PermissionDenied(_("Kin declarations are for officials holding a role."))
     form = KinDeclarationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            declaration = kin_declare(actor=user, official_id=user.pk, **form.cleaned_data)
+            declaration = kin_declare(actor=user, official_id=person(user).pk, **form.cleaned_data)
         except InvalidInput as exc:
             add_service_errors(form, exc.errors)
         except ServiceError as exc:
@@ -46,7 +45,9 @@ def kin_declarations(request: HttpRequest) -> HttpResponse:
             )
             return redirect("workflows:kin")
     mine = (
-        kin_declarations_visible_to(user).filter(official_id=user.pk).order_by("created_at", "pk")
+        kin_declarations_visible_to(user)
+        .filter(official_id=person(user).pk)
+        .order_by("created_at", "pk")
     )
     return render(
         request,

@@ -57,6 +57,7 @@ from approvals.services.transitions import (
 from audit.models import AuditEntry
 from audit.selectors import audit_history_of
 from common import clock
+from common.actors import Actor
 from common.errors import InvalidInput, ServiceError
 from workflows import selectors
 from workflows.services import task_claim, task_reassign, task_release
@@ -110,7 +111,7 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
-def _filter_options(user: Any) -> dict[str, Any]:
+def _filter_options(user: Actor) -> dict[str, Any]:
     areas = list(areas_visible_to(user).filter(level__in=[Area.Level.TOWNSHIP, Area.Level.VILLAGE]))
     return {
         "townships": [a for a in areas if a.level == Area.Level.TOWNSHIP],
@@ -367,7 +368,7 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
     }
 
 
-def _flags_context(user: Any, app: Application) -> dict[str, Any]:
+def _flags_context(user: Actor, app: Application) -> dict[str, Any]:
     """What the page shows of rules 4 and 5: the kin flags (备案) and whether the user is
     recused; for an approved application, why its payment is held and the card check."""
     recused = recused_from(user, household_id=app.household_id)
