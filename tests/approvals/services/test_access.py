@@ -18,7 +18,7 @@ from approvals.services.filing import application_create, application_edit
 from approvals.services.objections import objection_raise, objection_resolve
 from approvals.services.transitions import application_transition
 from audit.models import AuditEntry
-from common.errors import Forbidden, NotFound
+from common.errors import Code, Forbidden, NotFound
 from tests.factories import (
     COUNTY,
     TOWNSHIP_1,
@@ -42,10 +42,11 @@ S = Application.Status
 def test_transition_out_of_scope_not_found(world: World) -> None:
     app = world.application(S.TOWNSHIP_REVIEW)
 
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as refused:
         application_transition(
             actor=world.user("reviewer_t2"), application_id=app.pk, name="township_approve"
         )
+    assert refused.value.code == Code.NOT_FOUND
 
     app.refresh_from_db()
     assert app.status == S.TOWNSHIP_REVIEW
@@ -56,8 +57,9 @@ def test_transition_out_of_scope_audited(world: World) -> None:
     app = world.application(S.TOWNSHIP_REVIEW)
     outsider = world.user("reviewer_b")
 
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as refused:
         application_transition(actor=outsider, application_id=app.pk, name="township_approve")
+    assert refused.value.code == Code.NOT_FOUND
 
     entry = AuditEntry.objects.get(actor=outsider, outcome=AuditEntry.Outcome.REFUSED)
     assert entry.object_id == str(app.pk)
@@ -99,7 +101,7 @@ def test_close_relative_recuses_the_reviewer(world: World, relation: str) -> Non
     with pytest.raises(Forbidden) as refused:
         application_transition(actor=reviewer, application_id=app.pk, name="township_approve")
 
-    assert refused.value.code == "recused"
+    assert refused.value.code == Code.RECUSED
     app.refresh_from_db()
     assert app.status == S.TOWNSHIP_REVIEW
     assert KinFlag.objects.filter(application=app, official=reviewer).count() == 1
@@ -129,8 +131,9 @@ def test_a_member_other_than_the_head_recuses_too(world: World) -> None:
     reviewer = world.user("reviewer_t1")
     declare_kin(official=reviewer, relation=KinDeclaration.Relation.CHILD, id_number=relative)
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         application_transition(actor=reviewer, application_id=app.pk, name="township_approve")
+    assert refused.value.code == Code.RECUSED
 
 
 # (status of the application, step, the role refused; a colleague of the role takes it)
@@ -161,8 +164,9 @@ def test_recused_official_refused_each_step_while_a_colleague_takes_it(
     other = colleague(f"{role}_colleague", role, area)
     reason = "核实后决定" if step in ("return", "reject") else ""
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         application_transition(actor=official, application_id=app.pk, name=step, reason=reason)
+    assert refused.value.code == Code.RECUSED
     app.refresh_from_db()
     assert app.status == status
     assert len(recusal_entries(app.pk, f"application.{step}")) == 1
@@ -181,13 +185,14 @@ def test_recused_cadre_may_not_file_while_a_colleague_may(world: World) -> None:
     declare_kin(official=cadre, relation=KinDeclaration.Relation.SIBLING, id_number=relative)
     other = colleague("cadre_v1_colleague", Role.VILLAGE_CADRE, VILLAGE_1)
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         application_create(
             actor=cadre,
             household_id=household.pk,
             program_id=world.program.pk,
             items=[{"item": "pen", "quantity": 1}],
         )
+    assert refused.value.code == Code.RECUSED
     assert not Application.objects.filter(household=household).exists()
     assert AuditEntry.objects.filter(
         action="application.create",
@@ -215,13 +220,14 @@ def test_cadre_recused_from_a_household_containing_themselves(world: World) -> N
     cadre = world.user("cadre_v1")
     declare_kin(official=cadre, relation=KinDeclaration.Relation.SELF, id_number=own)
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         application_create(
             actor=cadre,
             household_id=household.pk,
             program_id=world.program.pk,
             items=[{"item": "pen", "quantity": 1}],
         )
+    assert refused.value.code == Code.RECUSED
 
 
 @pytest.mark.django_db
@@ -231,12 +237,14 @@ def test_recused_cadre_may_not_edit_nor_attach(world: World) -> None:
     cadre = world.user("cadre_v1")
     declare_kin(official=cadre, relation=KinDeclaration.Relation.PARENT, id_number=relative)
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         application_edit(
             actor=cadre, application_id=app.pk, items=[{"item": "sheep", "quantity": 2}]
         )
-    with pytest.raises(Forbidden):
+    assert refused.value.code == Code.RECUSED
+    with pytest.raises(Forbidden) as refused:
         upload_signed_agreement(actor=cadre, application_id=app.pk)
+    assert refused.value.code == Code.RECUSED
 
     app.refresh_from_db()
     assert app.amount == Decimal("4000.00")
@@ -256,8 +264,9 @@ def test_recused_reviewer_may_not_resolve_objections_while_a_colleague_may(world
     declare_kin(official=reviewer, relation=KinDeclaration.Relation.GRANDCHILD, id_number=relative)
     other = colleague("reviewer_t1_colleague", Role.TOWNSHIP_REVIEWER, TOWNSHIP_1)
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         objection_resolve(actor=reviewer, objection_id=objection.pk, upheld=True, reason="成立")
+    assert refused.value.code == Code.RECUSED
     objection.refresh_from_db()
     assert objection.status == Objection.Status.OPEN
 
@@ -297,8 +306,9 @@ def test_kin_flag_written_to_the_audit_trail_once(world: World) -> None:
 
     declare_kin(official=reviewer, relation=KinDeclaration.Relation.SIBLING, id_number=head)
     declare_kin(official=reviewer, relation=KinDeclaration.Relation.SIBLING, id_number=spouse)
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         application_transition(actor=reviewer, application_id=app.pk, name="township_approve")
+    assert refused.value.code == Code.RECUSED
 
     entries = AuditEntry.objects.filter(
         object_type="application", object_id=str(app.pk), action="application.kin_flag"

@@ -21,7 +21,7 @@ from approvals.selectors import card_facts
 from approvals.services.card_checks import card_check_allowed, card_check_record
 from approvals.services.transitions import application_transition
 from audit.models import AuditEntry
-from common.errors import Forbidden, InvalidInput, NotFound, Refused
+from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
 from tests.factories import (
     COUNTY,
     SEED_PROGRAM_ITEMS,
@@ -71,6 +71,7 @@ def test_shared_card_holds_the_payment(world: World) -> None:
 
     with pytest.raises(Refused) as refused:
         disburse(world, app)
+    assert refused.value.code == Code.CARD_HELD
 
     app.refresh_from_db()
     assert app.status == S.APPROVED
@@ -109,8 +110,9 @@ def test_card_checker_may_not_pay_while_another_officer_may(world: World) -> Non
     finance = world.user("finance_a")
     card_check_record(actor=finance, application_id=app.pk, reason="电话核实户主本人开卡。")
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         disburse(world, app, actor=finance)
+    assert refused.value.code == Code.CARD_CHECKER_PAYS
     app.refresh_from_db()
     assert app.status == S.APPROVED
 
@@ -127,6 +129,7 @@ def test_recent_card_change_holds_the_payment(world: World) -> None:
 
     with pytest.raises(Refused) as refused:
         disburse(world, app, days_later=29)
+    assert refused.value.code == Code.CARD_HELD
     assert "30" in refused.value.message
 
     disburse(world, app, days_later=31)
@@ -150,8 +153,9 @@ def test_card_change_window_is_the_program_parameter(world: World) -> None:
     assert app.program_version.card_change_hold_days == 5
     card_change(world, household)
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         disburse(world, app, days_later=4)
+    assert refused.value.code == Code.CARD_HELD
     disburse(world, app, days_later=6)
 
     app.refresh_from_db()
@@ -166,8 +170,9 @@ def test_a_new_card_after_the_check_holds_the_payment_again(world: World) -> Non
     card_check_record(actor=world.user("approver_a"), application_id=app.pk, reason="已核实。")
     card_change(world, household)
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         disburse(world, app)
+    assert refused.value.code == Code.CARD_HELD
 
 
 @pytest.mark.django_db
@@ -176,16 +181,18 @@ def test_card_not_in_the_heads_name_refused_at_payment(world: World) -> None:
     app = approved_with_agreement(world, household)
     Household.objects.filter(pk=household.pk).update(bank_card_holder="张三")  # behind the app
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         disburse(world, app)
+    assert refused.value.code == Code.CARD_NOT_HEAD
 
 
 @pytest.mark.django_db
 def test_card_check_refused_when_nothing_is_held(world: World) -> None:
     app = approved_with_agreement(world)
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         card_check_record(actor=world.user("approver_a"), application_id=app.pk, reason="核实。")
+    assert refused.value.code == Code.CARD_NOT_HELD
     assert not CardCheck.objects.exists()
 
 
@@ -196,12 +203,16 @@ def test_card_check_refused_to_a_cadre(world: World) -> None:
     world.household(VILLAGE_2, bank_card=card)
     app = approved_with_agreement(world, household)
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         card_check_record(actor=world.user("cadre_v1"), application_id=app.pk, reason="核实。")
-    with pytest.raises(InvalidInput):
+    assert refused.value.code == Code.ROLE
+    with pytest.raises(InvalidInput) as invalid:
         card_check_record(actor=world.user("approver_a"), application_id=app.pk, reason=" ")
-    with pytest.raises(NotFound):
+    assert invalid.value.code == Code.INVALID
+    assert "reason" in invalid.value.errors
+    with pytest.raises(NotFound) as not_found:
         card_check_record(actor=world.user("approver_b"), application_id=app.pk, reason="核实。")
+    assert not_found.value.code == Code.NOT_FOUND
     assert not CardCheck.objects.exists()
 
 
@@ -214,8 +225,9 @@ def test_card_check_refused_to_a_recused_officer(world: World) -> None:
     approver = world.user("approver_a")
     declare_kin(official=approver, relation=KinDeclaration.Relation.SPOUSE, id_number=relative)
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         card_check_record(actor=approver, application_id=app.pk, reason="核实。")
+    assert refused.value.code == Code.RECUSED
     assert not CardCheck.objects.exists()
 
 
@@ -259,11 +271,13 @@ def test_card_check_allowed_as_long_as_the_service_would_take_it(world: World) -
     app = held_payment(world)
     unheld = approved_with_agreement(world)
     assert not check_allowed(world.user("approver_a"), unheld)
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         card_check_record(actor=world.user("approver_a"), application_id=unheld.pk, reason="核实。")
+    assert refused.value.code == Code.CARD_NOT_HELD
 
     card_check_record(actor=world.user("approver_a"), application_id=app.pk, reason="已核实。")
 
     assert not check_allowed(world.user("finance_a"), app)
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         card_check_record(actor=world.user("finance_a"), application_id=app.pk, reason="再核实。")
+    assert refused.value.code == Code.CARD_CHECKED

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from applications.models import Application, Household
 from applications.services import (
@@ -16,7 +17,7 @@ from applications.services import (
 )
 from approvals.services.filing import application_create, application_edit, subsidy_available
 from approvals.services.transitions import application_transition
-from common.errors import Forbidden, InvalidInput, Refused
+from common.errors import Code, Forbidden, InvalidInput, Refused
 from tests.factories import (
     VILLAGE_1,
     World,
@@ -40,8 +41,12 @@ def test_application_create_refused_with_active_application(world: World) -> Non
             program_id=world.program.pk,
             items=[{"item": "sheep", "quantity": 1}],
         )
-
-    assert "household" in error.value.as_dict()
+    # No code of its own yet (``Code.ACTIVE_APPLICATION`` is unused): the field's sentence
+    # tells this refusal from the other refusals of the household.
+    assert error.value.code == Code.INVALID
+    assert error.value.as_dict()["household"] == [
+        _("This household already has an active application for this program.")
+    ]
     assert Application.objects.filter(household_id=first.household_id).count() == 1
 
 
@@ -73,8 +78,12 @@ def test_application_create_refused_for_exited_household(world: World) -> None:
             program_id=world.program.pk,
             items=[{"item": "sheep", "quantity": 1}],
         )
-
-    assert "household" in error.value.as_dict()
+    # No code of its own yet (``Code.HOUSEHOLD_INELIGIBLE`` is the submit rule's): the
+    # field's sentence tells it from "no such household".
+    assert error.value.code == Code.INVALID
+    assert error.value.as_dict()["household"] == [
+        _("Only registered or returned-to-poverty households may apply.")
+    ]
     assert not Application.objects.filter(household=household).exists()
 
 
@@ -119,6 +128,7 @@ def test_application_create_refused_over_cap(world: World) -> None:
             program_id=world.program.pk,
             items=[{"item": "pen", "quantity": 1}, {"item": "sheep", "quantity": 11}],
         )
+    assert error.value.code == Code.OVER_CAP
 
     assert "items" in error.value.as_dict()
     assert not Application.objects.filter(household=household).exists()
@@ -128,13 +138,14 @@ def test_application_create_refused_over_cap(world: World) -> None:
 def test_application_create_cap_counts_earlier_payments(world: World) -> None:
     first = world.application(S.DISBURSED)  # 4000 yuan paid
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         application_create(
             actor=world.user("cadre_v1"),
             household_id=first.household_id,
             program_id=world.program.pk,
             items=[{"item": "sheep", "quantity": 6}],  # 1200 > the 1000 left
         )
+    assert refused.value.code == Code.OVER_CAP
 
     assert Application.objects.filter(household_id=first.household_id).count() == 1
 
@@ -143,12 +154,13 @@ def test_application_create_cap_counts_earlier_payments(world: World) -> None:
 def test_application_edit_refused_over_cap(world: World) -> None:
     app = world.application(S.DRAFT)
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         application_edit(
             actor=world.user("cadre_v1"),
             application_id=app.pk,
             items=[{"item": "sheep", "quantity": 26}],
         )
+    assert refused.value.code == Code.OVER_CAP
 
     app.refresh_from_db()
     assert app.amount == Decimal("4000.00")
@@ -158,12 +170,13 @@ def test_application_edit_refused_over_cap(world: World) -> None:
 def test_application_edit_refused_after_submit(world: World) -> None:
     app = world.application(S.SUBMITTED)
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         application_edit(
             actor=world.user("cadre_v1"),
             application_id=app.pk,
             items=[{"item": "sheep", "quantity": 1}],
         )
+    assert refused.value.code == Code.NOT_EDITABLE
 
     app.refresh_from_db()
     assert app.amount == Decimal("4000.00")
@@ -173,12 +186,14 @@ def test_application_edit_refused_after_submit(world: World) -> None:
 def test_appraisal_in_future_refused(world: World) -> None:
     app = world.application(S.DRAFT, appraised=False)
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         application_edit(
             actor=world.user("cadre_v1"),
             application_id=app.pk,
             appraisal_date=timezone.localdate() + timedelta(days=1),
         )
+    assert refused.value.code == Code.INVALID
+    assert "appraisal_date" in refused.value.as_dict()
 
     app.refresh_from_db()
     assert app.appraisal_date is None
@@ -188,13 +203,15 @@ def test_appraisal_in_future_refused(world: World) -> None:
 def test_application_create_refused_for_household_of_other_village(world: World) -> None:
     household = world.household(VILLAGE_1)
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         application_create(
             actor=world.user("cadre_v2"),
             household_id=household.pk,
             program_id=world.program.pk,
             items=[{"item": "sheep", "quantity": 1}],
         )
+    assert refused.value.code == Code.INVALID
+    assert refused.value.as_dict()["household"] == [_("No such household in your village.")]
 
     assert not Application.objects.filter(household=household).exists()
 
@@ -203,8 +220,9 @@ def test_application_create_refused_for_household_of_other_village(world: World)
 def test_record_appraisal_refused_for_reviewer(world: World) -> None:
     app = world.application(S.DRAFT, appraised=False)
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         record_appraisal(actor=world.user("reviewer_t1"), application_id=app.pk)
+    assert refused.value.code == Code.ROLE
 
     app.refresh_from_db()
     assert app.appraisal_date is None

@@ -9,7 +9,7 @@ from applications.models import Application
 from approvals.models import Decision, Objection
 from approvals.services.objections import objection_raise, objection_resolve
 from approvals.services.transitions import postings_close_due
-from common.errors import Forbidden, Refused
+from common.errors import Code, Forbidden, Refused
 from tests.factories import (
     World,
     after_posting,
@@ -68,10 +68,11 @@ def test_objection_resolve_refused_for_village_cadre(world: World) -> None:
     app = world.application(S.POSTED)
     objection = objection_raise(actor=world.user("cadre_v1"), application_id=app.pk, text="冒名")
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         objection_resolve(
             actor=world.user("cadre_v1"), objection_id=objection.pk, upheld=True, reason="属实"
         )
+    assert refused.value.code == Code.ROLE
 
     objection.refresh_from_db()
     assert objection.status == Objection.Status.OPEN
@@ -84,8 +85,9 @@ def test_objection_resolve_refused_twice(world: World) -> None:
     reviewer = world.user("reviewer_t1")
     objection_resolve(actor=reviewer, objection_id=objection.pk, upheld=False, reason="不实")
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         objection_resolve(actor=reviewer, objection_id=objection.pk, upheld=True, reason="属实")
+    assert refused.value.code == Code.OBJECTION_RESOLVED
 
     app.refresh_from_db()
     assert app.status == S.POSTED
@@ -95,8 +97,9 @@ def test_objection_resolve_refused_twice(world: World) -> None:
 def test_objection_raise_refused_outside_posting(world: World) -> None:
     app = world.application(S.SUBMITTED)
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         objection_raise(actor=world.user("cadre_v1"), application_id=app.pk, text="冒名")
+    assert refused.value.code == Code.OBJECTION_WINDOW
 
     assert not Objection.objects.filter(application=app).exists()
 

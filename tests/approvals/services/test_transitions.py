@@ -20,11 +20,11 @@ from applications.services import (
     household_update,
     role_grant,
 )
-from approvals.models import Decision
+from approvals.models import Decision, Objection
 from approvals.services.objections import objection_raise
 from approvals.services.transitions import application_transition, approval_step, postings_close_due
 from audit.models import AuditEntry
-from common.errors import InvalidInput, Refused
+from common.errors import Code, InvalidInput, Refused
 from tests.factories import (
     TOWNSHIP_1,
     World,
@@ -43,8 +43,9 @@ S = Application.Status
 def test_close_posting_refused_before_window_ends(world: World) -> None:
     app = world.application(S.POSTED)
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         application_transition(actor=None, application_id=app.pk, name="close_posting")
+    assert refused.value.code == Code.POSTING_OPEN
 
     app.refresh_from_db()
     assert app.status == S.POSTED
@@ -77,10 +78,11 @@ def test_close_posting_refused_with_open_objection(world: World) -> None:
     app = world.application(S.POSTED)
     objection_raise(actor=world.user("cadre_v1"), application_id=app.pk, text="他家有轿车")
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         application_transition(
             actor=None, application_id=app.pk, name="close_posting", now=after_posting(app)
         )
+    assert refused.value.code == Code.OBJECTION_OPEN
 
     app.refresh_from_db()
     assert app.status == S.POSTED
@@ -99,17 +101,26 @@ def test_approval_refused_while_objection_open(world: World) -> None:
     app = world.application(S.POSTED)
     objection_raise(actor=None, application_id=app.pk, text="有房有车", public=True)
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         application_transition(
             actor=None, application_id=app.pk, name="close_posting", now=after_posting(app)
         )
-    with pytest.raises(Refused):
+    assert refused.value.code == Code.OBJECTION_OPEN
+    # The township approval has the rule too: an objection still open once the application
+    # reached the township's review (on record from before; ``objection_raise`` takes none
+    # then) holds it. (On the posted application the state machine would refuse first.)
+    reviewed = world.application(S.TOWNSHIP_REVIEW)
+    Objection.objects.create(application=reviewed, text="有房有车")
+    with pytest.raises(Refused) as refused:
         application_transition(
-            actor=world.user("reviewer_t1"), application_id=app.pk, name="township_approve"
+            actor=world.user("reviewer_t1"), application_id=reviewed.pk, name="township_approve"
         )
+    assert refused.value.code == Code.OBJECTION_OPEN
 
     app.refresh_from_db()
     assert app.status == S.POSTED
+    reviewed.refresh_from_db()
+    assert reviewed.status == S.TOWNSHIP_REVIEW
 
 
 # --- reasons ---------------------------------------------------------------------------
@@ -124,6 +135,7 @@ def test_transition_without_reason_refused(world: World, step: str) -> None:
         application_transition(
             actor=world.user("reviewer_t1"), application_id=app.pk, name=step, reason="   "
         )
+    assert error.value.code == Code.REASON_REQUIRED
 
     assert "reason" in error.value.as_dict()
     app.refresh_from_db()
@@ -154,8 +166,9 @@ def test_township_approve_refused_for_filer_with_reviewer_role(world: World) -> 
     app = world.application(S.TOWNSHIP_REVIEW)
     assert app.created_by_id == cadre.pk
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         application_transition(actor=cadre, application_id=app.pk, name="township_approve")
+    assert refused.value.code == Code.SEPARATION_OF_DUTIES
 
     app.refresh_from_db()
     assert app.status == S.TOWNSHIP_REVIEW
@@ -168,8 +181,9 @@ def test_township_reject_refused_for_filer_with_reviewer_role(world: World) -> N
     forget_grants(cadre)
     app = world.application(S.TOWNSHIP_REVIEW)
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         application_transition(actor=cadre, application_id=app.pk, name="reject", reason="无")
+    assert refused.value.code == Code.SEPARATION_OF_DUTIES
 
     app.refresh_from_db()
     assert app.status == S.TOWNSHIP_REVIEW
@@ -188,8 +202,9 @@ def test_county_approve_refused_for_township_approver(world: World) -> None:
     app = world.application(S.COUNTY_REVIEW)
     assert app.township_approved_by_id == reviewer.pk
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         application_transition(actor=reviewer, application_id=app.pk, name="county_approve")
+    assert refused.value.code == Code.SEPARATION_OF_DUTIES
 
     app.refresh_from_db()
     assert app.status == S.COUNTY_REVIEW
@@ -207,8 +222,9 @@ def test_disburse_refused_for_approver_with_finance_role(world: World) -> None:
     forget_grants(approver)
     app = world.application(S.APPROVED)
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         application_transition(actor=approver, application_id=app.pk, name="disburse")
+    assert refused.value.code == Code.SEPARATION_OF_DUTIES
 
     app.refresh_from_db()
     assert app.status == S.APPROVED
@@ -221,8 +237,9 @@ def test_submit_refused_after_household_exited(world: World) -> None:
         actor=world.user("cadre_v1"), household_id=app.household_id, status=Household.Status.EXITED
     )
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         application_transition(actor=world.user("cadre_v1"), application_id=app.pk, name="submit")
+    assert refused.value.code == Code.HOUSEHOLD_INELIGIBLE
 
     app.refresh_from_db()
     assert app.status == S.DRAFT
@@ -232,8 +249,9 @@ def test_submit_refused_after_household_exited(world: World) -> None:
 def test_submit_refused_without_appraisal(world: World) -> None:
     app = world.application(S.DRAFT, appraised=False)
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         application_transition(actor=world.user("cadre_v1"), application_id=app.pk, name="submit")
+    assert refused.value.code == Code.APPRAISAL_MISSING
 
     app.refresh_from_db()
     assert app.status == S.DRAFT
@@ -246,10 +264,11 @@ def test_county_approve_refused_when_budget_exhausted(world: World) -> None:
     )
     app = world.application(S.COUNTY_REVIEW, program=program)  # asks 4000
 
-    with pytest.raises(Refused, match="3000"):
+    with pytest.raises(Refused, match="3000") as refused:
         application_transition(
             actor=world.user("approver_a"), application_id=app.pk, name="county_approve"
         )
+    assert refused.value.code == Code.BUDGET_EXHAUSTED
 
     app.refresh_from_db()
     assert app.status == S.COUNTY_REVIEW
@@ -263,10 +282,11 @@ def test_county_approve_budget_counts_earlier_approvals(world: World) -> None:
     world.application(S.APPROVED, program=program)  # 4000 committed
     second = world.application(S.COUNTY_REVIEW, program=program)
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         application_transition(
             actor=world.user("approver_a"), application_id=second.pk, name="county_approve"
         )
+    assert refused.value.code == Code.BUDGET_EXHAUSTED
 
     second.refresh_from_db()
     assert second.status == S.COUNTY_REVIEW
@@ -292,10 +312,11 @@ def test_county_approve_refused_leaves_committed_unchanged(world: World) -> None
     world.application(S.APPROVED, program=program)
     second = world.application(S.COUNTY_REVIEW, program=program)
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         application_transition(
             actor=world.user("approver_a"), application_id=second.pk, name="county_approve"
         )
+    assert refused.value.code == Code.BUDGET_EXHAUSTED
 
     program.refresh_from_db()
     assert program.committed == Decimal("4000.00")
@@ -308,10 +329,11 @@ def test_budget_refusal_audited(world: World) -> None:
     )
     app = world.application(S.COUNTY_REVIEW, program=program)
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         application_transition(
             actor=world.user("approver_a"), application_id=app.pk, name="county_approve"
         )
+    assert refused.value.code == Code.BUDGET_EXHAUSTED
 
     entry = AuditEntry.objects.filter(object_type="application", object_id=str(app.pk)).latest(
         "seq"
@@ -366,6 +388,8 @@ def test_parallel_township_approvals_exactly_one_succeeds(world: World) -> None:
 
     assert outcomes.count("ok") == 1
     assert [type(o) for o in outcomes if o != "ok"] == [Refused]
+    # the second finds the step already taken
+    assert [o.code for o in outcomes if isinstance(o, Refused)] == [Code.WRONG_STATE]
     app.refresh_from_db()
     assert app.status == S.COUNTY_REVIEW
     assert Decision.objects.filter(application=app, transition="township_approve").count() == 1
@@ -396,6 +420,8 @@ def test_parallel_disbursements_exactly_one_succeeds(world: World) -> None:
 
     assert outcomes.count("ok") == 1
     assert [type(o) for o in outcomes if o != "ok"] == [Refused]
+    # the second finds the step already taken
+    assert [o.code for o in outcomes if isinstance(o, Refused)] == [Code.WRONG_STATE]
     app.refresh_from_db()
     assert app.status == S.DISBURSED
     assert Decision.objects.filter(application=app, transition="disburse").count() == 1
