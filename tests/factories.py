@@ -21,6 +21,7 @@ from approvals.models import Attachment
 from approvals.services.attachments import attachment_add
 from approvals.services.filing import application_create, application_edit
 from approvals.services.transitions import application_transition, posting_close_if_due
+from audit.models import AuditEntry
 from demo.world import (
     PEN,
     SHEEP,
@@ -349,3 +350,20 @@ def build_world() -> None:
     for program_code, county in zip(PROGRAM_CODES, (COUNTY, COUNTY_B), strict=True):
         if not Program.objects.filter(code=program_code).exists():
             seed_program(county_code=county, code=program_code)
+
+
+def audit_entries(app: Application, action: str, outcome: str = "done") -> list[AuditEntry]:
+    """The application's audit entries of ``action`` with ``outcome``."""
+    return list(
+        AuditEntry.objects.filter(
+            object_type="application", object_id=str(app.pk), action=action, outcome=outcome
+        )
+    )
+
+
+def kin_app(world: World, status: str, official: str, relation: str = "spouse") -> Application:
+    """An application in ``status`` whose head is a close relative ``official`` declared."""
+    relative = id_number()
+    app = world.application(status, household=world.household(VILLAGE_1, head_id_number=relative))
+    declare_kin(official=world.user(official), relation=relation, id_number=relative)
+    return app

@@ -122,6 +122,7 @@ def test_area_detail_out_of_scope_not_found(world: World, api: Login, outsider: 
     response = api(outsider).get(f"/api/v1/areas/{VILLAGE_1}/")
 
     assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
 
 
 @pytest.mark.django_db
@@ -140,6 +141,7 @@ def test_program_detail_other_county_not_found(world: World, api: Login, outside
     response = api(outsider).get(f"/api/v1/programs/{world.program.pk}/")
 
     assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
 
 
 @pytest.mark.django_db
@@ -177,6 +179,7 @@ def test_household_detail_out_of_scope_not_found(world: World, api: Login, outsi
     response = api(outsider).get(f"/api/v1/households/{household.pk}/")
 
     assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
 
 
 @pytest.mark.django_db
@@ -206,6 +209,7 @@ def test_household_update_out_of_scope_not_found(world: World, api: Login, outsi
     )
 
     assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
     household.refresh_from_db()
     assert household.phone == "13809370000"
 
@@ -219,6 +223,7 @@ def test_person_reveal_out_of_scope_not_found(world: World, api: Login, outsider
     response = api(outsider).post(f"/api/v1/persons/{person.pk}/reveal/")
 
     assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
 
 
 @pytest.mark.django_db
@@ -242,6 +247,7 @@ def test_household_create_in_other_village_refused_and_audited(world: World, api
     response = api("cadre_v2").post("/api/v1/households/", _household_payload(), format="json")
 
     assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
     assert Household.objects.count() == before
     entry = AuditEntry.objects.get(actor=world.user("cadre_v2"), outcome="refused")
     assert (entry.action, entry.area_code) == ("household.create", VILLAGE_1)
@@ -302,6 +308,7 @@ def test_person_reveal_refused_for_inspector_without_grant(world: World, api: Lo
     response = api("inspector_a").post(f"/api/v1/persons/{person.pk}/reveal/")
 
     assert response.status_code == 403
+    assert response.json()["code"] == "role"
     assert "id_number" not in response.json()
 
 
@@ -784,6 +791,7 @@ def test_kin_declaration_for_another_official_refused(world: World, api: Login) 
     )
 
     assert response.status_code == 403
+    assert response.json()["code"] == "not_self"
     assert not KinDeclaration.objects.exists()
 
 

@@ -16,7 +16,7 @@ from applications.roles import Role
 from approvals.models import Decision
 from approvals.services.transitions import application_transition
 from audit.models import AuditEntry
-from common.errors import Forbidden, NotFound, Refused
+from common.errors import Code, Forbidden, NotFound, Refused
 from tests.factories import World, after_posting, upload_signed_agreement
 
 S = Application.Status
@@ -131,8 +131,13 @@ def test_transition_refused_for_other_roles(world: World, step: str, state: str,
     app = world.application(state)
     decisions = Decision.objects.filter(application=app).count()
 
-    with pytest.raises((Forbidden, Refused)):
+    # The township reviewer holds the role of a rejection from posting, but a posted
+    # application is rejected only by upholding an objection.
+    objection_only = (step, state, role) == ("reject", S.POSTED, Role.TOWNSHIP_REVIEWER)
+
+    with pytest.raises((Forbidden, Refused)) as refused:
         _take(world, step, app, role)
+    assert refused.value.code == (Code.OBJECTION_ONLY if objection_only else Code.ROLE)
 
     app.refresh_from_db()
     assert app.status == state
@@ -147,7 +152,7 @@ def test_transition_refused_from_wrong_state(world: World, step: str, state: str
     with pytest.raises(Refused) as refused:
         _take(world, step, app, TAKER[step])
 
-    assert refused.value.code == "wrong_state"
+    assert refused.value.code == Code.WRONG_STATE
     app.refresh_from_db()
     assert app.status == state
 
@@ -157,8 +162,9 @@ def test_transition_refusal_written_to_audit_trail(world: World) -> None:
     app = world.application(S.TOWNSHIP_REVIEW)
     inspector = world.user("inspector_a")
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         application_transition(actor=inspector, application_id=app.pk, name="township_approve")
+    assert refused.value.code == Code.ROLE
 
     entry = AuditEntry.objects.filter(object_type="application", object_id=str(app.pk)).latest(
         "seq"
@@ -174,10 +180,11 @@ def test_transition_refusal_written_to_audit_trail(world: World) -> None:
 def test_transition_illegal_step_written_to_audit_trail(world: World) -> None:
     app = world.application(S.DRAFT)
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         application_transition(
             actor=world.user("finance_a"), application_id=app.pk, name="disburse"
         )
+    assert refused.value.code == Code.WRONG_STATE
 
     entry = AuditEntry.objects.filter(object_type="application", object_id=str(app.pk)).latest(
         "seq"
@@ -211,8 +218,9 @@ def test_transition_success_written_to_audit_trail(world: World) -> None:
 def test_transition_unknown_name_refused(world: World) -> None:
     app = world.application(S.DRAFT)
 
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as refused:
         application_transition(actor=world.user("cadre_v1"), application_id=app.pk, name="skip")
+    assert refused.value.code == Code.UNKNOWN_STEP
 
     app.refresh_from_db()
     assert app.status == S.DRAFT

@@ -31,7 +31,7 @@ from applications.services import (
     role_grant,
 )
 from audit.models import AuditEntry
-from common.errors import Forbidden, InvalidInput, NotFound
+from common.errors import Code, Forbidden, InvalidInput, NotFound
 from tests.factories import (
     COUNTY,
     TOWNSHIP_1,
@@ -105,6 +105,7 @@ def test_household_create_refuses_duplicate_id(world: World) -> None:
 
     with pytest.raises(InvalidInput) as error:
         world.household(VILLAGE_3, head_id_number=number)
+    assert error.value.code == Code.INVALID
 
     assert "head_id_number" in error.value.as_dict()
     assert Household.objects.count() == before
@@ -113,25 +114,28 @@ def test_household_create_refuses_duplicate_id(world: World) -> None:
 def test_household_create_refuses_same_id_twice_in_household(world: World) -> None:
     number = id_number()
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         world.household(
             VILLAGE_1,
             head_id_number=number,
             members=[{"name": "王小明", "id_number": number, "relation": "child"}],
         )
+    assert refused.value.code == Code.INVALID
+    assert "members" in refused.value.as_dict()
 
     assert not Person.objects.filter(name="王小明").exists()
 
 
 def test_household_create_refuses_member_as_second_head(world: World) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         world.household(
             VILLAGE_1, members=[{"name": "王小明", "id_number": id_number(), "relation": "head"}]
         )
+    assert refused.value.code == Code.INVALID
 
 
 def test_household_create_refuses_township_code(world: World) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         household_create(
             actor=world.user("cadre_v1"),
             area_code=TOWNSHIP_1,
@@ -142,10 +146,12 @@ def test_household_create_refuses_township_code(world: World) -> None:
             household_type=Household.Kind.GENERAL,
             poverty_causes=[Household.Cause.ILLNESS],
         )
+    assert refused.value.code == Code.INVALID
+    assert "area" in refused.value.as_dict()
 
 
 def test_household_create_refused_for_cadre_of_other_village(world: World) -> None:
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as refused:
         household_create(
             actor=world.user("cadre_v2"),
             area_code=VILLAGE_1,
@@ -156,6 +162,7 @@ def test_household_create_refused_for_cadre_of_other_village(world: World) -> No
             household_type=Household.Kind.GENERAL,
             poverty_causes=[Household.Cause.ILLNESS],
         )
+    assert refused.value.code == Code.NOT_FOUND
 
 
 # --- revealing a full number -------------------------------------------------------------------
@@ -164,16 +171,18 @@ def test_household_create_refused_for_cadre_of_other_village(world: World) -> No
 def test_person_reveal_refused_without_grant(world: World) -> None:
     person = world.household(VILLAGE_1).members.get()
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         person_reveal_id(actor=world.user("cadre_v1"), person_id=person.pk)
+    assert refused.value.code == Code.ROLE
 
 
 def test_person_reveal_refusal_audited(world: World) -> None:
     person = world.household(VILLAGE_1).members.get()
     cadre = world.user("cadre_v1")
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         person_reveal_id(actor=cadre, person_id=person.pk)
+    assert refused.value.code == Code.ROLE
 
     entry = AuditEntry.objects.get(actor=cadre, action="person.reveal_id")
     assert entry.outcome == AuditEntry.Outcome.REFUSED
@@ -208,8 +217,9 @@ def test_person_reveal_grant_limited_to_its_area(world: World) -> None:
         actor=None, username="reviewer_t2", role=REVEAL_PERMISSION, area_code=VILLAGE_3
     )
 
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as refused:
         person_reveal_id(actor=reviewer, person_id=person.pk)
+    assert refused.value.code == Code.NOT_FOUND
 
 
 def test_person_reveal_grant_alone_shows_nothing(world: World) -> None:
@@ -268,6 +278,7 @@ def test_role_grant_audited(world: World) -> None:
 def test_role_grant_refuses_wrong_level(world: World) -> None:
     with pytest.raises(InvalidInput) as error:
         role_grant(actor=None, username="x", role=Role.COUNTY_APPROVER, area_code=TOWNSHIP_1)
+    assert error.value.code == Code.INVALID
 
     assert "area" in error.value.as_dict()
 
@@ -334,13 +345,14 @@ def test_program_create_loan_over_limit_refused(world: World) -> None:
             loan_max_amount=Decimal("60000"),
             loan_max_months=36,
         )
+    assert error.value.code == Code.INVALID
 
     assert "loan_max_amount" in error.value.as_dict()
     assert not Program.objects.filter(code="xiaoe-xindai").exists()
 
 
 def test_program_create_loan_over_term_refused(world: World) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         program_create(
             actor=None,
             code="xiaoe-xindai",
@@ -354,6 +366,8 @@ def test_program_create_loan_over_term_refused(world: World) -> None:
             loan_max_amount=Decimal("50000"),
             loan_max_months=48,
         )
+    assert refused.value.code == Code.INVALID
+    assert "loan_max_months" in refused.value.as_dict()
 
     assert not Program.objects.filter(code="xiaoe-xindai").exists()
 
@@ -387,6 +401,7 @@ def test_household_create_refuses_a_card_in_another_name(world: World) -> None:
 
     with pytest.raises(InvalidInput) as refused:
         world.household(VILLAGE_1, head_name="王建国", bank_card_holder="王建军")
+    assert refused.value.code == Code.INVALID
 
     assert list(refused.value.errors) == ["bank_card_holder"]
     assert "王建军" in refused.value.errors["bank_card_holder"][0]
@@ -407,6 +422,7 @@ def test_household_create_records_the_card_holder(world: World) -> None:
 def test_household_create_refuses_an_empty_card_holder(world: World) -> None:
     with pytest.raises(InvalidInput) as refused:
         world.household(VILLAGE_1, bank_card_holder="  ")
+    assert refused.value.code == Code.INVALID
     assert "bank_card_holder" in refused.value.errors
 
 
@@ -425,6 +441,7 @@ def test_household_update_refuses_a_new_card_in_another_name_and_changes_nothing
             bank_card=bank_card_number(),
             bank_card_holder=holder,
         )
+    assert refused.value.code == Code.INVALID
 
     assert list(refused.value.errors) == ["bank_card_holder"]
     after = Household.objects.get(pk=household.pk)
@@ -532,7 +549,7 @@ def test_kin_declare_stores_the_number_encrypted_and_audits_it_masked(world: Wor
 def test_kin_declare_for_someone_else_refused_and_recorded(world: World) -> None:
     reviewer = world.user("reviewer_t1")
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         kin_declare(
             actor=world.user("cadre_v1"),
             official_id=reviewer.pk,
@@ -540,6 +557,7 @@ def test_kin_declare_for_someone_else_refused_and_recorded(world: World) -> None
             name="李秀英",
             id_number=id_number(),
         )
+    assert refused.value.code == Code.NOT_SELF
 
     assert not KinDeclaration.objects.exists()
     assert AuditEntry.objects.filter(
@@ -567,6 +585,7 @@ def test_kin_declare_refuses_a_bad_number_and_stores_nothing(world: World) -> No
             relation=KinDeclaration.Relation.SPOUSE,
             id_number="62090219700101123",
         )
+    assert refused.value.code == Code.INVALID
     assert "id_number" in refused.value.errors
     assert not KinDeclaration.objects.exists()
 
@@ -574,6 +593,7 @@ def test_kin_declare_refuses_a_bad_number_and_stores_nothing(world: World) -> No
 def test_kin_declare_refuses_an_unknown_relation(world: World) -> None:
     with pytest.raises(InvalidInput) as refused:
         declare_kin(official=world.user("cadre_v1"), relation="cousin", id_number=id_number())
+    assert refused.value.code == Code.INVALID
     assert "relation" in refused.value.errors
 
 
@@ -582,8 +602,10 @@ def test_kin_declare_once_per_person(world: World) -> None:
     cadre = world.user("cadre_v1")
     declare_kin(official=cadre, relation=KinDeclaration.Relation.SPOUSE, id_number=relative)
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         declare_kin(official=cadre, relation=KinDeclaration.Relation.SIBLING, id_number=relative)
+    assert refused.value.code == Code.INVALID
+    assert "id_number" in refused.value.as_dict()
     assert KinDeclaration.objects.count() == 1
 
 
@@ -591,10 +613,14 @@ def test_kin_declare_own_number_once_and_nobody_elses(world: World) -> None:
     own = id_number()
     declare_kin(official=world.user("cadre_v1"), relation="self", id_number=own)
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         declare_kin(official=world.user("cadre_v1"), relation="self", id_number=id_number())
-    with pytest.raises(InvalidInput):
+    assert refused.value.code == Code.INVALID
+    assert "relation" in refused.value.as_dict()
+    with pytest.raises(InvalidInput) as refused:
         declare_kin(official=world.user("cadre_v2"), relation="self", id_number=own)
+    assert refused.value.code == Code.INVALID
+    assert "id_number" in refused.value.as_dict()
     assert KinDeclaration.objects.count() == 1
 
 
@@ -603,8 +629,10 @@ def test_kin_declare_needs_an_official_with_a_role(world: World) -> None:
 
     nobody = get_user_model().objects.create_user("nobody", password="x-2016-pass")
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         declare_kin(official=nobody, relation="spouse", id_number=id_number())
+    assert refused.value.code == Code.INVALID
+    assert "official" in refused.value.as_dict()
 
 
 def test_kin_declarations_are_read_by_the_official_and_their_inspectors(world: World) -> None:

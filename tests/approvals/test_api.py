@@ -218,6 +218,7 @@ def test_application_edit_out_of_scope_audited(world: World, api: Login) -> None
     )
 
     assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
     app.refresh_from_db()
     assert app.amount == 4000
     entry = AuditEntry.objects.get(actor=world.user("cadre_v2"), outcome="refused")
@@ -247,6 +248,7 @@ def test_audit_detail_out_of_scope_not_found(world: World, api: Login, outsider:
     response = api(outsider).get(f"/api/v1/audit/{entry.pk}/")
 
     assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
 
 
 @pytest.mark.django_db
@@ -461,6 +463,26 @@ def test_transition_unknown_step_not_found(world: World, api: Login) -> None:
     response = api("cadre_v1").post(f"/api/v1/applications/{app.pk}/transitions/approve_all/")
 
     assert response.status_code == 404
+
+
+# approvals/api.py raises DRF's own NotFound for these two, which the exception handler
+# answers without a code (common.api.exception_handler maps only ServiceError and Http404).
+@pytest.mark.xfail(strict=True, reason="production: DRF NotFound answers without a code")
+@pytest.mark.django_db
+def test_application_detail_out_of_scope_answers_not_found_code(world: World, api: Login) -> None:
+    app = world.application(S.TOWNSHIP_REVIEW)
+    response = api("cadre_v2").get(f"/api/v1/applications/{app.pk}/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.xfail(strict=True, reason="production: DRF NotFound answers without a code")
+@pytest.mark.django_db
+def test_transition_unknown_step_answers_its_code(world: World, api: Login) -> None:
+    app = world.application(S.DRAFT)
+    response = api("cadre_v1").post(f"/api/v1/applications/{app.pk}/transitions/approve_all/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "unknown_step"
 
 
 @pytest.mark.django_db
@@ -831,6 +853,7 @@ def test_recused_reviewer_forbidden_with_the_reason(world: World, api: Login) ->
     assert detail["kin_flagged"] is True
     assert detail["available_transitions"] == []
     assert response.status_code == 403
+    assert response.json()["code"] == "recused"
     assert CJK.search(response.json()["detail"])
     app.refresh_from_db()
     assert app.status == S.TOWNSHIP_REVIEW
@@ -867,6 +890,7 @@ def test_card_check_through_the_api_releases_the_payment(world: World, api: Logi
     paid = api("finance_a").post(url + "transitions/disburse/")
 
     assert held.status_code == 409
+    assert held.json()["code"] == "card_held"
     assert check.status_code == 201, check.content
     assert check.json()["checked_by"] == "approver_a"
     assert card not in check.content.decode()
@@ -883,6 +907,7 @@ def test_card_check_through_the_api_refused_to_a_cadre(world: World, api: Login)
     )
 
     assert response.status_code == 403
+    assert response.json()["code"] == "role"
 
 
 def _list_queries(client: APIClient, url: str) -> tuple[int, list[Any]]:

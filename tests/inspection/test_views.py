@@ -23,7 +23,7 @@ from approvals.services.filing import application_edit
 from approvals.services.transitions import application_transition
 from audit.models import AuditEntry
 from audit.services import audit_record
-from common.errors import NotFound
+from common.errors import Code, NotFound
 from inspection import views
 from inspection.exports import AUDIT_COLUMNS
 from inspection.selectors import MAX_RED_FLAGS
@@ -160,10 +160,11 @@ def test_audit_filter_by_person_action_and_outcome(
 ) -> None:
     mine, _theirs = apps
     client = client_for(world, "inspector_a")
-    with pytest.raises(NotFound):  # a cadre of another village: refused, on the record
+    with pytest.raises(NotFound) as outside:  # a cadre of another village: refused, on record
         application_edit(
             actor=world.user("cadre_v2"), application_id=mine.pk, appraisal_votes_for=1
         )
+    assert outside.value.code == Code.NOT_FOUND
 
     by_actor = shown(client.get(AUDIT, {"actor": "reviewer_t1"}))
     by_action = shown(client.get(AUDIT, {"action": "application.township_approve"}))

@@ -13,7 +13,7 @@ from applications.models import Application
 from applications.roles import Role
 from approvals.services.objections import objection_raise, objection_resolve
 from approvals.services.transitions import application_transition, postings_close_due
-from common.errors import Refused
+from common.errors import Code, Refused
 from tests.factories import STEP_ROLE, S, World, after_posting, upload_signed_agreement
 from workflows.models import ApplicationProcess
 from workflows.selectors import active_task, process_divergences
@@ -153,12 +153,13 @@ def test_sync_posting_closed_by_the_timer(world: World) -> None:
 def test_sync_illegal_transition_changes_neither(world: World) -> None:
     app = world.application(S.SUBMITTED)
     task_before = active_task(app)
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         application_transition(
             actor=world.actor(Role.TOWNSHIP_REVIEWER, app.area_code),
             application_id=app.pk,
             name="township_approve",
         )
+    assert refused.value.code == Code.WRONG_STATE
     app.refresh_from_db()
     assert app.status == S.SUBMITTED
     task_after = active_task(app)

@@ -14,7 +14,7 @@ from approvals.models import Attachment, Decision
 from approvals.services.attachments import attachment_add
 from approvals.services.transitions import application_transition, available_transitions
 from audit.models import AuditEntry
-from common.errors import Forbidden, InvalidInput, NotFound, Refused
+from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
 from tests.factories import SIGNED_AGREEMENT_PDF, World, upload_signed_agreement
 
 S = Application.Status
@@ -76,6 +76,7 @@ def test_attachment_add_refuses_other_content_named_pdf(world: World) -> None:
 
     with pytest.raises(InvalidInput) as error:
         _add(world, app, b"<html>not a scan</html>", name="scan.pdf")
+    assert error.value.code == Code.INVALID
 
     assert "file" in error.value.errors
     assert not Attachment.objects.filter(application=app).exists()
@@ -86,8 +87,10 @@ def test_attachment_add_refuses_other_content_named_pdf(world: World) -> None:
 def test_attachment_add_refuses_file_over_10_mb(world: World) -> None:
     app = world.application(S.APPROVED)
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         _add(world, app, b"%PDF-1.4\n" + b"0" * (10 * 1024 * 1024))
+    assert refused.value.code == Code.INVALID
+    assert "file" in refused.value.errors
 
     assert not Attachment.objects.filter(application=app).exists()
 
@@ -96,10 +99,13 @@ def test_attachment_add_refuses_file_over_10_mb(world: World) -> None:
 def test_attachment_add_refuses_empty_file_and_unknown_kind(world: World) -> None:
     app = world.application(S.APPROVED)
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         _add(world, app, b"")
+    assert refused.value.code == Code.INVALID
+    assert "file" in refused.value.errors
     with pytest.raises(InvalidInput) as error:
         _add(world, app, SIGNED_AGREEMENT_PDF, kind="receipt")
+    assert error.value.code == Code.INVALID
 
     assert "kind" in error.value.errors
     assert not Attachment.objects.filter(application=app).exists()
@@ -109,8 +115,9 @@ def test_attachment_add_refuses_empty_file_and_unknown_kind(world: World) -> Non
 def test_attachment_add_out_of_area_is_not_found_and_recorded(world: World) -> None:
     app = world.application(S.APPROVED)
 
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as refused:
         _add(world, app, SIGNED_AGREEMENT_PDF, user="cadre_b")
+    assert refused.value.code == Code.NOT_FOUND
 
     assert not Attachment.objects.filter(application=app).exists()
     assert AuditEntry.objects.filter(
@@ -123,8 +130,9 @@ def test_attachment_add_out_of_area_is_not_found_and_recorded(world: World) -> N
 def test_attachment_add_refused_for_other_roles(world: World, user: str) -> None:
     app = world.application(S.APPROVED)
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         _add(world, app, SIGNED_AGREEMENT_PDF, user=user)
+    assert refused.value.code == Code.ROLE
 
     assert not Attachment.objects.filter(application=app).exists()
 
@@ -144,6 +152,7 @@ def test_attachment_add_message_is_translated(world: World) -> None:
 
     with translation.override("zh-hans"), pytest.raises(InvalidInput) as error:
         _add(world, app, b"GIF89a")
+    assert error.value.code == Code.INVALID
 
     assert error.value.errors["file"] == ["只能上传 PDF、JPEG 或 PNG 文件。"]
 
@@ -155,6 +164,7 @@ def test_disburse_refused_until_signed_agreement_uploaded(world: World) -> None:
 
     with translation.override("en"), pytest.raises(Refused) as error:
         application_transition(actor=finance, application_id=app.pk, name="disburse")
+    assert error.value.code == Code.SIGNED_AGREEMENT_MISSING
 
     assert error.value.message == "The signed agreement has not been uploaded."
     app.refresh_from_db()
@@ -170,10 +180,11 @@ def test_disburse_not_unlocked_by_a_photo(world: World) -> None:
     app = world.application(S.APPROVED)
     _add(world, app, PNG, kind=Attachment.Kind.PHOTO, name="pen.png")
 
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as refused:
         application_transition(
             actor=world.user("finance_a"), application_id=app.pk, name="disburse"
         )
+    assert refused.value.code == Code.SIGNED_AGREEMENT_MISSING
 
 
 @pytest.mark.django_db

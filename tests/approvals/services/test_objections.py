@@ -1,0 +1,114 @@
+"""``approvals.services.objections``: objections raised during the public posting and their
+resolution."""
+
+from __future__ import annotations
+
+import pytest
+
+from applications.models import Application
+from approvals.models import Decision, Objection
+from approvals.services.objections import objection_raise, objection_resolve
+from approvals.services.transitions import postings_close_due
+from common.errors import Code, Forbidden, Refused
+from tests.factories import (
+    World,
+    after_posting,
+)
+
+S = Application.Status
+
+
+@pytest.mark.django_db
+def test_objection_upheld_rejects_application(world: World) -> None:
+    app = world.application(S.POSTED)
+    objection = objection_raise(actor=world.user("cadre_v1"), application_id=app.pk, text="冒名")
+
+    objection_resolve(
+        actor=world.user("reviewer_t1"), objection_id=objection.pk, upheld=True, reason="属实"
+    )
+
+    app.refresh_from_db()
+    objection.refresh_from_db()
+    assert app.status == S.REJECTED
+    assert objection.status == Objection.Status.UPHELD
+    assert Decision.objects.filter(application=app, transition="reject").count() == 1
+
+
+@pytest.mark.django_db
+def test_objection_dismissed_keeps_application_posted(world: World) -> None:
+    app = world.application(S.POSTED)
+    objection = objection_raise(actor=world.user("cadre_v1"), application_id=app.pk, text="冒名")
+
+    objection_resolve(
+        actor=world.user("reviewer_t1"), objection_id=objection.pk, upheld=False, reason="不实"
+    )
+
+    app.refresh_from_db()
+    objection.refresh_from_db()
+    assert objection.status == Objection.Status.DISMISSED
+    assert app.status == S.POSTED
+
+
+@pytest.mark.django_db
+def test_objection_dismissed_lets_posting_close(world: World) -> None:
+    app = world.application(S.POSTED)
+    objection = objection_raise(actor=world.user("cadre_v1"), application_id=app.pk, text="冒名")
+    objection_resolve(
+        actor=world.user("reviewer_t1"), objection_id=objection.pk, upheld=False, reason="不实"
+    )
+
+    assert postings_close_due(now=after_posting(app)) == 1
+
+    app.refresh_from_db()
+    assert app.status == S.TOWNSHIP_REVIEW
+
+
+@pytest.mark.django_db
+def test_objection_resolve_refused_for_village_cadre(world: World) -> None:
+    app = world.application(S.POSTED)
+    objection = objection_raise(actor=world.user("cadre_v1"), application_id=app.pk, text="冒名")
+
+    with pytest.raises(Forbidden) as refused:
+        objection_resolve(
+            actor=world.user("cadre_v1"), objection_id=objection.pk, upheld=True, reason="属实"
+        )
+    assert refused.value.code == Code.ROLE
+
+    objection.refresh_from_db()
+    assert objection.status == Objection.Status.OPEN
+
+
+@pytest.mark.django_db
+def test_objection_resolve_refused_twice(world: World) -> None:
+    app = world.application(S.POSTED)
+    objection = objection_raise(actor=world.user("cadre_v1"), application_id=app.pk, text="冒名")
+    reviewer = world.user("reviewer_t1")
+    objection_resolve(actor=reviewer, objection_id=objection.pk, upheld=False, reason="不实")
+
+    with pytest.raises(Refused) as refused:
+        objection_resolve(actor=reviewer, objection_id=objection.pk, upheld=True, reason="属实")
+    assert refused.value.code == Code.OBJECTION_RESOLVED
+
+    app.refresh_from_db()
+    assert app.status == S.POSTED
+
+
+@pytest.mark.django_db
+def test_objection_raise_refused_outside_posting(world: World) -> None:
+    app = world.application(S.SUBMITTED)
+
+    with pytest.raises(Refused) as refused:
+        objection_raise(actor=world.user("cadre_v1"), application_id=app.pk, text="冒名")
+    assert refused.value.code == Code.OBJECTION_WINDOW
+
+    assert not Objection.objects.filter(application=app).exists()
+
+
+@pytest.mark.django_db
+def test_objection_raise_public_allows_anonymous(world: World) -> None:
+    app = world.application(S.POSTED)
+
+    objection = objection_raise(actor=None, application_id=app.pk, text="有房有车", public=True)
+
+    assert objection.raised_by is None
+    assert objection.status == Objection.Status.OPEN
