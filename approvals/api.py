@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound as DRFNotFound
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -49,7 +48,7 @@ from approvals.services.transitions import (
 )
 from audit.models import AuditEntry
 from common.api import REFUSALS, RefusalSerializer
-from common.errors import Code, InvalidInput
+from common.errors import Code, InvalidInput, NotFound
 
 
 class FastRepresentation:
@@ -373,7 +372,7 @@ class ApplicationViewSet(
             return self.get_queryset().get(pk=pk)
         except Application.DoesNotExist:
             access_refused(actor=self.request.user, application_id=pk)
-            raise DRFNotFound(_("No such application in your area.")) from None
+            raise NotFound(_("No such application in your area.")) from None
 
     @extend_schema(request=ApplicationCreateSerializer, responses=ApplicationSerializer)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -407,7 +406,7 @@ class ApplicationViewSet(
         data = TransitionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         if name not in step_names():
-            raise DRFNotFound(_("No such step."))
+            raise NotFound(_("No such step."), code=Code.UNKNOWN_STEP)
         app = application_transition(
             actor=request.user,
             application_id=int(pk or 0),

@@ -154,7 +154,8 @@ def application_create(
     )
     if not policy.household_eligible(household):
         raise InvalidInput(
-            {"household": [_("Only registered or returned-to-poverty households may apply.")]}
+            {"household": [_("Only registered or returned-to-poverty households may apply.")]},
+            code=Code.HOUSEHOLD_INELIGIBLE,
         )
     program = programs_visible_to(actor).filter(pk=program_id, active=True).first()
     if program is None or program.area_id[:6] != household.area_code[:6]:
@@ -200,7 +201,12 @@ def application_create(
             hooks.notify_created(app, actor)
     except IntegrityError:
         raise InvalidInput(
-            {"household": [_("This household already has an active application for this program.")]}
+            {
+                "household": [
+                    _("This household already has an active application for this program.")
+                ]
+            },
+            code=Code.ACTIVE_APPLICATION,
         ) from None
     return app
 

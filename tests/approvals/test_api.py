@@ -465,9 +465,6 @@ def test_transition_unknown_step_not_found(world: World, api: Login) -> None:
     assert response.status_code == 404
 
 
-# approvals/api.py raises DRF's own NotFound for these two, which the exception handler
-# answers without a code (common.api.exception_handler maps only ServiceError and Http404).
-@pytest.mark.xfail(strict=True, reason="production: DRF NotFound answers without a code")
 @pytest.mark.django_db
 def test_application_detail_out_of_scope_answers_not_found_code(world: World, api: Login) -> None:
     app = world.application(S.TOWNSHIP_REVIEW)
@@ -476,7 +473,6 @@ def test_application_detail_out_of_scope_answers_not_found_code(world: World, ap
     assert response.json()["code"] == "not_found"
 
 
-@pytest.mark.xfail(strict=True, reason="production: DRF NotFound answers without a code")
 @pytest.mark.django_db
 def test_transition_unknown_step_answers_its_code(world: World, api: Login) -> None:
     app = world.application(S.DRAFT)

@@ -41,9 +41,7 @@ def test_application_create_refused_with_active_application(world: World) -> Non
             program_id=world.program.pk,
             items=[{"item": "sheep", "quantity": 1}],
         )
-    # No code of its own yet (``Code.ACTIVE_APPLICATION`` is unused): the field's sentence
-    # tells this refusal from the other refusals of the household.
-    assert error.value.code == Code.INVALID
+    assert error.value.code == Code.ACTIVE_APPLICATION
     assert error.value.as_dict()["household"] == [
         _("This household already has an active application for this program.")
     ]
@@ -78,9 +76,7 @@ def test_application_create_refused_for_exited_household(world: World) -> None:
             program_id=world.program.pk,
             items=[{"item": "sheep", "quantity": 1}],
         )
-    # No code of its own yet (``Code.HOUSEHOLD_INELIGIBLE`` is the submit rule's): the
-    # field's sentence tells it from "no such household".
-    assert error.value.code == Code.INVALID
+    assert error.value.code == Code.HOUSEHOLD_INELIGIBLE
     assert error.value.as_dict()["household"] == [
         _("Only registered or returned-to-poverty households may apply.")
     ]
