@@ -1,6 +1,6 @@
 """The batch runner on its own: a queue declared here (its own task, which no worker runs,
 its own work and its own record of the sweep), run on DocumentBatch rows, the one concrete
-job there is. What documents do with it is in tests/documents/test_batches.py."""
+job there is. What documents do with it is in tests/documents/services/test_batches.py."""
 
 from __future__ import annotations
 

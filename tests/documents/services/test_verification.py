@@ -2,14 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from documents.selectors import document_by_code, normalize_code
-from documents.services.issuing import agreement_issue
+from documents.selectors import normalize_code
 from documents.services.verification import (
     CODE_LENGTH,
     verification_code_new,
     verification_url,
 )
-from tests.documents.conftest import World
 
 
 def test_verification_code_new_is_ten_base32_characters() -> None:
@@ -28,11 +26,3 @@ def test_verification_url_uses_the_public_host_and_the_code(settings: Any) -> No
     assert verification_url("ABCDEFGHIJ") == (
         "https://fupin.example.org/documents/verify/ABCDEFGHIJ/"
     )
-
-
-def test_issued_code_typed_from_paper_finds_the_document(world: World) -> None:
-    app = world.application_approved(world.household)
-    doc = agreement_issue(actor=world.cadre, application_id=app.pk)
-    typed = f"{doc.verification_code[:5].lower()} - {doc.verification_code[5:]}"
-
-    assert document_by_code(typed) == doc
