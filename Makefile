@@ -35,7 +35,7 @@ export UV_PYTHON_DOWNLOADS := never
 # Extra arguments for pytest, e.g. `make test ARGS="-k audit -x"`.
 ARGS ?=
 
-.PHONY: help bootstrap run test test-postgres check bench format
+.PHONY: help bootstrap run test test-postgres check upgrade-check bench format
 
 help:
 	@echo "make run            migrate, seed demo data, run timers, the task worker and the dev server on :8000"
@@ -43,6 +43,7 @@ help:
 	@echo "make test-postgres  run the test suite against PostgreSQL on 127.0.0.1:5432"
 	@echo "make check          tests under branch coverage (with its floor), ruff, mypy, import-linter, migrations and deploy checks"
 	@echo "make format         apply ruff fixes and formatting"
+	@echo "make upgrade-check  seed the demo with the previous release, migrate it with this code, verify"
 	@echo "make bench          run the benchmarks against PostgreSQL"
 
 # Internal: install uv into .tools/, sync .venv from uv.lock, ensure Debian packages, build
@@ -96,6 +97,12 @@ check: bootstrap
 	DJANGO_ALLOWED_HOSTS=example.org \
 	FUPIN_ID_KEY=$(CI_ID_KEY) \
 	$(PY) manage.py check --deploy --fail-level WARNING
+
+# A database of the release before (UPGRADE_FROM, a commit) migrated by this code keeps its
+# audit trail and processes whole: on SQLite, then on PostgreSQL.
+upgrade-check: bootstrap
+	bash scripts/upgrade-check.sh
+	bash scripts/upgrade-check.sh postgres://postgres@127.0.0.1:5432/fupin_upgrade
 
 # With DEBUG off, as a county runs it (the throwaway keys above; plain http for the test client).
 bench: bootstrap
