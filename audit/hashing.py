@@ -78,6 +78,26 @@ def text_hash(*fields: Any) -> str:
     return hashlib.sha256(payload_text(*fields).encode()).hexdigest()
 
 
+# The entry's fields that its hash covers, by the names ``entry_hash`` takes them.
+HASHED_FIELDS = (
+    "chain",
+    "seq",
+    "created_at",
+    "actor_id",
+    "actor_name",
+    "action",
+    "outcome",
+    "object_type",
+    "object_id",
+    "area_code",
+    "from_state",
+    "to_state",
+    "changes",
+    "reason",
+    "prev_hash",
+)
+
+
 def entry_hash(
     *,
     chain: str,

@@ -88,6 +88,25 @@ def _resolve_items(
     return lines
 
 
+def _items_create(
+    app: Application, lines: Iterable[tuple[ProgramItem, int]]
+) -> list[ApplicationItem]:
+    """The application's item rows, each at the item's unit amount of now (later changes of
+    the program do not reach a filed application)."""
+    return ApplicationItem.objects.bulk_create(
+        [
+            ApplicationItem(
+                application=app,
+                item=item,
+                quantity=qty,
+                unit_amount=item.unit_amount,
+                amount=to_fen(item.unit_amount * qty),
+            )
+            for item, qty in lines
+        ]
+    )
+
+
 def _already_received(household_id: int, program_id: int, exclude: int | None = None) -> Decimal:
     qs = Application.objects.filter(
         household_id=household_id,
@@ -176,18 +195,7 @@ def application_create(
                 amount=amount,
                 created_by=person(actor),
             )
-            rows = ApplicationItem.objects.bulk_create(
-                [
-                    ApplicationItem(
-                        application=app,
-                        item=item,
-                        quantity=qty,
-                        unit_amount=item.unit_amount,
-                        amount=to_fen(item.unit_amount * qty),
-                    )
-                    for item, qty in lines
-                ]
-            )
+            rows = _items_create(app, lines)
             audit_record(
                 actor=actor,
                 action="application.create",
@@ -249,18 +257,7 @@ def application_edit(
             amount = policy.items_amount(resolved)
             _check_cap(version, amount, app.household_id, exclude=app.pk)
             app.items.all().delete()
-            lines = ApplicationItem.objects.bulk_create(
-                [
-                    ApplicationItem(
-                        application=app,
-                        item=item,
-                        quantity=qty,
-                        unit_amount=item.unit_amount,
-                        amount=to_fen(item.unit_amount * qty),
-                    )
-                    for item, qty in resolved
-                ]
-            )
+            lines = _items_create(app, resolved)
             app.amount = amount
         if appraisal_date is not None:
             if appraisal_date > clock.today():

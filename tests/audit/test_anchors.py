@@ -21,6 +21,7 @@ from django.utils import translation
 
 from applications.models import Application
 from audit.anchors import Anchor, AnchorFormatError, anchor_build, anchors_parse
+from audit.hashing import HASHED_FIELDS as HASHED
 from audit.hashing import entry_hash
 from audit.models import AuditEntry, ChainHead
 from audit.services import audit_anchor_create, audit_record
@@ -29,23 +30,6 @@ from tests.factories import VILLAGE_1, VILLAGE_B, World
 
 Bypass = Callable[[], AbstractContextManager[None]]
 
-HASHED = (
-    "chain",
-    "seq",
-    "created_at",
-    "actor_id",
-    "actor_name",
-    "action",
-    "outcome",
-    "object_type",
-    "object_id",
-    "area_code",
-    "from_state",
-    "to_state",
-    "changes",
-    "reason",
-    "prev_hash",
-)
 A, B = "620902", "620903"
 
 

@@ -53,3 +53,11 @@ def test_entry_hash_is_text_hash_of_formatted_fields() -> None:
 
     assert entry_hash(**values) == text_hash(*positional)
     assert format_time(at) == "2026-01-02T03:04:05.000000Z"
+
+
+def test_hashed_fields_are_the_fields_entry_hash_takes() -> None:
+    import inspect
+
+    from audit.hashing import HASHED_FIELDS, entry_hash
+
+    assert HASHED_FIELDS == tuple(inspect.signature(entry_hash).parameters)

@@ -7,28 +7,11 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
+from audit.hashing import HASHED_FIELDS as HASHED
 from audit.hashing import entry_hash
 from audit.models import GENESIS_HASH, AuditEntry, ChainHead
 from audit.services import audit_record, audit_refusal, chain_for_area, model_changes
 from tests.factories import COUNTY, COUNTY_B, VILLAGE_1, VILLAGE_B, World
-
-HASHED = (
-    "chain",
-    "seq",
-    "created_at",
-    "actor_id",
-    "actor_name",
-    "action",
-    "outcome",
-    "object_type",
-    "object_id",
-    "area_code",
-    "from_state",
-    "to_state",
-    "changes",
-    "reason",
-    "prev_hash",
-)
 
 
 def test_chain_for_area_is_county_prefix() -> None:

@@ -18,6 +18,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from applications.models import Application
+from audit.hashing import HASHED_FIELDS as HASHED
 from audit.hashing import entry_hash
 from audit.models import AuditEntry
 from tests.audit.test_anchors import rewrite_tail, run
@@ -25,24 +26,6 @@ from tests.factories import VILLAGE_B, World
 
 Bypass = Callable[[], AbstractContextManager[None]]
 pytestmark = pytest.mark.django_db
-
-HASHED = (
-    "chain",
-    "seq",
-    "created_at",
-    "actor_id",
-    "actor_name",
-    "action",
-    "outcome",
-    "object_type",
-    "object_id",
-    "area_code",
-    "from_state",
-    "to_state",
-    "changes",
-    "reason",
-    "prev_hash",
-)
 
 
 def verify(*args: str) -> tuple[int, str, str]:
