@@ -47,7 +47,7 @@ from approvals.services.transitions import (
     with_open_objections,
 )
 from audit.models import AuditEntry
-from common.api import REFUSALS, RefusalSerializer
+from common.api import CODE_CHOICES, REFUSALS, RefusalSerializer
 from common.errors import Code, InvalidInput, NotFound
 
 
@@ -237,7 +237,7 @@ class BulkOutcomeSerializer(serializers.Serializer[Any]):
     application_id = serializers.IntegerField()
     head_name = serializers.CharField()
     done = serializers.BooleanField()
-    code = serializers.ChoiceField(choices=[c.value for c in Code], allow_null=True)
+    code = serializers.ChoiceField(choices=CODE_CHOICES, allow_null=True)
     detail = serializers.CharField(source="message", allow_blank=True)
 
 

@@ -30,11 +30,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return drf_exception_handler(exc, context)
 
 
+# The codes as the schema names them (``RefusalCodeEnum``: the settings' enum override
+# matches on these pairs).
+CODE_CHOICES = [(c.value, c.name) for c in Code]
+
+
 class RefusalSerializer(serializers.Serializer[Any]):
     """The body of a 403, 404 or 409: what to tell the user, and why, as a stable code."""
 
     detail = serializers.CharField()
-    code = serializers.ChoiceField(choices=[c.value for c in Code])
+    code = serializers.ChoiceField(choices=CODE_CHOICES)
 
 
 # The answers of an endpoint that may refuse, for ``extend_schema(responses=...)``.

@@ -7,8 +7,6 @@ import hashlib
 import os
 from typing import Any
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -21,6 +19,7 @@ from approvals.services.access import _household_and_area, _lock_for, _refuse_if
 from audit.services import audit_record
 from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput
+from common.files import stored_file
 
 MAX_ATTACHMENT = 10 * 1024 * 1024
 ATTACHMENT_ROLES = (Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER)
@@ -95,39 +94,32 @@ def attachment_add(*, actor: Actor, application_id: int, kind: str, file: Any) -
     content_type, suffix = sniffed
     digest = hashlib.sha256(data).hexdigest()
     original_name = os.path.basename(str(getattr(file, "name", "") or ""))[:200] or "upload"
-    # Files are not transactional: written first, removed again when the row does not
-    # commit, so a row always has its file.
-    name = default_storage.save(
-        f"attachments/{application_id}/{kind}-{digest[:16]}{suffix}", ContentFile(data)
-    )
-    try:
-        with transaction.atomic():
-            app = _lock_for(actor, application_id, "attachment.add")
-            attachment = Attachment.objects.create(
-                application=app,
-                kind=kind,
-                file=name,
-                original_name=original_name,
-                content_type=content_type,
-                size=len(data),
-                sha256=digest,
-                uploaded_by=person(actor),
-            )
-            audit_record(
-                actor=actor,
-                action="attachment.add",
-                object_type="application",
-                object_id=app.pk,
-                area_code=app.area_code,
-                changes={
-                    "attachment": [None, str(attachment.pk)],
-                    "kind": [None, kind],
-                    "sha256": [None, digest],
-                    "size": [None, len(data)],
-                    "content_type": [None, content_type],
-                },
-            )
-    except BaseException:
-        default_storage.delete(name)
-        raise
+    # The file is stored first and removed again when the row does not commit.
+    path = f"attachments/{application_id}/{kind}-{digest[:16]}{suffix}"
+    with stored_file(path, data) as name, transaction.atomic():
+        app = _lock_for(actor, application_id, "attachment.add")
+        attachment = Attachment.objects.create(
+            application=app,
+            kind=kind,
+            file=name,
+            original_name=original_name,
+            content_type=content_type,
+            size=len(data),
+            sha256=digest,
+            uploaded_by=person(actor),
+        )
+        audit_record(
+            actor=actor,
+            action="attachment.add",
+            object_type="application",
+            object_id=app.pk,
+            area_code=app.area_code,
+            changes={
+                "attachment": [None, str(attachment.pk)],
+                "kind": [None, kind],
+                "sha256": [None, digest],
+                "size": [None, len(data)],
+                "content_type": [None, content_type],
+            },
+        )
     return attachment

@@ -934,3 +934,15 @@ def test_finance_list_costs_the_same_queries_for_three_or_nine_payable_rows(
     many, rows = _list_queries(client, url)
     assert len(rows) == 9 and all(r["available_transitions"] == ["disburse"] for r in rows)
     assert many == few
+
+
+@pytest.mark.django_db
+def test_schema_documents_every_refusal_code(world: World, api: Login) -> None:
+    from common.errors import Code
+
+    schema = api("cadre_v1").get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
+
+    enum = schema["components"]["schemas"]["RefusalCodeEnum"]["enum"]
+    assert set(enum) == {c.value for c in Code}
+    transition = schema["paths"]["/api/v1/applications/{id}/transitions/{name}/"]["post"]
+    assert {"403", "404", "409"} <= set(transition["responses"])
