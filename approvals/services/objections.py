@@ -26,7 +26,7 @@ from approvals.services.access import (
     _refuse_if_recused,
     access_refused,
 )
-from approvals.services.transitions import _transition_locked, posting_close_if_due
+from approvals.services.transitions import _Refusal, _transition_locked, posting_close_if_due
 from audit.services import audit_record, audit_refusal
 from common import clock
 from common.actors import Actor, person, person_or_none
@@ -130,46 +130,62 @@ def objection_resolve(*, actor: Actor, objection_id: int, upheld: bool, reason: 
             object_type="application",
             object_id=application_id,
         )
-    with transaction.atomic():
-        found = (
-            Objection.objects.filter(
-                pk=objection_id, application__in=applications_visible_to(actor)
+    try:
+        with transaction.atomic():
+            found = (
+                Objection.objects.filter(
+                    pk=objection_id, application__in=applications_visible_to(actor)
+                )
+                .values_list("application_id", flat=True)
+                .first()
             )
-            .values_list("application_id", flat=True)
-            .first()
-        )
-        if found is None:
-            raise NotFound(_("No such objection in your area."))
-        # Lock order everywhere: the application first, then what hangs off it.
-        app = _lock_for(actor, found, "objection.resolve")
-        objection = Objection.objects.select_for_update().get(pk=objection_id)
-        if not has_role_in(actor, Role.TOWNSHIP_REVIEWER, app.area_code):
-            raise Forbidden(_("Only a township reviewer resolves objections."))
-        if objection.status != Objection.Status.OPEN:
-            raise Refused(_("This objection is already resolved."), code=Code.OBJECTION_RESOLVED)
-        objection.status = Objection.Status.UPHELD if upheld else Objection.Status.DISMISSED
-        objection.resolved_by = person(actor)
-        objection.resolved_at = clock.now()
-        objection.resolution_reason = reason
-        objection.save()
-        audit_record(
-            actor=actor,
-            action="objection.resolve",
-            object_type="application",
-            object_id=app.pk,
-            area_code=app.area_code,
-            changes={"objection": [str(objection.pk), objection.status]},
-            reason=reason,
-        )
-        if upheld:
-            _transition_locked(
+            if found is None:
+                raise NotFound(_("No such objection in your area."))
+            # Lock order everywhere: the application first, then what hangs off it.
+            app = _lock_for(actor, found, "objection.resolve")
+            objection = Objection.objects.select_for_update().get(pk=objection_id)
+            if not has_role_in(actor, Role.TOWNSHIP_REVIEWER, app.area_code):
+                raise Forbidden(_("Only a township reviewer resolves objections."))
+            if objection.status != Objection.Status.OPEN:
+                raise Refused(
+                    _("This objection is already resolved."), code=Code.OBJECTION_RESOLVED
+                )
+            objection.status = Objection.Status.UPHELD if upheld else Objection.Status.DISMISSED
+            objection.resolved_by = person(actor)
+            objection.resolved_at = clock.now()
+            objection.resolution_reason = reason
+            objection.save()
+            audit_record(
                 actor=actor,
-                application_id=app.pk,
-                name="reject",
+                action="objection.resolve",
+                object_type="application",
+                object_id=app.pk,
+                area_code=app.area_code,
+                changes={"objection": [str(objection.pk), objection.status]},
                 reason=reason,
-                now=clock.now(),
-                via_objection=True,
             )
+            if upheld:
+                _transition_locked(
+                    actor=actor,
+                    application_id=app.pk,
+                    name="reject",
+                    reason=reason,
+                    now=clock.now(),
+                    via_objection=True,
+                )
+    except _Refusal as refusal:
+        # The rejection an upheld objection asks for is refused (the application has left
+        # its posting, say): nothing is resolved, and the refusal is on the record.
+        audit_refusal(
+            actor=actor,
+            action="application.reject",
+            object_type="application",
+            object_id=application_id if application_id is not None else "",
+            area_code=refusal.area_code,
+            from_state=refusal.from_state,
+            reason=str(refusal.error),
+        )
+        raise refusal.error from None
     if not upheld:
         posting_close_if_due(application_id=app.pk)
     return objection

@@ -112,3 +112,31 @@ def test_objection_raise_public_allows_anonymous(world: World) -> None:
 
     assert objection.raised_by is None
     assert objection.status == Objection.Status.OPEN
+
+
+@pytest.mark.django_db
+def test_objection_upheld_on_a_withdrawn_application_is_refused_and_recorded(
+    world: World,
+) -> None:
+    """The rejection an upheld objection asks for is refused when the application has left
+    its posting: a refusal with its code, the objection still open, the refusal recorded
+    (it was a server error before)."""
+    from approvals.services.transitions import application_transition
+    from audit.models import AuditEntry
+
+    app = world.application(S.POSTED)
+    objection = objection_raise(actor=world.user("cadre_v1"), application_id=app.pk, text="冒名")
+    application_transition(actor=world.user("cadre_v1"), application_id=app.pk, name="withdraw")
+
+    with pytest.raises(Refused) as refused:
+        objection_resolve(
+            actor=world.user("reviewer_t1"), objection_id=objection.pk, upheld=True, reason="属实"
+        )
+
+    assert refused.value.code == Code.WRONG_STATE
+    objection.refresh_from_db()
+    app.refresh_from_db()
+    assert (objection.status, app.status) == (Objection.Status.OPEN, S.WITHDRAWN)
+    assert AuditEntry.objects.filter(
+        action="application.reject", outcome="refused", object_id=str(app.pk)
+    ).exists()
