@@ -7,7 +7,7 @@ who took it, and the names of the rules (``approvals.policy.RULES``) that must p
 this one declaration derive:
 
 - the state machine (``applications.lifecycle``: its transitions and their roles);
-- the labels of the buttons, the timeline and the inspectors' search (``workflows.labels``);
+- the labels of the buttons, the timeline and the inspectors' search (``approvals.labels``);
 - the flow node each step completes and the node each status waits in (``workflows.sync``,
   ``workflows.selectors``: the queues and ``process_divergences``);
 - the statuses the audit replay follows and the ones that commit the budget
@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -58,7 +57,7 @@ class Move:
 
 
 # What a step changes on the application besides its status: (application, actor, now).
-Effect = Callable[[Application, Any, datetime], None]
+Effect = Callable[[Application, Actor, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -152,19 +151,17 @@ class Chain:
     def statuses_of_node(self, node: str) -> list[str]:
         return [status for status, name in self.node_of_status.items() if name == node]
 
-    @cached_property
-    def nodes_of_role(self) -> dict[str, frozenset[str]]:
-        """The nodes a role completes, by role (the system's moves are left out)."""
-        out: dict[str, set[str]] = {}
-        for step in self.steps:
-            for move in step.moves:
-                if move.role is not None and move.node is not None:
-                    out.setdefault(move.role, set()).add(move.node)
-        return {role: frozenset(nodes) for role, nodes in out.items()}
-
 
 _chains: dict[str, Chain] = {}
 _by_kind: dict[str, Chain] = {}
+# Raised at every change of the registry, so that what is derived from all the chains (the
+# labels) can be kept until the chains change.
+_generation = [0]
+
+
+def chains_generation() -> int:
+    """A number that changes whenever a chain is registered or forgotten."""
+    return _generation[0]
 
 
 def chain_check(chain: Chain) -> list[str]:
@@ -181,7 +178,7 @@ def chain_check(chain: Chain) -> list[str]:
             problems.append(f"{chain.key}.{step.name}: no moves")
         if not str(step.label):
             problems.append(f"{chain.key}.{step.name}: no label")
-        if step.page not in Page:
+        if str(step.page) not in {p.value for p in Page}:
             problems.append(f"{chain.key}.{step.name}: no page")
         for move in step.moves:
             if move.source not in reached:
@@ -207,6 +204,7 @@ def chain_register(chain: Chain) -> Chain:
     _chains[chain.key] = chain
     for kind in chain.kinds:
         _by_kind[kind] = chain
+    _generation[0] += 1
     return chain
 
 
@@ -217,6 +215,7 @@ def chain_unregister(key: str) -> None:
         for kind in chain.kinds:
             if _by_kind.get(kind) is chain:
                 del _by_kind[kind]
+        _generation[0] += 1
 
 
 def chains() -> tuple[Chain, ...]:

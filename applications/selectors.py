@@ -85,14 +85,17 @@ class ApplicationFilters:
     statuses: tuple[str, ...] = ()
     program_id: int | None = None
     household_id: int | None = None
-    area_prefix: str = ""  # an area code prefix: a county, township or village
+    # Area code prefixes (a county, township or village), all of which a code must start
+    # with: a township and a village chosen together narrow to the village if it is in the
+    # township, and to nothing if it is not.
+    area_prefixes: tuple[str, ...] = ()
 
 
 def application_filters_parse(
     params: Mapping[str, str], *, allowed: Mapping[str, Iterable[str]] | None = None
 ) -> tuple[ApplicationFilters, dict[str, str], dict[str, list[str]]]:
     """Read list filters from request parameters: ``status`` (comma-separated) or ``state``,
-    ``program``, ``household``, ``area`` (a code prefix), ``township`` or ``village`` (a
+    ``program``, ``household``, ``area`` (a code prefix), ``township`` and ``village`` (a
     12-digit code). Returns the filters, the values taken (by parameter), and the errors of
     values that cannot be filters at all (in the user's language). ``allowed`` limits a
     parameter to the values a page offers: others are dropped, not errors (a page shows
@@ -126,25 +129,27 @@ def application_filters_parse(
                 numbers[name], chosen[name] = int(raw), raw
             else:
                 errors[name] = [_("A whole number is expected.")]
-    prefix = ""
+    prefixes: list[str] = []
     raw = take("area")
     if raw:
-        if raw.isdigit() and len(raw) <= 12:
-            prefix, chosen["area"] = raw, raw
+        if raw.isdigit():
+            prefixes.append(raw)
+            chosen["area"] = raw
         else:
             errors["area"] = [_("An area code has digits only.")]
     for name, digits in (("township", 9), ("village", 12)):
         raw = take(name)
         if raw:
             if raw.isdigit() and len(raw) == 12:
-                prefix, chosen[name] = raw[:digits], raw
+                prefixes.append(raw[:digits])
+                chosen[name] = raw
             else:
                 errors[name] = [_("An area code has 12 digits.")]
     filters = ApplicationFilters(
         statuses=statuses,
         program_id=numbers["program"],
         household_id=numbers["household"],
-        area_prefix=prefix,
+        area_prefixes=tuple(prefixes),
     )
     return filters, chosen, errors
 
@@ -159,8 +164,8 @@ def applications_filter(
         qs = qs.filter(program_id=filters.program_id)
     if filters.household_id is not None:
         qs = qs.filter(household_id=filters.household_id)
-    if filters.area_prefix:
-        qs = qs.filter(area_code__startswith=filters.area_prefix)
+    for prefix in filters.area_prefixes:
+        qs = qs.filter(area_code__startswith=prefix)
     return qs
 
 

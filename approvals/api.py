@@ -19,7 +19,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from applications.chains import step_names
 from applications.models import Application, ApplicationItem
 from applications.selectors import (
     application_filters_parse,
@@ -48,7 +47,7 @@ from approvals.services.transitions import (
 )
 from audit.models import AuditEntry
 from common.api import CODE_CHOICES, REFUSALS, RefusalSerializer
-from common.errors import Code, InvalidInput, NotFound
+from common.errors import InvalidInput, NotFound
 
 
 class FastRepresentation:
@@ -295,6 +294,10 @@ def _int_param(request: Request, name: str) -> int | None:
         raise DRFValidationError({name: [_("A whole number is expected.")]}) from None
 
 
+# The list's documented filters (status, program, household, area): the pages' own
+# vocabulary (state, township, village) is not the API's.
+API_FILTERS_ONLY: dict[str, list[str]] = {"state": [], "township": [], "village": []}
+
 APPLICATION_FIELDS = [f.name for f in Application._meta.concrete_fields]
 HOUSEHOLD_FIELDS = ["household__head_name", "household__head_id_masked", "household__status"]
 PROGRAM_FIELDS = ["program__code", "program__name", "program__kind"]
@@ -355,7 +358,7 @@ class ApplicationViewSet(
         )
         qs = applications_with_kin_flag(qs)
         params = self.request.query_params
-        filters, _chosen, errors = application_filters_parse(params)
+        filters, _chosen, errors = application_filters_parse(params, allowed=API_FILTERS_ONLY)
         if errors:
             raise InvalidInput(errors)
         qs = applications_filter(qs, filters)
@@ -374,7 +377,9 @@ class ApplicationViewSet(
             access_refused(actor=self.request.user, application_id=pk)
             raise NotFound(_("No such application in your area.")) from None
 
-    @extend_schema(request=ApplicationCreateSerializer, responses=ApplicationSerializer)
+    @extend_schema(
+        request=ApplicationCreateSerializer, responses={201: ApplicationSerializer, **REFUSALS}
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = ApplicationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -387,7 +392,9 @@ class ApplicationViewSet(
         )
         return Response(self._out(app), status=201)
 
-    @extend_schema(request=ApplicationEditSerializer, responses=ApplicationSerializer)
+    @extend_schema(
+        request=ApplicationEditSerializer, responses={200: ApplicationSerializer, **REFUSALS}
+    )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         data = ApplicationEditSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -405,8 +412,6 @@ class ApplicationViewSet(
     def transitions(self, request: Request, pk: str | None = None, name: str = "") -> Response:
         data = TransitionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if name not in step_names():
-            raise NotFound(_("No such step."), code=Code.UNKNOWN_STEP)
         app = application_transition(
             actor=request.user,
             application_id=int(pk or 0),
@@ -436,7 +441,9 @@ class ApplicationViewSet(
         body = {"done": done, "refused": len(outcomes) - done, "results": outcomes}
         return Response(BulkTransitionResultSerializer(body).data)
 
-    @extend_schema(request=CardCheckInputSerializer, responses=CardCheckSerializer)
+    @extend_schema(
+        request=CardCheckInputSerializer, responses={201: CardCheckSerializer, **REFUSALS}
+    )
     @action(detail=True, methods=["post"], url_path="card-check")
     def card_check(self, request: Request, pk: str | None = None) -> Response:
         """Record the check of the bank card a held payment goes to (county approver or
@@ -475,7 +482,9 @@ class ObjectionViewSet(viewsets.ReadOnlyModelViewSet[Objection]):
             qs = qs.filter(status=status)
         return qs.order_by("-created_at", "-id")
 
-    @extend_schema(request=ObjectionResolveSerializer, responses=ObjectionSerializer)
+    @extend_schema(
+        request=ObjectionResolveSerializer, responses={200: ObjectionSerializer, **REFUSALS}
+    )
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: str | None = None) -> Response:
         data = ObjectionResolveSerializer(data=request.data)
@@ -581,6 +590,3 @@ class TokenView(APIView):
         serializer.is_valid(raise_exception=True)
         token, _created = Token.objects.get_or_create(user=serializer.validated_data["user"])
         return Response({"token": token.key})
-
-
-__all__ = ["InvalidInput"]

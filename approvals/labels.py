@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from applications.chains import step_label, step_names
+from applications.chains import chains_generation, step_label, step_names
 
 
 class _StepLabels(Mapping[str, Promise]):
@@ -70,11 +70,18 @@ _FILING: dict[str, Promise] = {
 
 
 class _ActionLabels(Mapping[str, Promise]):
-    """Filing, then each step of every chain, then the other actions."""
+    """Filing, then each step of every chain, then the other actions: worked out once per
+    state of the chains' registry."""
+
+    def __init__(self) -> None:
+        self._built: tuple[int, dict[str, Promise]] | None = None
 
     def _all(self) -> dict[str, Promise]:
-        steps = {f"application.{name}": STEP_LABELS[name] for name in STEP_LABELS}
-        return {**_FILING, **steps, **_OTHER_ACTIONS}
+        generation = chains_generation()
+        if self._built is None or self._built[0] != generation:
+            steps = {f"application.{name}": STEP_LABELS[name] for name in STEP_LABELS}
+            self._built = (generation, {**_FILING, **steps, **_OTHER_ACTIONS})
+        return self._built[1]
 
     def __getitem__(self, action: str) -> Promise:
         return self._all()[action]

@@ -653,7 +653,7 @@ class BulkChunk:
                 amount=sum((line.amount for line in lines), Decimal("0.00")),
                 created_by=users["cadre"],
             )
-            # The same snapshot as ``approvals.services.application_create`` records.
+            # The same snapshot as ``approvals.services.filing.application_create`` records.
             snapshot = {
                 "household": household_id,
                 "program": world.program_id,

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -27,7 +27,21 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(
             {"detail": _("Not found."), "code": Code.NOT_FOUND}, status=status.HTTP_404_NOT_FOUND
         )
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    # DRF's own refusals (not signed in, no permission, no such page) carry a code too.
+    if response is not None and isinstance(response.data, dict) and "code" not in response.data:
+        code = next((c for kind, c in _DRF_CODES if isinstance(exc, kind)), None)
+        if code is not None:
+            response.data["code"] = code
+    return response
+
+
+_DRF_CODES = (
+    (exceptions.NotAuthenticated, Code.NOT_SIGNED_IN),
+    (exceptions.AuthenticationFailed, Code.NOT_SIGNED_IN),
+    (exceptions.PermissionDenied, Code.ROLE),
+    (exceptions.NotFound, Code.NOT_FOUND),
+)
 
 
 # The codes as the schema names them (``RefusalCodeEnum``: the settings' enum override

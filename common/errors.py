@@ -17,6 +17,7 @@ class Code(StrEnum):
     # input and access
     INVALID = "invalid"
     NOT_FOUND = "not_found"
+    NOT_SIGNED_IN = "not_signed_in"
     ROLE = "role"
     NOT_SELF = "not_self"
     # the state machine and the chain's rules

@@ -496,7 +496,7 @@ class Seeder:
                     households.append((household, v_code))
         return households
 
-    def subsidy_program(self, admin: Any) -> None:
+    def subsidy_program(self, admin: Actor) -> None:
         subsidy_program_create(
             actor=admin,
             county_code=COUNTY[0],
@@ -505,7 +505,7 @@ class Seeder:
             effective_from=date(self.today.year - 1, 1, 1),
         )
 
-    def loan_program(self, admin: Any) -> None:
+    def loan_program(self, admin: Actor) -> None:
         loan_program_create(
             actor=admin,
             county_code=COUNTY[0],

@@ -23,6 +23,7 @@ from applications.selectors import applications_visible_to
 from approvals.models import Attachment
 from approvals.selectors import attachments_visible_to
 from approvals.services.attachments import attachment_add
+from common.api import REFUSALS
 from common.errors import InvalidInput, NotFound
 from documents import selectors
 from documents.models import DocumentBatch, StoredDocument
@@ -84,7 +85,9 @@ class AttachmentViewSet(viewsets.GenericViewSet[Attachment]):
         self._check_application()
         return Response(AttachmentSerializer(self.get_queryset(), many=True).data)
 
-    @extend_schema(request=AttachmentUploadSerializer, responses=AttachmentSerializer)
+    @extend_schema(
+        request=AttachmentUploadSerializer, responses={201: AttachmentSerializer, **REFUSALS}
+    )
     def create(self, request: Request, application_id: int) -> Response:
         data = AttachmentUploadSerializer(data=request.data)
         if not data.is_valid():
@@ -173,7 +176,7 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             qs = qs.filter(application_id=int(application))
         return qs.order_by("-created_at", "-id")
 
-    @extend_schema(request=DocumentIssueSerializer, responses=DocumentSerializer)
+    @extend_schema(request=DocumentIssueSerializer, responses={201: DocumentSerializer, **REFUSALS})
     def create(self, request: Request) -> Response:
         data = DocumentIssueSerializer(data=request.data)
         if not data.is_valid():
@@ -293,7 +296,7 @@ class BatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_queryset(self) -> Any:
         return selectors.document_batches_visible_to(self.request.user)
 
-    @extend_schema(request=BatchRequestSerializer, responses=BatchSerializer)
+    @extend_schema(request=BatchRequestSerializer, responses={202: BatchSerializer, **REFUSALS})
     def create(self, request: Request) -> Response:
         data = BatchRequestSerializer(data=request.data)
         if not data.is_valid():

@@ -198,7 +198,7 @@ def audit_search_page(request: HttpRequest) -> HttpResponse:
 
 
 def _export_name(ext: str) -> str:
-    return f"audit-{timezone.localtime():%Y%m%d-%H%M%S}.{ext}"
+    return f"audit-{timezone.localtime(clock.now()):%Y%m%d-%H%M%S}.{ext}"
 
 
 @inspector_required

@@ -8,7 +8,7 @@ class WorkflowsConfig(AppConfig):
 
     def ready(self) -> None:
         from approvals import hooks
-        from workflows import sync
+        from workflows import checks, sync  # noqa: F401  (checks registers itself)
 
         hooks.on_created(sync.process_start)
         hooks.on_transition(sync.process_follow)

@@ -2,7 +2,7 @@
 
 Flows sequence, services decide: each human node names who may take the task (a role on an
 area, through guardian object permissions) and what comes next; the step itself is always
-``approvals.services.application_transition``, whichever door it comes through. The flow
+``approvals.services.transitions.application_transition``, whichever door it comes through. The flow
 follows the services (``workflows.sync``), so the process and the application status
 cannot diverge: a step that cannot be mirrored in the process rolls back.
 
@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow, lock
 
-from applications.chains import SUBSIDY, Chain, chain_of, chains
+from applications.chains import Chain
 from applications.models import Application, Area
 from applications.roles import prefix_of_code
 from workflows.models import ApplicationProcess
@@ -112,7 +112,6 @@ class ApplicationHead:
 
 
 class SubsidyApplicationFlow(ApplicationHead, flow.Flow):
-    chain = SUBSIDY
     process_class = ApplicationProcess
     lock_impl = lock.SelectForUpdateLock(nowait=False, attempts=1)
     process_title = _("Household industry subsidy application")
@@ -139,20 +138,9 @@ def flow_of(chain: Chain) -> Any:
     return import_string(chain.flow)
 
 
-def flow_of_application(application: Application) -> Any:
-    return flow_of(chain_of(application))
-
-
-def flows() -> list[Any]:
-    """The flow class of every registered chain."""
-    return [flow_of(chain) for chain in chains()]
-
-
 __all__ = [
     "ApplicationHead",
     "SubsidyApplicationFlow",
     "flow_of",
-    "flow_of_application",
-    "flows",
     "prefix_of_code",
 ]

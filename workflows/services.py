@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User as Official
 from django.db import transaction
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
@@ -142,12 +142,13 @@ def task_release(*, actor: Actor, task_id: int) -> Any:
     return _run(actor=actor, task_id=task_id, action="task.release", change=release)
 
 
-def task_reassign(*, actor: Actor, task_id: int, to_user: Any) -> Any:
+def task_reassign(*, actor: Actor, task_id: int, to_user: Official | int) -> Any:
     """Hand a task to another holder of the same role on the task's area (viewflow
     ``reassign``, or ``assign`` when nobody holds it yet). Township reviewers and county
     approvers do this within their area. Audited."""
-    User = get_user_model()
-    target = to_user if isinstance(to_user, User) else User.objects.filter(pk=to_user).first()
+    target = (
+        to_user if isinstance(to_user, Official) else Official.objects.filter(pk=to_user).first()
+    )
 
     def reassign(task: Any, activation: Any) -> dict[str, Any]:
         _check_human_active(task)

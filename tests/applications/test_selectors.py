@@ -142,7 +142,7 @@ def test_application_filters_parse_reads_every_vocabulary() -> None:
 
     assert errors == {}
     assert filters == ApplicationFilters(
-        statuses=("posted", "approved"), program_id=7, household_id=9, area_prefix="620902100"
+        statuses=("posted", "approved"), program_id=7, household_id=9, area_prefixes=("620902100",)
     )
     assert chosen["township"] == "620902100000"
 
@@ -154,6 +154,7 @@ def test_application_filters_parse_reads_every_vocabulary() -> None:
         ({"program": "x"}, "program"),
         ({"household": "-1"}, "household"),
         ({"area": "62a"}, "area"),
+        ({"township": "6209021"}, "township"),
         ({"village": "6209"}, "village"),
     ],
 )
@@ -178,9 +179,22 @@ def test_applications_search_stays_in_scope_whatever_the_filter(world: World) ->
     mine = world.application(Application.Status.DRAFT)
     theirs = world.application(Application.Status.DRAFT, area_code=VILLAGE_B)
 
-    everywhere = ApplicationFilters(area_prefix="62")
+    everywhere = ApplicationFilters(area_prefixes=("62",))
     found = set(
         applications_search(world.user("cadre_v1"), filters=everywhere).values_list("pk", flat=True)
     )
 
     assert mine.pk in found and theirs.pk not in found
+
+
+@pytest.mark.django_db
+def test_a_township_and_a_village_outside_it_find_nothing(world: World) -> None:
+    in_township = world.application(Application.Status.DRAFT, area_code=VILLAGE_1)
+    filters, _chosen, _errors = application_filters_parse(
+        {"township": TOWNSHIP_1, "village": VILLAGE_3}
+    )
+    inside, _c, _e = application_filters_parse({"township": TOWNSHIP_1, "village": VILLAGE_1})
+
+    assert not applications_search(world.user("approver_a"), filters=filters).exists()
+    found = applications_search(world.user("approver_a"), filters=inside)
+    assert list(found.values_list("pk", flat=True)) == [in_township.pk]

@@ -32,3 +32,12 @@ def test_django_404_answers_the_not_found_code() -> None:
 def test_bad_input_answers_field_errors() -> None:
     assert _answer(InvalidInput({"ids": ["none"]})) == (400, {"ids": ["none"]})
     assert _answer(ValidationError({"name": ["required"]})) == (400, {"name": ["required"]})
+
+
+def test_drf_refusals_answer_a_code_too() -> None:
+    from rest_framework.exceptions import NotAuthenticated, PermissionDenied
+    from rest_framework.exceptions import NotFound as DRFNotFound
+
+    assert _answer(PermissionDenied())[1]["code"] == Code.ROLE  # type: ignore[index]
+    assert _answer(DRFNotFound())[1]["code"] == Code.NOT_FOUND  # type: ignore[index]
+    assert _answer(NotAuthenticated())[1]["code"] == Code.NOT_SIGNED_IN  # type: ignore[index]

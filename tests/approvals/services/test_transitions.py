@@ -461,3 +461,15 @@ def test_approval_step_is_the_state_machines_approval_of_the_status(
 ) -> None:
     program = Program(kind=Program.Kind.SUBSIDY)
     assert approval_step(Application(status=status, program=program)) == step
+
+
+@pytest.mark.django_db
+def test_submit_refused_for_an_application_with_nothing_asked(world: World) -> None:
+    """Filing needs items, so only an amount changed behind the services' back reaches
+    this rule: it still refuses to submit an application that asks for nothing."""
+    app = world.application(S.DRAFT)
+    Application.objects.filter(pk=app.pk).update(amount=0)
+
+    with pytest.raises(Refused) as refused:
+        application_transition(actor=world.user("cadre_v1"), application_id=app.pk, name="submit")
+    assert refused.value.code == Code.NO_ITEMS

@@ -172,3 +172,13 @@ def test_benefits_card_is_reissued_when_supports_change(world: World) -> None:
     world.application_approved(world.household)
     second = benefits_card_issue(actor=world.cadre, household_id=world.household.pk)
     assert second.pk != first.pk
+
+
+def test_decision_letter_refused_before_any_decision(world: World) -> None:
+    app = world.application_posted(world.household)
+
+    with pytest.raises(Refused) as refused:
+        decision_letter_issue(actor=world.cadre, application_id=app.pk)
+
+    assert refused.value.code == Code.NO_DECISION
+    assert not StoredDocument.objects.filter(application=app).exists()
