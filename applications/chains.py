@@ -75,6 +75,8 @@ class Step:
     commits_budget: bool = False
     # The step pays the household: the signed agreement and the bank card are read for it.
     pays: bool = False
+    # What a page asks before a step that cannot be undone (None: it asks nothing).
+    confirm: Promise | None = None
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -358,6 +360,7 @@ SUBSIDY = chain_register(
                 _("Withdraw"),
                 Page.CADRE,
                 moves((S.DRAFT, S.SUBMITTED, S.POSTED, S.RETURNED), S.WITHDRAWN, CADRE, None),
+                confirm=_("Withdraw this application? This cannot be undone."),
             ),
             Step(
                 "disburse",

@@ -331,9 +331,9 @@ def _application_page(
         )
     lifecycle = lifecycle_of(app, user)
     steps = [
-        (name, STEP_LABELS[name])
-        for name in lifecycle.chain.names_on(Page.CADRE)
-        if lifecycle.allowed_by_role(name, user)
+        (step.name, STEP_LABELS[step.name], step.confirm)
+        for step in lifecycle.chain.steps
+        if step.page == Page.CADRE and lifecycle.allowed_by_role(step.name, user)
     ]
     return render(
         request,

@@ -451,3 +451,17 @@ def test_markup_in_a_name_is_shown_escaped(world: World) -> None:
     for response in pages:
         assert escape(name) in page(response)
         assert "<script>x()" not in page(response)
+
+
+def test_application_page_asks_before_a_step_the_chain_marks_final(world: World) -> None:
+    """The withdraw button asks first (its declaration's ``confirm``); submit does not."""
+    app = world.application(Application.Status.DRAFT)
+
+    page = client_for(world, "cadre_v1").get(reverse("workflows:cadre_application", args=[app.pk]))
+
+    html = page.content.decode()
+    assert 'value="withdraw"' in html and 'value="submit"' in html
+    withdraw = html[html.index('value="withdraw"') :].split("</form>")[0]
+    submit = html[html.index('value="submit"') :].split("</form>")[0]
+    assert 'data-confirm="确定撤回该申请吗？撤回后无法恢复。"' in withdraw
+    assert "data-confirm" not in submit and 'class="primary"' in submit
