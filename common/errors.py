@@ -50,6 +50,11 @@ class Code(StrEnum):
     NOT_APPROVED = "not_approved"
     NO_DECISION = "no_decision"
     NOTHING_POSTED = "nothing_posted"
+    # payment rounds and bank files
+    IN_OPEN_ROUND = "in_open_round"
+    NOTHING_PAYABLE = "nothing_payable"
+    BANK_FILE_INVALID = "bank_file_invalid"
+    ALREADY_IMPORTED = "already_imported"
     # tasks of the process
     NOT_HUMAN = "not_human"
     TASK_FINISHED = "task_finished"

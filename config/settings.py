@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "audit",
     "applications",
     "approvals",
+    "payments",
     "documents",
     "workflows",
     "inspection",

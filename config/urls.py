@@ -11,6 +11,7 @@ from applications.api import (
     ProgramViewSet,
 )
 from approvals.api import ApplicationViewSet, AuditViewSet, ObjectionViewSet, TokenView
+from payments.api import PaymentRoundViewSet
 
 router = DefaultRouter()
 router.register("areas", AreaViewSet, basename="area")
@@ -21,6 +22,7 @@ router.register("kin-declarations", KinDeclarationViewSet, basename="kin-declara
 router.register("applications", ApplicationViewSet, basename="application")
 router.register("objections", ObjectionViewSet, basename="objection")
 router.register("audit", AuditViewSet, basename="audit")
+router.register("payment-rounds", PaymentRoundViewSet, basename="payment-round")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -7,14 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from applications.chains import chain_of, chains, step_names
-from applications.lifecycle import lifecycle_of
+from applications.chains import Step, chain_of, chains, step_names
+from applications.lifecycle import Lifecycle, lifecycle_of
 from applications.models import (
     Application,
     Program,
@@ -104,7 +105,15 @@ def application_transition(
 
 
 def _transition_locked(
-    *, actor: Actor, application_id: int, name: str, reason: str, now: datetime, via_objection: bool
+    *,
+    actor: Actor,
+    application_id: int,
+    name: str,
+    reason: str,
+    now: datetime,
+    via_objection: bool,
+    confirmed_by_bank: bool = False,
+    changes: dict[str, Any] | None = None,
 ) -> Application:
     app = _lock_for(actor, application_id, name, system=actor is None)
     lifecycle = lifecycle_of(app, actor)
@@ -125,6 +134,12 @@ def _transition_locked(
             Forbidden(_("Your role may not take this step here."), code=Code.ROLE),
             app.area_code,
             from_state,
+        )
+    if confirmed_by_bank:
+        # The bank has paid: the rules of who may pay whom were checked when the round was
+        # drawn up and approved, and the money has moved. What is left is to record it.
+        return _transition_apply(
+            actor=actor, app=app, lifecycle=lifecycle, step=step, reason=reason, changes=changes
         )
     open_objections = app.objections.filter(status=Objection.Status.OPEN).count()
     recused = actor is not None and recused_from(actor, household_id=app.household_id)
@@ -153,6 +168,23 @@ def _transition_locked(
         refusal = policy.budget_refusal(budget, committed, app.amount)
     if refusal is not None:
         raise _Refusal(refusal.refused(), app.area_code, from_state)
+    return _transition_apply(
+        actor=actor, app=app, lifecycle=lifecycle, step=step, reason=reason, changes=changes
+    )
+
+
+def _transition_apply(
+    *,
+    actor: Actor,
+    app: Application,
+    lifecycle: Lifecycle,
+    step: Step,
+    reason: str,
+    changes: dict[str, Any] | None,
+) -> Application:
+    """Take the step the checks allowed: the state machine, the budget, the decision, the
+    audit entry and the process, in the caller's transaction."""
+    name, from_state = step.name, app.status
     lifecycle.method(name)()
     if step.reason_required:
         app.last_reason = reason
@@ -176,9 +208,39 @@ def _transition_locked(
         from_state=from_state,
         to_state=app.status,
         reason=reason,
+        changes=changes or {},
     )
     hooks.notify_transition(app, name, from_state, actor)
     return app
+
+
+def application_paid_by_bank(
+    *, actor: Actor, application_id: int, changes: dict[str, Any]
+) -> Application:
+    """Record that the bank paid an application (a paid line of a payment round's return
+    file): the chain's paying step, taken by the officer who imported the file, inside the
+    caller's transaction, with ``changes`` (the line and the bank's transaction) on the
+    record. Refused (``Refused``, ``wrong_state``) only when the application is not where a
+    payment can take it."""
+    app = Application.objects.select_related("program").filter(pk=application_id).first()
+    if app is None:
+        raise NotFound(_("No such application in your area."))
+    step = next((s for s in chain_of(app).steps if s.pays), None)
+    if step is None:
+        raise Refused(_("This chain pays nobody."), code=Code.WRONG_STATE)
+    try:
+        return _transition_locked(
+            actor=actor,
+            application_id=application_id,
+            name=step.name,
+            reason="",
+            now=clock.now(),
+            via_objection=False,
+            confirmed_by_bank=True,
+            changes=changes,
+        )
+    except _Refusal as refusal:
+        raise refusal.error from None
 
 
 def approval_step(application: Application) -> str | None:

@@ -1,0 +1,238 @@
+"""The payment rounds API: draw up, read, approve, cancel, download the bank file, upload the
+bank's return file. Writes go through ``payments.services``; reads are scoped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from common.api import REFUSALS
+from common.errors import InvalidInput, NotFound
+from payments.formats import MAX_RETURN_FILE
+from payments.models import PaymentLine, PaymentRound, RoundExclusion
+from payments.selectors import payment_round_get, payment_rounds_visible_to
+from payments.services.bank_files import bank_file_export, bank_return_import
+from payments.services.rounds import (
+    payment_round_approve,
+    payment_round_cancel,
+    payment_round_create,
+)
+
+
+class PaymentLineSerializer(serializers.ModelSerializer[PaymentLine]):
+    application = serializers.IntegerField(source="application_id")
+
+    class Meta:
+        model = PaymentLine
+        fields = [
+            "reference",
+            "application",
+            "payee_name",
+            "card_masked",
+            "amount",
+            "status",
+            "paid_amount",
+            "result_code",
+            "failure_reason",
+            "bank_txn_id",
+            "answered_at",
+        ]
+
+
+class RoundExclusionSerializer(serializers.ModelSerializer[RoundExclusion]):
+    application = serializers.IntegerField(source="application_id")
+
+    class Meta:
+        model = RoundExclusion
+        fields = ["application", "code", "reason"]
+
+
+class PaymentRoundSerializer(serializers.ModelSerializer[PaymentRound]):
+    program = serializers.CharField(source="program.code")
+    made_by = serializers.CharField(source="made_by.username")
+    approved_by = serializers.CharField(
+        source="approved_by.username", allow_null=True, default=None
+    )
+
+    class Meta:
+        model = PaymentRound
+        fields = [
+            "id",
+            "reference",
+            "program",
+            "area_code",
+            "status",
+            "count",
+            "total",
+            "list_sha256",
+            "made_by",
+            "approved_by",
+            "created_at",
+            "approved_at",
+            "sent_at",
+            "reconciled_at",
+        ]
+
+
+class PaymentRoundDetailSerializer(PaymentRoundSerializer):
+    lines = PaymentLineSerializer(many=True)
+    exclusions = RoundExclusionSerializer(many=True)
+
+    class Meta(PaymentRoundSerializer.Meta):
+        fields = [*PaymentRoundSerializer.Meta.fields, "lines", "exclusions"]
+
+
+class PaymentRoundCreateSerializer(serializers.Serializer[Any]):
+    program = serializers.IntegerField(min_value=1)
+    area = serializers.RegexField(r"^\d{12}$")
+
+
+class CancelSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=2000)
+
+
+class ReturnUploadSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField()
+
+
+class ReturnOutcomeSerializer(serializers.Serializer[Any]):
+    round = PaymentRoundSerializer()
+    sha256 = serializers.CharField()
+    paid = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    discrepancies = serializers.IntegerField()
+    repeated = serializers.BooleanField()
+    detail = serializers.CharField()
+
+
+class PaymentRoundViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[PaymentRound]
+):
+    permission_classes = [IsAuthenticated]
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return PaymentRoundDetailSerializer if self.action == "retrieve" else PaymentRoundSerializer
+
+    def get_queryset(self) -> QuerySet[PaymentRound]:
+        qs = payment_rounds_visible_to(self.request.user).select_related(
+            "program", "made_by", "approved_by"
+        )
+        if self.action == "retrieve":
+            qs = qs.prefetch_related("lines", "exclusions")
+        return qs.order_by("-created_at", "-id")
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # The bank file's ``?format=txt|xlsx`` is the file's format, not DRF's renderer
+        # override: that answer is a file whatever renderer the negotiation picks.
+        return super().perform_content_negotiation(
+            request, force=force or self.action == "bank_file"
+        )
+
+    def _detail(self, round_id: int) -> dict[str, Any]:
+        fresh = payment_round_get(self.request.user, round_id)
+        if fresh is None:
+            raise NotFound(_("No such payment round in your area."))
+        return dict(PaymentRoundDetailSerializer(fresh).data)
+
+    @extend_schema(
+        request=PaymentRoundCreateSerializer,
+        responses={201: PaymentRoundDetailSerializer, **REFUSALS},
+    )
+    def create(self, request: Request) -> Response:
+        """Draw up a round from every payable application of the program in the area (a
+        county or township code); the others are listed as exclusions with their codes."""
+        data = PaymentRoundCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        round_ = payment_round_create(
+            actor=request.user,
+            program_id=data.validated_data["program"],
+            area_code=data.validated_data["area"],
+        )
+        return Response(self._detail(round_.pk), status=201)
+
+    @extend_schema(request=None, responses={200: PaymentRoundDetailSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str | None = None) -> Response:
+        """Approve the round (another finance officer or the county approver); its list is
+        frozen and its SHA-256 recorded."""
+        round_ = payment_round_approve(actor=request.user, round_id=int(pk or 0))
+        return Response(self._detail(round_.pk))
+
+    @extend_schema(
+        request=CancelSerializer, responses={200: PaymentRoundDetailSerializer, **REFUSALS}
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        data = CancelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        round_ = payment_round_cancel(
+            actor=request.user, round_id=int(pk or 0), reason=data.validated_data["reason"]
+        )
+        return Response(self._detail(round_.pk))
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["txt", "xlsx"])],
+        responses={(200, "application/octet-stream"): bytes, **REFUSALS},
+    )
+    @action(detail=True, methods=["get"], url_path="bank-file")
+    def bank_file(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """The bank file (full card and ID numbers: every download is audited). The first
+        download marks the round sent."""
+        out = bank_file_export(
+            actor=request.user,
+            round_id=int(pk or 0),
+            fmt=request.query_params.get("format", "txt"),
+        )
+        response = HttpResponse(out.data, content_type=out.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{out.name}"'
+        response["X-Content-SHA256"] = out.sha256
+        return response
+
+    @extend_schema(
+        request={"multipart/form-data": ReturnUploadSerializer},
+        responses={200: ReturnOutcomeSerializer, **REFUSALS},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="bank-return",
+        parser_classes=[MultiPartParser, FormParser],
+    )
+    def bank_return(self, request: Request, pk: str | None = None) -> Response:
+        """Apply the bank's return file: checked whole first, applied once."""
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidInput({"file": [_("Choose the bank's return file.")]})
+        if upload.size is not None and upload.size > MAX_RETURN_FILE:
+            raise InvalidInput(
+                {"file": [_("The file is too large: at most %(mb)d MB.") % {"mb": 10}]}
+            )
+        outcome = bank_return_import(
+            actor=request.user, round_id=int(pk or 0), data=upload.read(MAX_RETURN_FILE + 1)
+        )
+        detail = (
+            _("This file was applied to the round before: nothing changed.")
+            if outcome.repeated
+            else _("Paid %(paid)d, failed %(failed)d, amount differs %(diff)d.")
+            % {"paid": outcome.paid, "failed": outcome.failed, "diff": outcome.discrepancies}
+        )
+        body = {
+            "round": outcome.round,
+            "sha256": outcome.sha256,
+            "paid": outcome.paid,
+            "failed": outcome.failed,
+            "discrepancies": outcome.discrepancies,
+            "repeated": outcome.repeated,
+            "detail": detail,
+        }
+        return Response(ReturnOutcomeSerializer(body).data)

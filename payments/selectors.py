@@ -1,0 +1,40 @@
+"""Reads of payment rounds, scoped like everything else: a round is visible to whoever sees
+its area (the county's finance officers, approvers and inspectors)."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from applications.selectors import is_everywhere, scope_prefixes
+from common.actors import Actor
+from payments.models import PaymentLine, PaymentRound
+
+
+def payment_rounds_visible_to(user: Actor) -> QuerySet[PaymentRound]:
+    if is_everywhere(user):
+        return PaymentRound.objects.all()
+    prefixes = scope_prefixes(user)
+    if not prefixes:
+        return PaymentRound.objects.none()
+    cond = Q()
+    for prefix in prefixes:
+        cond |= Q(area_code__startswith=prefix)
+    return PaymentRound.objects.filter(cond)
+
+
+def payment_round_get(user: Actor, pk: int) -> PaymentRound | None:
+    return (
+        payment_rounds_visible_to(user)
+        .select_related("program", "made_by", "approved_by")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def holding_application_ids(application_ids: list[int]) -> set[int]:
+    """Of these applications, those a line of an open round holds."""
+    return set(
+        PaymentLine.objects.filter(application_id__in=application_ids, holding=True).values_list(
+            "application_id", flat=True
+        )
+    )

@@ -1,0 +1,345 @@
+"""The bank file of an approved round (代发文件) and the bank's return file (回盘文件).
+
+Downloading the bank file reveals full card and ID numbers, so every download is on the
+record with the file's SHA-256. A return file is checked whole before anything is applied:
+one problem refuses it all. A paid line is the bank's confirmation and takes the
+application's paying step; a failed line lets its application be paid again in a later
+round; a line paid a different amount is a discrepancy, not a payment."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from applications import idnumbers
+from applications.roles import Role
+from applications.selectors import has_role_in
+from approvals.services.transitions import application_paid_by_bank
+from audit.services import audit_record
+from common import clock
+from common.actors import Actor, person
+from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
+from payments import formats
+from payments.models import PaymentLine, PaymentRound, ReturnImport
+from payments.selectors import payment_rounds_visible_to
+
+PURPOSE = "扶贫补助"
+# A file wrong on every line of ten thousand is told in its first hundred problems.
+MAX_PROBLEMS_SHOWN = 100
+PAID = "0000"
+
+
+def bank_encoding() -> str:
+    """The encoding the county's bank reads and writes (``FUPIN_BANK_ENCODING``)."""
+    return str(getattr(settings, "FUPIN_BANK_ENCODING", "gb18030"))
+
+
+@dataclass(frozen=True)
+class BankFileOut:
+    name: str
+    content_type: str
+    data: bytes
+    sha256: str
+
+
+def _round_for_finance(actor: Actor, round_id: int, *, lock: bool) -> PaymentRound:
+    qs = payment_rounds_visible_to(actor).select_related("program")
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    round_ = qs.filter(pk=round_id).first()
+    if round_ is None:
+        raise NotFound(_("No such payment round in your area."))
+    if not has_role_in(actor, Role.FINANCE_OFFICER, round_.area_code):
+        raise Forbidden(_("Only a finance officer handles the bank's files."))
+    return round_
+
+
+def bank_file_export(*, actor: Actor, round_id: int, fmt: str = "txt") -> BankFileOut:
+    """The bank file of an approved (or already sent) round, in the format asked for and
+    the bank's encoding. The first export marks the round and its lines sent.
+
+    Guarantees: only a finance officer of the area (else ``Forbidden``); only an approved
+    round's frozen list (``wrong_state`` otherwise); every download is audited with the
+    file's SHA-256, its format and encoding."""
+    try:
+        bank_format = formats.format_get(fmt)
+    except KeyError:
+        raise InvalidInput({"format": [_("Choose txt or xlsx.")]}) from None
+    with transaction.atomic():
+        round_ = _round_for_finance(actor, round_id, lock=True)
+        if round_.status not in (
+            PaymentRound.Status.APPROVED,
+            PaymentRound.Status.SENT,
+            PaymentRound.Status.RECONCILED,
+        ):
+            raise Refused(
+                _("A bank file is made from an approved round; this one is %(status)s.")
+                % {"status": round_.get_status_display()},
+                code=Code.WRONG_STATE,
+            )
+        lines = list(
+            round_.lines.exclude(status=PaymentLine.Status.WITHDRAWN).order_by("reference")
+        )
+        bank_file = formats.BankFile(
+            round_reference=round_.reference,
+            date=clock.today(),
+            lines=tuple(
+                formats.BankLine(
+                    reference=line.reference,
+                    account_name=line.payee_name,
+                    card_number=idnumbers.decrypt(line.card_cipher),
+                    amount=line.amount,
+                    id_number=idnumbers.decrypt(line.id_cipher) if line.id_cipher else "",
+                    purpose=PURPOSE,
+                )
+                for line in lines
+            ),
+        )
+        encoding = bank_encoding()
+        data = bank_format.write(bank_file, encoding=encoding)
+        digest = hashlib.sha256(data).hexdigest()
+        from_state = round_.status
+        if round_.status == PaymentRound.Status.APPROVED:
+            round_.status = PaymentRound.Status.SENT
+            round_.sent_at = clock.now()
+            round_.save(update_fields=["status", "sent_at"])
+            round_.lines.filter(status=PaymentLine.Status.PENDING).update(
+                status=PaymentLine.Status.SENT
+            )
+        audit_record(
+            actor=actor,
+            action="payment_round.export",
+            object_type="payment_round",
+            object_id=round_.reference,
+            area_code=round_.area_code,
+            from_state=from_state,
+            to_state=round_.status,
+            changes={
+                "format": [None, bank_format.name],
+                "encoding": [None, encoding],
+                "sha256": [None, digest],
+                "lines": [None, len(lines)],
+            },
+        )
+    return BankFileOut(
+        name=f"{round_.reference}.{bank_format.suffix.lstrip('.')}",
+        content_type=bank_format.content_type,
+        data=data,
+        sha256=digest,
+    )
+
+
+@dataclass(frozen=True)
+class ReturnOutcome:
+    """What a return file did: lines paid, failed and paid short or over; ``repeated`` when
+    the same file had been applied before (then nothing changed)."""
+
+    round: PaymentRound
+    sha256: str
+    paid: int = 0
+    failed: int = 0
+    discrepancies: int = 0
+    repeated: bool = False
+
+
+class ReturnFileRefused(InvalidInput):
+    """A return file with problems: each as (line number, problem); nothing was applied."""
+
+    def __init__(self, problems: list[formats.Problem]) -> None:
+        self.problems = problems
+        shown = [
+            _("Line %(line)s: %(problem)s") % {"line": p.line_no, "problem": p.message}
+            if p.line_no
+            else p.message
+            for p in problems[:MAX_PROBLEMS_SHOWN]
+        ]
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            shown.append(
+                _("… and %(more)d more problems.") % {"more": len(problems) - MAX_PROBLEMS_SHOWN}
+            )
+        super().__init__({"file": shown}, code=Code.BANK_FILE_INVALID)
+
+
+def _read(data: bytes) -> formats.ReturnFile:
+    bank_format = formats.format_get("xlsx" if data[:4] == b"PK\x03\x04" else "txt")
+    try:
+        return bank_format.read(data)
+    except formats.ReturnFileInvalid as invalid:
+        raise ReturnFileRefused(list(invalid.problems)) from None
+
+
+def _check_against_round(
+    parsed: formats.ReturnFile, round_: PaymentRound, lines: dict[str, PaymentLine]
+) -> list[formats.Problem]:
+    problems: list[formats.Problem] = []
+    if parsed.round_reference != round_.reference:
+        problems.append(
+            formats.Problem(
+                1,
+                _("This return file is for round %(theirs)s, not %(ours)s.")
+                % {"theirs": parsed.round_reference[:40], "ours": round_.reference},
+            )
+        )
+    for row in parsed.lines:
+        line = lines.get(row.reference)
+        if line is None:
+            problems.append(
+                formats.Problem(
+                    row.line_no,
+                    _("The line reference %(ref)s is not a line of this round.")
+                    % {"ref": row.reference[:40]},
+                )
+            )
+            continue
+        if row.account_name != line.payee_name:
+            problems.append(
+                formats.Problem(
+                    row.line_no,
+                    _("The account name is not the one sent (%(sent)s).")
+                    % {"sent": line.payee_name},
+                )
+            )
+        if idnumbers.lookup_hash(idnumbers.normalize_bank_card(row.card_number)) != line.card_hash:
+            problems.append(formats.Problem(row.line_no, _("The card number is not the one sent.")))
+        if line.status != PaymentLine.Status.SENT:
+            problems.append(
+                formats.Problem(
+                    row.line_no,
+                    _("The line %(ref)s was answered already (%(status)s).")
+                    % {"ref": row.reference, "status": line.get_status_display()},
+                )
+            )
+    return problems
+
+
+def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOutcome:
+    """Apply the bank's return file to a sent round.
+
+    Guarantees: the whole file is checked first (its own form, then against the round: the
+    header's round, every line a line of this round, sent and not answered yet, with the
+    name and card that were sent); any problem refuses the file with every problem listed
+    and changes nothing (``ReturnFileRefused``). The same file applied again changes nothing
+    and says so (``repeated``); two people importing at once apply it once (the round row is
+    locked, and a file is recorded once per round). A line paid ``0000`` at the amount sent
+    takes the application's paying step (the importer recorded, with the bank's
+    transaction); another result fails the line with the bank's text, and the application
+    may be paid in a later round; a different amount is a discrepancy for inspectors and
+    pays nothing. The round is reconciled when no line waits for an answer."""
+    importer = person(actor)
+    digest = hashlib.sha256(data).hexdigest()
+    parsed = _read(data)
+    with transaction.atomic():
+        round_ = _round_for_finance(actor, round_id, lock=True)
+        if ReturnImport.objects.filter(round=round_, sha256=digest).exists():
+            return ReturnOutcome(round=round_, sha256=digest, repeated=True)
+        if round_.status != PaymentRound.Status.SENT:
+            raise Refused(
+                _("A return file is applied to a round sent to the bank; this one is %(s)s.")
+                % {"s": round_.get_status_display()},
+                code=Code.WRONG_STATE,
+            )
+        lines = {
+            line.reference: line
+            for line in round_.lines.select_for_update().filter(
+                reference__in=[row.reference for row in parsed.lines]
+            )
+        }
+        problems = _check_against_round(parsed, round_, lines)
+        if problems:
+            raise ReturnFileRefused(problems)
+        now = clock.now()
+        paid = failed = discrepancies = 0
+        for row in parsed.lines:
+            line = lines[row.reference]
+            line.result_code, line.bank_txn_id, line.answered_at = (
+                row.result_code[:16],
+                row.bank_txn_id[:64],
+                now,
+            )
+            if row.paid and row.amount == line.amount:
+                line.status, line.holding, line.paid_amount = (
+                    PaymentLine.Status.PAID,
+                    False,
+                    row.amount,
+                )
+                application_paid_by_bank(
+                    actor=actor,
+                    application_id=line.application_id,
+                    changes={
+                        "payment_line": [None, line.reference],
+                        "paid_amount": [None, row.amount],
+                        "bank_txn_id": [None, line.bank_txn_id],
+                    },
+                )
+                paid += 1
+            elif row.paid:
+                line.status, line.paid_amount = PaymentLine.Status.DISCREPANCY, row.amount
+                line.failure_reason = _("The bank paid %(paid)s of %(sent)s.") % {
+                    "paid": row.amount,
+                    "sent": line.amount,
+                }
+                _line_record(actor, round_, line, "payment_line.discrepancy", row.amount)
+                discrepancies += 1
+            else:
+                line.status, line.holding = PaymentLine.Status.FAILED, False
+                line.failure_reason = row.result_text[:200] or row.result_code
+                _line_record(actor, round_, line, "payment_line.fail", None)
+                failed += 1
+            line.save()
+        ReturnImport.objects.create(
+            round=round_,
+            sha256=digest,
+            imported_by=importer,
+            paid=paid,
+            failed=failed,
+            discrepancies=discrepancies,
+        )
+        from_state = round_.status
+        if not round_.lines.filter(status=PaymentLine.Status.SENT).exists():
+            round_.status = PaymentRound.Status.RECONCILED
+            round_.reconciled_at = now
+            round_.save(update_fields=["status", "reconciled_at"])
+        audit_record(
+            actor=actor,
+            action="payment_round.return_import",
+            object_type="payment_round",
+            object_id=round_.reference,
+            area_code=round_.area_code,
+            from_state=from_state,
+            to_state=round_.status,
+            changes={
+                "sha256": [None, digest],
+                "encoding": [None, parsed.encoding],
+                "paid": [None, paid],
+                "failed": [None, failed],
+                "discrepancies": [None, discrepancies],
+            },
+        )
+    return ReturnOutcome(
+        round=round_, sha256=digest, paid=paid, failed=failed, discrepancies=discrepancies
+    )
+
+
+def _line_record(
+    actor: Actor, round_: PaymentRound, line: PaymentLine, action: str, paid_amount: Any
+) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="payment_line",
+        object_id=line.reference,
+        area_code=round_.area_code,
+        from_state=PaymentLine.Status.SENT,
+        to_state=line.status,
+        reason=line.failure_reason,
+        changes={
+            "application": [None, line.application_id],
+            "result_code": [None, line.result_code],
+            "paid_amount": [None, paid_amount],
+        },
+    )

@@ -1,0 +1,321 @@
+"""Drawing up a payment round (发放清册), approving it (a second person), cancelling it.
+
+A round takes every payable application of its program and area at once. Payable: approved,
+not in another open round, and allowed by the chain's paying rules for the officer who draws
+it up (signed agreement, the head's bank card not held, not the filer or an approver, not
+recused). The others are listed with the rule's code and sentence."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from applications.chains import chain_of
+from applications.models import Application, Area, Person, Program
+from applications.roles import Role
+from applications.selectors import (
+    applications_visible_to,
+    has_role_in,
+    households_with_hashes,
+    recusing_hashes,
+)
+from approvals import policy
+from approvals.selectors import applications_recused, card_facts_of, signed_agreements_of
+from audit.hashing import canonical_json
+from audit.services import audit_record
+from common import clock
+from common.actors import Actor, person
+from common.errors import Code, Forbidden, InvalidInput, NotFound, Refusal, Refused
+from payments.models import PaymentLine, PaymentRound, RoundExclusion
+from payments.selectors import holding_application_ids, payment_rounds_visible_to
+
+S = Application.Status
+# Who may approve a round drawn up by a finance officer: another finance officer or the
+# county's approver (never whoever drew it up).
+APPROVER_ROLES = (Role.FINANCE_OFFICER, Role.COUNTY_APPROVER)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    application: Application
+    refusal: Refusal | None
+
+
+def _area_for(actor: Actor, area_code: str) -> Area:
+    area = Area.objects.filter(code=area_code).first()
+    if area is None or area.level not in (Area.Level.COUNTY, Area.Level.TOWNSHIP):
+        raise InvalidInput({"area": [_("Choose a county or a township.")]})
+    if not has_role_in(actor, Role.FINANCE_OFFICER, area.code):
+        raise Forbidden(_("Only a finance officer of the county draws up a payment round."))
+    return area
+
+
+def _candidates(actor: Actor, program: Program, prefix: str) -> list[_Candidate]:
+    """The approved applications of the program in the area, locked (so that two officers
+    drawing up rounds at once do not both take one), each with why it may not be paid now."""
+    apps = list(
+        applications_visible_to(actor)
+        .select_for_update(of=("self",))
+        .select_related("household", "program", "program_version")
+        .filter(program=program, status=S.APPROVED, area_code__startswith=prefix)
+        .order_by("pk")
+    )
+    ids = [a.pk for a in apps]
+    held = holding_application_ids(ids)
+    signed = signed_agreements_of(ids)
+    cards = card_facts_of(apps)
+    recused = applications_recused(actor, apps)
+    now = clock.now()
+    out: list[_Candidate] = []
+    for app in apps:
+        if app.pk in held:
+            refusal: Refusal | None = Refusal(
+                Code.IN_OPEN_ROUND, _("It is already in another open payment round.")
+            )
+        else:
+            step = next(s for s in chain_of(app).steps if s.pays)
+            refusal = policy.transition_refusal(
+                step.name,
+                app,
+                actor,
+                open_objections=0,
+                now=now,
+                signed_agreement=app.pk in signed,
+                recused=app.pk in recused,
+                card=cards.get(app.pk),
+            )
+        out.append(_Candidate(app, refusal))
+    return out
+
+
+def _reference(prefix: str, pk: int) -> str:
+    return f"PR{prefix[:6]}{pk:08d}"
+
+
+def payment_round_create(*, actor: Actor, program_id: int, area_code: str) -> PaymentRound:
+    """Draw up a round in ``draft`` from every payable application of the program in the
+    county or township.
+
+    Guarantees: the actor is a finance officer of the area (else ``Forbidden``); every
+    approved application of the program there is either a line (with its snapshot: payee,
+    card, ID number, amount, a reference unique across the system) or an exclusion with its
+    code; an application is in at most one open round (locked while it is read, and a
+    database constraint besides); the round and its totals are on the record; nothing is
+    written when nothing is payable (``Refused``, ``nothing_payable``)."""
+    maker = person(actor)
+    area = _area_for(actor, area_code)
+    program = Program.objects.filter(pk=program_id, area_id=area.county_code).first()
+    if program is None:
+        raise InvalidInput({"program": [_("No such program in this county.")]})
+    with transaction.atomic():
+        candidates = _candidates(actor, program, area.prefix)
+        payable = [c.application for c in candidates if c.refusal is None]
+        if not payable:
+            raise Refused(
+                _("No application of this program is payable in this area now."),
+                code=Code.NOTHING_PAYABLE,
+            )
+        heads = dict(
+            Person.objects.filter(
+                household_id__in={a.household_id for a in payable}, relation=Person.Relation.HEAD
+            ).values_list("household_id", "id_cipher")
+        )
+        round_ = PaymentRound.objects.create(
+            reference=f"new-{clock.now().timestamp()}",
+            program=program,
+            area_code=area.code,
+            made_by=maker,
+            count=len(payable),
+            total=sum((a.amount for a in payable), Decimal("0.00")),
+        )
+        round_.reference = _reference(area.code, round_.pk)
+        round_.save(update_fields=["reference"])
+        try:
+            PaymentLine.objects.bulk_create(
+                [
+                    PaymentLine(
+                        round=round_,
+                        application=app,
+                        household=app.household,
+                        reference=f"{round_.reference}-{n:05d}",
+                        payee_name=app.household.bank_card_holder or app.household.head_name,
+                        card_cipher=app.household.bank_card_cipher,
+                        card_hash=app.household.bank_card_hash,
+                        card_masked=app.household.bank_card_masked,
+                        id_cipher=heads.get(app.household_id, ""),
+                        amount=app.amount,
+                    )
+                    for n, app in enumerate(payable, start=1)
+                ]
+            )
+        except IntegrityError:
+            raise Refused(
+                _("Another payment round took some of these applications a moment ago."),
+                code=Code.IN_OPEN_ROUND,
+            ) from None
+        RoundExclusion.objects.bulk_create(
+            [
+                RoundExclusion(
+                    round=round_,
+                    application=c.application,
+                    code=str(c.refusal.code),
+                    reason=c.refusal.message[:300],
+                )
+                for c in candidates
+                if c.refusal is not None
+            ]
+        )
+        audit_record(
+            actor=actor,
+            action="payment_round.create",
+            object_type="payment_round",
+            object_id=round_.reference,
+            area_code=area.code,
+            to_state=round_.status,
+            changes={
+                "program": [None, program.code],
+                "count": [None, round_.count],
+                "total": [None, round_.total],
+                "excluded": [None, len(candidates) - len(payable)],
+            },
+        )
+    return round_
+
+
+def _locked(actor: Actor, round_id: int) -> PaymentRound:
+    round_ = (
+        payment_rounds_visible_to(actor)
+        .select_for_update(of=("self",))
+        .select_related("program")
+        .filter(pk=round_id)
+        .first()
+    )
+    if round_ is None:
+        raise NotFound(_("No such payment round in your area."))
+    return round_
+
+
+def list_digest(round_: PaymentRound) -> str:
+    """The SHA-256 of the round's list as approved: its reference, and each line's reference,
+    payee, card (its lookup hash) and amount, in canonical JSON."""
+    lines = (
+        round_.lines.exclude(status=PaymentLine.Status.WITHDRAWN)
+        .order_by("reference")
+        .values_list("reference", "payee_name", "card_hash", "amount")
+    )
+    content: list[Any] = [round_.reference, [[r, n, c, str(a)] for r, n, c, a in lines]]
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
+def payment_round_approve(*, actor: Actor, round_id: int) -> PaymentRound:
+    """Approve a drawn-up round: another finance officer or the county approver.
+
+    Guarantees: never whoever drew it up (``separation_of_duties``); the lines of households
+    the approver is recused from leave the round (excluded as ``recused``) rather than be
+    approved by them; the list is frozen: its SHA-256 (``list_digest``), count and total go
+    on the record."""
+    approver = person(actor)
+    with transaction.atomic():
+        round_ = _locked(actor, round_id)
+        if not any(has_role_in(actor, role, round_.area_code) for role in APPROVER_ROLES):
+            raise Forbidden(
+                _("Only another finance officer or the county approver approves a round.")
+            )
+        if round_.status != PaymentRound.Status.DRAFT:
+            raise Refused(
+                _("Only a round in draft is approved; this one is %(status)s.")
+                % {"status": round_.get_status_display()},
+                code=Code.WRONG_STATE,
+            )
+        if round_.made_by_id == approver.pk:
+            raise Refused(
+                _("Whoever drew up a payment round may not approve it."),
+                code=Code.SEPARATION_OF_DUTIES,
+            )
+        lines = list(round_.lines.filter(status=PaymentLine.Status.PENDING))
+        recused = households_with_hashes(
+            {line.household_id for line in lines}, recusing_hashes(actor)
+        )
+        leaving = [line for line in lines if line.household_id in recused]
+        for line in leaving:
+            line.status, line.holding = PaymentLine.Status.WITHDRAWN, False
+            line.failure_reason = _("The approver is recused from this household.")
+        PaymentLine.objects.bulk_update(leaving, ["status", "holding", "failure_reason"])
+        RoundExclusion.objects.bulk_create(
+            [
+                RoundExclusion(
+                    round=round_,
+                    application_id=line.application_id,
+                    code=str(Code.RECUSED),
+                    reason=policy.recusal_refusal().message[:300],
+                )
+                for line in leaving
+            ]
+        )
+        kept = [line for line in lines if line.household_id not in recused]
+        if not kept:
+            raise Refused(
+                _("Nothing is left in this round for you to approve."),
+                code=Code.NOTHING_PAYABLE,
+            )
+        round_.count = len(kept)
+        round_.total = sum((line.amount for line in kept), Decimal("0.00"))
+        round_.status = PaymentRound.Status.APPROVED
+        round_.approved_by = approver
+        round_.approved_at = clock.now()
+        round_.list_sha256 = list_digest(round_)
+        round_.save()
+        audit_record(
+            actor=actor,
+            action="payment_round.approve",
+            object_type="payment_round",
+            object_id=round_.reference,
+            area_code=round_.area_code,
+            from_state=PaymentRound.Status.DRAFT,
+            to_state=round_.status,
+            changes={
+                "count": [None, round_.count],
+                "total": [None, round_.total],
+                "list_sha256": [None, round_.list_sha256],
+                "recused_out": [None, len(leaving)],
+            },
+        )
+    return round_
+
+
+def payment_round_cancel(*, actor: Actor, round_id: int, reason: str) -> PaymentRound:
+    """Cancel a round before its bank file has been sent: its lines let their applications
+    go (a later round may take them). Audited with the reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput({"reason": [_("Give the reason for cancelling the round.")]})
+    with transaction.atomic():
+        round_ = _locked(actor, round_id)
+        if not any(has_role_in(actor, role, round_.area_code) for role in APPROVER_ROLES):
+            raise Forbidden(_("Only a finance officer or the county approver cancels a round."))
+        if round_.status not in (PaymentRound.Status.DRAFT, PaymentRound.Status.APPROVED):
+            raise Refused(
+                _("A round is cancelled only before its bank file is sent; this one is %(s)s.")
+                % {"s": round_.get_status_display()},
+                code=Code.WRONG_STATE,
+            )
+        from_state = round_.status
+        round_.lines.filter(holding=True).update(status=PaymentLine.Status.WITHDRAWN, holding=False)
+        round_.status = PaymentRound.Status.CANCELLED
+        round_.save(update_fields=["status"])
+        audit_record(
+            actor=actor,
+            action="payment_round.cancel",
+            object_type="payment_round",
+            object_id=round_.reference,
+            area_code=round_.area_code,
+            from_state=from_state,
+            to_state=round_.status,
+            reason=reason,
+        )
+    return round_
