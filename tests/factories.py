@@ -5,12 +5,15 @@ the one world builder (``demo.world``), from the tests' own names."""
 from __future__ import annotations
 
 import itertools
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.core.files.base import ContentFile
+from django.db import connections
 from django.utils import timezone
 
 from applications.idnumbers import id_check_digit
@@ -367,3 +370,30 @@ def kin_app(world: World, status: str, official: str, relation: str = "spouse") 
     app = world.application(status, household=world.household(VILLAGE_1, head_id_number=relative))
     declare_kin(official=world.user(official), relation=relation, id_number=relative)
     return app
+
+
+# --- two people at the same moment (PostgreSQL: real row locks, real threads) -------------
+
+
+def race(*steps: Callable[[], object]) -> list[object]:
+    """Run the steps in threads released together; each thread has its own connection."""
+    barrier = threading.Barrier(len(steps))
+    outcomes: list[object] = [None] * len(steps)
+
+    def run(index: int, step: Callable[[], object]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            step()
+            outcomes[index] = "ok"
+        except Exception as exc:  # the outcome is what the test asserts
+            outcomes[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, s)) for i, s in enumerate(steps)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    return outcomes

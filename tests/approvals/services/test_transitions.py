@@ -4,13 +4,11 @@ budget), the posting timer, and two people acting at the same moment."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from applications.models import Application, Household, Program
@@ -29,6 +27,7 @@ from tests.factories import (
     TOWNSHIP_1,
     World,
     after_posting,
+    race,
     seed_program,
     upload_signed_agreement,
 )
@@ -344,30 +343,6 @@ def test_budget_refusal_audited(world: World) -> None:
 # --- two people at the same moment (PostgreSQL: real row locks, real threads) ----------------
 
 
-def _race(*steps: Callable[[], object]) -> list[object]:
-    """Run the steps in threads released together; each thread has its own connection."""
-    barrier = threading.Barrier(len(steps))
-    outcomes: list[object] = [None] * len(steps)
-
-    def run(index: int, step: Callable[[], object]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            step()
-            outcomes[index] = "ok"
-        except Exception as exc:  # the outcome is what the test asserts
-            outcomes[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, s)) for i, s in enumerate(steps)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads)
-    return outcomes
-
-
 def _step(actor: Any, app: Application, name: str) -> Callable[[], object]:
     return lambda: application_transition(actor=actor, application_id=app.pk, name=name)
 
@@ -381,7 +356,7 @@ def test_parallel_township_approvals_exactly_one_succeeds(world: World) -> None:
         actor=None, username="reviewer_t1b", role=Role.TOWNSHIP_REVIEWER, area_code=TOWNSHIP_1
     )
 
-    outcomes = _race(
+    outcomes = race(
         _step(world.user("reviewer_t1"), app, "township_approve"),
         _step(other, app, "township_approve"),
     )
@@ -413,7 +388,7 @@ def test_parallel_disbursements_exactly_one_succeeds(world: World) -> None:
         area_code=world.program.area_id,
     )
 
-    outcomes = _race(
+    outcomes = race(
         _step(world.user("finance_a"), app, "disburse"),
         _step(other, app, "disburse"),
     )
@@ -438,7 +413,7 @@ def test_parallel_writes_keep_county_chain_intact(world: World) -> None:
     apps = [world.application(S.SUBMITTED) for _ in range(2)]
     cadre = world.user("cadre_v1")
 
-    outcomes = _race(*(_step(cadre, app, "start_posting") for app in apps))
+    outcomes = race(*(_step(cadre, app, "start_posting") for app in apps))
 
     assert outcomes == ["ok", "ok"]
     seqs = list(AuditEntry.objects.filter(chain="620902").values_list("seq", flat=True))
