@@ -49,6 +49,7 @@ from inspection.selectors import (
     shared_cards_visible_to,
 )
 from inspection.services import audit_export_record, audit_verify
+from payments.selectors import payment_discrepancies_visible_to
 
 R = TypeVar("R", bound=HttpResponseBase)
 PAGE_SIZE = 50
@@ -315,6 +316,7 @@ def red_flags_page(request: HttpRequest) -> HttpResponse:
             "kin_flags": list(kin_flags_for_inspection(user)[:MAX_RED_FLAGS]),
             "shared_cards": shared_cards_visible_to(user),
             "held": payments_held_visible_to(user, now=clock.now(), limit=MAX_RED_FLAGS),
+            "discrepancies": payment_discrepancies_visible_to(user, limit=MAX_RED_FLAGS),
             "declarations": list(
                 kin_declarations_visible_to(user)
                 .select_related("official")

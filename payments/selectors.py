@@ -38,3 +38,14 @@ def holding_application_ids(application_ids: list[int]) -> set[int]:
             "application_id", flat=True
         )
     )
+
+
+def payment_discrepancies_visible_to(user: Actor, *, limit: int) -> list[PaymentLine]:
+    """The lines the bank paid a different amount than was sent (截留 leaves this trace:
+    ``paid_amount_mismatch`` for inspectors), in the user's area, newest answer first."""
+    rounds = payment_rounds_visible_to(user)
+    return list(
+        PaymentLine.objects.filter(round__in=rounds, status=PaymentLine.Status.DISCREPANCY)
+        .select_related("round", "household")
+        .order_by("-answered_at", "-pk")[:limit]
+    )

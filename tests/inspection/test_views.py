@@ -598,3 +598,29 @@ def test_verify_page_anchor_of_another_county_not_checked(
     assert report.ok
     assert report.anchor_checks == []
     assert response.context["other_heads"] == 1
+
+
+def test_red_flags_page_lists_payments_the_bank_made_short(world: World) -> None:
+    from payments.services.bank_files import bank_return_import
+    from tests.payments.test_services import return_file, sent_round
+
+    round_, _apps = sent_round(world, 2)
+    short, full = round_.lines.order_by("reference")
+    bank_return_import(
+        actor=world.user("finance_a"),
+        round_id=round_.pk,
+        data=return_file(
+            round_,
+            {
+                short.reference: ("0000", "成功", short.amount - 500),
+                full.reference: ("0000", "成功", None),
+            },
+        ),
+    )
+
+    page = client_for(world, "inspector_a").get(FLAGS)
+    other_county = client_for(world, "inspector_b").get(FLAGS)
+
+    assert [line.reference for line in page.context["discrepancies"]] == [short.reference]
+    assert 'id="paid_amount_mismatch"' in page.content.decode()
+    assert other_county.context["discrepancies"] == []
