@@ -16,11 +16,12 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from applications.selectors import programs_visible_to
 from common.api import REFUSALS
 from common.errors import InvalidInput, NotFound
 from payments.formats import MAX_RETURN_FILE
 from payments.models import PaymentLine, PaymentRound, RoundExclusion
-from payments.selectors import payment_round_get, payment_rounds_visible_to
+from payments.selectors import payment_round_get, payment_rounds_visible_to, program_budget
 from payments.services.bank_files import bank_file_export, bank_return_import
 from payments.services.rounds import (
     payment_round_approve,
@@ -115,6 +116,16 @@ class ReturnOutcomeSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField()
 
 
+class BudgetSerializer(serializers.Serializer[Any]):
+    program = serializers.CharField()
+    budget = serializers.DecimalField(max_digits=14, decimal_places=2)
+    committed = serializers.DecimalField(max_digits=14, decimal_places=2)
+    in_rounds = serializers.DecimalField(max_digits=14, decimal_places=2)
+    paid = serializers.DecimalField(max_digits=14, decimal_places=2)
+    failed = serializers.DecimalField(max_digits=14, decimal_places=2)
+    left = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
 class PaymentRoundViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[PaymentRound]
 ):
@@ -143,6 +154,23 @@ class PaymentRoundViewSet(
         if fresh is None:
             raise NotFound(_("No such payment round in your area."))
         return dict(PaymentRoundDetailSerializer(fresh).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("program", int, required=True)],
+        responses={200: BudgetSerializer, **REFUSALS},
+    )
+    @action(detail=False, methods=["get"])
+    def budget(self, request: Request) -> Response:
+        """Where a program's money stands: budget, committed, in open rounds, paid, failed,
+        left."""
+        raw = request.query_params.get("program", "")
+        program = (
+            programs_visible_to(request.user).filter(pk=int(raw)).first() if raw.isdigit() else None
+        )
+        if program is None:
+            raise NotFound(_("No such program in your area."))
+        figures = program_budget(program)
+        return Response(BudgetSerializer({"program": program.code, **vars(figures)}).data)
 
     @extend_schema(
         request=PaymentRoundCreateSerializer,

@@ -3,8 +3,12 @@ its area (the county's finance officers, approvers and inspectors)."""
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from dataclasses import dataclass
+from decimal import Decimal
 
+from django.db.models import Q, QuerySet, Sum
+
+from applications.models import Program
 from applications.selectors import is_everywhere, scope_prefixes
 from common.actors import Actor
 from payments.models import PaymentLine, PaymentRound
@@ -48,4 +52,36 @@ def payment_discrepancies_visible_to(user: Actor, *, limit: int) -> list[Payment
         PaymentLine.objects.filter(round__in=rounds, status=PaymentLine.Status.DISCREPANCY)
         .select_related("round", "household")
         .order_by("-answered_at", "-pk")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Where a program's money stands: the budget; committed by county approvals; in open
+    rounds; paid (confirmed by the bank); failed (returned by the bank, to be paid again);
+    and what is left to approve."""
+
+    budget: Decimal
+    committed: Decimal
+    in_rounds: Decimal
+    paid: Decimal
+    failed: Decimal
+    left: Decimal
+
+
+def program_budget(program: Program) -> Budget:
+    lines = PaymentLine.objects.filter(round__program=program)
+    sums = lines.aggregate(
+        in_rounds=Sum("amount", filter=Q(holding=True)),
+        paid=Sum("paid_amount", filter=Q(status=PaymentLine.Status.PAID)),
+        failed=Sum("amount", filter=Q(status=PaymentLine.Status.FAILED)),
+    )
+    zero = Decimal("0.00")
+    return Budget(
+        budget=program.budget,
+        committed=program.committed,
+        in_rounds=sums["in_rounds"] or zero,
+        paid=sums["paid"] or zero,
+        failed=sums["failed"] or zero,
+        left=program.budget - program.committed,
     )

@@ -95,3 +95,31 @@ def test_rounds_of_another_county_are_not_found(world: World, api: Login) -> Non
     assert (detail.status_code, approve.status_code) == (404, 404)
     assert approve.json()["code"] == "not_found"
     assert api("finance_b").get(ROUNDS).json()["count"] == 0
+
+
+def test_the_budget_shows_committed_in_rounds_paid_and_failed(world: World, api: Login) -> None:
+    from payments.services.bank_files import bank_return_import
+    from tests.payments.test_services import sent_round
+
+    round_, _apps = sent_round(world, 2)
+    paid_line, failed_line = round_.lines.order_by("reference")
+    bank_return_import(
+        actor=world.user("finance_a"),
+        round_id=round_.pk,
+        data=return_file(
+            round_,
+            {
+                paid_line.reference: ("0000", "成功", None),
+                failed_line.reference: ("3002", "户名不符", None),
+            },
+        ),
+    )
+    world.program.refresh_from_db()
+
+    body = api("finance_a").get(f"{ROUNDS}budget/?program={world.program.pk}").json()
+
+    assert body["paid"] == f"{paid_line.amount:.2f}"
+    assert body["failed"] == f"{failed_line.amount:.2f}"
+    assert body["in_rounds"] == "0.00"
+    assert body["committed"] == f"{world.program.committed:.2f}"
+    assert api("finance_b").get(f"{ROUNDS}budget/?program={world.program.pk}").status_code == 404
