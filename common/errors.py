@@ -53,6 +53,7 @@ class Code(StrEnum):
     # payment rounds and bank files
     IN_OPEN_ROUND = "in_open_round"
     NOTHING_PAYABLE = "nothing_payable"
+    PAYMENT_FAILED = "payment_failed"
     BANK_FILE_INVALID = "bank_file_invalid"
     ALREADY_IMPORTED = "already_imported"
     # tasks of the process

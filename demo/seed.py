@@ -40,6 +40,7 @@ from applications.roles import REVEAL_PERMISSION, Role
 from applications.services import household_create, household_update, kin_declare
 from approvals.models import Attachment, CardCheck
 from approvals.services.attachments import attachment_add
+from approvals.services.card_checks import card_check_record
 from approvals.services.filing import application_create, application_edit
 from approvals.services.objections import objection_raise, objection_resolve
 from approvals.services.transitions import application_transition, postings_close_due
@@ -56,6 +57,9 @@ from demo.world import (
     places_create,
     subsidy_program_create,
 )
+from payments.models import PaymentRound
+from payments.services.bank_files import bank_file_export, bank_return_import
+from payments.services.rounds import payment_round_approve, payment_round_create
 
 # Published in the README; demo databases only.
 DEMO_PASSWORD = "demo12345"  # noqa: S105
@@ -567,6 +571,83 @@ class Seeder:
             self.schedule(self.at(-1, 10), self.share_card(approved[0], self.non_applicants[0]))
             self.schedule(self.at(-1, 11), self.change_card(approved[1]))
 
+    def agreement_upload(self, filing: Filing) -> Callable[[], None]:
+        return lambda: self.upload_agreement(filing)
+
+    def payment_rounds(self, filings: list[Filing]) -> None:
+        """Money through the bank: eight approved applications get their signed agreements,
+        the finance officer draws up a county round two days ago, the county approver approves
+        it, the bank file goes out and the bank answers: two lines fail (户名不符,
+        账户已销户). The household whose account was closed brings a new card yesterday; the
+        county approver checks it, and a second round pays it. The name mismatch waits."""
+        approved = [f for f in filings if f.kind == "approved"][2:10]
+        if len(approved) < 2:
+            return
+        for n, filing in enumerate(approved):
+            self.schedule(self.at(-3, 9, n), self.agreement_upload(filing))
+        state: dict[str, Any] = {}
+
+        def first_round() -> None:
+            state["first"] = payment_round_create(
+                actor=self.users["finance"], program_id=self.subsidy.pk, area_code=COUNTY[0]
+            )
+
+        def approve(key: str) -> Callable[[], None]:
+            def run() -> None:
+                payment_round_approve(actor=self.users["approver"], round_id=state[key].pk)
+
+            return run
+
+        def send(key: str) -> Callable[[], None]:
+            def run() -> None:
+                bank_file_export(actor=self.users["finance"], round_id=state[key].pk)
+
+            return run
+
+        def answer(key: str, failures: dict[str, tuple[str, str]]) -> Callable[[], None]:
+            def run() -> None:
+                round_ = state[key]
+                # The filings' application ids are known once they were filed.
+                by_id = {failing[name].app_id: result for name, result in failures.items()}
+                data = bank_return_file(round_, by_id)
+                bank_return_import(actor=self.users["finance"], round_id=round_.pk, data=data)
+
+            return run
+
+        closed, mismatch = approved[0], approved[1]
+        failing = {"closed": closed, "mismatch": mismatch}
+
+        def new_card() -> None:
+            household_update(
+                actor=self.cadre(closed),
+                household_id=closed.household.pk,
+                bank_card=self.bank_card(),
+            )
+
+        def check_card() -> None:
+            card_check_record(
+                actor=self.users["approver"],
+                application_id=closed.app_id,
+                reason="新开一卡通，已与户主本人核实",
+            )
+
+        def second_round() -> None:
+            state["second"] = payment_round_create(
+                actor=self.users["finance"], program_id=self.subsidy.pk, area_code=COUNTY[0]
+            )
+
+        self.schedule(self.at(-2, 10, 0), first_round)
+        self.schedule(self.at(-2, 11, 0), approve("first"))
+        self.schedule(self.at(-2, 11, 30), send("first"))
+        failures = {"closed": ("3001", "账户已销户"), "mismatch": ("3002", "户名不符")}
+        self.schedule(self.at(-1, 9, 0), answer("first", failures))
+        self.schedule(self.at(-1, 9, 30), new_card)
+        self.schedule(self.at(-1, 10, 30), check_card)
+        self.schedule(self.at(-1, 14, 0), second_round)
+        self.schedule(self.at(-1, 14, 30), approve("second"))
+        self.schedule(self.at(-1, 15, 0), send("second"))
+        self.schedule(self.at(-1, 17, 0), answer("second", {}))
+
     def declare_own_numbers(self) -> None:
         for username in ("reviewer_quanhu", "approver", "finance"):
             user = self.users[username]
@@ -810,6 +891,7 @@ class Seeder:
             for filing in filings:
                 self.plan(filing)
             self.red_flags(filings)
+            self.payment_rounds(filings)
             # The nightly timer ran until three days ago (since then the demo sat idle:
             # `process_timers` will close the postings whose window has passed meanwhile).
             for day in range(-60, -2):
@@ -824,11 +906,40 @@ class Seeder:
             f"{len(households)} households, "
             + ", ".join(f"{status} {n}" for status, n in counts.items())
         )
+        rounds = PaymentRound.objects.order_by("pk")
+        self.out(
+            "payment rounds: "
+            + ", ".join(
+                f"{r.reference} {r.get_status_display()} "
+                f"({r.lines.filter(status='paid').count()} paid, "
+                f"{r.lines.filter(status='failed').count()} failed)"
+                for r in rounds
+            )
+        )
         self.out(
             f"red flags: {KinFlag.objects.count()} kin flag(s), "
             f"{KinDeclaration.objects.count()} kin declaration(s), "
             f"{CardCheck.objects.count()} card check(s)"
         )
+
+
+def bank_return_file(round_: PaymentRound, failures: dict[int, tuple[str, str]]) -> bytes:
+    """What the bank sends back for a round (回盘文件, GB18030): every line paid at the amount
+    sent, but the applications in ``failures`` (application id → result code and text)."""
+    rows = []
+    total = Decimal("0.00")
+    for n, line in enumerate(round_.lines.exclude(status="withdrawn").order_by("reference")):
+        code, text = failures.get(line.application_id, ("0000", "交易成功"))
+        card = idnumbers.decrypt(line.card_cipher)
+        rows.append(
+            f"D|{line.reference}|{line.payee_name}|{card}|{line.amount:.2f}|{code}|{text}|"
+            f"{'' if code != '0000' else f'95588{round_.pk:04d}{n:06d}'}"
+        )
+        total += line.amount
+    header = (
+        f"H|{round_.reference}|{timezone.localdate(clock.now()):%Y%m%d}|{len(rows)}|{total:.2f}"
+    )
+    return ("\r\n".join([header, *rows]) + "\r\n").encode("gb18030")
 
 
 def signed_scan(application_id: int) -> bytes:

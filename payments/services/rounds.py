@@ -67,6 +67,7 @@ def _candidates(actor: Actor, program: Program, prefix: str) -> list[_Candidate]
     )
     ids = [a.pk for a in apps]
     held = holding_application_ids(ids)
+    unfixed = _failed_and_unchanged(apps)
     signed = signed_agreements_of(ids)
     cards = card_facts_of(apps)
     recused = applications_recused(actor, apps)
@@ -76,6 +77,15 @@ def _candidates(actor: Actor, program: Program, prefix: str) -> list[_Candidate]
         if app.pk in held:
             refusal: Refusal | None = Refusal(
                 Code.IN_OPEN_ROUND, _("It is already in another open payment round.")
+            )
+        elif app.pk in unfixed:
+            refusal = Refusal(
+                Code.PAYMENT_FAILED,
+                _(
+                    "The bank returned its last payment (%(reason)s); correct the card or the "
+                    "name on it before it is paid again."
+                )
+                % {"reason": unfixed[app.pk]},
             )
         else:
             step = next(s for s in chain_of(app).steps if s.pays)
@@ -90,6 +100,31 @@ def _candidates(actor: Actor, program: Program, prefix: str) -> list[_Candidate]
                 card=cards.get(app.pk),
             )
         out.append(_Candidate(app, refusal))
+    return out
+
+
+def _failed_and_unchanged(apps: list[Application]) -> dict[int, str]:
+    """Of these applications, those whose last payment the bank returned and whose card and
+    name are still the ones it returned (sending them again would fail again): the bank's
+    reason, by application."""
+    last: dict[int, PaymentLine] = {}
+    for line in (
+        PaymentLine.objects.filter(application__in=apps)
+        .exclude(status=PaymentLine.Status.WITHDRAWN)
+        .order_by("pk")
+    ):
+        last[line.application_id] = line
+    out: dict[int, str] = {}
+    for app in apps:
+        line = last.get(app.pk)
+        household = app.household
+        if (
+            line is not None
+            and line.status == PaymentLine.Status.FAILED
+            and line.card_hash == household.bank_card_hash
+            and line.payee_name == (household.bank_card_holder or household.head_name)
+        ):
+            out[app.pk] = line.failure_reason
     return out
 
 

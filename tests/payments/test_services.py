@@ -500,3 +500,22 @@ def test_the_bank_file_as_a_spreadsheet(world: World) -> None:
     rows = list(load_workbook(io.BytesIO(out.data)).active.iter_rows(values_only=True))
     assert rows[0][:2] == ("H", round_.reference)
     assert rows[1][0] == "D" and f"{apps[0].amount:.2f}" in [str(v) for v in rows[1]]
+
+
+def test_a_failed_payment_waits_until_its_card_or_name_is_corrected(world: World) -> None:
+    round_, _apps = sent_round(world, 1)
+    line = round_.lines.get()
+    bank_return_import(
+        actor=world.user("finance_a"),
+        round_id=round_.pk,
+        data=return_file(round_, {line.reference: ("3002", "户名不符", None)}),
+    )
+    [other] = payable(world, 1)
+
+    later = payment_round_create(
+        actor=world.user("finance_a"), program_id=world.program.pk, area_code=COUNTY
+    )
+
+    assert [ln.application_id for ln in later.lines.all()] == [other.pk]
+    exclusion = RoundExclusion.objects.get(round=later, application_id=line.application_id)
+    assert exclusion.code == Code.PAYMENT_FAILED and "户名不符" in exclusion.reason
