@@ -36,6 +36,7 @@ urlpatterns = [
     # would not know /applications/{id}/attachments/.
     path("api/v1/", include("documents.api")),
     path("api/v1/", include(router.urls)),
+    path("payments/", include("payments.urls")),
     path("", include("workflows.urls")),
     path("", include("inspection.urls")),
 ]

@@ -116,15 +116,15 @@ def _failed_and_unchanged(apps: list[Application]) -> dict[int, str]:
         last[line.application_id] = line
     out: dict[int, str] = {}
     for app in apps:
-        line = last.get(app.pk)
+        previous = last.get(app.pk)
         household = app.household
         if (
-            line is not None
-            and line.status == PaymentLine.Status.FAILED
-            and line.card_hash == household.bank_card_hash
-            and line.payee_name == (household.bank_card_holder or household.head_name)
+            previous is not None
+            and previous.status == PaymentLine.Status.FAILED
+            and previous.card_hash == household.bank_card_hash
+            and previous.payee_name == (household.bank_card_holder or household.head_name)
         ):
-            out[app.pk] = line.failure_reason
+            out[app.pk] = previous.failure_reason
     return out
 
 
