@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.db.models import Q, QuerySet, Sum
 
-from applications.models import Program
+from applications.models import Application, Program
 from applications.selectors import is_everywhere, scope_prefixes
 from common.actors import Actor
 from payments.models import PaymentLine, PaymentRound
@@ -84,4 +84,13 @@ def program_budget(program: Program) -> Budget:
         paid=sums["paid"] or zero,
         failed=sums["failed"] or zero,
         left=program.budget - program.committed,
+    )
+
+
+def payment_lines_of(application: Application) -> list[PaymentLine]:
+    """The application's payment history, oldest first, each line with its round: for the
+    pages of an application the caller has already read through its scope (the village's
+    cadre sees why a payment failed too, though not the county's round pages)."""
+    return list(
+        PaymentLine.objects.filter(application=application).select_related("round").order_by("pk")
     )

@@ -285,3 +285,35 @@ def test_the_home_page_links_the_finance_pages_for_finance_roles_only(world: Wor
     for username, shown in (("finance_a", True), ("inspector_a", True), ("cadre_v1", False)):
         page = client_for(world, username).get("/").content.decode()
         assert ('href="/payments/"' in page) is shown, username
+
+
+def test_the_application_pages_show_its_payment_history_with_the_banks_reason(
+    world: World,
+) -> None:
+    from django.test import Client
+
+    from payments.services.bank_files import bank_return_import
+    from tests.factories import password_of
+    from tests.payments.test_services import return_file, sent_round
+
+    round_, _apps = sent_round(world, 1)
+    line = round_.lines.get()
+    bank_return_import(
+        actor=world.user("finance_a"),
+        round_id=round_.pk,
+        data=return_file(round_, {line.reference: ("3002", "户名不符", None)}),
+    )
+
+    def page(username: str, url: str) -> str:
+        client = Client()
+        assert client.login(username=username, password=password_of(username))
+        response = client.get(url)
+        assert response.status_code == 200
+        return response.content.decode()
+
+    cadre = page("cadre_v1", f"/cadre/applications/{line.application_id}/")
+    finance = page("finance_a", f"/applications/{line.application_id}/")
+
+    for html in (cadre, finance):
+        assert f'data-line="{line.reference}"' in html and "户名不符" in html
+    assert f"/payments/{round_.pk}/" in finance and f"/payments/{round_.pk}/" not in cadre

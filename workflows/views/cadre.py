@@ -48,6 +48,7 @@ from approvals.services.objections import objection_raise
 from approvals.services.transitions import application_transition
 from common.actors import Actor
 from common.errors import InvalidInput, ServiceError
+from payments.selectors import payment_lines_of
 from workflows.forms import (
     AppraisalForm,
     AttachmentForm,
@@ -347,6 +348,7 @@ def _application_page(
             "appraisal_form": appraisal_form if editable else None,
             "attachment_form": forms.get("attachment_form") or AttachmentForm(),
             "attachments": attachments_of(user, app),
+            "payment_lines": payment_lines_of(app),
             "objection_form": (forms.get("objection_form") or ObjectionForm())
             if policy.objection_refusal(app) is None
             else None,

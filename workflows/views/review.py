@@ -59,6 +59,7 @@ from audit.selectors import audit_history_of
 from common import clock
 from common.actors import Actor
 from common.errors import InvalidInput, ServiceError
+from payments.selectors import payment_lines_of
 from workflows import selectors
 from workflows.services import task_claim, task_reassign, task_release
 from workflows.views import application_or_404
@@ -354,6 +355,11 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
         "household": app.household,
         "items": list(app.items.select_related("item")),
         "attachments": selectors.attachments_of(user, app),
+        "payment_lines": payment_lines_of(app),
+        "show_round_links": any(
+            has_role_in(user, role, app.area_code)
+            for role in (Role.FINANCE_OFFICER, Role.COUNTY_APPROVER, Role.INSPECTOR)
+        ),
         "objections": objections,
         "can_resolve": has_role_in(user, Role.TOWNSHIP_REVIEWER, app.area_code),
         "days_left": days_left_in_posting(app, clock.now()),
