@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -237,6 +237,14 @@ class ProgramVersion(models.Model):
     # payment round: a card swapped in just before a payment is the trace of 冒领.
     card_change_hold_days = models.PositiveSmallIntegerField(
         _("payment hold after a bank card change (days)"), default=30
+    )
+    # 先建后补: the township inspects the work before payment (验收), and the county re-checks
+    # a random sample of the accepted applications (at least 20% in the seeds' practice).
+    acceptance_required = models.BooleanField(_("acceptance before payment"), default=False)
+    acceptance_sample_percent = models.PositiveSmallIntegerField(
+        _("county re-check sample (percent)"),
+        default=20,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
 
     class Meta:

@@ -472,6 +472,8 @@ def program_create(
     loan_max_amount: Decimal | None = None,
     loan_max_months: int | None = None,
     card_change_hold_days: int = 30,
+    acceptance_required: bool = False,
+    acceptance_sample_percent: int = 20,
 ) -> Program:
     """Create a program with its first parameter version and items."""
     county = Area.objects.filter(code=county_code, level=Area.Level.COUNTY).first()
@@ -505,6 +507,8 @@ def program_create(
             loan_max_amount=loan_max_amount,
             loan_max_months=loan_max_months,
             card_change_hold_days=card_change_hold_days,
+            acceptance_required=acceptance_required,
+            acceptance_sample_percent=acceptance_sample_percent,
         )
     return program
 
@@ -521,6 +525,8 @@ def program_version_add(
     loan_max_amount: Decimal | None = None,
     loan_max_months: int | None = None,
     card_change_hold_days: int = 30,
+    acceptance_required: bool = False,
+    acceptance_sample_percent: int = 20,
 ) -> ProgramVersion:
     """New effective-dated parameters. Past versions stay as they were: applications
     decided under them keep pointing at them."""
@@ -543,6 +549,8 @@ def program_version_add(
             loan_max_amount=loan_max_amount,
             loan_max_months=loan_max_months,
             card_change_hold_days=card_change_hold_days,
+            acceptance_required=acceptance_required,
+            acceptance_sample_percent=acceptance_sample_percent,
         )
         try:
             version.full_clean()
@@ -574,6 +582,14 @@ def program_version_add(
                     "loan_max_amount": loan_max_amount,
                     "loan_max_months": loan_max_months,
                     "card_change_hold_days": card_change_hold_days,
+                    **(
+                        {
+                            "acceptance_required": acceptance_required,
+                            "acceptance_sample_percent": acceptance_sample_percent,
+                        }
+                        if acceptance_required
+                        else {}
+                    ),
                     "items": [f"{i.code}:{i.unit_amount}/{i.unit}" for i in item_rows],
                 },
             ),

@@ -86,6 +86,7 @@ class Attachment(models.Model):
         CONSENT_FORM = "consent_form", _("signed consent form")
         PHOTO = "photo", _("photo")
         SIGNED_AGREEMENT = "signed_agreement", _("signed agreement")
+        ACCEPTANCE_PHOTO = "acceptance_photo", _("acceptance visit photo")
 
     application = models.ForeignKey(
         Application,

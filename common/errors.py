@@ -54,6 +54,9 @@ class Code(StrEnum):
     IN_OPEN_ROUND = "in_open_round"
     NOTHING_PAYABLE = "nothing_payable"
     PAYMENT_FAILED = "payment_failed"
+    ACCEPTANCE_MISSING = "acceptance_missing"
+    ACCEPTANCE_FAILED = "acceptance_failed"
+    ACCEPTANCE_RECHECK_MISSING = "acceptance_recheck_missing"
     BANK_FILE_INVALID = "bank_file_invalid"
     ALREADY_IMPORTED = "already_imported"
     # tasks of the process

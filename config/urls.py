@@ -11,7 +11,7 @@ from applications.api import (
     ProgramViewSet,
 )
 from approvals.api import ApplicationViewSet, AuditViewSet, ObjectionViewSet, TokenView
-from payments.api import PaymentRoundViewSet
+from payments.api import AcceptanceSampleViewSet, AcceptanceView, PaymentRoundViewSet
 
 router = DefaultRouter()
 router.register("areas", AreaViewSet, basename="area")
@@ -23,6 +23,7 @@ router.register("applications", ApplicationViewSet, basename="application")
 router.register("objections", ObjectionViewSet, basename="objection")
 router.register("audit", AuditViewSet, basename="audit")
 router.register("payment-rounds", PaymentRoundViewSet, basename="payment-round")
+router.register("acceptance-samples", AcceptanceSampleViewSet, basename="acceptance-sample")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -35,6 +36,11 @@ urlpatterns = [
     # Documents, batches and attachments: before the router, whose application routes
     # would not know /applications/{id}/attachments/.
     path("api/v1/", include("documents.api")),
+    path(
+        "api/v1/applications/<int:pk>/acceptance/",
+        AcceptanceView.as_view(),
+        name="application-acceptance",
+    ),
     path("api/v1/", include(router.urls)),
     path("payments/", include("payments.urls")),
     path("", include("workflows.urls")),

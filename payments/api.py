@@ -15,13 +15,19 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from applications.selectors import programs_visible_to
 from common.api import REFUSALS
 from common.errors import InvalidInput, NotFound
 from payments.formats import MAX_RETURN_FILE
-from payments.models import PaymentLine, PaymentRound, RoundExclusion
+from payments.models import AcceptanceSample, PaymentLine, PaymentRound, RoundExclusion
 from payments.selectors import payment_round_get, payment_rounds_visible_to, program_budget
+from payments.services.acceptance import (
+    acceptance_recheck,
+    acceptance_record,
+    acceptance_sample_draw,
+)
 from payments.services.bank_files import bank_file_export, bank_return_import
 from payments.services.rounds import (
     payment_round_approve,
@@ -264,3 +270,98 @@ class PaymentRoundViewSet(
             "detail": detail,
         }
         return Response(ReturnOutcomeSerializer(body).data)
+
+
+class AcceptanceInputSerializer(serializers.Serializer[Any]):
+    result = serializers.ChoiceField(choices=["passed", "failed"])
+    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class AcceptanceSerializer(serializers.Serializer[Any]):
+    application = serializers.IntegerField(source="application_id")
+    visit = serializers.IntegerField()
+    result = serializers.CharField()
+    notes = serializers.CharField()
+    inspected_by = serializers.CharField(source="inspected_by.username")
+    inspected_at = serializers.DateTimeField()
+
+
+class AcceptanceView(APIView):
+    """``POST /api/v1/applications/{id}/acceptance/``: the township's acceptance visit
+    (先建后补); photos go in as attachments of kind ``acceptance_photo``."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=AcceptanceInputSerializer, responses={201: AcceptanceSerializer, **REFUSALS}
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        data = AcceptanceInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        acceptance = acceptance_record(
+            actor=request.user,
+            application_id=pk,
+            result=data.validated_data["result"],
+            notes=data.validated_data.get("notes", ""),
+        )
+        return Response(AcceptanceSerializer(acceptance).data, status=201)
+
+
+class SampleCreateSerializer(serializers.Serializer[Any]):
+    program = serializers.IntegerField(min_value=1)
+    area = serializers.RegexField(r"^\d{12}$")
+
+
+class SampleSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    program = serializers.CharField(source="program.code")
+    area_code = serializers.CharField()
+    seed = serializers.CharField()
+    percent = serializers.IntegerField()
+    population = serializers.ListField(child=serializers.IntegerField())
+    chosen = serializers.SerializerMethodField()
+    drawn_by = serializers.CharField(source="drawn_by.username")
+    drawn_at = serializers.DateTimeField()
+
+    def get_chosen(self, obj: AcceptanceSample) -> list[int]:
+        return sorted(obj.items.values_list("application_id", flat=True))
+
+
+class RecheckSerializer(AcceptanceInputSerializer):
+    application = serializers.IntegerField(min_value=1)
+
+
+class AcceptanceSampleViewSet(viewsets.GenericViewSet[AcceptanceSample]):
+    """The county's re-check samples: draw one, record a re-check."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = SampleSerializer
+
+    def get_queryset(self) -> QuerySet[AcceptanceSample]:
+        return AcceptanceSample.objects.none()
+
+    @extend_schema(request=SampleCreateSerializer, responses={201: SampleSerializer, **REFUSALS})
+    def create(self, request: Request) -> Response:
+        """Draw ``ceil(p% × accepted and not yet sampled)`` at random; the seed is recorded
+        so that anyone may draw the same sample again."""
+        data = SampleCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sample = acceptance_sample_draw(
+            actor=request.user,
+            program_id=data.validated_data["program"],
+            area_code=data.validated_data["area"],
+        )
+        return Response(SampleSerializer(sample).data, status=201)
+
+    @extend_schema(request=RecheckSerializer, responses={200: None, **REFUSALS})
+    @action(detail=False, methods=["post"])
+    def recheck(self, request: Request) -> Response:
+        data = RecheckSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = acceptance_recheck(
+            actor=request.user,
+            application_id=data.validated_data["application"],
+            result=data.validated_data["result"],
+            notes=data.validated_data.get("notes", ""),
+        )
+        return Response({"application": item.application_id, "result": item.result})

@@ -170,3 +170,90 @@ class ReturnImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.round_id}: {self.sha256[:12]}"
+
+
+class Acceptance(models.Model):
+    """A township's acceptance visit (验收) of the work a 先建后补 subsidy pays for, recorded
+    after the county's approval and before payment. A failed visit blocks payment until the
+    county allows a second visit after rectification (整改)."""
+
+    class Result(models.TextChoices):
+        PASSED = "passed", _("passed")
+        FAILED = "failed", _("failed")
+
+    application = models.ForeignKey(
+        Application, on_delete=models.PROTECT, related_name="acceptances"
+    )
+    visit = models.PositiveSmallIntegerField(_("visit"), default=1, editable=False)
+    result = models.CharField(_("result"), max_length=8, choices=Result.choices)
+    notes = models.TextField(_("notes"), blank=True)
+    inspected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    inspected_at = models.DateTimeField(default=clock.now, editable=False)
+    # A failed visit: the county official who allowed another after rectification.
+    rectification_allowed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        verbose_name = _("acceptance visit")
+        verbose_name_plural = _("acceptance visits")
+        ordering = ["application", "visit"]
+        constraints = [
+            models.UniqueConstraint(fields=["application", "visit"], name="acceptance_visit_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} #{self.visit}: {self.result}"
+
+
+class AcceptanceSample(models.Model):
+    """The county's random sample of accepted applications to re-check. The seed is on the
+    record, so an inspector can draw the same sample again and see that nobody chose it."""
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
+    area_code = models.CharField(_("area code"), max_length=12, editable=False)
+    seed = models.CharField(max_length=64, editable=False)
+    percent = models.PositiveSmallIntegerField(editable=False)
+    # The applications drawn from, in the order the draw used (ids, ascending).
+    population = models.JSONField(default=list, editable=False)
+    drawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    drawn_at = models.DateTimeField(default=clock.now, editable=False)
+
+    class Meta:
+        verbose_name = _("acceptance sample")
+        verbose_name_plural = _("acceptance samples")
+
+    def __str__(self) -> str:
+        return f"{self.program_id} {self.area_code} {self.drawn_at:%Y-%m-%d}"
+
+
+class SampledAcceptance(models.Model):
+    """One application of a county sample, and its re-check once recorded."""
+
+    sample = models.ForeignKey(AcceptanceSample, on_delete=models.PROTECT, related_name="items")
+    application = models.OneToOneField(
+        Application, on_delete=models.PROTECT, related_name="acceptance_sample"
+    )
+    result = models.CharField(
+        _("re-check"), max_length=8, choices=Acceptance.Result.choices, blank=True
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    checked_at = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name = _("sampled application")
+        verbose_name_plural = _("sampled applications")
+
+    def __str__(self) -> str:
+        return f"{self.application_id}: {self.result or '-'}"

@@ -33,6 +33,7 @@ from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refusal, Refused
 from payments.models import PaymentLine, PaymentRound, RoundExclusion
 from payments.selectors import holding_application_ids, payment_rounds_visible_to
+from payments.services.acceptance import acceptance_refusals
 
 S = Application.Status
 # Who may approve a round drawn up by a finance officer: another finance officer or the
@@ -68,6 +69,7 @@ def _candidates(actor: Actor, program: Program, prefix: str) -> list[_Candidate]
     ids = [a.pk for a in apps]
     held = holding_application_ids(ids)
     unfixed = _failed_and_unchanged(apps)
+    unaccepted = acceptance_refusals(apps)
     signed = signed_agreements_of(ids)
     cards = card_facts_of(apps)
     recused = applications_recused(actor, apps)
@@ -78,6 +80,8 @@ def _candidates(actor: Actor, program: Program, prefix: str) -> list[_Candidate]
             refusal: Refusal | None = Refusal(
                 Code.IN_OPEN_ROUND, _("It is already in another open payment round.")
             )
+        elif app.pk in unaccepted:
+            refusal = unaccepted[app.pk]
         elif app.pk in unfixed:
             refusal = Refusal(
                 Code.PAYMENT_FAILED,

@@ -1,0 +1,271 @@
+"""Acceptance before payment (先建后补): the township inspects the work of each approved
+application of a program that requires it, the county re-checks a random sample of the
+accepted ones, and only what passed (and passed the re-check where sampled) is payable.
+
+The sample is drawn from a recorded seed over the recorded population, so anyone can draw it
+again (``sample_redraw``) and see that nobody chose it."""
+
+from __future__ import annotations
+
+import math
+import random
+import secrets
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from applications.models import Application, Area, Program
+from applications.roles import Role
+from applications.selectors import applications_visible_to, has_role_in
+from approvals import policy
+from audit.services import audit_record
+from common import clock
+from common.actors import Actor, person
+from common.errors import Code, Forbidden, InvalidInput, NotFound, Refusal, Refused
+from payments.models import Acceptance, AcceptanceSample, SampledAcceptance
+
+S = Application.Status
+MAX_NOTES = 2000
+
+
+def _approved_locked(actor: Actor, application_id: int) -> Application:
+    app = (
+        applications_visible_to(actor)
+        .select_for_update(of=("self",))
+        .select_related("program_version")
+        .filter(pk=application_id)
+        .first()
+    )
+    if app is None:
+        raise NotFound(_("No such application in your area."))
+    if not app.program_version.acceptance_required:
+        raise Refused(_("This program pays without an acceptance visit."), code=Code.WRONG_STATE)
+    if app.status != S.APPROVED:
+        raise Refused(
+            _("An acceptance is recorded for an approved application awaiting payment."),
+            code=Code.WRONG_STATE,
+        )
+    return app
+
+
+def _result(result: str, notes: str) -> tuple[str, str]:
+    if result not in Acceptance.Result.values:
+        raise InvalidInput({"result": [_("Choose passed or failed.")]})
+    notes = (notes or "").strip()
+    if len(notes) > MAX_NOTES:
+        raise InvalidInput({"notes": [_("Notes have at most 2000 characters.")]})
+    if result == Acceptance.Result.FAILED and not notes:
+        raise InvalidInput({"notes": [_("Say what failed the acceptance.")]})
+    return result, notes
+
+
+def acceptance_record(*, actor: Actor, application_id: int, result: str, notes: str) -> Acceptance:
+    """A township reviewer records the acceptance visit of an approved application.
+
+    Guarantees: the reviewer holds the township role there and is not the application's
+    cadre (who filed or submitted it: ``separation_of_duties``); a second visit only after a
+    failed one the county allowed to be rectified (``wrong_state`` otherwise); audited."""
+    inspector = person(actor)
+    result, notes = _result(result, notes)
+    with transaction.atomic():
+        app = _approved_locked(actor, application_id)
+        if not has_role_in(actor, Role.TOWNSHIP_REVIEWER, app.area_code):
+            raise Forbidden(_("Only a township reviewer records the acceptance visit."))
+        if policy.is_filer(actor, app):
+            raise Refused(
+                _("Whoever filed or submitted an application may not accept its work."),
+                code=Code.SEPARATION_OF_DUTIES,
+            )
+        last = app.acceptances.order_by("-visit").first()
+        if last is not None and (
+            last.result == Acceptance.Result.PASSED or last.rectification_allowed_by_id is None
+        ):
+            raise Refused(
+                _("The acceptance is recorded; another visit needs the county's leave."),
+                code=Code.WRONG_STATE,
+            )
+        acceptance = Acceptance.objects.create(
+            application=app,
+            visit=(last.visit + 1) if last else 1,
+            result=result,
+            notes=notes,
+            inspected_by=inspector,
+        )
+        audit_record(
+            actor=actor,
+            action="acceptance.record",
+            object_type="application",
+            object_id=app.pk,
+            area_code=app.area_code,
+            changes={"visit": [None, acceptance.visit], "result": [None, result]},
+            reason=notes,
+        )
+    return acceptance
+
+
+def acceptance_rectification_allow(*, actor: Actor, application_id: int, reason: str) -> Acceptance:
+    """The county allows another visit after a failed one, once the household has rectified
+    the work (整改). Audited with the reason."""
+    official = person(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput({"reason": [_("Give the reason for allowing another visit.")]})
+    with transaction.atomic():
+        app = _approved_locked(actor, application_id)
+        if not has_role_in(actor, Role.COUNTY_APPROVER, app.area_code):
+            raise Forbidden(_("Only the county approver allows another acceptance visit."))
+        last = app.acceptances.select_for_update().order_by("-visit").first()
+        if last is None or last.result != Acceptance.Result.FAILED:
+            raise Refused(_("Another visit is allowed after a failed one."), code=Code.WRONG_STATE)
+        last.rectification_allowed_by = official
+        last.save(update_fields=["rectification_allowed_by"])
+        audit_record(
+            actor=actor,
+            action="acceptance.rectification_allow",
+            object_type="application",
+            object_id=app.pk,
+            area_code=app.area_code,
+            changes={"visit": [None, last.visit]},
+            reason=reason,
+        )
+    return last
+
+
+def sample_redraw(*, seed: str, population: Sequence[int], percent: int) -> list[int]:
+    """The sample a seed draws from a population: ``ceil(percent% × population)``
+    applications, ascending. Pure: the same seed and population give the same sample."""
+    size = math.ceil(len(population) * percent / 100)
+    return sorted(random.Random(seed).sample(sorted(population), size))  # noqa: S311
+
+
+def acceptance_sample_draw(*, actor: Actor, program_id: int, area_code: str) -> AcceptanceSample:
+    """The county draws its re-check sample among the accepted applications of a program in
+    the area that no sample has taken yet: the program's percent of them, rounded up, by a
+    fresh random seed. The seed, the population and the drawn applications are on the
+    record."""
+    official = person(actor)
+    area = Area.objects.filter(code=area_code).first()
+    if area is None or area.level not in (Area.Level.COUNTY, Area.Level.TOWNSHIP):
+        raise InvalidInput({"area": [_("Choose a county or a township.")]})
+    if not has_role_in(actor, Role.COUNTY_APPROVER, area.code):
+        raise Forbidden(_("Only the county approver draws the re-check sample."))
+    program = Program.objects.filter(pk=program_id, area_id=area.county_code).first()
+    if program is None:
+        raise InvalidInput({"program": [_("No such program in this county.")]})
+    with transaction.atomic():
+        accepted = list(
+            Application.objects.select_for_update()
+            .filter(
+                program=program,
+                status=S.APPROVED,
+                area_code__startswith=area.prefix,
+                acceptances__result=Acceptance.Result.PASSED,
+                acceptance_sample__isnull=True,
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+            .distinct()
+        )
+        if not accepted:
+            raise Refused(
+                _("No accepted application is waiting for the county's sample."),
+                code=Code.NOTHING_PAYABLE,
+            )
+        version = program.versions.order_by("-effective_from").first()
+        percent = version.acceptance_sample_percent if version else 20
+        seed = secrets.token_hex(16)
+        chosen = sample_redraw(seed=seed, population=accepted, percent=percent)
+        sample = AcceptanceSample.objects.create(
+            program=program,
+            area_code=area.code,
+            seed=seed,
+            percent=percent,
+            population=accepted,
+            drawn_by=official,
+        )
+        SampledAcceptance.objects.bulk_create(
+            [SampledAcceptance(sample=sample, application_id=pk) for pk in chosen]
+        )
+        audit_record(
+            actor=actor,
+            action="acceptance.sample_draw",
+            object_type="acceptance_sample",
+            object_id=sample.pk,
+            area_code=area.code,
+            changes={
+                "seed": [None, seed],
+                "percent": [None, percent],
+                "population": [None, accepted],
+                "chosen": [None, chosen],
+            },
+        )
+    return sample
+
+
+def acceptance_recheck(
+    *, actor: Actor, application_id: int, result: str, notes: str
+) -> SampledAcceptance:
+    """The county records its re-check of a sampled application (once; audited)."""
+    official = person(actor)
+    result, notes = _result(result, notes)
+    with transaction.atomic():
+        app = _approved_locked(actor, application_id)
+        if not has_role_in(actor, Role.COUNTY_APPROVER, app.area_code):
+            raise Forbidden(_("Only the county approver records the re-check."))
+        item = SampledAcceptance.objects.select_for_update().filter(application=app).first()
+        if item is None or item.result:
+            raise Refused(
+                _("The re-check is recorded for a sampled application, once."),
+                code=Code.WRONG_STATE,
+            )
+        item.result, item.notes, item.checked_by = result, notes, official
+        item.checked_at = clock.now()
+        item.save()
+        audit_record(
+            actor=actor,
+            action="acceptance.recheck",
+            object_type="application",
+            object_id=app.pk,
+            area_code=app.area_code,
+            changes={"result": [None, result]},
+            reason=notes,
+        )
+    return item
+
+
+def acceptance_refusals(apps: Sequence[Application]) -> dict[int, Refusal]:
+    """Why each of these applications may not be paid yet for want of acceptance (only
+    those of programs that require it): none recorded, the last visit failed, or sampled
+    by the county and not re-checked (or failed the re-check)."""
+    needing = [a for a in apps if a.program_version.acceptance_required]
+    if not needing:
+        return {}
+    last: dict[int, Acceptance] = {}
+    for acceptance in Acceptance.objects.filter(application__in=needing).order_by("visit"):
+        last[acceptance.application_id] = acceptance
+    sampled = {
+        s.application_id: s for s in SampledAcceptance.objects.filter(application__in=needing)
+    }
+    out: dict[int, Refusal] = {}
+    for app in needing:
+        visit = last.get(app.pk)
+        item = sampled.get(app.pk)
+        if visit is None:
+            out[app.pk] = Refusal(
+                Code.ACCEPTANCE_MISSING,
+                _("The township has not recorded the acceptance visit yet."),
+            )
+        elif visit.result != Acceptance.Result.PASSED:
+            out[app.pk] = Refusal(
+                Code.ACCEPTANCE_FAILED,
+                _("The acceptance visit failed: %(notes)s") % {"notes": visit.notes},
+            )
+        elif item is not None and item.result != Acceptance.Result.PASSED:
+            out[app.pk] = Refusal(
+                Code.ACCEPTANCE_FAILED if item.result else Code.ACCEPTANCE_RECHECK_MISSING,
+                _("The county's re-check failed.")
+                if item.result
+                else _("The county sampled it for a re-check, not recorded yet."),
+            )
+    return out
