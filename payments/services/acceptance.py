@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Sequence
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from applications.models import Application, Area, Program
@@ -154,18 +155,17 @@ def acceptance_sample_draw(*, actor: Actor, program_id: int, area_code: str) -> 
     if program is None:
         raise InvalidInput({"program": [_("No such program in this county.")]})
     with transaction.atomic():
+        # Locked, so that two draws at once cannot both sample an application.
+        passed = Acceptance.objects.filter(
+            application=OuterRef("pk"), result=Acceptance.Result.PASSED
+        )
+        sampled = SampledAcceptance.objects.filter(application=OuterRef("pk"))
         accepted = list(
-            Application.objects.select_for_update()
-            .filter(
-                program=program,
-                status=S.APPROVED,
-                area_code__startswith=area.prefix,
-                acceptances__result=Acceptance.Result.PASSED,
-                acceptance_sample__isnull=True,
-            )
+            Application.objects.select_for_update(of=("self",))
+            .filter(program=program, status=S.APPROVED, area_code__startswith=area.prefix)
+            .filter(Exists(passed), ~Exists(sampled))
             .order_by("pk")
             .values_list("pk", flat=True)
-            .distinct()
         )
         if not accepted:
             raise Refused(
