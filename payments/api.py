@@ -21,7 +21,7 @@ from applications.selectors import programs_visible_to
 from common.api import REFUSALS
 from common.errors import InvalidInput, NotFound
 from payments.formats import MAX_RETURN_FILE
-from payments.models import AcceptanceSample, PaymentLine, PaymentRound, RoundExclusion
+from payments.models import Acceptance, AcceptanceSample, PaymentLine, PaymentRound, RoundExclusion
 from payments.selectors import payment_round_get, payment_rounds_visible_to, program_budget
 from payments.services.acceptance import (
     acceptance_recheck,
@@ -273,7 +273,7 @@ class PaymentRoundViewSet(
 
 
 class AcceptanceInputSerializer(serializers.Serializer[Any]):
-    result = serializers.ChoiceField(choices=["passed", "failed"])
+    result = serializers.ChoiceField(choices=Acceptance.Result.choices)
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
