@@ -48,9 +48,11 @@ def is_everywhere(user: Actor) -> bool:
     return bool(getattr(user, "is_superuser", False) and getattr(user, "is_active", False))
 
 
-def _scoped(
+def area_scoped(
     qs: QuerySet[M], user: Actor, field: str, roles: Iterable[str] | None = None
 ) -> QuerySet[M]:
+    """The rows of ``qs`` whose area code (``field``) is in the user's areas (of ``roles``,
+    or of any role); everything for a superuser. Every scoped read is built on this."""
     if is_everywhere(user) and roles is None:
         return qs
     prefixes = scope_prefixes(user, roles)
@@ -63,17 +65,17 @@ def _scoped(
 
 
 def areas_visible_to(user: Actor) -> QuerySet[Area]:
-    return _scoped(Area.objects.all(), user, "code")
+    return area_scoped(Area.objects.all(), user, "code")
 
 
 def households_visible_to(user: Actor) -> QuerySet[Household]:
-    return _scoped(Household.objects.all(), user, "area_code")
+    return area_scoped(Household.objects.all(), user, "area_code")
 
 
 def applications_visible_to(
     user: Actor, *, roles: Iterable[str] | None = None
 ) -> QuerySet[Application]:
-    return _scoped(Application.objects.all(), user, "area_code", roles)
+    return area_scoped(Application.objects.all(), user, "area_code", roles)
 
 
 @dataclass(frozen=True)

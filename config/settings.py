@@ -280,3 +280,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
 }
+
+# The encoding of the county's agent bank's files (代发文件 written, 回盘文件 detected).
+FUPIN_BANK_ENCODING = os.environ.get("FUPIN_BANK_ENCODING", "gb18030")
+if FUPIN_BANK_ENCODING not in ("gb18030", "utf-8"):
+    raise ImproperlyConfigured("FUPIN_BANK_ENCODING is gb18030 or utf-8.")

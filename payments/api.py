@@ -247,10 +247,6 @@ class PaymentRoundViewSet(
         upload = request.FILES.get("file")
         if upload is None:
             raise InvalidInput({"file": [_("Choose the bank's return file.")]})
-        if upload.size is not None and upload.size > MAX_RETURN_FILE:
-            raise InvalidInput(
-                {"file": [_("The file is too large: at most %(mb)d MB.") % {"mb": 10}]}
-            )
         outcome = bank_return_import(
             actor=request.user, round_id=int(pk or 0), data=upload.read(MAX_RETURN_FILE + 1)
         )

@@ -23,8 +23,6 @@ class PaymentRound(models.Model):
         RECONCILED = "reconciled", _("reconciled")
         CANCELLED = "cancelled", _("cancelled")
 
-    OPEN = (Status.DRAFT, Status.APPROVED, Status.SENT)
-
     reference = models.CharField(_("reference"), max_length=32, unique=True, editable=False)
     program = models.ForeignKey(
         Program, on_delete=models.PROTECT, related_name="payment_rounds", verbose_name=_("program")
@@ -64,9 +62,10 @@ class PaymentRound(models.Model):
     def __str__(self) -> str:
         return self.reference
 
-    @property
-    def is_open(self) -> bool:
-        return self.status in self.OPEN
+
+# A line holds its application while it waits for the bank or was paid short (under
+# investigation): no other round may take the application meanwhile.
+HOLDING_STATUSES = ("pending", "sent", "discrepancy")
 
 
 class PaymentLine(models.Model):
@@ -79,7 +78,7 @@ class PaymentLine(models.Model):
         WITHDRAWN = "withdrawn", _("taken off the list")
 
     # Lines that hold their application: no other open round may take it.
-    HOLDING = (Status.PENDING, Status.SENT, Status.DISCREPANCY)
+    HOLDING = HOLDING_STATUSES
 
     round = models.ForeignKey(PaymentRound, on_delete=models.PROTECT, related_name="lines")
     application = models.ForeignKey(
@@ -98,9 +97,6 @@ class PaymentLine(models.Model):
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.PENDING, editable=False
     )
-    # True while the line holds its application (pending, sent, or paid short): kept by
-    # the services with ``status``, so that the constraint below can see it.
-    holding = models.BooleanField(default=True, editable=False)
     paid_amount = models.DecimalField(
         _("paid amount"), null=True, max_digits=MAX_DIGITS, decimal_places=PLACES, editable=False
     )
@@ -118,7 +114,9 @@ class PaymentLine(models.Model):
         constraints = [
             # Never in two open rounds at once, never paid twice: the database refuses both.
             models.UniqueConstraint(
-                fields=["application"], condition=Q(holding=True), name="payment_line_one_open"
+                fields=["application"],
+                condition=Q(status__in=HOLDING_STATUSES),
+                name="payment_line_one_open",
             ),
             models.UniqueConstraint(
                 fields=["application"], condition=Q(status="paid"), name="payment_line_paid_once"

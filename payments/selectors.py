@@ -9,21 +9,13 @@ from decimal import Decimal
 from django.db.models import Q, QuerySet, Sum
 
 from applications.models import Application, Program
-from applications.selectors import is_everywhere, scope_prefixes
+from applications.selectors import area_scoped
 from common.actors import Actor
 from payments.models import PaymentLine, PaymentRound
 
 
 def payment_rounds_visible_to(user: Actor) -> QuerySet[PaymentRound]:
-    if is_everywhere(user):
-        return PaymentRound.objects.all()
-    prefixes = scope_prefixes(user)
-    if not prefixes:
-        return PaymentRound.objects.none()
-    cond = Q()
-    for prefix in prefixes:
-        cond |= Q(area_code__startswith=prefix)
-    return PaymentRound.objects.filter(cond)
+    return area_scoped(PaymentRound.objects.all(), user, "area_code")
 
 
 def payment_round_get(user: Actor, pk: int) -> PaymentRound | None:
@@ -38,9 +30,9 @@ def payment_round_get(user: Actor, pk: int) -> PaymentRound | None:
 def holding_application_ids(application_ids: list[int]) -> set[int]:
     """Of these applications, those a line of an open round holds."""
     return set(
-        PaymentLine.objects.filter(application_id__in=application_ids, holding=True).values_list(
-            "application_id", flat=True
-        )
+        PaymentLine.objects.filter(
+            application_id__in=application_ids, status__in=PaymentLine.HOLDING
+        ).values_list("application_id", flat=True)
     )
 
 
@@ -72,7 +64,7 @@ class Budget:
 def program_budget(program: Program) -> Budget:
     lines = PaymentLine.objects.filter(round__program=program)
     sums = lines.aggregate(
-        in_rounds=Sum("amount", filter=Q(holding=True)),
+        in_rounds=Sum("amount", filter=Q(status__in=PaymentLine.HOLDING)),
         paid=Sum("paid_amount", filter=Q(status=PaymentLine.Status.PAID)),
         failed=Sum("amount", filter=Q(status=PaymentLine.Status.FAILED)),
     )

@@ -29,10 +29,10 @@ from common.actors import Actor
 from common.errors import InvalidInput, NotFound, ServiceError
 from payments.formats import MAX_RETURN_FILE
 from payments.models import PaymentLine, PaymentRound
+from payments.policy import round_actions
 from payments.selectors import payment_round_get, payment_rounds_visible_to
 from payments.services.bank_files import bank_file_export, bank_return_import
 from payments.services.rounds import (
-    APPROVER_ROLES,
     payment_round_approve,
     payment_round_cancel,
     payment_round_create,
@@ -168,19 +168,6 @@ def _reconciliation(round_: PaymentRound) -> Reconciliation | None:
     )
 
 
-def _actions(user: Actor, round_: PaymentRound) -> dict[str, bool]:
-    """Which forms the page shows: the round's status and the user's roles in its area."""
-    approver = any(has_role_in(user, role, round_.area_code) for role in APPROVER_ROLES)
-    finance = has_role_in(user, Role.FINANCE_OFFICER, round_.area_code)
-    return {
-        "approve": approver and round_.status == RS.DRAFT,
-        "cancel": approver and round_.status in (RS.DRAFT, RS.APPROVED),
-        "first_download": finance and round_.status == RS.APPROVED,
-        "download": finance and round_.status in (RS.SENT, RS.RECONCILED),
-        "upload": finance and round_.status == RS.SENT,
-    }
-
-
 def _round_page(
     request: HttpRequest, round_: PaymentRound, *, status: int = 200, **extra: Any
 ) -> HttpResponse:
@@ -193,7 +180,7 @@ def _round_page(
         for line in lines
         if roles_in(user, line.application.area_code) & DECIDING_ROLES
     }
-    actions = _actions(user, round_)
+    actions = round_actions(user, round_)
     return render(
         request,
         "payments/round.html",
@@ -297,15 +284,6 @@ def bank_return(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         if upload is None:
             raise InvalidInput({"file": [_("Choose the bank's return file.")]})
-        if upload.size is not None and upload.size > MAX_RETURN_FILE:
-            raise InvalidInput(
-                {
-                    "file": [
-                        _("The file is too large: at most %(mb)d MB.")
-                        % {"mb": MAX_RETURN_FILE // (1024 * 1024)}
-                    ]
-                }
-            )
         outcome = bank_return_import(
             actor=request.user, round_id=round_.pk, data=upload.read(MAX_RETURN_FILE + 1)
         )

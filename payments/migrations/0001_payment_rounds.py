@@ -154,7 +154,6 @@ class Migration(migrations.Migration):
                         verbose_name="status",
                     ),
                 ),
-                ("holding", models.BooleanField(default=True, editable=False)),
                 (
                     "paid_amount",
                     models.DecimalField(
@@ -293,7 +292,7 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="paymentline",
             constraint=models.UniqueConstraint(
-                condition=models.Q(("holding", True)),
+                condition=models.Q(("status__in", ("pending", "sent", "discrepancy"))),
                 fields=("application",),
                 name="payment_line_one_open",
             ),

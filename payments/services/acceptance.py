@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
-from applications.models import Application, Area, Program
+from applications.models import Application
 from applications.roles import Role
 from applications.selectors import applications_visible_to, has_role_in
 from approvals import policy
@@ -25,6 +25,7 @@ from common import clock
 from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refusal, Refused
 from payments.models import Acceptance, AcceptanceSample, SampledAcceptance
+from payments.services.scope import program_and_area
 
 S = Application.Status
 MAX_NOTES = 2000
@@ -146,14 +147,13 @@ def acceptance_sample_draw(*, actor: Actor, program_id: int, area_code: str) -> 
     fresh random seed. The seed, the population and the drawn applications are on the
     record."""
     official = person(actor)
-    area = Area.objects.filter(code=area_code).first()
-    if area is None or area.level not in (Area.Level.COUNTY, Area.Level.TOWNSHIP):
-        raise InvalidInput({"area": [_("Choose a county or a township.")]})
-    if not has_role_in(actor, Role.COUNTY_APPROVER, area.code):
-        raise Forbidden(_("Only the county approver draws the re-check sample."))
-    program = Program.objects.filter(pk=program_id, area_id=area.county_code).first()
-    if program is None:
-        raise InvalidInput({"program": [_("No such program in this county.")]})
+    program, area = program_and_area(
+        actor=actor,
+        program_id=program_id,
+        area_code=area_code,
+        role=Role.COUNTY_APPROVER,
+        refusal=_("Only the county approver draws the re-check sample."),
+    )
     with transaction.atomic():
         # Locked, so that two draws at once cannot both sample an application.
         passed = Acceptance.objects.filter(

@@ -17,8 +17,6 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from applications import idnumbers
-from applications.roles import Role
-from applications.selectors import has_role_in
 from approvals.services.transitions import application_paid_by_bank
 from audit.services import audit_record
 from common import clock
@@ -26,6 +24,7 @@ from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
 from payments import formats
 from payments.models import PaymentLine, PaymentRound, ReturnImport
+from payments.policy import EXPORTABLE, IMPORTABLE, is_round_finance
 from payments.selectors import payment_rounds_visible_to
 
 PURPOSE = "扶贫补助"
@@ -36,7 +35,7 @@ PAID = "0000"
 
 def bank_encoding() -> str:
     """The encoding the county's bank reads and writes (``FUPIN_BANK_ENCODING``)."""
-    return str(getattr(settings, "FUPIN_BANK_ENCODING", "gb18030"))
+    return str(settings.FUPIN_BANK_ENCODING)
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ def _round_for_finance(actor: Actor, round_id: int, *, lock: bool) -> PaymentRou
     round_ = qs.filter(pk=round_id).first()
     if round_ is None:
         raise NotFound(_("No such payment round in your area."))
-    if not has_role_in(actor, Role.FINANCE_OFFICER, round_.area_code):
+    if not is_round_finance(actor, round_.area_code):
         raise Forbidden(_("Only a finance officer handles the bank's files."))
     return round_
 
@@ -72,11 +71,7 @@ def bank_file_export(*, actor: Actor, round_id: int, fmt: str = "txt") -> BankFi
         raise InvalidInput({"format": [_("Choose txt or xlsx.")]}) from None
     with transaction.atomic():
         round_ = _round_for_finance(actor, round_id, lock=True)
-        if round_.status not in (
-            PaymentRound.Status.APPROVED,
-            PaymentRound.Status.SENT,
-            PaymentRound.Status.RECONCILED,
-        ):
+        if round_.status not in EXPORTABLE:
             raise Refused(
                 _("A bank file is made from an approved round; this one is %(status)s.")
                 % {"status": round_.get_status_display()},
@@ -237,7 +232,7 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
         round_ = _round_for_finance(actor, round_id, lock=True)
         if ReturnImport.objects.filter(round=round_, sha256=digest).exists():
             return ReturnOutcome(round=round_, sha256=digest, repeated=True)
-        if round_.status != PaymentRound.Status.SENT:
+        if round_.status not in IMPORTABLE:
             raise Refused(
                 _("A return file is applied to a round sent to the bank; this one is %(s)s.")
                 % {"s": round_.get_status_display()},
@@ -262,11 +257,7 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
                 now,
             )
             if row.paid and row.amount == line.amount:
-                line.status, line.holding, line.paid_amount = (
-                    PaymentLine.Status.PAID,
-                    False,
-                    row.amount,
-                )
+                line.status, line.paid_amount = PaymentLine.Status.PAID, row.amount
                 application_paid_by_bank(
                     actor=actor,
                     application_id=line.application_id,
@@ -286,7 +277,7 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
                 _line_record(actor, round_, line, "payment_line.discrepancy", row.amount)
                 discrepancies += 1
             else:
-                line.status, line.holding = PaymentLine.Status.FAILED, False
+                line.status = PaymentLine.Status.FAILED
                 line.failure_reason = row.result_text[:200] or row.result_code
                 _line_record(actor, round_, line, "payment_line.fail", None)
                 failed += 1

@@ -16,11 +16,10 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from applications.chains import chain_of
-from applications.models import Application, Area, Person, Program
+from applications.models import Application, Person, Program
 from applications.roles import Role
 from applications.selectors import (
     applications_visible_to,
-    has_role_in,
     households_with_hashes,
     recusing_hashes,
 )
@@ -32,28 +31,18 @@ from common import clock
 from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refusal, Refused
 from payments.models import PaymentLine, PaymentRound, RoundExclusion
+from payments.policy import APPROVABLE, CANCELLABLE, is_round_approver
 from payments.selectors import holding_application_ids, payment_rounds_visible_to
 from payments.services.acceptance import acceptance_refusals
+from payments.services.scope import program_and_area
 
 S = Application.Status
-# Who may approve a round drawn up by a finance officer: another finance officer or the
-# county's approver (never whoever drew it up).
-APPROVER_ROLES = (Role.FINANCE_OFFICER, Role.COUNTY_APPROVER)
 
 
 @dataclass(frozen=True)
 class _Candidate:
     application: Application
     refusal: Refusal | None
-
-
-def _area_for(actor: Actor, area_code: str) -> Area:
-    area = Area.objects.filter(code=area_code).first()
-    if area is None or area.level not in (Area.Level.COUNTY, Area.Level.TOWNSHIP):
-        raise InvalidInput({"area": [_("Choose a county or a township.")]})
-    if not has_role_in(actor, Role.FINANCE_OFFICER, area.code):
-        raise Forbidden(_("Only a finance officer of the county draws up a payment round."))
-    return area
 
 
 def _candidates(actor: Actor, program: Program, prefix: str) -> list[_Candidate]:
@@ -147,10 +136,13 @@ def payment_round_create(*, actor: Actor, program_id: int, area_code: str) -> Pa
     database constraint besides); the round and its totals are on the record; nothing is
     written when nothing is payable (``Refused``, ``nothing_payable``)."""
     maker = person(actor)
-    area = _area_for(actor, area_code)
-    program = Program.objects.filter(pk=program_id, area_id=area.county_code).first()
-    if program is None:
-        raise InvalidInput({"program": [_("No such program in this county.")]})
+    program, area = program_and_area(
+        actor=actor,
+        program_id=program_id,
+        area_code=area_code,
+        role=Role.FINANCE_OFFICER,
+        refusal=_("Only a finance officer of the county draws up a payment round."),
+    )
     with transaction.atomic():
         candidates = _candidates(actor, program, area.prefix)
         payable = [c.application for c in candidates if c.refusal is None]
@@ -261,11 +253,11 @@ def payment_round_approve(*, actor: Actor, round_id: int) -> PaymentRound:
     approver = person(actor)
     with transaction.atomic():
         round_ = _locked(actor, round_id)
-        if not any(has_role_in(actor, role, round_.area_code) for role in APPROVER_ROLES):
+        if not is_round_approver(actor, round_.area_code):
             raise Forbidden(
                 _("Only another finance officer or the county approver approves a round.")
             )
-        if round_.status != PaymentRound.Status.DRAFT:
+        if round_.status not in APPROVABLE:
             raise Refused(
                 _("Only a round in draft is approved; this one is %(status)s.")
                 % {"status": round_.get_status_display()},
@@ -282,9 +274,9 @@ def payment_round_approve(*, actor: Actor, round_id: int) -> PaymentRound:
         )
         leaving = [line for line in lines if line.household_id in recused]
         for line in leaving:
-            line.status, line.holding = PaymentLine.Status.WITHDRAWN, False
+            line.status = PaymentLine.Status.WITHDRAWN
             line.failure_reason = _("The approver is recused from this household.")
-        PaymentLine.objects.bulk_update(leaving, ["status", "holding", "failure_reason"])
+        PaymentLine.objects.bulk_update(leaving, ["status", "failure_reason"])
         RoundExclusion.objects.bulk_create(
             [
                 RoundExclusion(
@@ -335,16 +327,18 @@ def payment_round_cancel(*, actor: Actor, round_id: int, reason: str) -> Payment
         raise InvalidInput({"reason": [_("Give the reason for cancelling the round.")]})
     with transaction.atomic():
         round_ = _locked(actor, round_id)
-        if not any(has_role_in(actor, role, round_.area_code) for role in APPROVER_ROLES):
+        if not is_round_approver(actor, round_.area_code):
             raise Forbidden(_("Only a finance officer or the county approver cancels a round."))
-        if round_.status not in (PaymentRound.Status.DRAFT, PaymentRound.Status.APPROVED):
+        if round_.status not in CANCELLABLE:
             raise Refused(
                 _("A round is cancelled only before its bank file is sent; this one is %(s)s.")
                 % {"s": round_.get_status_display()},
                 code=Code.WRONG_STATE,
             )
         from_state = round_.status
-        round_.lines.filter(holding=True).update(status=PaymentLine.Status.WITHDRAWN, holding=False)
+        round_.lines.filter(status__in=PaymentLine.HOLDING).update(
+            status=PaymentLine.Status.WITHDRAWN
+        )
         round_.status = PaymentRound.Status.CANCELLED
         round_.save(update_fields=["status"])
         audit_record(

@@ -50,7 +50,7 @@ def test_two_rounds_drawn_up_at_once_never_share_an_application(world: World) ->
     # The second waits for the first's locks, then finds nothing left to pay.
     assert outcomes.count("ok") == 1
     assert [o.code for o in outcomes if isinstance(o, Refused)] == ["nothing_payable"]
-    holding = PaymentLine.objects.filter(holding=True)
+    holding = PaymentLine.objects.filter(status__in=PaymentLine.HOLDING)
     assert sorted(holding.values_list("application_id", flat=True)) == sorted(a.pk for a in apps)
     assert PaymentRound.objects.count() == 1
 

@@ -466,7 +466,7 @@ def test_approval_leaves_out_the_households_the_approver_is_recused_from(world: 
 
     assert approved.count == 1
     assert RoundExclusion.objects.filter(round=round_, application=kin, code=Code.RECUSED).exists()
-    assert PaymentLine.objects.get(round=round_, application=kin).holding is False
+    assert PaymentLine.objects.get(round=round_, application=kin).status == "withdrawn"
 
 
 def test_a_file_wrong_everywhere_is_told_in_its_first_hundred_problems(world: World) -> None:
@@ -519,3 +519,20 @@ def test_a_failed_payment_waits_until_its_card_or_name_is_corrected(world: World
     assert [ln.application_id for ln in later.lines.all()] == [other.pk]
     exclusion = RoundExclusion.objects.get(round=later, application_id=line.application_id)
     assert exclusion.code == Code.PAYMENT_FAILED and "户名不符" in exclusion.reason
+
+
+def test_a_return_file_over_the_limit_is_refused_whole(world: World) -> None:
+    from payments.formats import MAX_RETURN_FILE
+
+    round_, _apps = sent_round(world, 1)
+
+    refused = _refused(world, round_, b"H|" + b"x" * MAX_RETURN_FILE)
+
+    assert len(refused.problems) == 1 and "MB" in refused.problems[0].message
+
+
+def test_the_statuses_that_hold_an_application_are_line_statuses() -> None:
+    from payments.models import HOLDING_STATUSES
+
+    assert set(HOLDING_STATUSES) < set(PaymentLine.Status.values)
+    assert PaymentLine.Status.PAID not in HOLDING_STATUSES
