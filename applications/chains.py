@@ -367,7 +367,7 @@ SUBSIDY = chain_register(
                 _("Pay"),
                 Page.FINANCE,
                 moves(S.APPROVED, S.DISBURSED, FINANCE, "disburse"),
-                rules=("payer_independent", "signed_agreement", "card_payable"),
+                rules=("through_round", "payer_independent", "signed_agreement", "card_payable"),
                 records_actor="disbursed_by",
                 pays=True,
             ),

@@ -27,12 +27,9 @@ from applications.selectors import (
     recusing_hashes,
 )
 from approvals.models import CardCheck, Objection
-from approvals.policy import CardFacts
 from approvals.selectors import (
     applications_with_kin_flag,
     audit_visible_to,
-    card_facts_of,
-    signed_agreements_of,
 )
 from approvals.services.access import access_refused
 from approvals.services.card_checks import card_check_record
@@ -107,16 +104,6 @@ class ApplicationItemSerializer(FastRepresentation, serializers.ModelSerializer[
         fields = ["item", "name", "unit", "quantity", "unit_amount", "amount"]
 
 
-class ApplicationListSerializer(serializers.ListSerializer[Application]):
-    """Hands the rows of the page to the row serializer, so it can read what every row
-    needs in one go (``ApplicationSerializer._payment``)."""
-
-    def to_representation(self, data: Any) -> list[Any]:
-        rows = list(data.all() if hasattr(data, "all") else data)
-        self.child.__dict__["_rows"] = rows
-        return super().to_representation(rows)
-
-
 class ApplicationSerializer(FastRepresentation, serializers.ModelSerializer[Application]):
     head_name = serializers.CharField(source="household.head_name")
     head_id_masked = serializers.CharField(source="household.head_id_masked")
@@ -129,7 +116,6 @@ class ApplicationSerializer(FastRepresentation, serializers.ModelSerializer[Appl
 
     class Meta:
         model = Application
-        list_serializer_class = ApplicationListSerializer
         fields = [
             "id",
             "household",
@@ -174,23 +160,7 @@ class ApplicationSerializer(FastRepresentation, serializers.ModelSerializer[Appl
         declared = self.__dict__.get("_declared")
         if declared is None:
             declared = self.__dict__["_declared"] = recusing_hashes(user)
-        return available_transitions(
-            obj, user, by_role=by_role, declared_hashes=declared, payment=self._payment
-        )
-
-    def _payment(self, obj: Application) -> tuple[bool, CardFacts]:
-        """The payment facts of a row, read for every approved row of the response at the
-        first row that needs them (finance users' lists): a few queries, not a few per row."""
-        facts: dict[int, tuple[bool, CardFacts]] | None = self.__dict__.get("_payment_facts")
-        if facts is None or obj.pk not in facts:
-            rows = [r for r in self.__dict__.get("_rows", [obj]) if r.status == obj.status]
-            if obj not in rows:
-                rows.append(obj)
-            cards = card_facts_of(rows)
-            signed = signed_agreements_of(cards)
-            facts = self.__dict__.setdefault("_payment_facts", {})
-            facts.update({pk: (pk in signed, card) for pk, card in cards.items()})
-        return facts[obj.pk]
+        return available_transitions(obj, user, by_role=by_role, declared_hashes=declared)
 
 
 class ItemInputSerializer(serializers.Serializer[Any]):

@@ -185,6 +185,7 @@ class StepContext:
     via_objection: bool = False
     signed_agreement: bool = False  # the household's signed agreement is on the record
     card: CardFacts | None = None  # the bank card a paying step pays to
+    via_round: bool = False  # the step is weighed for a payment round, not taken by a person
 
 
 Rule = Callable[[StepContext], Refusal | None]
@@ -287,6 +288,20 @@ def _signed_agreement(c: StepContext) -> Refusal | None:
     return None
 
 
+def _through_round(c: StepContext) -> Refusal | None:
+    # A payment is the bank's confirmation of a line of an approved payment round: nobody
+    # pays by pressing a button.
+    if not c.via_round:
+        return Refusal(
+            Code.PAY_THROUGH_ROUND,
+            _(
+                "Payments are made through a payment round: the bank's return file confirms "
+                "each one."
+            ),
+        )
+    return None
+
+
 def _card_payable(c: StepContext) -> Refusal | None:
     return card_refusal(c.card, c.user, now=c.now) if c.card is not None else None
 
@@ -305,6 +320,7 @@ RULES: dict[str, Rule] = {
     "payer_independent": _payer_independent,
     "signed_agreement": _signed_agreement,
     "card_payable": _card_payable,
+    "through_round": _through_round,
 }
 
 
@@ -320,11 +336,13 @@ def transition_refusal(
     signed_agreement: bool = False,
     recused: bool = False,
     card: CardFacts | None = None,
+    via_round: bool = False,
 ) -> Refusal | None:
     """Why the step may not be taken now, or None when the rules allow it: recusal, the
     reason a step needs, then the step's own rules in their declared order
     (``applications.chains``). The state machine has already checked that the step leaves
-    the current state and the role. ``recused``: ``is_recused`` for this user."""
+    the current state and the role. ``recused``: ``is_recused`` for this user.
+    ``via_round``: the paying step is weighed for a payment round (``payments``)."""
     step = chain_of(application).step(name)
     if step is None:
         return Refusal(Code.UNKNOWN_STEP, _("No such step: %(name)s") % {"name": name[:40]})
@@ -343,6 +361,7 @@ def transition_refusal(
         via_objection=via_objection,
         signed_agreement=signed_agreement,
         card=card,
+        via_round=via_round,
     )
     for rule in step.rules:
         refusal = RULES[rule](context)

@@ -342,7 +342,8 @@ class TransitionResult:
 
 def transitions_run(world: World, app_ids: Sequence[int]) -> TransitionResult:
     """Every application through the whole chain, step by step (all submits, then all
-    postings, …), each step one ``application_transition`` call."""
+    postings, …), each step one ``application_transition`` call; the payment is one round
+    of all of them (``round_pay``)."""
     from django.utils import timezone
 
     from approvals.services.transitions import application_transition
@@ -356,8 +357,13 @@ def transitions_run(world: World, app_ids: Sequence[int]) -> TransitionResult:
         if name == "disburse":
             signed_agreements_upload(world.users["cadre"], app_ids)  # payment waits for them
         started = time.perf_counter()
-        for pk in app_ids:
-            application_transition(actor=actor, application_id=pk, name=name, now=now)
+        if name == "disburse":
+            # Paid the only way money moves: one round of them, its bank file and the
+            # bank's return file.
+            round_pay(world, app_ids)
+        else:
+            for pk in app_ids:
+                application_transition(actor=actor, application_id=pk, name=name, now=now)
         elapsed = time.perf_counter() - started
         per_step[name] = elapsed / len(app_ids) * 1000
         total += elapsed
@@ -1105,8 +1111,7 @@ def documents_run(world: World) -> None:
         cpu = time.process_time() - cpu_started
         # Paid: they leave the township's approved applications, so the batch is 1,000.
         signed_agreements_upload(cadre, single)
-        for pk in single:
-            application_transition(actor=world.users["finance"], application_id=pk, name="disburse")
+        round_pay(world, single)
         say(f"[documents] a township batch of {DOC_BATCH:,} agreements")
         batch = document_batch_request(
             actor=reviewer, kind=DocumentBatch.Kind.AGREEMENTS, township_code=DOC_TOWNSHIP
@@ -1139,8 +1144,29 @@ def documents_run(world: World) -> None:
     print()
 
 
+def round_pay(world: World, app_ids: Sequence[int]) -> None:
+    """Pay approved applications through one payment round: drawn up by finance, approved
+    by the county approver, its bank file exported, and the bank's return file (every line
+    paid) imported."""
+    from demo.seed import bank_return_file
+    from payments.services.bank_files import bank_file_export, bank_return_import
+    from payments.services.rounds import payment_round_approve, payment_round_create
+
+    finance = world.users["finance"]
+    round_ = payment_round_create(
+        actor=finance,
+        program_id=world.program_id,
+        area_code=COUNTY,
+        application_ids=list(app_ids),
+    )
+    payment_round_approve(actor=world.users["approver"], round_id=round_.pk)
+    bank_file_export(actor=finance, round_id=round_.pk)
+    round_.refresh_from_db()
+    bank_return_import(actor=finance, round_id=round_.pk, data=bank_return_file(round_, {}))
+
+
 def signed_agreements_upload(cadre: Any, app_ids: Sequence[int]) -> None:
-    """The scan of each signed agreement, which ``disburse`` waits for (not timed)."""
+    """The scan of each signed agreement, which payment waits for (not timed)."""
     from django.core.files.base import ContentFile
 
     from approvals.models import Attachment

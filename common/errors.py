@@ -54,6 +54,7 @@ class Code(StrEnum):
     IN_OPEN_ROUND = "in_open_round"
     NOTHING_PAYABLE = "nothing_payable"
     PAYMENT_FAILED = "payment_failed"
+    PAY_THROUGH_ROUND = "pay_through_round"
     ACCEPTANCE_MISSING = "acceptance_missing"
     ACCEPTANCE_FAILED = "acceptance_failed"
     ACCEPTANCE_RECHECK_MISSING = "acceptance_recheck_missing"

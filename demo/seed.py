@@ -231,7 +231,7 @@ FILED_BETWEEN: dict[str, tuple[int, int]] = {
     "township_review": (-25, -13),
     "county_review": (-30, -14),
     "approved": (-40, -15),
-    "disbursed": (-58, -20),
+    "disbursed": (-58, -22),
     "returned_township": (-35, -13),
     "returned_county": (-35, -15),
     "rejected_objection": (-40, -6),
@@ -276,6 +276,7 @@ class Filing:
     items: list[dict[str, Any]]
     app_id: int = 0
     objection_id: int = 0
+    agreement_day: int | None = None  # the day (from today) its signed agreement is uploaded
 
 
 class Seeder:
@@ -574,6 +575,45 @@ class Seeder:
     def agreement_upload(self, filing: Filing) -> Callable[[], None]:
         return lambda: self.upload_agreement(filing)
 
+    def regular_rounds(self, filings: list[Filing]) -> None:
+        """The county pays every four days: the finance officer draws up a round at 14:00 of
+        the applications whose signed agreements are in, the county approver approves it,
+        the bank file goes out, and the bank's return file the next morning pays them all."""
+        due = [f for f in filings if f.agreement_day is not None]
+        paid: set[int] = set()
+        # The last regular round is answered five days ago, before the rounds of
+        # ``payment_rounds`` draw up what is left.
+        for day in range(-42, -5, 4):
+            batch = [
+                f
+                for f in due
+                if f.agreement_day is not None and f.agreement_day <= day and id(f) not in paid
+            ]
+            if not batch:
+                continue
+            paid.update(id(f) for f in batch)
+            state: dict[str, PaymentRound] = {}
+
+            def draw(batch: list[Filing] = batch, state: dict[str, PaymentRound] = state) -> None:
+                finance = self.users["finance"]
+                round_ = payment_round_create(
+                    actor=finance,
+                    program_id=self.subsidy.pk,
+                    area_code=COUNTY[0],
+                    application_ids=[f.app_id for f in batch],
+                )
+                payment_round_approve(actor=self.users["approver"], round_id=round_.pk)
+                bank_file_export(actor=finance, round_id=round_.pk)
+                state["round"] = round_
+
+            def answer(state: dict[str, PaymentRound] = state) -> None:
+                round_ = state["round"]
+                data = bank_return_file(round_, {})
+                bank_return_import(actor=self.users["finance"], round_id=round_.pk, data=data)
+
+            self.schedule(self.at(day, 14, 0), draw)
+            self.schedule(self.at(day + 1, 10, 0), answer)
+
     def payment_rounds(self, filings: list[Filing]) -> None:
         """Money through the bank: eight approved applications get their signed agreements,
         the finance officer draws up a county round two days ago, the county approver approves
@@ -712,8 +752,8 @@ class Seeder:
     def plan(self, filing: Filing) -> None:
         """Schedule one application's steps. Day 0 is the day it is filed; the democratic
         appraisal meets the next day; posting starts on day 2 and its window ends on day 9;
-        the nightly timer closes it; the township decides on day 11, the county on day 13
-        and finance pays on day 16."""
+        the nightly timer closes it; the township decides on day 11, the county on day 13;
+        the signed agreement comes in on day 16 and the next regular round pays it."""
         kind = filing.kind
         start, end = FILED_BETWEEN[kind]
         c = self.rng.randint(start, end)
@@ -769,7 +809,7 @@ class Seeder:
         later = 0
         # Returned once for correction, corrected, posted again and round again: eleven more
         # days, so only for applications filed early enough.
-        if c <= {"disbursed": -28, "county_review": -24}.get(kind, -99) and rng.random() < 0.4:
+        if c <= {"disbursed": -33, "county_review": -24}.get(kind, -99) and rng.random() < 0.4:
             step(11, 10, lambda: self.move(filing, "return", rng.choice(RETURNS), township))
             step(12, 17, lambda: self.correct(filing))
             step(13, 9, lambda: self.move(filing, "submit"))
@@ -790,10 +830,10 @@ class Seeder:
             return steps
         step(13 + later, 15, lambda: self.move(filing, "county_approve", actor=county))
         if kind == "disbursed":
-            finance = self.users["finance"]
-            # Payment waits for the scan of the signed agreement, uploaded by the cadre.
+            # Payment waits for the scan of the signed agreement, uploaded by the cadre; the
+            # next of the county's regular rounds pays it (``regular_rounds``).
             step(16 + later, 9, lambda: self.upload_agreement(filing))
-            step(16 + later, 10, lambda: self.move(filing, "disburse", actor=finance))
+            filing.agreement_day = c + 16 + later
         return steps
 
     # --- the steps (each one service call) --------------------------------------------
@@ -891,6 +931,7 @@ class Seeder:
             for filing in filings:
                 self.plan(filing)
             self.red_flags(filings)
+            self.regular_rounds(filings)
             self.payment_rounds(filings)
             # The nightly timer ran until three days ago (since then the demo sat idle:
             # `process_timers` will close the postings whose window has passed meanwhile).

@@ -102,6 +102,13 @@ class PaymentRoundDetailSerializer(PaymentRoundSerializer):
 class PaymentRoundCreateSerializer(serializers.Serializer[Any]):
     program = serializers.IntegerField(min_value=1)
     area = serializers.RegexField(r"^\d{12}$")
+    applications = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        min_length=1,
+        max_length=10_000,
+        help_text="Only these applications (ids); without it, every approved one of the area.",
+    )
 
 
 class CancelSerializer(serializers.Serializer[Any]):
@@ -184,13 +191,15 @@ class PaymentRoundViewSet(
     )
     def create(self, request: Request) -> Response:
         """Draw up a round from every payable application of the program in the area (a
-        county or township code); the others are listed as exclusions with their codes."""
+        county or township code), or from those of ``applications`` only; the others are
+        listed as exclusions with their codes."""
         data = PaymentRoundCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         round_ = payment_round_create(
             actor=request.user,
             program_id=data.validated_data["program"],
             area_code=data.validated_data["area"],
+            application_ids=data.validated_data.get("applications"),
         )
         return Response(self._detail(round_.pk), status=201)
 

@@ -16,6 +16,7 @@ from django.core.files.base import ContentFile
 from django.db import connections
 from django.utils import timezone
 
+from applications import idnumbers
 from applications.idnumbers import id_check_digit
 from applications.models import Application, Household, KinDeclaration, Program
 from applications.roles import Role, prefix_of_code
@@ -36,6 +37,9 @@ from demo.world import (
     subsidy_program_create,
     users_get,
 )
+from payments.models import PaymentRound
+from payments.services.bank_files import bank_file_export, bank_return_import
+from payments.services.rounds import payment_round_approve, payment_round_create
 
 _serial = itertools.count(1)
 
@@ -204,7 +208,7 @@ PATH_TO: dict[str, list[str]] = {
     S.REJECTED: [*TO_TOWNSHIP_REVIEW, "reject"],
     S.WITHDRAWN: ["withdraw"],
 }
-STEP_ROLE = {
+STEP_ROLE = {  # ``disburse``: through a payment round (``World.pay``)
     "submit": Role.VILLAGE_CADRE,
     "start_posting": Role.VILLAGE_CADRE,
     "withdraw": Role.VILLAGE_CADRE,
@@ -252,6 +256,28 @@ def upload_signed_agreement(*, actor: Any, application_id: int) -> Attachment:
         kind=Attachment.Kind.SIGNED_AGREEMENT,
         file=ContentFile(SIGNED_AGREEMENT_PDF, name="协议书扫描件.pdf"),
     )
+
+
+def return_file(round_: PaymentRound, answers: dict[str, tuple[str, str, Decimal | None]]) -> bytes:
+    """A return file for the round's lines named in ``answers`` (reference → result code,
+    text, amount paid or None for the amount sent), in the bank's usual GB18030."""
+    lines = [line for line in round_.lines.order_by("reference") if line.reference in answers]
+    rows = []
+    total = Decimal("0.00")
+    for n, line in enumerate(lines):
+        code, text, amount = answers[line.reference]
+        amount = line.amount if amount is None else amount
+        total += amount
+        card = idnumbers.decrypt(line.card_cipher)
+        rows.append(
+            f"D|{line.reference}|{line.payee_name}|{card}|{amount:.2f}|{code}|{text}|TXN{n:04d}"
+        )
+    header = f"H|{round_.reference}|20261204|{len(rows)}|{total:.2f}"
+    return ("\r\n".join([header, *rows]) + "\r\n").encode("gb18030")
+
+
+def all_paid(round_: PaymentRound) -> dict[str, tuple[str, str, Decimal | None]]:
+    return {line.reference: ("0000", "成功", None) for line in round_.lines.all()}
 
 
 @dataclass
@@ -317,6 +343,8 @@ class World:
                 upload_signed_agreement(
                     actor=self.actor(Role.VILLAGE_CADRE, app.area_code), application_id=app.pk
                 )
+                self.pay([app])
+                continue
             application_transition(
                 actor=self.actor(STEP_ROLE[step], app.area_code),
                 application_id=app.pk,
@@ -326,6 +354,37 @@ class World:
         app.refresh_from_db()
         assert app.status == status
         return app
+
+    def pay(
+        self, apps: list[Application], *, maker: Any = None, approver: Any = None
+    ) -> PaymentRound:
+        """``pay_through_round`` by the county's finance officer (or ``maker``) and county
+        approver (or ``approver``)."""
+        area = apps[0].area_code
+        return pay_through_round(
+            apps,
+            maker=maker or self.actor(Role.FINANCE_OFFICER, area),
+            approver=approver or self.actor(Role.COUNTY_APPROVER, area),
+        )
+
+
+def pay_through_round(apps: list[Application], *, maker: Any, approver: Any) -> PaymentRound:
+    """Pay approved applications (of one county and program, their signed agreements
+    uploaded) the only way money moves: a round of just these drawn up by ``maker``,
+    approved by ``approver``, sent, and confirmed line by line by the bank's return file. A
+    round of one that the rules refuse raises that rule's ``Refused``."""
+    round_ = payment_round_create(
+        actor=maker,
+        program_id=apps[0].program_id,
+        area_code=apps[0].area_code[:6].ljust(12, "0"),
+        application_ids=[a.pk for a in apps],
+    )
+    payment_round_approve(actor=approver, round_id=round_.pk)
+    bank_file_export(actor=maker, round_id=round_.pk)
+    round_.refresh_from_db()
+    bank_return_import(actor=maker, round_id=round_.pk, data=return_file(round_, all_paid(round_)))
+    round_.refresh_from_db()
+    return round_
 
 
 PROGRAM_CODES = (SUBSIDY_CODE, f"{SUBSIDY_CODE}-b")

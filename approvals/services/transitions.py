@@ -4,7 +4,7 @@ rules, change, record the decision and the audit entry, commit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -260,23 +260,26 @@ def available_transitions(
     open_objections: int | None = None,
     by_role: dict[tuple[str, str, str], list[str]] | None = None,
     declared_hashes: frozenset[str] | None = None,
-    payment: Callable[[Application], tuple[bool, policy.CardFacts]] | None = None,
 ) -> list[str]:
     """The steps this user may take on this application now (state, role and rules; the
-    budget is checked when the step is taken). None when the user is recused from it.
+    budget is checked when the step is taken). None when the user is recused from it, and
+    never a paying step: that one is the bank's confirmation of a payment round's line
+    (``payments``), not a person's button.
 
     ``by_role``: a dict kept across the calls for one user (one page of a list), where the
     steps the state machine and the user's roles allow are remembered per state and area:
     they depend on nothing else, and working them out is most of the cost of a row.
-    ``declared_hashes``: the user's ``recusing_hashes``, likewise worked out once.
-    ``payment``: gives the signed-agreement flag and ``card_facts`` of an application, read
-    for a whole page at once (``card_facts_of``, ``signed_agreements_of``)."""
+    ``declared_hashes``: the user's ``recusing_hashes``, likewise worked out once."""
     chain = chain_of(app)
     key = (chain.key, app.status, app.area_code)
     names = by_role.get(key) if by_role is not None else None
     if names is None:
         lifecycle = lifecycle_of(app, user)
-        names = [n for n in lifecycle.chain.names if lifecycle.allowed_by_role(n, user)]
+        names = [
+            n
+            for n in lifecycle.chain.names
+            if not chain.steps_by_name[n].pays and lifecycle.allowed_by_role(n, user)
+        ]
         if by_role is not None:
             by_role[key] = names
     if not names:
@@ -291,23 +294,11 @@ def available_transitions(
             else app.objections.filter(status=Objection.Status.OPEN).count()
         )
     now = clock.now()
-    signed, card = False, None
-    if any(chain.steps_by_name[n].pays for n in names):
-        signed, card = (
-            payment(app) if payment is not None else (has_signed_agreement(app.pk), card_facts(app))
-        )
     return [
         n
         for n in names
         if policy.transition_refusal(
-            n,
-            app,
-            user,
-            open_objections=open_objections,
-            reason="-",
-            now=now,
-            signed_agreement=signed,
-            card=card,
+            n, app, user, open_objections=open_objections, reason="-", now=now
         )
         is None
     ]

@@ -8,15 +8,17 @@ recused). The others are listed with the rule's code and sentence."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from applications.chains import chain_of
-from applications.models import Application, Person, Program
+from applications.models import Application, Area, Person, Program
 from applications.roles import Role
 from applications.selectors import (
     applications_visible_to,
@@ -26,7 +28,7 @@ from applications.selectors import (
 from approvals import policy
 from approvals.selectors import applications_recused, card_facts_of, signed_agreements_of
 from audit.hashing import canonical_json
-from audit.services import audit_record
+from audit.services import audit_record, audit_refusal
 from common import clock
 from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refusal, Refused
@@ -45,16 +47,28 @@ class _Candidate:
     refusal: Refusal | None
 
 
-def _candidates(actor: Actor, program: Program, prefix: str) -> list[_Candidate]:
-    """The approved applications of the program in the area, locked (so that two officers
-    drawing up rounds at once do not both take one), each with why it may not be paid now."""
+def _candidates(
+    actor: Actor, program: Program, prefix: str, application_ids: Collection[int] | None
+) -> list[_Candidate]:
+    """The approved applications of the program in the area (of ``application_ids`` only,
+    when given), locked (so that two officers drawing up rounds at once do not both take
+    one), each with why it may not be paid now."""
+    qs = applications_visible_to(actor).filter(
+        program=program, status=S.APPROVED, area_code__startswith=prefix
+    )
+    if application_ids is not None:
+        qs = qs.filter(pk__in=application_ids)
     apps = list(
-        applications_visible_to(actor)
-        .select_for_update(of=("self",))
+        qs.select_for_update(of=("self",))
         .select_related("household", "program", "program_version")
-        .filter(program=program, status=S.APPROVED, area_code__startswith=prefix)
         .order_by("pk")
     )
+    return _weigh(actor, apps)
+
+
+def _weigh(actor: Actor, apps: list[Application]) -> list[_Candidate]:
+    """Each approved application with why ``actor`` may not put it in a round now (None: it
+    is payable), reading what the rules need for all of them at once."""
     ids = [a.pk for a in apps]
     held = holding_application_ids(ids)
     unfixed = _failed_and_unchanged(apps)
@@ -91,9 +105,36 @@ def _candidates(actor: Actor, program: Program, prefix: str) -> list[_Candidate]
                 signed_agreement=app.pk in signed,
                 recused=app.pk in recused,
                 card=cards.get(app.pk),
+                via_round=True,
             )
         out.append(_Candidate(app, refusal))
     return out
+
+
+def payment_refusal(actor: Actor, application: Application) -> Refusal | None:
+    """Why ``actor`` could not put this approved application in a payment round now, or None
+    (read only: what a page shows of a payment that waits)."""
+    return _weigh(actor, [application])[0].refusal
+
+
+def _nothing_payable(candidates: list[_Candidate], chosen: bool) -> Refused:
+    """The refusal of a round with no line. For a round of chosen applications (``chosen``):
+    ``wrong_state`` when none is approved, the application's own reason when there is one;
+    else how many were left out for which reason."""
+    refusals = [c.refusal for c in candidates if c.refusal is not None]
+    if chosen and not candidates:
+        return Refused(
+            _("Only approved applications are paid; none of these is approved and unpaid."),
+            code=Code.WRONG_STATE,
+        )
+    if chosen and len(refusals) == 1:
+        return refusals[0].refused()
+    counts: dict[str, int] = {}
+    for refusal in refusals:
+        counts[refusal.message] = counts.get(refusal.message, 0) + 1
+    why = "；".join(f"{message} ({n})" for message, n in sorted(counts.items())[:5])
+    message = _("No application of this program is payable in this area now.")
+    return Refused(f"{message} {why}".strip(), code=Code.NOTHING_PAYABLE)
 
 
 def _failed_and_unchanged(apps: list[Application]) -> dict[int, str]:
@@ -125,9 +166,16 @@ def _reference(prefix: str, pk: int) -> str:
     return f"PR{prefix[:6]}{pk:08d}"
 
 
-def payment_round_create(*, actor: Actor, program_id: int, area_code: str) -> PaymentRound:
+def payment_round_create(
+    *,
+    actor: Actor,
+    program_id: int,
+    area_code: str,
+    application_ids: Collection[int] | None = None,
+) -> PaymentRound:
     """Draw up a round in ``draft`` from every payable application of the program in the
-    county or township.
+    county or township (of ``application_ids`` only, when given: the others are left alone,
+    neither lines nor exclusions).
 
     Guarantees: the actor is a finance officer of the area (else ``Forbidden``); every
     approved application of the program there is either a line (with its snapshot: payee,
@@ -143,14 +191,32 @@ def payment_round_create(*, actor: Actor, program_id: int, area_code: str) -> Pa
         role=Role.FINANCE_OFFICER,
         refusal=_("Only a finance officer of the county draws up a payment round."),
     )
+    try:
+        return _round_create(actor, maker, program, area, application_ids)
+    except Refused as refused:
+        audit_refusal(
+            actor=actor,
+            action="payment_round.create",
+            object_type="program",
+            object_id=program.code,
+            area_code=area.code,
+            reason=refused.message,
+        )
+        raise
+
+
+def _round_create(
+    actor: Actor,
+    maker: User,
+    program: Program,
+    area: Area,
+    application_ids: Collection[int] | None,
+) -> PaymentRound:
     with transaction.atomic():
-        candidates = _candidates(actor, program, area.prefix)
+        candidates = _candidates(actor, program, area.prefix, application_ids)
         payable = [c.application for c in candidates if c.refusal is None]
         if not payable:
-            raise Refused(
-                _("No application of this program is payable in this area now."),
-                code=Code.NOTHING_PAYABLE,
-            )
+            raise _nothing_payable(candidates, chosen=application_ids is not None)
         heads = dict(
             Person.objects.filter(
                 household_id__in={a.household_id for a in payable}, relation=Person.Relation.HEAD

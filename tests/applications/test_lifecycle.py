@@ -94,6 +94,11 @@ def _take(world: World, step: str, app: Application, role: str) -> Application:
         upload_signed_agreement(
             actor=world.actor(Role.VILLAGE_CADRE, app.area_code), application_id=app.pk
         )
+        if role == Role.FINANCE_OFFICER:
+            # The finance officer's payment is a round the bank confirms, never a button.
+            world.pay([app], maker=_actor(world, role, app))
+            app.refresh_from_db()
+            return app
     return application_transition(
         actor=_actor(world, role, app),
         application_id=app.pk,

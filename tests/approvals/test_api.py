@@ -16,6 +16,7 @@ from approvals.models import Decision, Objection
 from approvals.services.objections import objection_raise
 from audit.models import AuditEntry
 from tests.factories import (
+    COUNTY,
     VILLAGE_1,
     VILLAGE_2,
     VILLAGE_3,
@@ -881,17 +882,20 @@ def test_card_check_through_the_api_releases_the_payment(world: World, api: Logi
     upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
     url = f"/api/v1/applications/{app.pk}/"
 
-    held = api("finance_a").post(url + "transitions/disburse/")
+    rounds = "/api/v1/payment-rounds/"
+    one = {"program": app.program_id, "area": COUNTY, "applications": [app.pk]}
+
+    held = api("finance_a").post(rounds, one, format="json")
     check = api("approver_a").post(url + "card-check/", {"reason": "经银行核实。"}, format="json")
-    paid = api("finance_a").post(url + "transitions/disburse/")
+    drawn = api("finance_a").post(rounds, one, format="json")
 
     assert held.status_code == 409
     assert held.json()["code"] == "card_held"
     assert check.status_code == 201, check.content
     assert check.json()["checked_by"] == "approver_a"
     assert card not in check.content.decode()
-    assert paid.status_code == 200, paid.content
-    assert paid.json()["status"] == S.DISBURSED
+    assert drawn.status_code == 201, drawn.content
+    assert [line["application"] for line in drawn.json()["lines"]] == [app.pk]
 
 
 @pytest.mark.django_db
@@ -919,20 +923,20 @@ def _list_queries(client: APIClient, url: str) -> tuple[int, list[Any]]:
 def test_finance_list_costs_the_same_queries_for_three_or_nine_payable_rows(
     world: World, api: Callable[..., APIClient]
 ) -> None:
-    """The payment rules of each approved row (signed agreement, card shared, changed,
-    checked) are read for the whole page at once, not row by row."""
+    """Approved rows offer finance no step (payment goes through a round), and a page costs
+    the same whatever its length."""
     client = api("finance_a")
     url = "/api/v1/applications/?status=approved"
     for _ in range(3):
         app = world.application("approved")
         upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
     few, rows = _list_queries(client, url)
-    assert len(rows) == 3 and all(r["available_transitions"] == ["disburse"] for r in rows)
+    assert len(rows) == 3 and all(r["available_transitions"] == [] for r in rows)
     for _ in range(6):
         app = world.application("approved")
         upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
     many, rows = _list_queries(client, url)
-    assert len(rows) == 9 and all(r["available_transitions"] == ["disburse"] for r in rows)
+    assert len(rows) == 9 and all(r["available_transitions"] == [] for r in rows)
     assert many == few
 
 

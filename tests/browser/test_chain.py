@@ -1,6 +1,7 @@
 """One application through the whole chain in a real browser (Debian's Chromium, driven by
 Playwright), as five people: the village cadre, a member of the public, the township
-reviewer, the county approver and the finance officer. A screenshot of each step goes to
+reviewer, the county approver and the finance officer, who pays it through a payment round
+and the bank's return file. A screenshot of each step goes to
 ``var/screenshots/chain/`` (or ``$FUPIN_SCREENSHOTS``)."""
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from applications.models import Application
 from approvals.models import Objection
 from approvals.services.transitions import postings_close_due
+from payments.models import PaymentRound
 from tests.factories import (
+    COUNTY,
     SIGNED_AGREEMENT_PDF,
     VILLAGE_1,
     after_posting,
+    all_paid,
     load_world,
     password_of,
+    return_file,
 )
 from workflows.selectors import process_divergences
 
@@ -203,9 +208,40 @@ def test_chain_walked_by_five_people_in_the_browser(
     cadre.set_input_files("input[name=file]", str(scan))
     cadre.click("form[enctype='multipart/form-data'] button[type=submit]")
     cadre.wait_for_load_state()
+    # 6. Finance pays through a round: it draws one up on the payments page, the county
+    # approver approves it there, finance downloads the bank file and uploads the bank's
+    # return file. Each irreversible button asks first.
     finance = _sign_in(browser, base, "finance_a")
+    finance.on("dialog", lambda dialog: dialog.accept())
+    approver.on("dialog", lambda dialog: dialog.accept())
     finance.goto(f"{base}/review/applications/{pk}/")
-    _step(finance, "disburse")
+    assert "disburse" not in finance.content()  # no button pays
+    assert finance.locator("[data-payment-state]").count() == 1
+    finance.goto(f"{base}/payments/")
+    finance.select_option("select[name=program]", str(program.pk))
+    finance.select_option("select[name=area]", COUNTY)
+    finance.click("#draw-up button[type=submit]")
+    finance.wait_for_url("**/payments/*/")
+    round_ = PaymentRound.objects.get()
+    assert list(round_.lines.values_list("application_id", flat=True)) == [pk]
+    _shot(finance, "06-finance-draws-up-a-round")
+    approver.goto(f"{base}/payments/{round_.pk}/")
+    approver.click("#approve-form button[type=submit]")
+    approver.wait_for_load_state()
+    round_.refresh_from_db()
+    assert round_.status == PaymentRound.Status.APPROVED
+    finance.goto(f"{base}/payments/{round_.pk}/")
+    with finance.expect_download() as download:
+        finance.click("#first-download-form button[value=txt]")
+    sent = Path(download.value.path()).read_bytes()
+    assert sent.decode("gb18030").startswith(f"H|{round_.reference}|")
+    round_.refresh_from_db()
+    returned = tmp_path / "回盘文件.txt"
+    returned.write_bytes(return_file(round_, all_paid(round_)))
+    finance.goto(f"{base}/payments/{round_.pk}/")
+    finance.set_input_files("#upload-form input[type=file]", str(returned))
+    finance.click("#upload-form button[type=submit]")
+    finance.wait_for_load_state()
     assert _status(pk) == Application.Status.DISBURSED
     _shot(finance, "06-finance-pays")
 

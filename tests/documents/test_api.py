@@ -90,18 +90,19 @@ def test_attachment_upload_by_finance_is_403(world: World) -> None:
     assert _upload(world.finance, app, SIGNED_AGREEMENT_PDF).status_code == 403
 
 
-def test_disburse_through_api_waits_for_the_signed_agreement(world: World) -> None:
+def test_a_round_through_the_api_waits_for_the_signed_agreement(world: World) -> None:
     app = world.application_approved(world.household)
-    pay = f"/api/v1/applications/{app.pk}/transitions/disburse/"
+    one = {"program": app.program_id, "area": app.area_code[:6] + "000000"}
+    rounds = "/api/v1/payment-rounds/"
 
-    refused = _client(world.finance).post(pay)
+    refused = _client(world.finance).post(rounds, {**one, "applications": [app.pk]}, format="json")
     _upload(world.cadre, app, SIGNED_AGREEMENT_PDF)
-    paid = _client(world.finance).post(pay)
+    drawn = _client(world.finance).post(rounds, one, format="json")
 
     assert refused.status_code == 409
-    assert paid.status_code == 200, paid.content
-    app.refresh_from_db()
-    assert app.status == Application.Status.DISBURSED
+    assert refused.json()["code"] == "signed_agreement_missing"
+    assert drawn.status_code == 201, drawn.content
+    assert [line["application"] for line in drawn.json()["lines"]] == [app.pk]
 
 
 # --- documents -----------------------------------------------------------------------------

@@ -29,9 +29,13 @@ from tests.factories import (
     COUNTY,
     TOWNSHIP_1,
     World,
+    all_paid,
     bank_card_number,
+    return_file,
     upload_signed_agreement,
 )
+
+__all__ = ["all_paid", "payable", "return_file", "sent_round"]
 
 S = Application.Status
 pytestmark = pytest.mark.django_db
@@ -55,28 +59,6 @@ def sent_round(world: World, n: int = 2) -> tuple[PaymentRound, list[Application
     bank_file_export(actor=world.user("finance_a"), round_id=round_.pk)
     round_.refresh_from_db()
     return round_, apps
-
-
-def return_file(round_: PaymentRound, answers: dict[str, tuple[str, str, Decimal | None]]) -> bytes:
-    """A return file for the round's lines named in ``answers`` (reference → result code,
-    text, amount paid or None for the amount sent), in the bank's usual GB18030."""
-    lines = [line for line in round_.lines.order_by("reference") if line.reference in answers]
-    rows = []
-    total = Decimal("0.00")
-    for n, line in enumerate(lines):
-        code, text, amount = answers[line.reference]
-        amount = line.amount if amount is None else amount
-        total += amount
-        card = idnumbers.decrypt(line.card_cipher)
-        rows.append(
-            f"D|{line.reference}|{line.payee_name}|{card}|{amount:.2f}|{code}|{text}|TXN{n:04d}"
-        )
-    header = f"H|{round_.reference}|20261204|{len(rows)}|{total:.2f}"
-    return ("\r\n".join([header, *rows]) + "\r\n").encode("gb18030")
-
-
-def all_paid(round_: PaymentRound) -> dict[str, tuple[str, str, Decimal | None]]:
-    return {line.reference: ("0000", "成功", None) for line in round_.lines.all()}
 
 
 # --- drawing up ------------------------------------------------------------------------------

@@ -40,6 +40,9 @@ def step(world: World, app: Application, name: str, **kwargs: Any) -> Applicatio
         upload_signed_agreement(
             actor=world.actor(Role.VILLAGE_CADRE, app.area_code), application_id=app.pk
         )
+        world.pay([app])
+        assert_in_step(app)
+        return app
     application_transition(
         actor=world.actor(role, app.area_code),
         application_id=app.pk,

@@ -60,6 +60,7 @@ from common import clock
 from common.actors import Actor
 from common.errors import InvalidInput, ServiceError
 from payments.selectors import payment_lines_of
+from payments.services.rounds import payment_refusal
 from workflows import selectors
 from workflows.services import task_claim, task_reassign, task_release
 from workflows.views import application_or_404
@@ -376,7 +377,8 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
 
 def _flags_context(user: Actor, app: Application) -> dict[str, Any]:
     """What the page shows of rules 4 and 5: the kin flags (备案) and whether the user is
-    recused; for an approved application, why its payment is held and the card check."""
+    recused; for an approved application, why its payment is held and the card check, and
+    to a finance officer whether a payment round would take it now (and if not, why)."""
     recused = recused_from(user, household_id=app.household_id)
     context: dict[str, Any] = {"kin_flags": kin_flags_of(app), "recused": recused}
     if app.status == S.APPROVED:
@@ -387,6 +389,13 @@ def _flags_context(user: Actor, app: Application) -> dict[str, Any]:
             card_check=card_check_valid(app),
             can_check_card=card_check_allowed(user, app, card=card, recused=recused, now=now),
         )
+        if has_role_in(user, Role.FINANCE_OFFICER, app.area_code):
+            # What the finance officer would meet drawing up a round with it now.
+            refusal = payment_refusal(user, app)
+            context["payment_state"] = {
+                "payable": refusal is None,
+                "why": refusal.message if refusal is not None else "",
+            }
     return context
 
 

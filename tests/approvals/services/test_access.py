@@ -18,7 +18,7 @@ from approvals.services.filing import application_create, application_edit
 from approvals.services.objections import objection_raise, objection_resolve
 from approvals.services.transitions import application_transition
 from audit.models import AuditEntry
-from common.errors import Code, Forbidden, NotFound
+from common.errors import Code, Forbidden, NotFound, Refused
 from tests.factories import (
     COUNTY,
     TOWNSHIP_1,
@@ -146,7 +146,6 @@ RECUSED_STEPS = [
     (S.TOWNSHIP_REVIEW, "reject", Role.TOWNSHIP_REVIEWER, TOWNSHIP_1),
     (S.COUNTY_REVIEW, "county_approve", Role.COUNTY_APPROVER, COUNTY),
     (S.COUNTY_REVIEW, "return", Role.COUNTY_APPROVER, COUNTY),
-    (S.APPROVED, "disburse", Role.FINANCE_OFFICER, COUNTY),
 ]
 
 
@@ -157,8 +156,6 @@ def test_recused_official_refused_each_step_while_a_colleague_takes_it(
 ) -> None:
     relative = id_number()
     app = kin_application(world, status, relative=relative)
-    if step == "disburse":
-        upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
     official = world.actor(role, VILLAGE_1)
     declare_kin(official=official, relation=KinDeclaration.Relation.SPOUSE, id_number=relative)
     other = colleague(f"{role}_colleague", role, area)
@@ -175,6 +172,28 @@ def test_recused_official_refused_each_step_while_a_colleague_takes_it(
     app.refresh_from_db()
     assert app.status != status
     assert Decision.objects.filter(application=app, transition=step, actor=other).exists()
+
+
+@pytest.mark.django_db
+def test_recused_finance_officer_leaves_the_household_out_while_a_colleague_pays(
+    world: World,
+) -> None:
+    relative = id_number()
+    app = kin_application(world, S.APPROVED, relative=relative)
+    upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
+    official = world.user("finance_a")
+    declare_kin(official=official, relation=KinDeclaration.Relation.SPOUSE, id_number=relative)
+    other = colleague("finance_colleague", Role.FINANCE_OFFICER, COUNTY)
+
+    with pytest.raises(Refused) as refused:
+        world.pay([app], maker=official)
+    assert refused.value.code == Code.RECUSED
+    app.refresh_from_db()
+    assert app.status == S.APPROVED
+
+    world.pay([app], maker=other)
+    app.refresh_from_db()
+    assert app.status == S.DISBURSED
 
 
 @pytest.mark.django_db

@@ -12,9 +12,10 @@ from django.utils import translation
 from applications.models import Application
 from approvals.models import Attachment, Decision
 from approvals.services.attachments import attachment_add
-from approvals.services.transitions import application_transition, available_transitions
+from approvals.services.transitions import available_transitions
 from audit.models import AuditEntry
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
+from payments.services.rounds import payment_refusal
 from tests.factories import SIGNED_AGREEMENT_PDF, World, upload_signed_agreement
 
 S = Application.Status
@@ -158,12 +159,11 @@ def test_attachment_add_message_is_translated(world: World) -> None:
 
 
 @pytest.mark.django_db
-def test_disburse_refused_until_signed_agreement_uploaded(world: World) -> None:
+def test_payment_refused_until_signed_agreement_uploaded(world: World) -> None:
     app = world.application(S.APPROVED)
-    finance = world.user("finance_a")
 
     with translation.override("en"), pytest.raises(Refused) as error:
-        application_transition(actor=finance, application_id=app.pk, name="disburse")
+        world.pay([app])
     assert error.value.code == Code.SIGNED_AGREEMENT_MISSING
 
     assert error.value.message == "The signed agreement has not been uploaded."
@@ -171,30 +171,31 @@ def test_disburse_refused_until_signed_agreement_uploaded(world: World) -> None:
     assert app.status == S.APPROVED
     assert not Decision.objects.filter(application=app, transition="disburse").exists()
     assert AuditEntry.objects.filter(
-        action="application.disburse", outcome=AuditEntry.Outcome.REFUSED
+        action="payment_round.create", outcome=AuditEntry.Outcome.REFUSED
     ).exists()
 
 
 @pytest.mark.django_db
-def test_disburse_not_unlocked_by_a_photo(world: World) -> None:
+def test_payment_not_unlocked_by_a_photo(world: World) -> None:
     app = world.application(S.APPROVED)
     _add(world, app, PNG, kind=Attachment.Kind.PHOTO, name="pen.png")
 
     with pytest.raises(Refused) as refused:
-        application_transition(
-            actor=world.user("finance_a"), application_id=app.pk, name="disburse"
-        )
+        world.pay([app])
     assert refused.value.code == Code.SIGNED_AGREEMENT_MISSING
 
 
 @pytest.mark.django_db
-def test_disburse_allowed_after_signed_agreement_uploaded(world: World) -> None:
+def test_payment_goes_through_after_signed_agreement_uploaded(world: World) -> None:
     app = world.application(S.APPROVED)
     finance = world.user("finance_a")
-    assert "disburse" not in available_transitions(app, finance)
+    refusal = payment_refusal(finance, app)
+    assert refusal is not None and refusal.code == Code.SIGNED_AGREEMENT_MISSING
 
     upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
 
-    assert "disburse" in available_transitions(app, finance)
-    app = application_transition(actor=finance, application_id=app.pk, name="disburse")
+    assert payment_refusal(finance, app) is None
+    assert "disburse" not in available_transitions(app, finance)  # never a person's button
+    world.pay([app])
+    app.refresh_from_db()
     assert app.status == S.DISBURSED

@@ -19,8 +19,8 @@ from applications.services import (
 from approvals.models import CardCheck
 from approvals.selectors import card_facts
 from approvals.services.card_checks import card_check_allowed, card_check_record
-from approvals.services.transitions import application_transition
 from audit.models import AuditEntry
+from common import clock
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
 from tests.factories import (
     COUNTY,
@@ -48,12 +48,9 @@ def approved_with_agreement(world: World, household: Household | None = None) ->
 
 
 def disburse(world: World, app: Application, *, actor: Any = None, days_later: int = 0) -> None:
-    application_transition(
-        actor=actor or world.user("finance_a"),
-        application_id=app.pk,
-        name="disburse",
-        now=timezone.now() + timedelta(days=days_later),
-    )
+    """Pay the application through a round of its own drawn up by ``actor``, ``days_later``."""
+    with clock.frozen_at(timezone.now() + timedelta(days=days_later)):
+        world.pay([app], maker=actor)
 
 
 def card_change(world: World, household: Household) -> None:
@@ -77,7 +74,7 @@ def test_shared_card_holds_the_payment(world: World) -> None:
     assert app.status == S.APPROVED
     assert "另一户" in refused.value.message or "another household" in refused.value.message
     assert AuditEntry.objects.filter(
-        object_id=str(app.pk), action="application.disburse", outcome=AuditEntry.Outcome.REFUSED
+        action="payment_round.create", outcome=AuditEntry.Outcome.REFUSED
     ).exists()
 
 

@@ -20,7 +20,12 @@ from applications.services import (
 )
 from approvals.models import Decision, Objection
 from approvals.services.objections import objection_raise
-from approvals.services.transitions import application_transition, approval_step, postings_close_due
+from approvals.services.transitions import (
+    application_transition,
+    approval_step,
+    available_transitions,
+    postings_close_due,
+)
 from audit.models import AuditEntry
 from common.errors import Code, InvalidInput, Refused
 from tests.factories import (
@@ -210,7 +215,7 @@ def test_county_approve_refused_for_township_approver(world: World) -> None:
 
 
 @pytest.mark.django_db
-def test_disburse_refused_for_approver_with_finance_role(world: World) -> None:
+def test_approver_with_finance_role_may_not_put_their_approval_in_a_round(world: World) -> None:
     approver = world.user("approver_a")
     role_grant(
         actor=None,
@@ -220,9 +225,10 @@ def test_disburse_refused_for_approver_with_finance_role(world: World) -> None:
     )
     forget_grants(approver)
     app = world.application(S.APPROVED)
+    upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
 
     with pytest.raises(Refused) as refused:
-        application_transition(actor=approver, application_id=app.pk, name="disburse")
+        world.pay([app], maker=approver)
     assert refused.value.code == Code.SEPARATION_OF_DUTIES
 
     app.refresh_from_db()
@@ -448,3 +454,22 @@ def test_submit_refused_for_an_application_with_nothing_asked(world: World) -> N
     with pytest.raises(Refused) as refused:
         application_transition(actor=world.user("cadre_v1"), application_id=app.pk, name="submit")
     assert refused.value.code == Code.NO_ITEMS
+
+
+@pytest.mark.django_db
+def test_a_person_never_pays_directly_with_the_paying_step(world: World) -> None:
+    app = world.application(S.APPROVED)
+    upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
+
+    with pytest.raises(Refused) as refused:
+        application_transition(
+            actor=world.user("finance_a"), application_id=app.pk, name="disburse"
+        )
+
+    assert refused.value.code == Code.PAY_THROUGH_ROUND
+    app.refresh_from_db()
+    assert app.status == S.APPROVED
+    assert "disburse" not in available_transitions(app, world.user("finance_a"))
+    assert AuditEntry.objects.filter(
+        object_id=str(app.pk), action="application.disburse", outcome=AuditEntry.Outcome.REFUSED
+    ).exists()

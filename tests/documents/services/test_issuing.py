@@ -20,7 +20,7 @@ from documents.services.issuing import (
 )
 from documents.services.verification import verification_url
 from tests.documents.conftest import VILLAGE, World, id_number
-from tests.factories import upload_signed_agreement
+from tests.factories import pay_through_round, upload_signed_agreement
 
 
 def _text(document: StoredDocument) -> str:
@@ -160,7 +160,7 @@ def test_notice_refused_when_nothing_is_posted(world: World) -> None:
 def test_benefits_card_lists_supports_with_amounts_and_dates(world: World) -> None:
     app = world.application_approved(world.household)
     upload_signed_agreement(actor=world.cadre, application_id=app.pk)
-    application_transition(actor=world.finance, application_id=app.pk, name="disburse")
+    pay_through_round([app], maker=world.finance, approver=world.approver)
     text = _text(benefits_card_issue(actor=world.cadre, household_id=world.household.pk))
     assert "扶贫政策明白卡" in text and "李䶮" in text and "到户产业" in text
     assert "¥5,000.00" in text and "伍仟元整" in text

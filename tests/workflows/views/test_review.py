@@ -412,6 +412,10 @@ def test_decision_page_shows_the_payment_hold_and_the_card_check_form(world: Wor
 def test_card_check_page_records_and_the_payer_pays(world: World) -> None:
     app = held_app(world)
     approver = client_for(world, "approver_a")
+    finance = client_for(world, "finance_a")
+    held = finance.get(f"/review/applications/{app.pk}/")
+    assert held.context["payment_state"]["payable"] is False
+    assert "data-payment-state" in held.content.decode()
 
     response = approver.post(
         f"/review/applications/{app.pk}/card-check/", {"reason": "经信用社核实，户名为户主。"}
@@ -419,10 +423,10 @@ def test_card_check_page_records_and_the_payer_pays(world: World) -> None:
     assert response.status_code == 302
     assert len(audit_entries(app, "application.card_check")) == 1
 
-    finance = client_for(world, "finance_a")
     page = finance.get(f"/review/applications/{app.pk}/")
-    assert "disburse" in [name for name, _label, _r in page.context["steps"]]
-    finance.post(f"/review/applications/{app.pk}/", {"step": "disburse"})
+    assert page.context["payment_state"] == {"payable": True, "why": ""}
+    assert "disburse" not in [name for name, _label, _r in page.context["steps"]]
+    world.pay([app])
     app.refresh_from_db()
     assert app.status == S.DISBURSED
 
