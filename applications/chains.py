@@ -71,7 +71,9 @@ class Step:
     # The application field that records who took the step (``submitted_by``...).
     records_actor: str | None = None
     effect: Effect | None = None
-    # The step spends the program's budget (checked and raised under the program's lock).
+    # The step spends the program's budget (checked under the program's lock). The running
+    # total follows the chain's ``committed`` statuses: raised by a step into them, lowered
+    # by a step out of them (an approved application rejected after a failed acceptance).
     commits_budget: bool = False
     # The step pays the household: the signed agreement and the bank card are read for it.
     pays: bool = False
@@ -348,11 +350,18 @@ SUBSIDY = chain_register(
                 "reject",
                 _("Reject"),
                 Page.REVIEW,
-                # From ``posted`` only through an upheld objection (``objection_resolve``).
+                # From ``posted`` only through an upheld objection (``objection_resolve``);
+                # from ``approved`` only after a failed acceptance visit of work the program
+                # pays after it is built (先建后补, ``payments.services.acceptance``).
                 moves(S.POSTED, S.REJECTED, TOWNSHIP, "posting")
                 + moves(S.TOWNSHIP_REVIEW, S.REJECTED, TOWNSHIP, "township_review")
-                + moves(S.COUNTY_REVIEW, S.REJECTED, COUNTY, "county_review"),
-                rules=("objection_only_in_posting", "filer_not_decider"),
+                + moves(S.COUNTY_REVIEW, S.REJECTED, COUNTY, "county_review")
+                + moves(S.APPROVED, S.REJECTED, COUNTY, "disburse"),
+                rules=(
+                    "objection_only_in_posting",
+                    "acceptance_only_when_approved",
+                    "filer_not_decider",
+                ),
                 reason_required=True,
             ),
             Step(

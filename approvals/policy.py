@@ -183,6 +183,8 @@ class StepContext:
     open_objections: int
     now: datetime
     via_objection: bool = False
+    # The step is the county's decision on a failed acceptance visit (先建后补).
+    via_acceptance: bool = False
     signed_agreement: bool = False  # the household's signed agreement is on the record
     card: CardFacts | None = None  # the bank card a paying step pays to
     via_round: bool = False  # the step is weighed for a payment round, not taken by a person
@@ -234,6 +236,18 @@ def _objection_only_in_posting(c: StepContext) -> Refusal | None:
         return Refusal(
             Code.OBJECTION_ONLY,
             _("During posting an application is rejected only by upholding an objection."),
+        )
+    return None
+
+
+def _acceptance_only_when_approved(c: StepContext) -> Refusal | None:
+    if c.application.status == S.APPROVED and not c.via_acceptance:
+        return Refusal(
+            Code.ACCEPTANCE_ONLY,
+            _(
+                "An approved application is rejected only after a failed acceptance visit of "
+                "its work."
+            ),
         )
     return None
 
@@ -314,6 +328,7 @@ RULES: dict[str, Rule] = {
     "posting_ended": _posting_ended,
     "no_open_objection": _no_open_objection,
     "objection_only_in_posting": _objection_only_in_posting,
+    "acceptance_only_when_approved": _acceptance_only_when_approved,
     "filer_not_approver": _filer_not_approver,
     "different_approvers": _different_approvers,
     "filer_not_decider": _filer_not_decider,
@@ -333,6 +348,7 @@ def transition_refusal(
     reason: str = "",
     now: datetime,
     via_objection: bool = False,
+    via_acceptance: bool = False,
     signed_agreement: bool = False,
     recused: bool = False,
     card: CardFacts | None = None,
@@ -359,6 +375,7 @@ def transition_refusal(
         open_objections=open_objections,
         now=now,
         via_objection=via_objection,
+        via_acceptance=via_acceptance,
         signed_agreement=signed_agreement,
         card=card,
         via_round=via_round,

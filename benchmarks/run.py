@@ -109,6 +109,7 @@ NODE_TYPES = {
     "county_review": "HUMAN",
     "after_county": "SWITCH",
     "disburse": "HUMAN",
+    "after_payment": "SWITCH",
     "paid": "END",
     "rejected": "END",
 }
@@ -128,7 +129,7 @@ PROCESS_STEPS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "close_posting": ("posting", ("after_posting",), "township_review"),
     "township_approve": ("township_review", ("after_township",), "county_review"),
     "county_approve": ("county_review", ("after_county",), "disburse"),
-    "disburse": ("disburse", ("paid",), None),
+    "disburse": ("disburse", ("after_payment", "paid"), None),
     "return": ("township_review", ("after_township",), "submit"),
     "reject": ("township_review", ("after_township", "rejected"), None),
 }

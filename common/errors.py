@@ -58,6 +58,7 @@ class Code(StrEnum):
     ACCEPTANCE_MISSING = "acceptance_missing"
     ACCEPTANCE_FAILED = "acceptance_failed"
     ACCEPTANCE_RECHECK_MISSING = "acceptance_recheck_missing"
+    ACCEPTANCE_ONLY = "acceptance_only"
     BANK_FILE_INVALID = "bank_file_invalid"
     ALREADY_IMPORTED = "already_imported"
     # tasks of the process

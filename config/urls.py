@@ -11,7 +11,13 @@ from applications.api import (
     ProgramViewSet,
 )
 from approvals.api import ApplicationViewSet, AuditViewSet, ObjectionViewSet, TokenView
-from payments.api import AcceptanceSampleViewSet, AcceptanceView, PaymentRoundViewSet
+from payments.api import (
+    AcceptanceRejectView,
+    AcceptanceSampleViewSet,
+    AcceptanceView,
+    PaymentRoundViewSet,
+    RectificationView,
+)
 
 router = DefaultRouter()
 router.register("areas", AreaViewSet, basename="area")
@@ -40,6 +46,16 @@ urlpatterns = [
         "api/v1/applications/<int:pk>/acceptance/",
         AcceptanceView.as_view(),
         name="application-acceptance",
+    ),
+    path(
+        "api/v1/applications/<int:pk>/acceptance/rectification/",
+        RectificationView.as_view(),
+        name="application-acceptance-rectification",
+    ),
+    path(
+        "api/v1/applications/<int:pk>/acceptance/reject/",
+        AcceptanceRejectView.as_view(),
+        name="application-acceptance-reject",
     ),
     path("api/v1/", include(router.urls)),
     path("payments/", include("payments.urls")),

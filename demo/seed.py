@@ -37,7 +37,12 @@ from applications import idnumbers
 from applications.idnumbers import id_check_digit
 from applications.models import Application, Area, Household, KinDeclaration, KinFlag, Program
 from applications.roles import REVEAL_PERMISSION, Role
-from applications.services import household_create, household_update, kin_declare
+from applications.services import (
+    household_create,
+    household_update,
+    kin_declare,
+    program_create,
+)
 from approvals.models import Attachment, CardCheck
 from approvals.services.attachments import attachment_add
 from approvals.services.card_checks import card_check_record
@@ -49,6 +54,7 @@ from common import clock
 from common.actors import Actor
 from demo.world import (
     LOAN_CODE,
+    PEN,
     SUBSIDY_CODE,
     Grant,
     Place,
@@ -57,13 +63,20 @@ from demo.world import (
     places_create,
     subsidy_program_create,
 )
-from payments.models import PaymentRound
+from payments.models import Acceptance, PaymentRound, SampledAcceptance
+from payments.services.acceptance import (
+    acceptance_recheck,
+    acceptance_record,
+    acceptance_sample_draw,
+)
 from payments.services.bank_files import bank_file_export, bank_return_import
 from payments.services.rounds import payment_round_approve, payment_round_create
 
 # Published in the README; demo databases only.
 DEMO_PASSWORD = "demo12345"  # noqa: S105
 SEED = 20160418  # fixed: the same demo every time
+PEN_CODE = "quanshe-xianjian"  # the pen program, paid after acceptance (先建后补)
+PEN_PASSED = "圈舍已建成，砖混结构约40平方米，通风饲槽齐全，符合验收标准。"
 
 COUNTY = ("620902000000", "肃州区")
 # (code, name, reviewer, [(village code, name, cadre, households)])
@@ -277,6 +290,7 @@ class Filing:
     app_id: int = 0
     objection_id: int = 0
     agreement_day: int | None = None  # the day (from today) its signed agreement is uploaded
+    program_id: int = 0  # 0: the household industry subsidy
 
 
 class Seeder:
@@ -477,6 +491,7 @@ class Seeder:
         with simulated.at(self.at(-79, 9, 30)):
             for code, create in (
                 (SUBSIDY_CODE, self.subsidy_program),
+                (PEN_CODE, self.pen_program),
                 (LOAN_CODE, self.loan_program),
             ):
                 if not Program.objects.filter(code=code).exists():
@@ -508,6 +523,25 @@ class Seeder:
             # Seed 000: 952.7万元 raised from city, district and township sources.
             budget=Decimal("9527000.00"),
             effective_from=date(self.today.year - 1, 1, 1),
+        )
+
+    def pen_program(self, admin: Actor) -> None:
+        """Pens built first and subsidised after (先建后补): the township accepts each one
+        before payment, and the county re-checks a fifth of them."""
+        program_create(
+            actor=admin,
+            code=PEN_CODE,
+            name="圈舍建设补助（先建后补）",
+            kind=Program.Kind.SUBSIDY,
+            county_code=COUNTY[0],
+            budget=Decimal("600000.00"),
+            effective_from=date(self.today.year - 1, 1, 1),
+            policy_reference="《肃州区贫困户圈舍建设先建后补实施办法》",
+            household_cap=Decimal("3000.00"),
+            posting_days=7,
+            items=[{**PEN, "max_quantity": 1}],
+            acceptance_required=True,
+            acceptance_sample_percent=20,
         )
 
     def loan_program(self, admin: Actor) -> None:
@@ -688,6 +722,82 @@ class Seeder:
         self.schedule(self.at(-1, 15, 0), send("second"))
         self.schedule(self.at(-1, 17, 0), answer("second", {}))
 
+    def pen_acceptance(self) -> None:
+        """The pen program (先建后补): twelve households build pens and are approved; the
+        townships visit the pens a week ago (one fails: unfinished; one is not visited
+        yet); the county draws its sample of a fifth and re-checks one; a round pays the
+        accepted pens that are not waiting on the county's re-check."""
+        pen = Program.objects.get(code=PEN_CODE)
+        builders = self.non_applicants[1:13]
+        filings = [
+            Filing(h, v, "approved", [{"item": "pen", "quantity": 1}], program_id=pen.pk)
+            for h, v in builders
+        ]
+        for n, filing in enumerate(filings):
+            c = -44 + n
+            for day, hour, run in self.steps(filing, c):
+                self.schedule(self.at(c + day, hour), run)
+            self.schedule(self.at(c + 16, 9), self.agreement_upload(filing))
+        if len(filings) < 3:
+            return
+
+        def visit(filing: Filing, result: str, notes: str) -> Callable[[], None]:
+            def run() -> None:
+                acceptance_record(
+                    actor=self.reviewer(filing),
+                    application_id=filing.app_id,
+                    result=result,
+                    notes=notes,
+                    photos=[ContentFile(pen_photo(filing.app_id), name="圈舍.png")],
+                )
+
+            return run
+
+        failed, unvisited, *accepted = filings
+        self.schedule(
+            self.at(-8, 10, 0),
+            visit(failed, "failed", "圈舍未封顶，饲槽未安装，未达到验收标准。"),
+        )
+        for n, filing in enumerate(accepted):
+            self.schedule(
+                self.at(-8, 11, n),
+                visit(
+                    filing, "passed", "圈舍已建成，砖混结构约40平方米，通风饲槽齐全，符合验收标准。"
+                ),
+            )
+        state: dict[str, Any] = {}
+
+        def sample() -> None:
+            state["sample"] = acceptance_sample_draw(
+                actor=self.users["approver"], program_id=pen.pk, area_code=COUNTY[0]
+            )
+
+        def recheck() -> None:
+            first = state["sample"].items.order_by("application_id").first()
+            acceptance_recheck(
+                actor=self.users["approver"],
+                application_id=first.application_id,
+                result="passed",
+                notes="县级抽查入户复核：与乡镇验收记录一致。",
+            )
+
+        def pay() -> None:
+            finance = self.users["finance"]
+            round_ = payment_round_create(actor=finance, program_id=pen.pk, area_code=COUNTY[0])
+            payment_round_approve(actor=self.users["approver"], round_id=round_.pk)
+            bank_file_export(actor=finance, round_id=round_.pk)
+            state["round"] = round_
+
+        def answer() -> None:
+            round_ = state["round"]
+            data = bank_return_file(round_, {})
+            bank_return_import(actor=self.users["finance"], round_id=round_.pk, data=data)
+
+        self.schedule(self.at(-6, 10, 0), sample)
+        self.schedule(self.at(-5, 15, 0), recheck)
+        self.schedule(self.at(-4, 10, 0), pay)
+        self.schedule(self.at(-3, 10, 0), answer)
+
     def declare_own_numbers(self) -> None:
         for username in ("reviewer_quanhu", "approver", "finance"):
             user = self.users[username]
@@ -848,7 +958,7 @@ class Seeder:
         app = application_create(
             actor=self.cadre(filing),
             household_id=filing.household.pk,
-            program_id=self.subsidy.pk,
+            program_id=filing.program_id or self.subsidy.pk,
             items=filing.items,
         )
         filing.app_id = app.pk
@@ -933,6 +1043,7 @@ class Seeder:
             self.red_flags(filings)
             self.regular_rounds(filings)
             self.payment_rounds(filings)
+            self.pen_acceptance()
             # The nightly timer ran until three days ago (since then the demo sat idle:
             # `process_timers` will close the postings whose window has passed meanwhile).
             for day in range(-60, -2):
@@ -956,6 +1067,13 @@ class Seeder:
                 f"{r.lines.filter(status='failed').count()} failed)"
                 for r in rounds
             )
+        )
+        visits = Acceptance.objects.all()
+        sampled = SampledAcceptance.objects.all()
+        self.out(
+            f"acceptance (先建后补): {visits.count()} visit(s), "
+            f"{visits.filter(result='failed').count()} failed; county sample of "
+            f"{sampled.count()}, {sampled.exclude(result='').count()} re-checked"
         )
         self.out(
             f"red flags: {KinFlag.objects.count()} kin flag(s), "
@@ -981,6 +1099,41 @@ def bank_return_file(round_: PaymentRound, failures: dict[int, tuple[str, str]])
         f"H|{round_.reference}|{timezone.localdate(clock.now()):%Y%m%d}|{len(rows)}|{total:.2f}"
     )
     return ("\r\n".join([header, *rows]) + "\r\n").encode("gb18030")
+
+
+def pen_photo(application_id: int) -> bytes:
+    """A small picture of a pen for the acceptance visit's record (a real PNG: brick walls
+    and a roof, drawn in a few rectangles; the application's number varies the roof)."""
+    import struct
+    import zlib
+
+    width, height = 48, 32
+    rows = []
+    for y in range(height):
+        row = bytearray([0])
+        for x in range(width):
+            if y < 10 - (application_id % 4):
+                pixel = (135, 190, 235)  # sky
+            elif y < 14:
+                pixel = (150, 40, 30)  # roof
+            elif 20 <= y < 30 and 18 <= x < 30:
+                pixel = (60, 40, 20)  # door
+            else:
+                pixel = (190, 110, 70) if (x // 4 + y // 3) % 2 else (170, 95, 60)  # bricks
+            row.extend(pixel)
+        rows.append(bytes(row))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"".join(rows)))
+        + chunk(b"IEND", b"")
+    )
 
 
 def signed_scan(application_id: int) -> bytes:

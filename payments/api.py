@@ -11,22 +11,32 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from applications.selectors import programs_visible_to
+from applications.selectors import applications_visible_to, programs_visible_to
 from common.api import REFUSALS
 from common.errors import InvalidInput, NotFound
 from payments.formats import MAX_RETURN_FILE
 from payments.models import Acceptance, AcceptanceSample, PaymentLine, PaymentRound, RoundExclusion
-from payments.selectors import payment_round_get, payment_rounds_visible_to, program_budget
+from payments.policy import AcceptanceState
+from payments.selectors import (
+    acceptance_row_of,
+    acceptance_samples_visible_to,
+    payment_round_get,
+    payment_rounds_visible_to,
+    program_budget,
+)
 from payments.services.acceptance import (
     acceptance_recheck,
     acceptance_record,
+    acceptance_rectification_allow,
+    acceptance_reject,
     acceptance_sample_draw,
+    sample_redraw,
 )
 from payments.services.bank_files import bank_file_export, bank_return_import
 from payments.services.rounds import (
@@ -282,6 +292,14 @@ class AcceptanceInputSerializer(serializers.Serializer[Any]):
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
+class VisitInputSerializer(AcceptanceInputSerializer):
+    photos = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        help_text="Photos of the visit (multipart; PDF, JPEG or PNG, at most 10 MB each).",
+    )
+
+
 class AcceptanceSerializer(serializers.Serializer[Any]):
     application = serializers.IntegerField(source="application_id")
     visit = serializers.IntegerField()
@@ -289,16 +307,60 @@ class AcceptanceSerializer(serializers.Serializer[Any]):
     notes = serializers.CharField()
     inspected_by = serializers.CharField(source="inspected_by.username")
     inspected_at = serializers.DateTimeField()
+    rectification_allowed_by = serializers.CharField(
+        source="rectification_allowed_by.username", allow_null=True, default=None
+    )
+
+
+class RecheckStateSerializer(serializers.Serializer[Any]):
+    sample = serializers.IntegerField(source="sample_id")
+    result = serializers.CharField()
+    notes = serializers.CharField()
+    checked_by = serializers.CharField(source="checked_by.username", allow_null=True, default=None)
+    checked_at = serializers.DateTimeField(allow_null=True)
+
+
+class AcceptanceStateSerializer(serializers.Serializer[Any]):
+    application = serializers.IntegerField(source="application.pk")
+    acceptance_required = serializers.BooleanField(
+        source="application.program_version.acceptance_required"
+    )
+    state = serializers.ChoiceField(choices=[s.value for s in AcceptanceState])
+    visits = AcceptanceSerializer(many=True)
+    recheck = RecheckStateSerializer(source="sampled", allow_null=True)
+
+
+class ReasonSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=2000)
 
 
 class AcceptanceView(APIView):
-    """``POST /api/v1/applications/{id}/acceptance/``: the township's acceptance visit
-    (先建后补); photos go in as attachments of kind ``acceptance_photo``."""
+    """``/api/v1/applications/{id}/acceptance/``: the application's acceptance (先建后补):
+    its visits, its county re-check and the state they make (GET); the township's visit
+    (POST; photos go in as attachments of kind ``acceptance_photo``)."""
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses={200: AcceptanceStateSerializer, **REFUSALS})
+    def get(self, request: Request, pk: int) -> Response:
+        app = (
+            applications_visible_to(request.user)
+            .select_related("program_version")
+            .filter(pk=pk)
+            .first()
+        )
+        if app is None:
+            raise NotFound(_("No such application in your area."))
+        return Response(AcceptanceStateSerializer(acceptance_row_of(app)).data)
+
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
     @extend_schema(
-        request=AcceptanceInputSerializer, responses={201: AcceptanceSerializer, **REFUSALS}
+        request={
+            "application/json": AcceptanceInputSerializer,
+            "multipart/form-data": VisitInputSerializer,
+        },
+        responses={201: AcceptanceSerializer, **REFUSALS},
     )
     def post(self, request: Request, pk: int) -> Response:
         data = AcceptanceInputSerializer(data=request.data)
@@ -308,13 +370,55 @@ class AcceptanceView(APIView):
             application_id=pk,
             result=data.validated_data["result"],
             notes=data.validated_data.get("notes", ""),
+            photos=request.FILES.getlist("photos") if request.FILES else (),
         )
         return Response(AcceptanceSerializer(acceptance).data, status=201)
+
+
+class RectificationView(APIView):
+    """``POST /api/v1/applications/{id}/acceptance/rectification/``: after a failed visit,
+    the county approver allows another once the household has rectified the work (整改)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=ReasonSerializer, responses={200: AcceptanceSerializer, **REFUSALS})
+    def post(self, request: Request, pk: int) -> Response:
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        visit = acceptance_rectification_allow(
+            actor=request.user, application_id=pk, reason=data.validated_data["reason"]
+        )
+        return Response(AcceptanceSerializer(visit).data)
+
+
+class AcceptanceRejectView(APIView):
+    """``POST /api/v1/applications/{id}/acceptance/reject/``: the county approver rejects
+    an approved application whose work failed acceptance (the visit, or the county's
+    re-check); the budget it committed is released."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=ReasonSerializer, responses={200: None, **REFUSALS})
+    def post(self, request: Request, pk: int) -> Response:
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        app = acceptance_reject(
+            actor=request.user, application_id=pk, reason=data.validated_data["reason"]
+        )
+        return Response({"application": app.pk, "status": app.status})
 
 
 class SampleCreateSerializer(serializers.Serializer[Any]):
     program = serializers.IntegerField(min_value=1)
     area = serializers.RegexField(r"^\d{12}$")
+
+
+class SampleItemSerializer(serializers.Serializer[Any]):
+    application = serializers.IntegerField(source="application_id")
+    result = serializers.CharField()
+    notes = serializers.CharField()
+    checked_by = serializers.CharField(source="checked_by.username", allow_null=True, default=None)
+    checked_at = serializers.DateTimeField(allow_null=True)
 
 
 class SampleSerializer(serializers.Serializer[Any]):
@@ -325,27 +429,51 @@ class SampleSerializer(serializers.Serializer[Any]):
     percent = serializers.IntegerField()
     population = serializers.ListField(child=serializers.IntegerField())
     chosen = serializers.SerializerMethodField()
+    redraw_matches = serializers.SerializerMethodField(
+        help_text="Drawing again from the recorded seed and population gives the same sample."
+    )
     drawn_by = serializers.CharField(source="drawn_by.username")
     drawn_at = serializers.DateTimeField()
 
     def get_chosen(self, obj: AcceptanceSample) -> list[int]:
-        return sorted(obj.items.values_list("application_id", flat=True))
+        return sorted(item.application_id for item in obj.items.all())
+
+    def get_redraw_matches(self, obj: AcceptanceSample) -> bool:
+        return sample_redraw(
+            seed=obj.seed, population=obj.population, percent=obj.percent
+        ) == self.get_chosen(obj)
+
+
+class SampleDetailSerializer(SampleSerializer):
+    items = SampleItemSerializer(many=True, source="items.all")
 
 
 class RecheckSerializer(AcceptanceInputSerializer):
     application = serializers.IntegerField(min_value=1)
 
 
-class AcceptanceSampleViewSet(viewsets.GenericViewSet[AcceptanceSample]):
-    """The county's re-check samples: draw one, record a re-check."""
+class AcceptanceSampleViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[AcceptanceSample]
+):
+    """The county's re-check samples in the user's area: list, detail (with whether the
+    recorded seed draws the same sample again), draw one, record a re-check."""
 
     permission_classes = [IsAuthenticated]
-    serializer_class = SampleSerializer
 
     def get_queryset(self) -> QuerySet[AcceptanceSample]:
-        return AcceptanceSample.objects.none()
+        return (
+            acceptance_samples_visible_to(self.request.user)
+            .select_related("program", "drawn_by")
+            .prefetch_related("items__checked_by")
+            .order_by("-drawn_at", "-pk")
+        )
 
-    @extend_schema(request=SampleCreateSerializer, responses={201: SampleSerializer, **REFUSALS})
+    def get_serializer_class(self) -> type[serializers.Serializer[Any]]:
+        return SampleDetailSerializer if self.action == "retrieve" else SampleSerializer
+
+    @extend_schema(
+        request=SampleCreateSerializer, responses={201: SampleDetailSerializer, **REFUSALS}
+    )
     def create(self, request: Request) -> Response:
         """Draw ``ceil(p% × accepted and not yet sampled)`` at random; the seed is recorded
         so that anyone may draw the same sample again."""
@@ -356,11 +484,12 @@ class AcceptanceSampleViewSet(viewsets.GenericViewSet[AcceptanceSample]):
             program_id=data.validated_data["program"],
             area_code=data.validated_data["area"],
         )
-        return Response(SampleSerializer(sample).data, status=201)
+        return Response(SampleDetailSerializer(sample).data, status=201)
 
-    @extend_schema(request=RecheckSerializer, responses={200: None, **REFUSALS})
+    @extend_schema(request=RecheckSerializer, responses={200: SampleItemSerializer, **REFUSALS})
     @action(detail=False, methods=["post"])
     def recheck(self, request: Request) -> Response:
+        """Record the county's re-check of a sampled application (once)."""
         data = RecheckSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         item = acceptance_recheck(
@@ -369,4 +498,4 @@ class AcceptanceSampleViewSet(viewsets.GenericViewSet[AcceptanceSample]):
             result=data.validated_data["result"],
             notes=data.validated_data.get("notes", ""),
         )
-        return Response({"application": item.application_id, "result": item.result})
+        return Response(SampleItemSerializer(item).data)

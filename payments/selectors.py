@@ -6,12 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 
 from applications.models import Application, Program
-from applications.selectors import area_scoped
+from applications.selectors import applications_visible_to, area_scoped
 from common.actors import Actor
-from payments.models import PaymentLine, PaymentRound
+from payments.models import (
+    Acceptance,
+    AcceptanceSample,
+    PaymentLine,
+    PaymentRound,
+    SampledAcceptance,
+)
+from payments.policy import AcceptanceState, acceptance_state
 
 
 def payment_rounds_visible_to(user: Actor) -> QuerySet[PaymentRound]:
@@ -66,7 +73,16 @@ def program_budget(program: Program) -> Budget:
     sums = lines.aggregate(
         in_rounds=Sum("amount", filter=Q(status__in=PaymentLine.HOLDING)),
         paid=Sum("paid_amount", filter=Q(status=PaymentLine.Status.PAID)),
-        failed=Sum("amount", filter=Q(status=PaymentLine.Status.FAILED)),
+    )
+    # Failed and still to be paid: an application's last line, failed, while it waits
+    # approved (not yet in another round, nor paid since, nor rejected).
+    later = PaymentLine.objects.filter(application=OuterRef("application"), pk__gt=OuterRef("pk"))
+    sums |= (
+        lines.filter(
+            status=PaymentLine.Status.FAILED, application__status=Application.Status.APPROVED
+        )
+        .exclude(Exists(later))
+        .aggregate(failed=Sum("amount"))
     )
     zero = Decimal("0.00")
     return Budget(
@@ -85,4 +101,87 @@ def payment_lines_of(application: Application) -> list[PaymentLine]:
     cadre sees why a payment failed too, though not the county's round pages)."""
     return list(
         PaymentLine.objects.filter(application=application).select_related("round").order_by("pk")
+    )
+
+
+# --- acceptance before payment (先建后补) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AcceptanceRow:
+    """An approved application of a program that pays after the work is built, with its
+    visits (oldest first), its place in a county sample, and the state they make."""
+
+    application: Application
+    visits: list[Acceptance]
+    sampled: SampledAcceptance | None
+    state: AcceptanceState
+
+
+def acceptance_rows(
+    user: Actor, *, states: set[str] | None = None, limit: int = 500
+) -> list[AcceptanceRow]:
+    """The approved applications awaiting or past their acceptance in the user's area (those
+    in ``states`` only, when given), oldest first, at most ``limit``: three queries."""
+    apps = list(
+        applications_visible_to(user)
+        .filter(status=Application.Status.APPROVED, program_version__acceptance_required=True)
+        .select_related("household", "program", "program_version")
+        .order_by("pk")[: limit if states is None else None]
+    )
+    visits: dict[int, list[Acceptance]] = {}
+    for visit in (
+        Acceptance.objects.filter(application__in=apps)
+        .select_related("inspected_by", "rectification_allowed_by")
+        .order_by("visit")
+    ):
+        visits.setdefault(visit.application_id, []).append(visit)
+    sampled = {
+        s.application_id: s
+        for s in SampledAcceptance.objects.filter(application__in=apps).select_related("checked_by")
+    }
+    rows = []
+    for app in apps:
+        done = visits.get(app.pk, [])
+        state = acceptance_state(done[-1] if done else None, sampled.get(app.pk))
+        if states is None or state in states:
+            rows.append(AcceptanceRow(app, done, sampled.get(app.pk), state))
+    return rows[:limit]
+
+
+def acceptance_row_of(application: Application) -> AcceptanceRow:
+    """One application's acceptance (the caller has read it through its scope)."""
+    visits = list(
+        Acceptance.objects.filter(application=application)
+        .select_related("inspected_by", "rectification_allowed_by")
+        .order_by("visit")
+    )
+    sampled = (
+        SampledAcceptance.objects.filter(application=application)
+        .select_related("checked_by")
+        .first()
+    )
+    return AcceptanceRow(
+        application, visits, sampled, acceptance_state(visits[-1] if visits else None, sampled)
+    )
+
+
+def acceptance_samples_visible_to(user: Actor) -> QuerySet[AcceptanceSample]:
+    return area_scoped(AcceptanceSample.objects.all(), user, "area_code")
+
+
+def acceptance_sample_get(user: Actor, pk: int) -> AcceptanceSample | None:
+    return (
+        acceptance_samples_visible_to(user)
+        .select_related("program", "drawn_by")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def sample_items_of(sample: AcceptanceSample) -> list[SampledAcceptance]:
+    return list(
+        sample.items.select_related("application__household", "checked_by").order_by(
+            "application_id"
+        )
     )

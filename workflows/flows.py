@@ -123,11 +123,19 @@ class SubsidyApplicationFlow(ApplicationHead, flow.Flow):
         .Case(this.submit, _status_is(S.RETURNED))
         .Default(this.rejected)
     )
+    # Completed by the bank's return file (a paid line of a payment round), or by the
+    # county's rejection after a failed acceptance visit (先建后补).
     disburse = (
         flow.View(task_redirect)
         .Annotation(title=_("Payment (finance)"))
         .Permission("applications.act_finance_officer", obj=_area(6))
-        .Next(this.paid)
+        .Next(this.after_payment)
+    )
+    after_payment = (
+        flow.Switch()
+        .Annotation(title=_("Payment outcome"))
+        .Case(this.paid, _status_is(S.DISBURSED))
+        .Default(this.rejected)
     )
     paid = flow.End().Annotation(title=_("Paid"))
 

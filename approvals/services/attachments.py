@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from applications.models import Application
 from applications.roles import Role
 from applications.selectors import (
     has_role_in,
@@ -78,48 +81,76 @@ def attachment_add(*, actor: Actor, application_id: int, kind: str, file: Any) -
         object_type="application",
         object_id=application_id,
     )
+    checked = attachment_checked(file)
+    with ExitStack() as stack, transaction.atomic():
+        app = _lock_for(actor, application_id, "attachment.add")
+        attachment = attachment_store(actor=actor, app=app, kind=kind, file=checked, stack=stack)
+    return attachment
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """An upload read and checked: its bytes, type (from its content) and name."""
+
+    data: bytes
+    content_type: str
+    suffix: str
+    original_name: str
+    sha256: str
+
+
+def attachment_checked(file: Any, field: str = "file") -> CheckedFile:
+    """Read an upload and check it: present, not empty, at most 10 MB, a PDF, JPEG or PNG
+    by its first bytes (``InvalidInput`` on ``field`` otherwise)."""
     if file is None:
-        raise InvalidInput({"file": [_("Choose a file to upload.")]})
+        raise InvalidInput({field: [_("Choose a file to upload.")]})
     size = getattr(file, "size", None)
     if size is not None and size > MAX_ATTACHMENT:
-        raise InvalidInput({"file": [_("The file is too large: at most 10 MB.")]})
+        raise InvalidInput({field: [_("The file is too large: at most 10 MB.")]})
     data = _read_limited(file, MAX_ATTACHMENT)
     if not data:
-        raise InvalidInput({"file": [_("The file is empty.")]})
+        raise InvalidInput({field: [_("The file is empty.")]})
     if len(data) > MAX_ATTACHMENT:
-        raise InvalidInput({"file": [_("The file is too large: at most 10 MB.")]})
+        raise InvalidInput({field: [_("The file is too large: at most 10 MB.")]})
     sniffed = sniff_content_type(data[:16])
     if sniffed is None:
-        raise InvalidInput({"file": [_("Only PDF, JPEG or PNG files can be uploaded.")]})
+        raise InvalidInput({field: [_("Only PDF, JPEG or PNG files can be uploaded.")]})
     content_type, suffix = sniffed
-    digest = hashlib.sha256(data).hexdigest()
     original_name = os.path.basename(str(getattr(file, "name", "") or ""))[:200] or "upload"
-    # The file is stored first and removed again when the row does not commit.
-    path = f"attachments/{application_id}/{kind}-{digest[:16]}{suffix}"
-    with stored_file(path, data) as name, transaction.atomic():
-        app = _lock_for(actor, application_id, "attachment.add")
-        attachment = Attachment.objects.create(
-            application=app,
-            kind=kind,
-            file=name,
-            original_name=original_name,
-            content_type=content_type,
-            size=len(data),
-            sha256=digest,
-            uploaded_by=person(actor),
-        )
-        audit_record(
-            actor=actor,
-            action="attachment.add",
-            object_type="application",
-            object_id=app.pk,
-            area_code=app.area_code,
-            changes={
-                "attachment": [None, str(attachment.pk)],
-                "kind": [None, kind],
-                "sha256": [None, digest],
-                "size": [None, len(data)],
-                "content_type": [None, content_type],
-            },
-        )
+    return CheckedFile(data, content_type, suffix, original_name, hashlib.sha256(data).hexdigest())
+
+
+def attachment_store(
+    *, actor: Actor, app: Application, kind: str, file: CheckedFile, stack: ExitStack
+) -> Attachment:
+    """Store a checked file as an attachment of an application the caller has locked, in
+    the caller's transaction, with its audit entry. The file is removed again when that
+    transaction does not commit (``stack`` is closed after it)."""
+    digest = file.sha256
+    path = f"attachments/{app.pk}/{kind}-{digest[:16]}{file.suffix}"
+    name = stack.enter_context(stored_file(path, file.data))
+    attachment = Attachment.objects.create(
+        application=app,
+        kind=kind,
+        file=name,
+        original_name=file.original_name,
+        content_type=file.content_type,
+        size=len(file.data),
+        sha256=digest,
+        uploaded_by=person(actor),
+    )
+    audit_record(
+        actor=actor,
+        action="attachment.add",
+        object_type="application",
+        object_id=app.pk,
+        area_code=app.area_code,
+        changes={
+            "attachment": [None, str(attachment.pk)],
+            "kind": [None, kind],
+            "sha256": [None, digest],
+            "size": [None, len(file.data)],
+            "content_type": [None, file.content_type],
+        },
+    )
     return attachment

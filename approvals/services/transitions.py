@@ -57,6 +57,7 @@ def application_transition(
     reason: str = "",
     now: datetime | None = None,
     via_objection: bool = False,
+    via_acceptance: bool = False,
 ) -> Application:
     """Take one step of the chain.
 
@@ -86,6 +87,7 @@ def application_transition(
                 reason=reason,
                 now=now or clock.now(),
                 via_objection=via_objection,
+                via_acceptance=via_acceptance,
             )
     except _Refusal as refusal:
         audit_refusal(
@@ -112,6 +114,7 @@ def _transition_locked(
     reason: str,
     now: datetime,
     via_objection: bool,
+    via_acceptance: bool = False,
     confirmed_by_bank: bool = False,
     changes: dict[str, Any] | None = None,
 ) -> Application:
@@ -151,6 +154,7 @@ def _transition_locked(
         reason=reason,
         now=now,
         via_objection=via_objection,
+        via_acceptance=via_acceptance,
         signed_agreement=step.pays and has_signed_agreement(app.pk),
         recused=recused,
         card=card_facts(app) if step.pays else None,
@@ -189,8 +193,10 @@ def _transition_apply(
     if step.reason_required:
         app.last_reason = reason
     app.save()
-    if step.commits_budget:
-        Program.objects.filter(pk=app.program_id).update(committed=F("committed") + app.amount)
+    committed = lifecycle.chain.committed
+    if (from_state in committed) != (app.status in committed):
+        change = app.amount if app.status in committed else -app.amount
+        Program.objects.filter(pk=app.program_id).update(committed=F("committed") + change)
     Decision.objects.create(
         application=app,
         transition=name,
@@ -238,6 +244,27 @@ def application_paid_by_bank(
             via_objection=False,
             confirmed_by_bank=True,
             changes=changes,
+        )
+    except _Refusal as refusal:
+        raise refusal.error from None
+
+
+def application_rejected_after_acceptance(
+    *, actor: Actor, application_id: int, reason: str
+) -> Application:
+    """The county's rejection of an approved application whose work failed acceptance
+    (先建后补), inside the caller's transaction: the caller (``payments``) has locked the
+    application and found the failed acceptance. The chain's ``reject`` step with every
+    other rule checked; a refusal raises its error (the caller's transaction rolls back)."""
+    try:
+        return _transition_locked(
+            actor=actor,
+            application_id=application_id,
+            name="reject",
+            reason=reason,
+            now=clock.now(),
+            via_objection=False,
+            via_acceptance=True,
         )
     except _Refusal as refusal:
         raise refusal.error from None

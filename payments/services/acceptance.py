@@ -11,6 +11,8 @@ import math
 import random
 import secrets
 from collections.abc import Sequence
+from contextlib import ExitStack
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -20,15 +22,25 @@ from applications.models import Application
 from applications.roles import Role
 from applications.selectors import applications_visible_to, has_role_in
 from approvals import policy
-from audit.services import audit_record
+from approvals.models import Attachment
+from approvals.services.attachments import attachment_checked, attachment_store
+from approvals.services.transitions import application_rejected_after_acceptance
+from audit.services import audit_record, audit_refusal
 from common import clock
 from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refusal, Refused
 from payments.models import Acceptance, AcceptanceSample, SampledAcceptance
+from payments.policy import (
+    REJECTABLE_STATES,
+    VISIT_STATES,
+    AcceptanceState,
+    acceptance_state,
+)
 from payments.services.scope import program_and_area
 
 S = Application.Status
 MAX_NOTES = 2000
+MAX_PHOTOS = 10
 
 
 def _approved_locked(actor: Actor, application_id: int) -> Application:
@@ -62,15 +74,28 @@ def _result(result: str, notes: str) -> tuple[str, str]:
     return result, notes
 
 
-def acceptance_record(*, actor: Actor, application_id: int, result: str, notes: str) -> Acceptance:
-    """A township reviewer records the acceptance visit of an approved application.
+def acceptance_record(
+    *,
+    actor: Actor,
+    application_id: int,
+    result: str,
+    notes: str,
+    photos: Sequence[Any] = (),
+) -> Acceptance:
+    """A township reviewer records the acceptance visit of an approved application, with
+    the photos taken on it (attachments of kind ``acceptance_photo``).
 
     Guarantees: the reviewer holds the township role there and is not the application's
     cadre (who filed or submitted it: ``separation_of_duties``); a second visit only after a
-    failed one the county allowed to be rectified (``wrong_state`` otherwise); audited."""
+    failed one the county allowed to be rectified (``wrong_state`` otherwise); every photo
+    is checked before anything is written, and the visit and its photos are written in one
+    transaction (all or nothing); audited."""
     inspector = person(actor)
     result, notes = _result(result, notes)
-    with transaction.atomic():
+    if len(photos) > MAX_PHOTOS:
+        raise InvalidInput({"photos": [_("At most %(n)d photos per visit.") % {"n": MAX_PHOTOS}]})
+    checked = [attachment_checked(photo, field="photos") for photo in photos]
+    with ExitStack() as stack, transaction.atomic():
         app = _approved_locked(actor, application_id)
         if not has_role_in(actor, Role.TOWNSHIP_REVIEWER, app.area_code):
             raise Forbidden(_("Only a township reviewer records the acceptance visit."))
@@ -80,9 +105,7 @@ def acceptance_record(*, actor: Actor, application_id: int, result: str, notes: 
                 code=Code.SEPARATION_OF_DUTIES,
             )
         last = app.acceptances.order_by("-visit").first()
-        if last is not None and (
-            last.result == Acceptance.Result.PASSED or last.rectification_allowed_by_id is None
-        ):
+        if acceptance_state(last, None) not in VISIT_STATES:
             raise Refused(
                 _("The acceptance is recorded; another visit needs the county's leave."),
                 code=Code.WRONG_STATE,
@@ -94,13 +117,25 @@ def acceptance_record(*, actor: Actor, application_id: int, result: str, notes: 
             notes=notes,
             inspected_by=inspector,
         )
+        for photo in checked:
+            attachment_store(
+                actor=actor,
+                app=app,
+                kind=Attachment.Kind.ACCEPTANCE_PHOTO,
+                file=photo,
+                stack=stack,
+            )
         audit_record(
             actor=actor,
             action="acceptance.record",
             object_type="application",
             object_id=app.pk,
             area_code=app.area_code,
-            changes={"visit": [None, acceptance.visit], "result": [None, result]},
+            changes={
+                "visit": [None, acceptance.visit],
+                "result": [None, result],
+                "photos": [None, len(checked)],
+            },
             reason=notes,
         )
     return acceptance
@@ -118,7 +153,7 @@ def acceptance_rectification_allow(*, actor: Actor, application_id: int, reason:
         if not has_role_in(actor, Role.COUNTY_APPROVER, app.area_code):
             raise Forbidden(_("Only the county approver allows another acceptance visit."))
         last = app.acceptances.select_for_update().order_by("-visit").first()
-        if last is None or last.result != Acceptance.Result.FAILED:
+        if last is None or acceptance_state(last, None) != AcceptanceState.FAILED:
             raise Refused(_("Another visit is allowed after a failed one."), code=Code.WRONG_STATE)
         last.rectification_allowed_by = official
         last.save(update_fields=["rectification_allowed_by"])
@@ -132,6 +167,54 @@ def acceptance_rectification_allow(*, actor: Actor, application_id: int, reason:
             reason=reason,
         )
     return last
+
+
+def acceptance_reject(*, actor: Actor, application_id: int, reason: str) -> Application:
+    """The county rejects an approved application whose work failed acceptance: the last
+    township visit failed (and no other visit is allowed), or the county's own re-check
+    failed. The chain's ``reject`` step, with the reason (the budget it committed is
+    released); ``acceptance_only`` when the acceptance did not fail. A refusal changes
+    nothing and is on the record."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(
+            {"reason": [_("A reason is required to return or reject an application.")]},
+            code=Code.REASON_REQUIRED,
+        )
+    if len(reason) > MAX_NOTES:
+        raise InvalidInput({"reason": [_("A reason has at most 2000 characters.")]})
+    try:
+        with transaction.atomic():
+            return _reject_locked(actor, application_id, reason)
+    except (Refused, Forbidden) as error:
+        audit_refusal(
+            actor=actor,
+            action="application.reject",
+            object_type="application",
+            object_id=application_id,
+            from_state=S.APPROVED,
+            reason=error.message,
+        )
+        raise
+
+
+def _reject_locked(actor: Actor, application_id: int, reason: str) -> Application:
+    app = _approved_locked(actor, application_id)
+    if not has_role_in(actor, Role.COUNTY_APPROVER, app.area_code):
+        raise Forbidden(_("Only the county approver rejects after a failed acceptance."))
+    state = acceptance_state(
+        app.acceptances.order_by("-visit").first(),
+        SampledAcceptance.objects.filter(application=app).first(),
+    )
+    if state not in REJECTABLE_STATES:
+        raise Refused(
+            _(
+                "An approved application is rejected only after a failed acceptance visit of "
+                "its work."
+            ),
+            code=Code.ACCEPTANCE_ONLY,
+        )
+    return application_rejected_after_acceptance(actor=actor, application_id=app.pk, reason=reason)
 
 
 def sample_redraw(*, seed: str, population: Sequence[int], percent: int) -> list[int]:
@@ -250,22 +333,27 @@ def acceptance_refusals(apps: Sequence[Application]) -> dict[int, Refusal]:
     out: dict[int, Refusal] = {}
     for app in needing:
         visit = last.get(app.pk)
-        item = sampled.get(app.pk)
-        if visit is None:
+        state = acceptance_state(visit, sampled.get(app.pk))
+        if state == AcceptanceState.VISIT_DUE:
             out[app.pk] = Refusal(
                 Code.ACCEPTANCE_MISSING,
                 _("The township has not recorded the acceptance visit yet."),
             )
-        elif visit.result != Acceptance.Result.PASSED:
+        elif state == AcceptanceState.REVISIT_DUE:
+            out[app.pk] = Refusal(
+                Code.ACCEPTANCE_MISSING,
+                _("Rectification is allowed; the township has not visited again yet."),
+            )
+        elif state == AcceptanceState.FAILED and visit is not None:
             out[app.pk] = Refusal(
                 Code.ACCEPTANCE_FAILED,
                 _("The acceptance visit failed: %(notes)s") % {"notes": visit.notes},
             )
-        elif item is not None and item.result != Acceptance.Result.PASSED:
+        elif state == AcceptanceState.RECHECK_DUE:
             out[app.pk] = Refusal(
-                Code.ACCEPTANCE_FAILED if item.result else Code.ACCEPTANCE_RECHECK_MISSING,
-                _("The county's re-check failed.")
-                if item.result
-                else _("The county sampled it for a re-check, not recorded yet."),
+                Code.ACCEPTANCE_RECHECK_MISSING,
+                _("The county sampled it for a re-check, not recorded yet."),
             )
+        elif state == AcceptanceState.RECHECK_FAILED:
+            out[app.pk] = Refusal(Code.ACCEPTANCE_FAILED, _("The county's re-check failed."))
     return out

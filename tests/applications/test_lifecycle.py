@@ -44,6 +44,8 @@ LEGAL: dict[tuple[str, str], tuple[set[str], str]] = {
     ("reject", S.POSTED): (set(), S.REJECTED),
     ("reject", S.TOWNSHIP_REVIEW): ({Role.TOWNSHIP_REVIEWER}, S.REJECTED),
     ("reject", S.COUNTY_REVIEW): ({Role.COUNTY_APPROVER}, S.REJECTED),
+    # Only after a failed acceptance visit (``payments``): the role is all that is tested.
+    ("reject", S.APPROVED): ({Role.COUNTY_APPROVER}, S.REJECTED),
     ("withdraw", S.DRAFT): ({Role.VILLAGE_CADRE}, S.WITHDRAWN),
     ("withdraw", S.SUBMITTED): ({Role.VILLAGE_CADRE}, S.WITHDRAWN),
     ("withdraw", S.POSTED): ({Role.VILLAGE_CADRE}, S.WITHDRAWN),
@@ -106,6 +108,8 @@ def _take(world: World, step: str, app: Application, role: str) -> Application:
         reason="经核查，材料不全" if step in ("return", "reject") else "",
         # The posting window has passed: only the role decides whether it may close.
         now=after_posting(app) if app.posting_ends_at else timezone.now(),
+        # An approved application is rejected as the outcome of a failed acceptance.
+        via_acceptance=app.status == S.APPROVED,
     )
 
 

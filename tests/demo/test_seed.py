@@ -9,6 +9,7 @@ renames that program (inside its own transaction, rolled back at its end)."""
 from __future__ import annotations
 
 import io
+import math
 from datetime import timedelta
 
 import pytest
@@ -20,8 +21,10 @@ from applications.roles import REVEAL_PERMISSION, Role
 from applications.selectors import has_role_in
 from audit.models import AuditEntry
 from common import clock
-from demo.seed import COUNTY, DEMO_PASSWORD, TOWNSHIPS, demo_users
+from demo.seed import COUNTY, DEMO_PASSWORD, PEN_CODE, TOWNSHIPS, demo_users
 from demo.world import LOAN_CODE, SUBSIDY_CODE
+from payments.models import Acceptance, AcceptanceSample, PaymentLine, PaymentRound
+from payments.services.acceptance import sample_redraw
 from tests.factories import World
 from workflows.selectors import process_divergences
 
@@ -95,6 +98,33 @@ def test_seed_demo_holds_what_it_promises(seeded: str) -> None:
     assert by_head["王怀玉"].amount == 5000
     assert by_head["毛汉春"].status == Application.Status.APPROVED
     assert Program.objects.filter(code=LOAN_CODE, kind=Program.Kind.LOAN).exists()
+
+    # Money through the bank: every round reconciled, the two failures of the first named
+    # round (户名不符, 账户已销户) and the closed account paid in the next one.
+    rounds = list(PaymentRound.objects.order_by("pk"))
+    assert rounds and all(r.status == PaymentRound.Status.RECONCILED for r in rounds)
+    failures = set(
+        PaymentLine.objects.filter(status="failed").values_list("failure_reason", flat=True)
+    )
+    assert failures == {"户名不符", "账户已销户"}
+    paid_twice = PaymentLine.objects.filter(status="paid").values("application").distinct()
+    assert paid_twice.count() == PaymentLine.objects.filter(status="paid").count()
+
+    # The pen program pays after acceptance: one failed visit, one not visited, the county's
+    # sample (20%, drawn again from its seed) with one re-check; only accepted pens paid.
+    pen = Program.objects.get(code=PEN_CODE)
+    assert pen.versions.get().acceptance_required
+    visits = Acceptance.objects.filter(application__program=pen)
+    assert list(visits.values_list("result", flat=True)).count("failed") == 1
+    sample = AcceptanceSample.objects.get(program=pen)
+    chosen = sorted(sample.items.values_list("application_id", flat=True))
+    assert sample_redraw(seed=sample.seed, population=sample.population, percent=20) == chosen
+    assert len(chosen) == math.ceil(len(sample.population) * 0.2)
+    paid_pens = set(
+        Application.objects.filter(program=pen, status="disbursed").values_list("pk", flat=True)
+    )
+    passed = set(visits.filter(result="passed").values_list("application_id", flat=True))
+    assert paid_pens and paid_pens <= passed
 
     User = get_user_model()
     names = [row[0] for row in demo_users()]

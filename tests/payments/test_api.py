@@ -4,6 +4,7 @@ upload the return file, and the refusals with their codes."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,9 +12,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from applications.models import Application
+from applications.services import household_update
 from audit.models import AuditEntry
+from common import clock
 from payments.models import PaymentRound
-from tests.factories import COUNTY, World
+from tests.factories import COUNTY, World, bank_card_number
 from tests.payments.test_services import all_paid, payable, return_file
 
 Login = Callable[..., APIClient]
@@ -123,3 +126,15 @@ def test_the_budget_shows_committed_in_rounds_paid_and_failed(world: World, api:
     assert body["in_rounds"] == "0.00"
     assert body["committed"] == f"{world.program.committed:.2f}"
     assert api("finance_b").get(f"{ROUNDS}budget/?program={world.program.pk}").status_code == 404
+    # Its card fixed, the failed application is paid in a later round: no longer "failed".
+    failed_app = failed_line.application
+    household_update(
+        actor=world.user("cadre_v1"),
+        household_id=failed_app.household_id,
+        bank_card=bank_card_number(),
+    )
+    with clock.frozen_at(clock.now() + timedelta(days=31)):  # past the card-change hold
+        world.pay([failed_app])
+    again = api("finance_a").get(f"{ROUNDS}budget/?program={world.program.pk}").json()
+    assert again["failed"] == "0.00"
+    assert again["paid"] == f"{paid_line.amount + failed_line.amount:.2f}"

@@ -205,7 +205,7 @@ def test_diagram_done_nodes_follow_the_history_of_a_returned_then_resubmitted_ap
         "county_review",
         "after_county",
     }
-    assert in_state(svg, "todo") == {"disburse", "paid", "rejected"}
+    assert in_state(svg, "todo") == {"disburse", "after_payment", "paid", "rejected"}
 
 
 def test_diagram_shows_no_personal_data(world: World) -> None:

@@ -1,0 +1,1 @@
+"""The payment pages: rounds (``rounds``) and acceptance before payment (``acceptance``)."""
