@@ -69,6 +69,9 @@ class ProgramVersionSerializer(serializers.ModelSerializer[ProgramVersion]):
             "loan_max_amount",
             "loan_max_months",
             "card_change_hold_days",
+            "acceptance_required",
+            "acceptance_sample_percent",
+            "announcement_days",
             "items",
         ]
 

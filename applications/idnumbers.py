@@ -87,6 +87,17 @@ def mask_bank_card(card: str) -> str:
     return f"{card[:4]} **** **** {card[-4:]}" if card else ""
 
 
+def mask_name(name: str) -> str:
+    """A person's name as a public announcement shows it: the first character and, for
+    three characters or more, the last; the others starred (王*, 王*玉, 阿**·*提)."""
+    name = (name or "").strip()
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "".join("·" if c == "·" else "*" for c in name[1:-1]) + name[-1]
+
+
 def mask_phone(phone: str) -> str:
     return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 7 else "****"
 

@@ -246,6 +246,13 @@ class ProgramVersion(models.Model):
         default=20,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
+    # After payment (事后公告): the paid lines of a reconciled round stay on the village
+    # notice boards this many days.
+    announcement_days = models.PositiveSmallIntegerField(
+        _("announcement after payment (days)"),
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+    )
 
     class Meta:
         verbose_name = _("program parameters")

@@ -474,6 +474,7 @@ def program_create(
     card_change_hold_days: int = 30,
     acceptance_required: bool = False,
     acceptance_sample_percent: int = 20,
+    announcement_days: int = 10,
 ) -> Program:
     """Create a program with its first parameter version and items."""
     county = Area.objects.filter(code=county_code, level=Area.Level.COUNTY).first()
@@ -509,6 +510,7 @@ def program_create(
             card_change_hold_days=card_change_hold_days,
             acceptance_required=acceptance_required,
             acceptance_sample_percent=acceptance_sample_percent,
+            announcement_days=announcement_days,
         )
     return program
 
@@ -527,6 +529,7 @@ def program_version_add(
     card_change_hold_days: int = 30,
     acceptance_required: bool = False,
     acceptance_sample_percent: int = 20,
+    announcement_days: int = 10,
 ) -> ProgramVersion:
     """New effective-dated parameters. Past versions stay as they were: applications
     decided under them keep pointing at them."""
@@ -551,6 +554,7 @@ def program_version_add(
             card_change_hold_days=card_change_hold_days,
             acceptance_required=acceptance_required,
             acceptance_sample_percent=acceptance_sample_percent,
+            announcement_days=announcement_days,
         )
         try:
             version.full_clean()
@@ -582,6 +586,7 @@ def program_version_add(
                     "loan_max_amount": loan_max_amount,
                     "loan_max_months": loan_max_months,
                     "card_change_hold_days": card_change_hold_days,
+                    "announcement_days": announcement_days,
                     **(
                         {
                             "acceptance_required": acceptance_required,

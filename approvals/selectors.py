@@ -4,7 +4,7 @@ what a notice may show)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -301,16 +301,19 @@ class Notice:
     posting_ends_at: datetime | None
 
 
-def notice_villages(*, query: str = "", limit: int = 500) -> list[tuple[Area, int]]:
+def notice_villages(
+    *, query: str = "", limit: int = 500, also: Collection[str] = ()
+) -> list[tuple[Area, int]]:
     """Villages for the notice board's index, each with the number of its applications in
-    posting now. Without a query, only the villages with something posted."""
+    posting now. Without a query, only the villages with something posted, or in ``also``
+    (villages with something else on their board)."""
     villages = Area.objects.filter(level=Area.Level.VILLAGE).select_related("parent")
     posted = Application.objects.filter(status=Application.Status.POSTED)
     if query:
         villages = villages.filter(Q(name__contains=query) | Q(code__startswith=query))
     else:
         codes = posted.order_by().values_list("area_code", flat=True).distinct()
-        villages = villages.filter(code__in=codes)
+        villages = villages.filter(Q(code__in=codes) | Q(code__in=list(also)))
     found = list(villages.order_by("code")[:limit])
     counts = dict(
         posted.filter(area_code__in=[v.code for v in found])

@@ -134,6 +134,9 @@ class DocumentIssueSerializer(serializers.Serializer[Any]):
     application = serializers.IntegerField(min_value=1, required=False)
     household = serializers.IntegerField(min_value=1, required=False)
     village = serializers.RegexField(r"^\d{12}$", required=False)
+    round = serializers.IntegerField(
+        min_value=1, required=False, help_text="The payment round of a payment list."
+    )
 
 
 class VerifySerializer(serializers.Serializer[Any]):
@@ -188,6 +191,7 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             application_id=values.get("application"),
             household_id=values.get("household"),
             village_code=values.get("village", ""),
+            round_id=values.get("round"),
         )
         return Response(DocumentSerializer(document).data, status=201)
 

@@ -18,6 +18,7 @@ class StoredDocument(models.Model):
         DECISION_LETTER = "decision_letter", _("decision letter")
         NOTICE = "notice", _("public notice")
         BENEFITS_CARD = "benefits_card", _("benefits card")
+        PAYMENT_LIST = "payment_list", _("payment list")
 
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     # What the document is about, as a stable key ("application:12", "decision:34",

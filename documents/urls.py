@@ -6,6 +6,11 @@ app_name = "documents"
 
 urlpatterns = [
     path("<int:pk>/download/", views.document_download, name="download"),
+    path(
+        "payment-rounds/<int:round_id>/list/",
+        views.payment_list_download,
+        name="payment_list",
+    ),
     path("verify/", views.document_verify_page, name="verify"),
     path("verify/<str:code>/", views.document_verify_page, name="verify_code"),
     path("batches/", views.batches_page, name="batches"),

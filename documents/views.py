@@ -3,11 +3,13 @@ in ``documents.selectors``."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from applications.models import Application, Area
 from applications.selectors import application_get, areas_visible_to
@@ -18,6 +20,7 @@ from common.errors import NotFound, ServiceError
 from documents.models import DocumentBatch, StoredDocument
 from documents.selectors import document_batches_visible_to, document_get, document_verify
 from documents.services.batches import DOCUMENT_BATCH_MAX_ATTEMPTS, document_batch_request
+from documents.services.issuing import payment_list_issue
 
 MAX_UPLOAD = 20 * 1024 * 1024
 
@@ -29,6 +32,26 @@ def document_download(request: HttpRequest, pk: int) -> FileResponse:
         document = document_get(request.user, pk)
     except StoredDocument.DoesNotExist:
         raise Http404 from None
+    return _pdf_response(document)
+
+
+@login_required
+@require_POST
+def payment_list_download(request: HttpRequest, round_id: int) -> HttpResponseBase:
+    """The payment list (发放清册) of a round, for signing: issued on the first request (a
+    stored document with its verification code), served as it was since, until the bank's
+    answers change the list."""
+    try:
+        document = payment_list_issue(actor=request.user, round_id=round_id)
+    except NotFound:
+        raise Http404 from None
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect("payments:round", pk=round_id)
+    return _pdf_response(document)
+
+
+def _pdf_response(document: StoredDocument) -> FileResponse:
     response = FileResponse(
         document.file.open("rb"),
         content_type="application/pdf",

@@ -52,6 +52,9 @@ class PaymentRound(models.Model):
     approved_at = models.DateTimeField(null=True, editable=False)
     sent_at = models.DateTimeField(null=True, editable=False)
     reconciled_at = models.DateTimeField(null=True, editable=False)
+    # After payment (事后公告): its paid lines are on the village notice boards until then
+    # (set when it is reconciled, from the program's ``announcement_days``).
+    announced_until = models.DateTimeField(null=True, editable=False)
 
     class Meta:
         verbose_name = _("payment round")

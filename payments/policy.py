@@ -20,6 +20,8 @@ CANCELLABLE = (RS.DRAFT, RS.APPROVED)
 # A bank file is made from the frozen list; the first export marks the round sent.
 EXPORTABLE = (RS.APPROVED, RS.SENT, RS.RECONCILED)
 IMPORTABLE = (RS.SENT,)
+# The payment list (发放清册) is printed from the frozen list of an approved round.
+PRINTABLE = (RS.APPROVED, RS.SENT, RS.RECONCILED)
 
 
 def is_round_approver(user: Actor, area_code: str) -> bool:
@@ -40,6 +42,7 @@ def round_actions(user: Actor, round_: PaymentRound) -> dict[str, bool]:
         "first_download": finance and round_.status == RS.APPROVED,
         "download": finance and round_.status in EXPORTABLE and round_.status != RS.APPROVED,
         "upload": finance and round_.status in IMPORTABLE,
+        "print_list": approver and round_.status in PRINTABLE,
     }
 
 

@@ -4,10 +4,12 @@ its area (the county's finance officers, approvers and inspectors)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
+from applications.idnumbers import mask_name
 from applications.models import Application, Program
 from applications.selectors import applications_visible_to, area_scoped
 from common.actors import Actor
@@ -184,4 +186,63 @@ def sample_items_of(sample: AcceptanceSample) -> list[SampledAcceptance]:
         sample.items.select_related("application__household", "checked_by").order_by(
             "application_id"
         )
+    )
+
+
+# --- the announcement after payment (事后公告) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A paid line as the village notice board shows it: the payee's name masked, the
+    program, the amount and when the bank paid it; never a card or an ID number."""
+
+    name: str
+    program_name: str
+    amount: Decimal
+    paid_at: datetime | None
+    until: datetime
+
+
+def _announced(now: datetime) -> QuerySet[PaymentLine]:
+    return PaymentLine.objects.filter(
+        status=PaymentLine.Status.PAID, round__announced_until__gt=now
+    )
+
+
+def payment_announcements(village_code: str, *, now: datetime) -> list[Announcement]:
+    """The paid lines of the village's households in rounds announced now, newest first."""
+    lines = (
+        _announced(now)
+        .filter(household__area_code=village_code)
+        .select_related("round__program")
+        .only(
+            "payee_name",
+            "paid_amount",
+            "answered_at",
+            "round__announced_until",
+            "round__program__name",
+        )
+        .order_by("-answered_at", "reference")
+    )
+    return [
+        Announcement(
+            name=mask_name(line.payee_name),
+            program_name=line.round.program.name,
+            amount=line.paid_amount or Decimal("0"),
+            paid_at=line.answered_at,
+            until=line.round.announced_until or now,
+        )
+        for line in lines
+    ]
+
+
+def announcing_villages(*, now: datetime) -> dict[str, int]:
+    """The villages with paid lines announced now, and how many each."""
+    return dict(
+        _announced(now)
+        .order_by()
+        .values_list("household__area_code")
+        .annotate(n=Count("id"))
+        .values_list("household__area_code", "n")
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -258,7 +258,9 @@ def upload_signed_agreement(*, actor: Any, application_id: int) -> Attachment:
     )
 
 
-def return_file(round_: PaymentRound, answers: dict[str, tuple[str, str, Decimal | None]]) -> bytes:
+def return_file(
+    round_: PaymentRound, answers: Mapping[str, tuple[str, str, Decimal | None]]
+) -> bytes:
     """A return file for the round's lines named in ``answers`` (reference → result code,
     text, amount paid or None for the amount sent), in the bank's usual GB18030."""
     lines = [line for line in round_.lines.order_by("reference") if line.reference in answers]

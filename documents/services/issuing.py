@@ -28,12 +28,15 @@ from approvals.models import Decision
 from audit.services import audit_record
 from common import clock
 from common.actors import Actor, person_or_none
-from common.errors import Code, InvalidInput, NotFound, Refused
+from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
 from common.files import stored_file
 from documents import rendering
 from documents.amounts import amount_in_figures, amount_in_words
 from documents.models import StoredDocument
 from documents.services.verification import verification_code_new, verification_url
+from payments.models import PaymentLine, PaymentRound
+from payments.policy import PRINTABLE, is_round_approver
+from payments.selectors import payment_round_get
 
 Kind = StoredDocument.Kind
 S = Application.Status
@@ -376,6 +379,82 @@ def benefits_card_issue(*, actor: Actor, household_id: int) -> StoredDocument:
     )
 
 
+def payment_list_issue(*, actor: Actor, round_id: int) -> StoredDocument:
+    """The payment list (发放清册) of an approved round, for signing: each line's village,
+    payee, masked card, amount and, once the bank answered, its result; the totals, the
+    list's SHA-256 and who drew it up and approved it. Issued by a finance officer or the
+    county approver; a new list when the bank's answers change it."""
+    round_ = payment_round_get(actor, round_id)
+    if round_ is None:
+        raise NotFound(_("No such payment round in your area."))
+    if not is_round_approver(actor, round_.area_code):
+        raise Forbidden(_("Only a finance officer or the county approver prints a payment list."))
+    if round_.status not in PRINTABLE:
+        raise Refused(
+            _("A payment list is printed once the round is approved; this one is %(s)s.")
+            % {"s": round_.get_status_display()},
+            code=Code.WRONG_STATE,
+        )
+    lines = [
+        line
+        for line in round_.lines.select_related("household").order_by("reference")
+        if line.status != PaymentLine.Status.WITHDRAWN
+    ]
+    villages = dict(
+        Area.objects.filter(code__in={line.household.area_code for line in lines}).values_list(
+            "code", "name"
+        )
+    )
+    answered = round_.status in (PaymentRound.Status.SENT, PaymentRound.Status.RECONCILED)
+    rows = [
+        {
+            "number": index,
+            "reference": line.reference,
+            "village": villages.get(line.household.area_code, line.household.area_code),
+            "payee": line.payee_name,
+            "card": line.card_masked,
+            "amount": amount_in_figures(line.amount),
+            "result": (
+                ""
+                if not answered or line.status == PaymentLine.Status.SENT
+                else "已拨付"
+                if line.status == PaymentLine.Status.PAID
+                else f"失败：{line.failure_reason}"
+                if line.status == PaymentLine.Status.FAILED
+                else f"金额不符：实付{amount_in_figures(line.paid_amount or Decimal('0'))}"
+            ),
+            "bank_txn": line.bank_txn_id,
+        }
+        for index, line in enumerate(lines, start=1)
+    ]
+    paid = [line for line in lines if line.status == PaymentLine.Status.PAID]
+    total = sum((line.amount for line in lines), Decimal("0"))
+    places = _area_chain(round_.area_code)
+    return _issue(
+        actor=actor,
+        kind=Kind.PAYMENT_LIST,
+        subject_key=f"round:{round_.pk}:"
+        + _digest(f"{line.reference}:{line.status}:{line.bank_txn_id}" for line in lines),
+        title=f"{round_.program.name}资金发放清册",
+        area_code=round_.area_code,
+        template="documents/payment_list.html",
+        context={
+            "round": round_,
+            "area_name": places["township"]
+            if round_.area_code.endswith("000") and not round_.area_code.endswith("000000")
+            else places["county"],
+            "rows": rows,
+            "answered": answered,
+            "count": len(lines),
+            "total_figures": amount_in_figures(total),
+            "total_words": amount_in_words(total),
+            "paid_count": len(paid),
+            "paid_total": amount_in_figures(sum((p.amount for p in paid), Decimal("0"))),
+            "approved_on": chinese_date(round_.approved_at),
+        },
+    )
+
+
 def document_issue(
     *,
     actor: Actor,
@@ -383,10 +462,12 @@ def document_issue(
     application_id: int | None = None,
     household_id: int | None = None,
     village_code: str = "",
+    round_id: int | None = None,
 ) -> StoredDocument:
     """Issue a document of ``kind`` about what it needs: an application (agreement, decision
-    letter), a household (benefits card) or a village (notice). The same guarantees as the
-    service of each kind; a missing subject is ``InvalidInput``."""
+    letter), a household (benefits card), a village (notice) or a payment round (payment
+    list). The same guarantees as the service of each kind; a missing subject is
+    ``InvalidInput``."""
     if kind in (Kind.AGREEMENT, Kind.DECISION_LETTER):
         if not application_id:
             raise InvalidInput({"application": [_("Choose the application.")]})
@@ -401,4 +482,8 @@ def document_issue(
         if not village_code:
             raise InvalidInput({"village": [_("Choose the village.")]})
         return notice_issue(actor=actor, village_code=village_code)
+    if kind == Kind.PAYMENT_LIST:
+        if not round_id:
+            raise InvalidInput({"round": [_("Choose the payment round.")]})
+        return payment_list_issue(actor=actor, round_id=round_id)
     raise InvalidInput({"kind": [_("Choose the kind of document.")]})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from applications import idnumbers
+from applications.services import program_version_current
 from approvals.services.transitions import application_paid_by_bank
 from audit.services import audit_record
 from common import clock
@@ -294,7 +296,9 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
         if not round_.lines.filter(status=PaymentLine.Status.SENT).exists():
             round_.status = PaymentRound.Status.RECONCILED
             round_.reconciled_at = now
-            round_.save(update_fields=["status", "reconciled_at"])
+            days = program_version_current(round_.program).announcement_days
+            round_.announced_until = now + timedelta(days=days)
+            round_.save(update_fields=["status", "reconciled_at", "announced_until"])
         audit_record(
             actor=actor,
             action="payment_round.return_import",
@@ -309,6 +313,11 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
                 "paid": [None, paid],
                 "failed": [None, failed],
                 "discrepancies": [None, discrepancies],
+                **(
+                    {"announced_until": [None, round_.announced_until]}
+                    if round_.announced_until
+                    else {}
+                ),
             },
         )
     return ReturnOutcome(

@@ -1,5 +1,6 @@
 """The public notice board (张榜公示), no sign-in: what each village has posted now, and a
-form to raise an objection (异议), anonymously if one wishes.
+form to raise an objection (异议), anonymously if one wishes; and after payment (事后公告),
+what the bank paid to whom, the names masked, for the program's announcement days.
 
 A notice shows the head of household's name, the program, the items, the amount and the
 posting window; never an ID number, a phone number or a bank card, not even masked (the
@@ -29,6 +30,7 @@ from approvals.selectors import (
 from approvals.services.objections import objection_raise
 from common import clock
 from common.errors import ServiceError
+from payments.selectors import announcing_villages, payment_announcements
 from workflows.forms import ObjectionForm
 
 RATE_WINDOW = 3600  # seconds
@@ -71,10 +73,15 @@ def _give_back_slot(request: HttpRequest) -> None:
 @require_GET
 def notice_index(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:50]
+    announced = announcing_villages(now=clock.now())
+    villages = notice_villages(query=query, also=announced.keys())
     return render(
         request,
         "workflows/public/index.html",
-        {"villages": notice_villages(query=query), "q": query},
+        {
+            "villages": [(v, posted, announced.get(v.code, 0)) for v, posted in villages],
+            "q": query,
+        },
     )
 
 
@@ -111,7 +118,13 @@ def _render_notice(
     return render(
         request,
         "workflows/public/notice.html",
-        {"village": village, "rows": rows, "error": error, "failed_for": failed_for},
+        {
+            "village": village,
+            "rows": rows,
+            "error": error,
+            "failed_for": failed_for,
+            "payments": payment_announcements(village.code, now=now),
+        },
         status=status,
     )
 

@@ -201,10 +201,10 @@ def test_notice_index_lists_villages_with_postings(world: World, posted: Applica
     response = Client().get(reverse("workflows:notice_index"))
 
     assert response.status_code == 200
-    assert [(v.code, n) for v, n in response.context["villages"]] == [(VILLAGE_1, 1)]
+    assert [(v.code, n, paid) for v, n, paid in response.context["villages"]] == [(VILLAGE_1, 1, 0)]
     assert notice_url() in text_of(response)
     found = Client().get(reverse("workflows:notice_index"), {"q": "泉湖"}).context["villages"]
-    assert [v.code for v, _n in found] == [VILLAGE_2]
+    assert [v.code for v, _n, _paid in found] == [VILLAGE_2]
 
 
 def test_sign_in_page_links_to_notice_board(world: World) -> None:
