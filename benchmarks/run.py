@@ -446,7 +446,9 @@ class Ids:
         return value
 
 
-def bulk_applications(world: World, count: int) -> None:
+def bulk_applications(
+    world: World, count: int, weights: Sequence[tuple[str, int]] = STATUS_WEIGHTS
+) -> None:
     """``count`` more households, each with one application at a random point of the chain,
     with their items, decisions, objections and complete audit history, by ``COPY`` in
     chunks of ``CHUNK``, each chunk one transaction that moves the chain head on."""
@@ -466,6 +468,7 @@ def bulk_applications(world: World, count: int) -> None:
         with transaction.atomic():
             head = ChainHead.objects.select_for_update().get(chain=COUNTY[:6])
             chunk = BulkChunk(world, Ledger(head.chain, head.seq, head.hash), Ids.load())
+            chunk.weights = weights
             t0 = time.perf_counter()
             for _ in range(n):
                 chunk.add()
@@ -546,6 +549,7 @@ class BulkChunk:
         self.task_links: list[dict[str, Any]] = []
         self.content_types = content_type_ids()
         self.approved = Decimal("0.00")
+        self.weights: Sequence[tuple[str, int]] = STATUS_WEIGHTS
 
     def committed(self) -> Decimal:
         """The amounts of this chunk's applications that went through ``county_approve``."""
@@ -637,7 +641,8 @@ class BulkChunk:
         S = Application.Status
         app_id = self.ids.take("application")
         chosen = [(world.items[c], q) for c, q in world.quantities()]
-        status = self.rng.choices([s for s, _ in STATUS_WEIGHTS], [w for _, w in STATUS_WEIGHTS])[0]
+        weights = self.weights
+        status = self.rng.choices([s for s, _ in weights], [w for _, w in weights])[0]
         common = {"object_type": "application", "object_id": str(app_id), "area_code": village}
         with self.moment():
             lines = [
@@ -1182,6 +1187,170 @@ def signed_agreements_upload(cadre: Any, app_ids: Sequence[int]) -> None:
         )
 
 
+# --- payment rounds (issue 11) ----------------------------------------------------------------
+
+PAY_SIZES = (1_000, 10_000)
+PAY_FAILED, PAY_DISCREPANT = 0.02, 0.001  # of the lines, in the bank's return file
+
+
+@dataclass
+class PaymentResult:
+    lines: int
+    seconds: dict[str, float]
+    peak_rss_mb: float
+    failed: int
+    discrepancies: int
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+def _load_approved(world: World, count: int) -> None:
+    """``count`` approved applications with their history and their signed agreements, in
+    a child process (its memory is not the round's)."""
+    from django.db import connections
+
+    connections.close_all()
+    bulk_applications(world, count, weights=[("approved", 1)])
+    from applications.models import Application
+    from approvals.models import Attachment
+
+    signed = Attachment.objects.filter(kind=Attachment.Kind.SIGNED_AGREEMENT).values(
+        "application_id"
+    )
+    waiting = Application.objects.filter(status="approved").exclude(pk__in=signed)
+    Attachment.objects.bulk_create(
+        [
+            Attachment(
+                application_id=pk,
+                kind=Attachment.Kind.SIGNED_AGREEMENT,
+                file=f"attachments/{pk}/bench.pdf",
+                original_name="scan.pdf",
+                content_type="application/pdf",
+                size=15,
+                sha256="0" * 64,
+                uploaded_by=world.users["cadre"],
+            )
+            for pk in waiting.values_list("pk", flat=True)
+        ],
+        batch_size=5000,
+    )
+    connections.close_all()
+
+
+def _bank_answers(round_: Any) -> bytes:
+    """The bank's return file for a round: every line paid but 2% failed (the bank's
+    reasons) and 0.1% paid a different amount, in GB18030 as banks write it."""
+    from applications import idnumbers
+
+    rng = random.Random(SEED)
+    lines = list(round_.lines.order_by("reference"))
+    failing = set(rng.sample(range(len(lines)), round(len(lines) * PAY_FAILED)))
+    short = set(
+        rng.sample(
+            [i for i in range(len(lines)) if i not in failing],
+            max(1, round(len(lines) * PAY_DISCREPANT)),
+        )
+    )
+    reasons = [
+        ("3001", "账户已销户"),
+        ("3002", "户名不符"),
+        ("3003", "账户冻结"),
+        ("3004", "卡号不存在"),
+    ]
+    rows, total = [], Decimal("0.00")
+    for n, line in enumerate(lines):
+        amount = line.amount - Decimal("100.00") if n in short else line.amount
+        code, text = rng.choice(reasons) if n in failing else ("0000", "交易成功")
+        card = idnumbers.decrypt(line.card_cipher)
+        txn = f"95588{n:010d}" if code == "0000" else ""
+        rows.append(f"D|{line.reference}|{line.payee_name}|{card}|{amount:.2f}|{code}|{text}|{txn}")
+        total += amount
+    header = f"H|{round_.reference}|{date.today():%Y%m%d}|{len(rows)}|{total:.2f}"
+    return ("\r\n".join([header, *rows]) + "\r\n").encode("gb18030")
+
+
+def payments_run(world: World) -> list[PaymentResult]:
+    """A county round of 1,000 then of 10,000 approved applications, each step timed as
+    the finance office takes it: drawing it up, approving it (a second person), exporting
+    the bank file (txt), importing the bank's return file (2% failed, 0.1% paid a different
+    amount). The peak resident memory of this process is read after each round; the
+    applications are loaded in a child process, so it is the round's."""
+    import multiprocessing
+    import resource
+
+    from payments.services.bank_files import bank_file_export, bank_return_import
+    from payments.services.rounds import payment_round_approve, payment_round_create
+
+    results = []
+    for size in PAY_SIZES:
+        say(f"[payments] loading {size:,} approved applications with their agreements")
+        child = multiprocessing.get_context("fork").Process(
+            target=_load_approved, args=(world, size)
+        )
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise SystemExit(f"bench: loading failed ({child.exitcode})")
+        finance, approver = world.users["finance"], world.users["approver"]
+        seconds: dict[str, float] = {}
+        say(f"[payments] a round of {size:,} lines")
+        t = time.perf_counter()
+        round_ = payment_round_create(actor=finance, program_id=world.program_id, area_code=COUNTY)
+        seconds["draw up"] = time.perf_counter() - t
+        assert round_.count == size, (round_.count, size)
+        t = time.perf_counter()
+        payment_round_approve(actor=approver, round_id=round_.pk)
+        seconds["approve"] = time.perf_counter() - t
+        t = time.perf_counter()
+        bank_file_export(actor=finance, round_id=round_.pk, fmt="txt")
+        seconds["export (txt)"] = time.perf_counter() - t
+        round_.refresh_from_db()
+        answers = _bank_answers(round_)
+        t = time.perf_counter()
+        outcome = bank_return_import(actor=finance, round_id=round_.pk, data=answers)
+        seconds["import the return file"] = time.perf_counter() - t
+        round_.refresh_from_db()
+        assert round_.status == "reconciled", round_.status
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        results.append(PaymentResult(size, seconds, peak, outcome.failed, outcome.discrepancies))
+    from audit.verify import ledger_verify, replays
+
+    say("[payments] verify_audit over the rounds")
+    report = ledger_verify(replayers=replays())
+    assert report.ok, report
+    return results
+
+
+def payments_table(results: list[PaymentResult]) -> list[list[str]]:
+    head = ["measure", *(f"{r.lines:,} lines" for r in results), "aim"]
+    rows = [head]
+    for step in results[0].seconds:
+        rows.append([f"{step}, s", *(f"{r.seconds[step]:.2f}" for r in results), ""])
+    rows.append(["whole round, s", *(f"{r.total:.2f}" for r in results), "≤ 10 s at 10,000"])
+    rows.append(["lines/s, whole round", *(f"{r.lines / r.total:,.0f}" for r in results), ""])
+    rows.append(
+        [
+            "failed / amount differs (of the return file)",
+            *(f"{r.failed} / {r.discrepancies}" for r in results),
+            "",
+        ]
+    )
+    rows.append(
+        [
+            "peak resident memory of the process, MB",
+            *(f"{r.peak_rss_mb:.0f}" for r in results),
+            "≤ 300",
+        ]
+    )
+    if len(results) > 1:
+        first, last = results[0], results[-1]
+        ratio = (last.total / first.total) / (last.lines / first.lines)
+        rows.append(["growth: time ratio ÷ size ratio (1 = linear)", "", f"{ratio:.2f}", "≈ 1"])
+    return rows
+
+
 _STARTED = time.perf_counter()
 
 
@@ -1280,8 +1449,18 @@ def main() -> None:
         documents_run(world)
         print(f"total {time.perf_counter() - started:.0f} s")
         return
+    if sys.argv[1:] == ["payments"]:
+        rows = payments_table(payments_run(world))
+        print()
+        print(render_text(rows))
+        print()
+        print(render_markdown(rows))
+        print(f"total {time.perf_counter() - started:.0f} s")
+        return
     if sys.argv[1:]:
-        raise SystemExit(f"usage: python -m benchmarks.run [documents] (not {sys.argv[1:]})")
+        raise SystemExit(
+            f"usage: python -m benchmarks.run [documents|payments] (not {sys.argv[1:]})"
+        )
 
     scales = []
     for label, target in (("10k", SMALL), ("100k", LARGE)):

@@ -11,4 +11,4 @@ class WorkflowsConfig(AppConfig):
         from workflows import checks, sync  # noqa: F401  (checks registers itself)
 
         hooks.on_created(sync.process_start)
-        hooks.on_transition(sync.process_follow)
+        hooks.on_transition(sync.process_follow, bulk=sync.processes_follow)

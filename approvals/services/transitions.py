@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -29,7 +30,7 @@ from approvals.selectors import (
     recused_from,
 )
 from approvals.services.access import MAX_REASON, _lock_for, access_refused
-from audit.services import audit_record, audit_refusal
+from audit.services import audit_record, audit_records, audit_refusal
 from common import clock
 from common.actors import Actor, person_or_none
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused, ServiceError
@@ -247,6 +248,94 @@ def application_paid_by_bank(
         )
     except _Refusal as refusal:
         raise refusal.error from None
+
+
+def applications_paid_by_bank(
+    *, actor: Actor, payments: Sequence[tuple[int, dict[str, Any]]]
+) -> None:
+    """``application_paid_by_bank`` for many applications at once (the paid lines of one
+    return file), inside the caller's transaction, in a few queries whatever their number:
+    the rows locked together, each moved by its state machine, then saved, decided, recorded
+    (``audit_records``) and followed by the process (``hooks.notify_transitions``)
+    together. ``payments``: (application id, the changes its audit entry records). The same
+    refusals as one by one, for the first application that cannot be paid; a step with an
+    effect, or applications of several chains or states, are paid one by one."""
+    if not payments:
+        return
+    changes = dict(payments)
+    apps = list(
+        Application.objects.select_for_update(of=("self",))
+        .select_related("program")
+        .filter(pk__in=list(changes))
+        .order_by("pk")
+    )
+    if len(apps) != len(changes):
+        raise NotFound(_("No such application in your area."))
+    chain = chain_of(apps[0])
+    step = next((s for s in chain.steps if s.pays), None)
+    from_state = apps[0].status
+    if (
+        step is None
+        or step.effect is not None
+        or any(chain_of(a) is not chain or a.status != from_state for a in apps)
+    ):
+        for app in apps:
+            application_paid_by_bank(actor=actor, application_id=app.pk, changes=changes[app.pk])
+        return
+    allowed: dict[str, bool] = {}
+    for app in apps:
+        lifecycle = lifecycle_of(app, actor)
+        if not lifecycle.leaves_current_state(step.name):
+            raise Refused(
+                _("This step is not possible now: the application is %(status)s.")
+                % {"status": app.get_status_display()},
+                code=Code.WRONG_STATE,
+            )
+        if app.area_code not in allowed:
+            allowed[app.area_code] = lifecycle.method(step.name).has_perm(actor)
+        if not allowed[app.area_code]:
+            raise Forbidden(_("Your role may not take this step here."), code=Code.ROLE)
+        lifecycle.method(step.name)()
+    fields = ["status", "status_changed_at", *([step.records_actor] if step.records_actor else [])]
+    Application.objects.bulk_update(apps, fields, batch_size=1000)
+    moved: dict[int, Decimal] = {}
+    for app in apps:
+        if (from_state in chain.committed) != (app.status in chain.committed):
+            change = app.amount if app.status in chain.committed else -app.amount
+            moved[app.program_id] = moved.get(app.program_id, Decimal("0")) + change
+    for program_id, change in moved.items():
+        Program.objects.filter(pk=program_id).update(committed=F("committed") + change)
+    decider = person_or_none(actor)
+    Decision.objects.bulk_create(
+        [
+            Decision(
+                application=app,
+                transition=step.name,
+                from_status=from_state,
+                to_status=app.status,
+                actor=decider,
+                reason="",
+            )
+            for app in apps
+        ],
+        batch_size=1000,
+    )
+    audit_records(
+        actor=actor,
+        entries=[
+            {
+                "action": f"application.{step.name}",
+                "object_type": "application",
+                "object_id": app.pk,
+                "area_code": app.area_code,
+                "from_state": from_state,
+                "to_state": app.status,
+                "changes": changes[app.pk],
+            }
+            for app in apps
+        ],
+    )
+    hooks.notify_transitions(apps, step.name, from_state, actor)
 
 
 def application_rejected_after_acceptance(

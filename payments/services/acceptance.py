@@ -29,7 +29,7 @@ from audit.services import audit_record, audit_refusal
 from common import clock
 from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refusal, Refused
-from payments.models import Acceptance, AcceptanceSample, SampledAcceptance
+from payments.models import Acceptance, AcceptanceSample, PaymentLine, SampledAcceptance
 from payments.policy import (
     REJECTABLE_STATES,
     VISIT_STATES,
@@ -206,6 +206,14 @@ def _reject_locked(actor: Actor, application_id: int, reason: str) -> Applicatio
         app.acceptances.order_by("-visit").first(),
         SampledAcceptance.objects.filter(application=app).first(),
     )
+    if PaymentLine.objects.filter(application=app, status__in=PaymentLine.HOLDING).exists():
+        raise Refused(
+            _(
+                "It is in an open payment round: cancel the round, or wait for the bank's "
+                "answer, before rejecting it."
+            ),
+            code=Code.IN_OPEN_ROUND,
+        )
     if state not in REJECTABLE_STATES:
         raise Refused(
             _(
@@ -226,9 +234,9 @@ def sample_redraw(*, seed: str, population: Sequence[int], percent: int) -> list
 
 def acceptance_sample_draw(*, actor: Actor, program_id: int, area_code: str) -> AcceptanceSample:
     """The county draws its re-check sample among the accepted applications of a program in
-    the area that no sample has taken yet: the program's percent of them, rounded up, by a
-    fresh random seed. The seed, the population and the drawn applications are on the
-    record."""
+    the area that no sample has taken yet and no open round holds: the program's percent of
+    them, rounded up, by a fresh random seed. The seed, the population and the drawn
+    applications are on the record."""
     official = person(actor)
     program, area = program_and_area(
         actor=actor,
@@ -243,10 +251,14 @@ def acceptance_sample_draw(*, actor: Actor, program_id: int, area_code: str) -> 
             application=OuterRef("pk"), result=Acceptance.Result.PASSED
         )
         sampled = SampledAcceptance.objects.filter(application=OuterRef("pk"))
+        # In an open round already: its payment is on its way, a re-check would come late.
+        held = PaymentLine.objects.filter(
+            application=OuterRef("pk"), status__in=PaymentLine.HOLDING
+        )
         accepted = list(
             Application.objects.select_for_update(of=("self",))
             .filter(program=program, status=S.APPROVED, area_code__startswith=area.prefix)
-            .filter(Exists(passed), ~Exists(sampled))
+            .filter(Exists(passed), ~Exists(sampled), ~Exists(held))
             .order_by("pk")
             .values_list("pk", flat=True)
         )

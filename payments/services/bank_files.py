@@ -19,8 +19,8 @@ from django.utils.translation import gettext as _
 
 from applications import idnumbers
 from applications.services import program_version_current
-from approvals.services.transitions import application_paid_by_bank
-from audit.services import audit_record
+from approvals.services.transitions import applications_paid_by_bank
+from audit.services import audit_record, audit_records
 from common import clock
 from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
@@ -250,7 +250,9 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
         if problems:
             raise ReturnFileRefused(problems)
         now = clock.now()
-        paid = failed = discrepancies = 0
+        paying: list[tuple[int, dict[str, Any]]] = []
+        records: list[dict[str, Any]] = []
+        failed = discrepancies = 0
         for row in parsed.lines:
             line = lines[row.reference]
             line.result_code, line.bank_txn_id, line.answered_at = (
@@ -260,30 +262,45 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
             )
             if row.paid and row.amount == line.amount:
                 line.status, line.paid_amount = PaymentLine.Status.PAID, row.amount
-                application_paid_by_bank(
-                    actor=actor,
-                    application_id=line.application_id,
-                    changes={
-                        "payment_line": [None, line.reference],
-                        "paid_amount": [None, row.amount],
-                        "bank_txn_id": [None, line.bank_txn_id],
-                    },
+                paying.append(
+                    (
+                        line.application_id,
+                        {
+                            "payment_line": [None, line.reference],
+                            "paid_amount": [None, row.amount],
+                            "bank_txn_id": [None, line.bank_txn_id],
+                        },
+                    )
                 )
-                paid += 1
             elif row.paid:
                 line.status, line.paid_amount = PaymentLine.Status.DISCREPANCY, row.amount
                 line.failure_reason = _("The bank paid %(paid)s of %(sent)s.") % {
                     "paid": row.amount,
                     "sent": line.amount,
                 }
-                _line_record(actor, round_, line, "payment_line.discrepancy", row.amount)
+                records.append(_line_entry(round_, line, "payment_line.discrepancy", row.amount))
                 discrepancies += 1
             else:
                 line.status = PaymentLine.Status.FAILED
                 line.failure_reason = row.result_text[:200] or row.result_code
-                _line_record(actor, round_, line, "payment_line.fail", None)
+                records.append(_line_entry(round_, line, "payment_line.fail", None))
                 failed += 1
-            line.save()
+        PaymentLine.objects.bulk_update(
+            [lines[row.reference] for row in parsed.lines],
+            [
+                "status",
+                "paid_amount",
+                "failure_reason",
+                "result_code",
+                "bank_txn_id",
+                "answered_at",
+            ],
+            batch_size=1000,
+        )
+        audit_records(actor=actor, entries=records)
+        # The paid applications take their paying step together (the bank's confirmation).
+        applications_paid_by_bank(actor=actor, payments=paying)
+        paid = len(paying)
         ReturnImport.objects.create(
             round=round_,
             sha256=digest,
@@ -325,21 +342,21 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
     )
 
 
-def _line_record(
-    actor: Actor, round_: PaymentRound, line: PaymentLine, action: str, paid_amount: Any
-) -> None:
-    audit_record(
-        actor=actor,
-        action=action,
-        object_type="payment_line",
-        object_id=line.reference,
-        area_code=round_.area_code,
-        from_state=PaymentLine.Status.SENT,
-        to_state=line.status,
-        reason=line.failure_reason,
-        changes={
+def _line_entry(
+    round_: PaymentRound, line: PaymentLine, action: str, paid_amount: Any
+) -> dict[str, Any]:
+    """The audit entry of a line the bank did not pay as sent."""
+    return {
+        "action": action,
+        "object_type": "payment_line",
+        "object_id": line.reference,
+        "area_code": round_.area_code,
+        "from_state": PaymentLine.Status.SENT,
+        "to_state": line.status,
+        "reason": line.failure_reason,
+        "changes": {
             "application": [None, line.application_id],
             "result_code": [None, line.result_code],
             "paid_amount": [None, paid_amount],
         },
-    )
+    }

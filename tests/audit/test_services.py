@@ -151,3 +151,44 @@ def test_audit_refusal_is_never_written_inside_a_transaction_that_could_roll_bac
             audit_refusal(actor=None, action="x.y", object_type="t", reason="refused")
 
     assert AuditEntry.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_many_entries_at_once_chain_as_one_by_one(world: World) -> None:
+    from audit.services import audit_records
+    from audit.verify import ledger_verify
+
+    actor = world.user("finance_a")
+    with transaction.atomic():
+        audit_record(actor=actor, action="x.one", object_type="t", area_code=VILLAGE_1)
+        audit_records(
+            actor=actor,
+            entries=[
+                {"action": "x.many", "object_type": "t", "object_id": n, "area_code": area}
+                for n, area in enumerate([VILLAGE_1, VILLAGE_B, VILLAGE_1])
+            ],
+        )
+        audit_record(actor=actor, action="x.after", object_type="t", area_code=VILLAGE_1)
+
+    ours = list(AuditEntry.objects.filter(chain=COUNTY[:6], action__startswith="x."))
+    assert [(e.action, e.object_id) for e in ours] == [
+        ("x.one", ""),
+        ("x.many", "0"),
+        ("x.many", "2"),
+        ("x.after", ""),
+    ]
+    seqs = [e.seq for e in ours]
+    assert seqs == list(range(seqs[0], seqs[0] + 4))
+    assert all(b.prev_hash == a.hash for a, b in zip(ours, ours[1:], strict=False))
+    other = AuditEntry.objects.get(chain=COUNTY_B[:6], action="x.many")
+    assert ChainHead.objects.get(chain=COUNTY_B[:6]).hash == other.hash
+    assert ledger_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("flushable_ledger")
+def test_many_entries_need_the_transaction_of_the_change() -> None:
+    from audit.services import audit_records
+
+    with pytest.raises(RuntimeError):
+        audit_records(actor=None, entries=[{"action": "x", "object_type": "t"}])

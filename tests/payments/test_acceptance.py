@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from applications.models import Application, Program, ProgramVersion
 from audit.models import AuditEntry
 from common.errors import Code, Forbidden, InvalidInput, Refused
-from payments.models import AcceptanceSample, RoundExclusion
+from payments.models import Acceptance, AcceptanceSample, RoundExclusion
 from payments.services.acceptance import (
     acceptance_recheck,
     acceptance_record,
@@ -410,3 +410,29 @@ def test_a_visit_with_photos_is_all_or_nothing(
     assert photos.count() == 2
     entry = AuditEntry.objects.get(action="acceptance.record", object_id=str(app.pk))
     assert entry.changes["photos"] == [None, "2"]
+
+
+def test_an_application_in_an_open_round_is_neither_sampled_nor_rejected(world: World) -> None:
+    from payments.services.acceptance import acceptance_reject
+
+    _require_acceptance(world, percent=100)
+    in_round, waiting = payable(world, 2)
+    _accept(world, in_round)
+    payment_round_create(
+        actor=world.user("finance_a"),
+        program_id=world.program.pk,
+        area_code=COUNTY,
+        application_ids=[in_round.pk],
+    )
+    _accept(world, waiting)
+
+    sample = acceptance_sample_draw(
+        actor=world.user("approver_a"), program_id=world.program.pk, area_code=COUNTY
+    )
+    # Its work failed after all (a re-check elsewhere): still not rejected while in a round.
+    Acceptance.objects.filter(application=in_round).update(result="failed", notes="未建成")
+    with pytest.raises(Refused) as refused:
+        acceptance_reject(actor=world.user("approver_a"), application_id=in_round.pk, reason="未建")
+
+    assert sample.population == [waiting.pk]
+    assert refused.value.code == Code.IN_OPEN_ROUND

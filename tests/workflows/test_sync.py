@@ -176,3 +176,50 @@ def test_divergences_finds_a_process_out_of_step(world: World) -> None:
     Application.objects.filter(pk=app.pk).update(status=S.POSTED)
     assert list(process_divergences()) == [app]
     assert list(process_divergences(Application.objects.exclude(pk=app.pk))) == []
+
+
+def test_the_bulk_path_leaves_the_same_process_as_one_by_one(world: World) -> None:
+    """A return file's paid lines move their processes together (``processes_follow``):
+    the tasks, their links and the finished process are what viewflow writes for one
+    application at a time."""
+    from django.db import transaction
+    from viewflow.workflow.models import Task
+
+    from approvals.services.transitions import (
+        application_paid_by_bank,
+        applications_paid_by_bank,
+    )
+
+    one, many, other = (world.application(S.APPROVED) for _ in range(3))
+    for app in (one, many, other):
+        upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
+    finance = world.user("finance_a")
+    changes = {"payment_line": [None, "X"]}
+    with transaction.atomic():
+        application_paid_by_bank(actor=finance, application_id=one.pk, changes=changes)
+    with transaction.atomic():
+        applications_paid_by_bank(actor=finance, payments=[(many.pk, changes), (other.pk, changes)])
+
+    def shape(app: Application) -> tuple[Any, ...]:
+        process = ApplicationProcess.objects.get(application=app)
+        tasks = [
+            (
+                t.flow_task.name,
+                t.flow_task_type,
+                t.status,
+                t.owner_id,
+                t.started is None,
+                t.finished is None,
+                t.token,
+                sorted(p.flow_task.name for p in t.previous.all()),
+            )
+            for t in Task.objects.filter(process=process).order_by("pk")
+        ]
+        return process.status, process.finished is None, tasks
+
+    for app in (many, other):
+        app.refresh_from_db()
+        assert app.status == S.DISBURSED
+        assert shape(app) == shape(one)
+    assert shape(one)[0] == PROCESS.DONE
+    assert not process_divergences().exists()
