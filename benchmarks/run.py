@@ -592,11 +592,13 @@ class BulkChunk:
         world = self.world
         number, card = world.id_number(), world.card()
         with self.moment():
+            head_name = world.name()
             household = Household(
                 id=self.ids.take("household"),
                 area_id=village,
                 area_code=village,
-                head_name=world.name(),
+                head_name=head_name,
+                bank_card_holder=head_name,  # the head's own card, as registration records it
                 head_id_masked=idnumbers.mask_id_number(number),
                 household_type=Household.Kind.GENERAL,
                 poverty_causes=[self.rng.choice(Household.Cause.values)],
@@ -1211,7 +1213,6 @@ def _load_approved(world: World, count: int) -> None:
     a child process (its memory is not the round's)."""
     from django.db import connections
 
-    connections.close_all()
     bulk_applications(world, count, weights=[("approved", 1)])
     from applications.models import Application
     from approvals.models import Attachment
@@ -1280,12 +1281,16 @@ def payments_run(world: World) -> list[PaymentResult]:
     import multiprocessing
     import resource
 
+    from django.db import connections
+
     from payments.services.bank_files import bank_file_export, bank_return_import
     from payments.services.rounds import payment_round_approve, payment_round_create
 
     results = []
     for size in PAY_SIZES:
         say(f"[payments] loading {size:,} approved applications with their agreements")
+        # Closed before the fork: parent and child must not share a connection's socket.
+        connections.close_all()
         child = multiprocessing.get_context("fork").Process(
             target=_load_approved, args=(world, size)
         )
@@ -1293,6 +1298,9 @@ def payments_run(world: World) -> list[PaymentResult]:
         child.join()
         if child.exitcode != 0:
             raise SystemExit(f"bench: loading failed ({child.exitcode})")
+        # What the child used of the world's numbers and random stream, not used again.
+        world.id_serial += size
+        world.rng = random.Random(SEED + size)
         finance, approver = world.users["finance"], world.users["approver"]
         seconds: dict[str, float] = {}
         say(f"[payments] a round of {size:,} lines")

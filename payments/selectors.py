@@ -97,6 +97,14 @@ def program_budget(program: Program) -> Budget:
     )
 
 
+def household_payment_lines(household_id: int) -> list[PaymentLine]:
+    """Every payment line of a household's applications, oldest first, with its round (for
+    the household page of a caller that has read the household through its scope)."""
+    return list(
+        PaymentLine.objects.filter(household_id=household_id).select_related("round").order_by("pk")
+    )
+
+
 def payment_lines_of(application: Application) -> list[PaymentLine]:
     """The application's payment history, oldest first, each line with its round: for the
     pages of an application the caller has already read through its scope (the village's

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.db import connections, router
 from django.utils import timezone
 from viewflow.workflow import flow
 from viewflow.workflow.models import Process, Task
@@ -126,11 +127,14 @@ def processes_follow(
     processes = list(
         ApplicationProcess.objects.select_for_update()
         .filter(application__in=[a.pk for a in applications])
+        .only("pk", "application_id")
         .order_by("pk")
     )
     by_process = {
         t.process_id: t
-        for t in Task.objects.filter(process__in=processes, status__in=ACTIVE).order_by("pk")
+        for t in Task.objects.filter(process__in=[p.pk for p in processes], status__in=ACTIVE)
+        .only("pk", "process_id", "flow_task", "token")
+        .order_by("pk")
         if t.flow_task == node
     }
     for process in processes:
@@ -143,33 +147,68 @@ def processes_follow(
     Task.objects.filter(pk__in=[t.pk for t in by_process.values()]).update(
         status=STATUS.DONE, owner=owner, started=now, finished=now
     )
-    previous = list(by_process.values())
+    # (process, task) of the tasks the next node's tasks follow.
+    previous = [(t.process_id, t.pk) for t in by_process.values()]
     links = []
     for passed in path:
-        created = Task.objects.bulk_create(
-            [
-                Task(
-                    process_id=task.process_id,
-                    flow_task=passed,
-                    flow_task_type=passed.task_type,
-                    status=STATUS.DONE,
-                    created=now,
-                    started=now if isinstance(passed, flow.End) else None,
-                    finished=now,
-                    token=task.token,
-                )
-                for task in previous
-            ]
+        created = _tasks_after(
+            Task(
+                flow_task=passed,
+                flow_task_type=passed.task_type,
+                status=STATUS.DONE,
+                created=now,
+                started=now if isinstance(passed, flow.End) else None,
+                finished=now,
+            ),
+            [task for _process, task in previous],
         )
+        follows = dict(previous)
         links += [
-            Task.previous.through(from_task_id=new.pk, to_task_id=old.pk)
-            for new, old in zip(created, previous, strict=True)
+            Task.previous.through(from_task_id=task, to_task_id=follows[process])
+            for process, task in created
         ]
         previous = created
     Task.previous.through.objects.bulk_create(links)
     Process.objects.filter(pk__in=[p.pk for p in processes]).update(
         status=PROCESS.DONE, finished=now
     )
+
+
+def _tasks_after(template: Any, after: list[int]) -> list[tuple[int, int]]:
+    """Insert, for each task of ``after``, a task like ``template`` in the same process and
+    with the same token, in one ``INSERT … SELECT`` (the database copies the two columns;
+    every other value is the template's, converted as ``save()`` would): (process, new
+    task) of each."""
+    meta = Task._meta
+    connection = connections[router.db_for_write(Task)]
+    quote = connection.ops.quote_name
+    columns, values, params = [], [], []
+    for field in meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(quote(field.column))
+        if field.attname in ("process_id", "token"):
+            values.append(f"old.{quote(field.column)}")
+        else:
+            values.append("%s")
+            params.append(field.get_db_prep_save(getattr(template, field.attname), connection))
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    out: list[tuple[int, int]] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(after), 1000):
+            batch = after[start : start + 1000]
+            marks = ", ".join(["%s"] * len(batch))
+            # Only names from the model's metadata, quoted; every value is a parameter.
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
+                f"SELECT {', '.join(values)} FROM {table} AS old WHERE old.{pk} IN ({marks}) "
+                f"RETURNING {quote(meta.get_field('process').column)}, {pk}",
+                [*params, *batch],
+            )
+            out += [(int(process), int(task)) for process, task in cursor.fetchall()]
+    if len(out) != len(after):
+        raise ProcessOutOfStep(f"{len(after)} tasks to follow, {len(out)} written")
+    return out
 
 
 def _process_end(process: ApplicationProcess, active: list[Any]) -> None:

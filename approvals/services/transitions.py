@@ -34,6 +34,7 @@ from audit.services import audit_record, audit_records, audit_refusal
 from common import clock
 from common.actors import Actor, person_or_none
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused, ServiceError
+from common.rows import rows_update
 
 S = Application.Status
 
@@ -297,7 +298,7 @@ def applications_paid_by_bank(
             raise Forbidden(_("Your role may not take this step here."), code=Code.ROLE)
         lifecycle.method(step.name)()
     fields = ["status", "status_changed_at", *([step.records_actor] if step.records_actor else [])]
-    Application.objects.bulk_update(apps, fields, batch_size=1000)
+    rows_update(apps, fields)
     moved: dict[int, Decimal] = {}
     for app in apps:
         if (from_state in chain.committed) != (app.status in chain.committed):

@@ -24,6 +24,7 @@ from audit.services import audit_record, audit_records
 from common import clock
 from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
+from common.rows import rows_update
 from payments import formats
 from payments.models import PaymentLine, PaymentRound, ReturnImport
 from payments.policy import EXPORTABLE, IMPORTABLE, is_round_finance
@@ -285,7 +286,7 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
                 line.failure_reason = row.result_text[:200] or row.result_code
                 records.append(_line_entry(round_, line, "payment_line.fail", None))
                 failed += 1
-        PaymentLine.objects.bulk_update(
+        rows_update(
             [lines[row.reference] for row in parsed.lines],
             [
                 "status",
@@ -295,7 +296,6 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
                 "bank_txn_id",
                 "answered_at",
             ],
-            batch_size=1000,
         )
         audit_records(actor=actor, entries=records)
         # The paid applications take their paying step together (the bank's confirmation).

@@ -27,6 +27,7 @@ from applications.roles import Role
 from applications.selectors import areas_visible_to, has_role_in, programs_visible_to, roles_in
 from common.actors import Actor
 from common.errors import InvalidInput, NotFound, ServiceError
+from payments import formats
 from payments.formats import MAX_RETURN_FILE
 from payments.models import PaymentLine, PaymentRound
 from payments.policy import round_actions
@@ -42,7 +43,6 @@ RS = PaymentRound.Status
 LS = PaymentLine.Status
 ROUNDS_PER_PAGE = 50
 LINES_PER_PAGE = 200
-FORMATS = ("txt", "xlsx")
 CENT = Decimal("0.01")
 # Who opens an application's decision page from a line: those with a step in the chain.
 DECIDING_ROLES = frozenset({Role.TOWNSHIP_REVIEWER, Role.COUNTY_APPROVER, Role.FINANCE_OFFICER})
@@ -195,7 +195,7 @@ def _round_page(
             "actions": actions,
             "any_action": any(actions.values()),
             "made_it": round_.made_by_id == user.pk,
-            "formats": FORMATS,
+            "formats": tuple(formats.FORMATS),
             **extra,
         },
         status=status,

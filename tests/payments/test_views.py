@@ -317,3 +317,22 @@ def test_the_application_pages_show_its_payment_history_with_the_banks_reason(
     for html in (cadre, finance):
         assert f'data-line="{line.reference}"' in html and "户名不符" in html
     assert f"/payments/{round_.pk}/" in finance and f"/payments/{round_.pk}/" not in cadre
+
+
+def test_the_household_page_shows_its_payment_history_to_the_cadre(world: World) -> None:
+    round_, apps = sent_round(world, 1)
+    [line] = round_.lines.all()
+    bank_return_import(
+        actor=world.user("finance_a"),
+        round_id=round_.pk,
+        data=return_file(round_, {line.reference: ("3002", "户名不符", None)}),
+    )
+
+    page = client_for(world, "cadre_v1").get(f"/cadre/households/{apps[0].household_id}/")
+
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert f'data-line="{line.reference}"' in body and "户名不符" in body
+    assert f'href="/cadre/applications/{apps[0].pk}/"' in body
+    # The cadre sees the outcome, not the county's round page.
+    assert f'href="/payments/{round_.pk}/"' not in body

@@ -48,7 +48,7 @@ from approvals.services.objections import objection_raise
 from approvals.services.transitions import application_transition
 from common.actors import Actor
 from common.errors import InvalidInput, ServiceError
-from payments.selectors import payment_lines_of
+from payments.selectors import household_payment_lines, payment_lines_of
 from workflows.forms import (
     AppraisalForm,
     AttachmentForm,
@@ -241,6 +241,7 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "members": household.members.order_by("pk"),
             "phone": idnumbers.mask_phone(household.phone),
             "applications": apps,
+            "payment_lines": household_payment_lines(household.pk),
             "can_apply": bool(_subsidy_programs(request.user, household)),
         },
     )

@@ -1,0 +1,57 @@
+"""``common.rows.rows_update``: many rows written in a few statements, each row its own
+values (VALUES on PostgreSQL, executemany elsewhere) or one value for all."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from applications.models import Household
+from common.rows import rows_update
+from tests.factories import World
+
+pytestmark = pytest.mark.django_db
+
+
+def test_each_row_gets_its_own_values_and_nothing_else_changes(world: World) -> None:
+    households = [world.household() for _ in range(3)]
+    untouched = world.household()
+    for n, household in enumerate(households):
+        household.phone = f"1390000000{n}"
+        household.bank_card_holder = ["张三", None, "李四·阿不都"][n] or ""
+
+    with CaptureQueriesContext(connection) as queries:
+        rows_update(households, ["phone", "bank_card_holder"])
+
+    stored = {h.pk: (h.phone, h.bank_card_holder) for h in Household.objects.all()}
+    assert [stored[h.pk] for h in households] == [
+        ("13900000000", "张三"),
+        ("13900000001", ""),
+        ("13900000002", "李四·阿不都"),
+    ]
+    before = Household.objects.get(pk=untouched.pk)
+    assert stored[untouched.pk] == (before.phone, before.bank_card_holder)
+    assert len(queries) <= 2
+
+
+def test_the_same_values_for_every_row_are_one_statement(world: World) -> None:
+    app = world.application()
+    other = world.application()
+    for a in (app, other):
+        a.amount = Decimal("1234.50")
+
+    with CaptureQueriesContext(connection) as queries:
+        rows_update([app, other], ["amount"])
+
+    assert len([q for q in queries if q["sql"].startswith("UPDATE")]) == 1
+    app.refresh_from_db()
+    other.refresh_from_db()
+    assert app.amount == other.amount == Decimal("1234.50")
+
+
+def test_a_name_that_is_not_a_column_is_refused(world: World) -> None:
+    with pytest.raises(ValueError, match="not a column"):
+        rows_update([world.household()], ["members"])
