@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from applications.models import MAX_DIGITS, PLACES, Application, Household, Program
 from common import clock
@@ -179,8 +180,9 @@ class Acceptance(models.Model):
     county allows a second visit after rectification (整改)."""
 
     class Result(models.TextChoices):
-        PASSED = "passed", _("passed")
-        FAILED = "failed", _("failed")
+        # Of an inspection (合格/不合格), not of a payment (成功/失败).
+        PASSED = "passed", pgettext_lazy("acceptance", "passed")
+        FAILED = "failed", pgettext_lazy("acceptance", "failed")
 
     application = models.ForeignKey(
         Application, on_delete=models.PROTECT, related_name="acceptances"

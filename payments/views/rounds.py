@@ -181,6 +181,7 @@ def _round_page(
         if roles_in(user, line.application.area_code) & DECIDING_ROLES
     }
     actions = round_actions(user, round_)
+    exclusions = list(round_.exclusions.select_related("application").order_by("application_id"))
     return render(
         request,
         "payments/round.html",
@@ -189,7 +190,12 @@ def _round_page(
             "area_name": _area_names(user, {round_.area_code}).get(round_.area_code, ""),
             "lines": lines,
             "decidable": decidable,
-            "exclusions": list(round_.exclusions.order_by("application_id")),
+            "exclusions": exclusions,
+            "decidable_excluded": {
+                e.application_id
+                for e in exclusions
+                if roles_in(user, e.application.area_code) & DECIDING_ROLES
+            },
             "imports": list(round_.imports.select_related("imported_by").order_by("imported_at")),
             "reconciliation": _reconciliation(round_),
             "actions": actions,

@@ -88,6 +88,7 @@ def test_the_county_rejects_a_failed_visit_from_the_page(accepting: World) -> No
     response = county.post(f"/payments/acceptance/{app.pk}/reject/", {"reason": "逾期未建成"})
 
     body = page.content.decode()
+    assert "第 1 次验收：不合格" in body  # an inspection's result, not a payment's (失败)
     assert f'action="/payments/acceptance/{app.pk}/rectification/"' in body
     assert f'action="/payments/acceptance/{app.pk}/reject/"' in body
     assert response.status_code == 302

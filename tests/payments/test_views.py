@@ -336,3 +336,17 @@ def test_the_household_page_shows_its_payment_history_to_the_cadre(world: World)
     assert f'href="/cadre/applications/{apps[0].pk}/"' in body
     # The cadre sees the outcome, not the county's round page.
     assert f'href="/payments/{round_.pk}/"' not in body
+
+
+def test_an_excluded_application_links_to_its_decision_page_for_finance(world: World) -> None:
+    payable(world, 1)
+    unsigned = world.application(S.APPROVED)
+    round_ = payment_round_create(
+        actor=world.user("finance_a"), program_id=world.program.pk, area_code=COUNTY
+    )
+
+    finance = client_for(world, "finance_a").get(f"/payments/{round_.pk}/").content.decode()
+    inspector = client_for(world, "inspector_a").get(f"/payments/{round_.pk}/").content.decode()
+
+    assert f'href="/review/applications/{unsigned.pk}/"' in finance
+    assert f'href="/review/applications/{unsigned.pk}/"' not in inspector
