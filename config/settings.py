@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "applications",
     "approvals",
     "payments",
+    "loans",
     "documents",
     "workflows",
     "inspection",

@@ -11,6 +11,7 @@ from applications.api import (
     ProgramViewSet,
 )
 from approvals.api import ApplicationViewSet, AuditViewSet, ObjectionViewSet, TokenView
+from loans.api import LoanCalculatorView
 from payments.api import (
     AcceptanceRejectView,
     AcceptanceSampleViewSet,
@@ -58,7 +59,9 @@ urlpatterns = [
         name="application-acceptance-reject",
     ),
     path("api/v1/", include(router.urls)),
+    path("api/v1/loan-calculator/", LoanCalculatorView.as_view(), name="loan-calculator"),
     path("payments/", include("payments.urls")),
+    path("loans/", include("loans.urls")),
     path("", include("workflows.urls")),
     path("", include("inspection.urls")),
 ]
