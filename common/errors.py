@@ -61,6 +61,8 @@ class Code(StrEnum):
     ACCEPTANCE_ONLY = "acceptance_only"
     BANK_FILE_INVALID = "bank_file_invalid"
     ALREADY_IMPORTED = "already_imported"
+    # loans
+    RATE_EXISTS = "rate_exists"
     # tasks of the process
     NOT_HUMAN = "not_human"
     TASK_FINISHED = "task_finished"

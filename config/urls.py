@@ -11,7 +11,7 @@ from applications.api import (
     ProgramViewSet,
 )
 from approvals.api import ApplicationViewSet, AuditViewSet, ObjectionViewSet, TokenView
-from loans.api import LoanCalculatorView
+from loans.api import LoanCalculatorView, ReferenceRateViewSet
 from payments.api import (
     AcceptanceRejectView,
     AcceptanceSampleViewSet,
@@ -31,6 +31,7 @@ router.register("objections", ObjectionViewSet, basename="objection")
 router.register("audit", AuditViewSet, basename="audit")
 router.register("payment-rounds", PaymentRoundViewSet, basename="payment-round")
 router.register("acceptance-samples", AcceptanceSampleViewSet, basename="acceptance-sample")
+router.register("reference-rates", ReferenceRateViewSet, basename="reference-rate")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -1,6 +1,7 @@
-"""The loan calculator (``GET /api/v1/loan-calculator/``): a repayment schedule without a
-loan, for the cadre explaining repayments to a household. The same arithmetic as the loans'
-own schedules (``loans.schedules``)."""
+"""The loans API so far: the loan calculator (``GET /api/v1/loan-calculator/``: a repayment
+schedule without a loan, for the cadre explaining repayments to a household, by the same
+arithmetic as the loans' own schedules, ``loans.schedules``) and the reference rates
+(``/api/v1/reference-rates/``)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,7 +21,10 @@ from rest_framework.views import APIView
 from common import clock
 from common.api import REFUSALS
 from common.errors import InvalidInput
+from loans.models import ReferenceRate
 from loans.schedules import DayCount, Method, schedule
+from loans.selectors import reference_rates
+from loans.services.rates import reference_rate_add
 
 MAX_PRINCIPAL = Decimal("1000000.00")
 MAX_MONTHS = 360
@@ -97,3 +103,48 @@ class LoanCalculatorView(APIView):
         if not data.is_valid():
             raise InvalidInput({k: [str(m) for m in v] for k, v in data.errors.items()})
         return Response(CalculatorSerializer(calculate(dict(data.validated_data))).data)
+
+
+# --- reference rates ---------------------------------------------------------------------------
+
+
+class ReferenceRateSerializer(serializers.ModelSerializer[ReferenceRate]):
+    created_by = serializers.CharField(
+        source="created_by.username", allow_null=True, default=None, read_only=True
+    )
+
+    class Meta:
+        model = ReferenceRate
+        fields = ["id", "kind", "effective_from", "rate", "source", "created_by", "created_at"]
+        read_only_fields = ["id", "created_by", "created_at"]
+        # The (kind, day) rule is the service's, answered with its own code.
+        validators: list[Any] = []
+
+
+class ReferenceRateViewSet(
+    mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet[ReferenceRate]
+):
+    """The published reference rates (benchmark and LPR), newest first; ``?kind=`` filters.
+    An administrator or a county approver records a new one (audited)."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = ReferenceRateSerializer
+
+    def get_queryset(self) -> QuerySet[ReferenceRate]:
+        kind = self.request.query_params.get("kind", "")
+        if kind and kind not in ReferenceRate.Kind.values:
+            raise InvalidInput({"kind": [_("Choose a kind of reference rate.")]})
+        return reference_rates(kind or None).order_by("-effective_from", "kind")
+
+    @extend_schema(parameters=[OpenApiParameter("kind", str, enum=list(ReferenceRate.Kind.values))])
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        request=ReferenceRateSerializer, responses={201: ReferenceRateSerializer, **REFUSALS}
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = ReferenceRateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = reference_rate_add(actor=request.user, **data.validated_data)
+        return Response(ReferenceRateSerializer(row).data, status=201)
