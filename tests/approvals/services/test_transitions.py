@@ -384,37 +384,6 @@ def test_parallel_township_approvals_exactly_one_succeeds(world: World) -> None:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("flushable_ledger")
-def test_parallel_disbursements_exactly_one_succeeds(world: World) -> None:
-    app = world.application(S.APPROVED)
-    upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
-    other, _granted = role_grant(
-        actor=None,
-        username="finance_a2",
-        role=Role.FINANCE_OFFICER,
-        area_code=world.program.area_id,
-    )
-
-    outcomes = race(
-        _step(world.user("finance_a"), app, "disburse"),
-        _step(other, app, "disburse"),
-    )
-
-    assert outcomes.count("ok") == 1
-    assert [type(o) for o in outcomes if o != "ok"] == [Refused]
-    # the second finds the step already taken
-    assert [o.code for o in outcomes if isinstance(o, Refused)] == [Code.WRONG_STATE]
-    app.refresh_from_db()
-    assert app.status == S.DISBURSED
-    assert Decision.objects.filter(application=app, transition="disburse").count() == 1
-    done = AuditEntry.objects.filter(
-        object_id=str(app.pk), action="application.disburse", outcome=AuditEntry.Outcome.DONE
-    )
-    assert done.count() == 1
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("flushable_ledger")
 def test_parallel_writes_keep_county_chain_intact(world: World) -> None:
     apps = [world.application(S.SUBMITTED) for _ in range(2)]
     cadre = world.user("cadre_v1")
