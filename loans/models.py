@@ -51,3 +51,97 @@ class ReferenceRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.effective_from}: {self.rate}%"
+
+
+class LoanParameters(models.Model):
+    """What a loan program's parameter version (``applications.ProgramVersion``, effective
+    from its date, with its policy reference) says beyond the amount and term caps kept on
+    the version itself: who may borrow, how the rate is capped, how the county subsidises
+    interest (贴息), how loans are repaid, what they may be for, and the county's risk
+    fund (风险补偿金). Every figure is a parameter: counties differ (seed 001)."""
+
+    class RateRule(models.TextChoices):
+        BENCHMARK = "benchmark", _("benchmark rate")
+        LPR = "lpr", _("loan prime rate")
+
+    class Settlement(models.TextChoices):
+        YEARLY = "yearly", _("yearly, on 20 December")
+        QUARTERLY = "quarterly", _("quarterly, on the 20th of March, June, September, December")
+        AT_MATURITY = "at_maturity", _("at maturity (terms of 12 months or less)")
+
+    class Payee(models.TextChoices):
+        HOUSEHOLD = "household", _("the household (先收后贴)")
+        BANK = "bank", _("the bank")
+
+    class Base(models.TextChoices):
+        PRINCIPAL = "principal", _("principal")
+        PRINCIPAL_AND_INTEREST = "principal_and_interest", _("principal and interest")
+
+    version = models.OneToOneField(
+        "applications.ProgramVersion", on_delete=models.PROTECT, related_name="loan"
+    )
+    min_age = models.PositiveSmallIntegerField(_("youngest borrower (years)"), default=18)
+    max_age = models.PositiveSmallIntegerField(_("oldest borrower (years)"), default=65)
+    eligible_statuses = models.JSONField(_("household statuses that may borrow"), default=list)
+    rate_rule = models.CharField(
+        _("reference rate"), max_length=16, choices=RateRule.choices, default=RateRule.BENCHMARK
+    )
+    rate_spread_max = models.DecimalField(
+        _("most a bank may add to the reference rate (points)"),
+        max_digits=6,
+        decimal_places=4,
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(10)],
+    )
+    subsidy_share = models.DecimalField(
+        _("share of the interest subsidised (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=100,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    subsidy_principal_cap = models.DecimalField(
+        _("principal the subsidy is paid on, at most"),
+        max_digits=12,
+        decimal_places=2,
+        default=50000,
+        validators=[MinValueValidator(0)],
+    )
+    settlement = models.CharField(
+        _("subsidy settlement"), max_length=16, choices=Settlement.choices, default="quarterly"
+    )
+    day_count = models.CharField(_("day count"), max_length=8, default="act_360")
+    grace_days = models.PositiveSmallIntegerField(_("days of grace for interest"), default=0)
+    payee = models.CharField(
+        _("subsidy paid to"), max_length=16, choices=Payee.choices, default=Payee.HOUSEHOLD
+    )
+    repayment_methods = models.JSONField(_("repayment methods allowed"), default=list)
+    allowed_purposes = models.JSONField(_("purposes allowed"), default=list)
+    forbidden_purposes = models.JSONField(_("purposes forbidden"), default=list)
+    leverage = models.DecimalField(
+        _("loans the fund covers, times its balance"),
+        max_digits=5,
+        decimal_places=2,
+        default=10,
+        validators=[MinValueValidator(0)],
+    )
+    compensation_after_days = models.PositiveSmallIntegerField(
+        _("days past due before the fund compensates"), default=90
+    )
+    fund_share = models.DecimalField(
+        _("share of a bad loan the fund bears (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=70,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    compensation_base = models.CharField(
+        _("compensated on"), max_length=24, choices=Base.choices, default=Base.PRINCIPAL
+    )
+
+    class Meta:
+        verbose_name = _("loan parameters")
+        verbose_name_plural = _("loan parameters")
+
+    def __str__(self) -> str:
+        return f"loan parameters of version {self.version_id}"
