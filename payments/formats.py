@@ -54,6 +54,7 @@ FILE = 0
 """The ``line_no`` of a problem with the file as a whole (empty, too large, not text...)."""
 
 _UTF8_BOM = b"\xef\xbb\xbf"
+_GB18030_BOM = b"\x84\x31\x95\x33"  # U+FEFF in GB18030
 _ZIP = b"PK\x03\x04"
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls (and .doc)
 _PDF = b"%PDF-"
@@ -492,7 +493,11 @@ def _looks_binary(data: bytes) -> bool:
 
 def _decode(data: bytes) -> tuple[str, str] | Problem:
     """The text and its encoding: UTF-8 (with or without a BOM) if it decodes strictly,
-    otherwise GB18030."""
+    otherwise GB18030 (with or without its BOM). A trailing Ctrl-Z (the old end-of-file
+    mark some bank systems still write) ends the text."""
+    data = data.rstrip(b"\x1a")
+    if data.startswith(_GB18030_BOM):
+        data = data[len(_GB18030_BOM) :]
     if data.startswith(_UTF8_BOM):
         try:
             return data[len(_UTF8_BOM) :].decode("utf-8"), "utf-8"

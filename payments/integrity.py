@@ -1,8 +1,8 @@
 """Replaying the payment rounds from the audit trail. A round's count and total must be what
 its last recorded act (creation, approval) said, and equal the sum of its lines; every line
 the database holds as paid must have been recorded paid (by the application's paying step,
-with the line and the amount the bank paid), with that amount, and nothing recorded paid may
-be missing. A paid line edited by SQL is caught here."""
+with the line and the amount the bank paid), with that amount, for that application, which
+is disbursed; and nothing recorded paid may be missing. A paid line edited by SQL is caught here."""
 
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ class PaymentReplay:
     def __init__(self) -> None:
         # round reference → (count, total, the entry that last recorded them)
         self.rounds: dict[str, tuple[int | None, Decimal | None, Entry]] = {}
-        # line reference → (amount paid, the entry that recorded it)
-        self.paid: dict[str, tuple[Decimal | None, Entry]] = {}
+        # line reference → (amount paid, application paid, the entry that recorded it)
+        self.paid: dict[str, tuple[Decimal | None, str, Entry]] = {}
 
     def feed(self, entry: Entry) -> None:
         if entry.outcome != _DONE:
@@ -56,7 +56,11 @@ class PaymentReplay:
             changes = entry.changes_value()
             reference = _after(changes, "payment_line")
             if isinstance(reference, str):
-                self.paid[reference] = (_money(_after(changes, "paid_amount")), entry)
+                self.paid[reference] = (
+                    _money(_after(changes, "paid_amount")),
+                    entry.object_id,
+                    entry,
+                )
 
     def problems(self) -> Iterator[Problem]:
         yield from self._round_problems()
@@ -97,9 +101,16 @@ class PaymentReplay:
     def _paid_problems(self) -> Iterator[Problem]:
         seen: set[str] = set()
         rows = PaymentLine.objects.filter(status=PaymentLine.Status.PAID).values_list(
-            "reference", "round__area_code", "amount", "paid_amount"
+            "reference",
+            "round__area_code",
+            "amount",
+            "paid_amount",
+            "application_id",
+            "application__status",
         )
-        for reference, area_code, amount, paid_amount in rows.iterator(chunk_size=5000):
+        for reference, area_code, amount, paid_amount, app_id, app_status in rows.iterator(
+            chunk_size=5000
+        ):
             seen.add(reference)
             recorded = self.paid.get(reference)
             if recorded is None:
@@ -112,16 +123,22 @@ class PaymentReplay:
                     "is on the record",
                 )
                 continue
-            want, where = recorded
+            want, paid_app, where = recorded
             if want != paid_amount or paid_amount != amount:
                 yield _differs(
                     where,
                     f"payment line {reference} was paid {paid_amount} of {amount} in the "
                     f"database but {want} by its audit trail",
                 )
+            if paid_app != str(app_id) or app_status != "disbursed":
+                yield _differs(
+                    where,
+                    f"payment line {reference} paid application {paid_app} by its audit trail "
+                    f"but is the line of application {app_id} ({app_status}) in the database",
+                )
         for reference in self.paid.keys() - seen:
             yield _differs(
-                self.paid[reference][1],
+                self.paid[reference][2],
                 f"payment line {reference} is paid by the audit trail but not in the database",
             )
 

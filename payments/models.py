@@ -53,6 +53,9 @@ class PaymentRound(models.Model):
     approved_at = models.DateTimeField(null=True, editable=False)
     sent_at = models.DateTimeField(null=True, editable=False)
     reconciled_at = models.DateTimeField(null=True, editable=False)
+    # The format of the bank file sent (``payments.formats.FORMATS``): the return file is
+    # read in it when it is a county's own format.
+    bank_format = models.CharField(max_length=16, blank=True, editable=False)
     # After payment (事后公告): its paid lines are on the village notice boards until then
     # (set when it is reconciled, from the program's ``announcement_days``).
     announced_until = models.DateTimeField(null=True, editable=False)

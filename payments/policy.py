@@ -17,8 +17,9 @@ RS = PaymentRound.Status
 APPROVER_ROLES = (Role.FINANCE_OFFICER, Role.COUNTY_APPROVER)
 APPROVABLE = (RS.DRAFT,)
 CANCELLABLE = (RS.DRAFT, RS.APPROVED)
-# A bank file is made from the frozen list; the first export marks the round sent.
-EXPORTABLE = (RS.APPROVED, RS.SENT, RS.RECONCILED)
+# A bank file is made from the frozen list; the first export marks the round sent, a
+# later one (a file lost on its way) holds the lines still waiting for the bank.
+EXPORTABLE = (RS.APPROVED, RS.SENT)
 IMPORTABLE = (RS.SENT,)
 # The payment list (发放清册) is printed from the frozen list of an approved round.
 PRINTABLE = (RS.APPROVED, RS.SENT, RS.RECONCILED)

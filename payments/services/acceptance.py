@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from applications.models import Application
 from applications.roles import Role
 from applications.selectors import applications_visible_to, has_role_in
+from applications.services import program_version_current
 from approvals import policy
 from approvals.models import Attachment
 from approvals.services.attachments import attachment_checked, attachment_store
@@ -36,6 +37,7 @@ from payments.policy import (
     AcceptanceState,
     acceptance_state,
 )
+from payments.selectors import holding_application_ids
 from payments.services.scope import program_and_area
 
 S = Application.Status
@@ -267,8 +269,16 @@ def acceptance_sample_draw(*, actor: Actor, program_id: int, area_code: str) -> 
                 _("No accepted application is waiting for the county's sample."),
                 code=Code.NOTHING_PAYABLE,
             )
-        version = program.versions.order_by("-effective_from").first()
-        percent = version.acceptance_sample_percent if version else 20
+        # Read again now that the rows are locked: a round committed while this draw waited
+        # for them is seen by this new statement (not by the locking one's snapshot).
+        held_now = holding_application_ids(accepted)
+        accepted = [pk for pk in accepted if pk not in held_now]
+        if not accepted:
+            raise Refused(
+                _("No accepted application is waiting for the county's sample."),
+                code=Code.NOTHING_PAYABLE,
+            )
+        percent = program_version_current(program).acceptance_sample_percent
         seed = secrets.token_hex(16)
         chosen = sample_redraw(seed=seed, population=accepted, percent=percent)
         sample = AcceptanceSample.objects.create(

@@ -63,7 +63,8 @@ def _round_for_finance(actor: Actor, round_id: int, *, lock: bool) -> PaymentRou
 
 def bank_file_export(*, actor: Actor, round_id: int, fmt: str = "txt") -> BankFileOut:
     """The bank file of an approved (or already sent) round, in the format asked for and
-    the bank's encoding. The first export marks the round and its lines sent.
+    the bank's encoding. The first export marks the round and its lines sent; a later one
+    holds only the lines still waiting for the bank's answer.
 
     Guarantees: only a finance officer of the area (else ``Forbidden``); only an approved
     round's frozen list (``wrong_state`` otherwise); every download is audited with the
@@ -80,9 +81,19 @@ def bank_file_export(*, actor: Actor, round_id: int, fmt: str = "txt") -> BankFi
                 % {"status": round_.get_status_display()},
                 code=Code.WRONG_STATE,
             )
-        lines = list(
-            round_.lines.exclude(status=PaymentLine.Status.WITHDRAWN).order_by("reference")
+        # The first file: the approved list. Again later (a file lost on its way): only the
+        # lines the bank has not answered, never a paid or failed one a second time.
+        waiting = (
+            PaymentLine.Status.PENDING
+            if round_.status == PaymentRound.Status.APPROVED
+            else PaymentLine.Status.SENT
         )
+        lines = list(round_.lines.filter(status=waiting).order_by("reference"))
+        if not lines:
+            raise Refused(
+                _("The bank has answered every line of this round: there is nothing to send."),
+                code=Code.WRONG_STATE,
+            )
         bank_file = formats.BankFile(
             round_reference=round_.reference,
             date=clock.today(),
@@ -105,7 +116,8 @@ def bank_file_export(*, actor: Actor, round_id: int, fmt: str = "txt") -> BankFi
         if round_.status == PaymentRound.Status.APPROVED:
             round_.status = PaymentRound.Status.SENT
             round_.sent_at = clock.now()
-            round_.save(update_fields=["status", "sent_at"])
+            round_.bank_format = bank_format.name
+            round_.save(update_fields=["status", "sent_at", "bank_format"])
             round_.lines.filter(status=PaymentLine.Status.PENDING).update(
                 status=PaymentLine.Status.SENT
             )
@@ -163,8 +175,16 @@ class ReturnFileRefused(InvalidInput):
         super().__init__({"file": shown}, code=Code.BANK_FILE_INVALID)
 
 
-def _read(data: bytes) -> formats.ReturnFile:
-    bank_format = formats.format_get("xlsx" if data[:4] == b"PK\x03\x04" else "txt")
+BUILT_IN = ("txt", "xlsx")
+
+
+def _read(data: bytes, sent_as: str) -> formats.ReturnFile:
+    """The return file parsed: in the county's own format when the round was sent in one,
+    else as text or as its .xlsx twin, by its first bytes."""
+    if sent_as and sent_as not in BUILT_IN and sent_as in formats.FORMATS:
+        bank_format = formats.format_get(sent_as)
+    else:
+        bank_format = formats.format_get("xlsx" if data[:4] == b"PK\x03\x04" else "txt")
     try:
         return bank_format.read(data)
     except formats.ReturnFileInvalid as invalid:
@@ -183,7 +203,22 @@ def _check_against_round(
                 % {"theirs": parsed.round_reference[:40], "ours": round_.reference},
             )
         )
+    transactions: dict[str, int] = {}
     for row in parsed.lines:
+        if row.paid and not row.bank_txn_id.strip():
+            problems.append(
+                formats.Problem(row.line_no, _("A paid line needs the bank's transaction id."))
+            )
+        elif row.paid and row.bank_txn_id in transactions:
+            problems.append(
+                formats.Problem(
+                    row.line_no,
+                    _("The bank transaction %(txn)s is also on line %(other)s.")
+                    % {"txn": row.bank_txn_id[:64], "other": transactions[row.bank_txn_id]},
+                )
+            )
+        elif row.paid:
+            transactions[row.bank_txn_id] = row.line_no
         line = lines.get(row.reference)
         if line is None:
             problems.append(
@@ -230,7 +265,13 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
     pays nothing. The round is reconciled when no line waits for an answer."""
     importer = person(actor)
     digest = hashlib.sha256(data).hexdigest()
-    parsed = _read(data)
+    sent_as = (
+        payment_rounds_visible_to(actor)
+        .filter(pk=round_id)
+        .values_list("bank_format", flat=True)
+        .first()
+    )
+    parsed = _read(data, sent_as or "")
     with transaction.atomic():
         round_ = _round_for_finance(actor, round_id, lock=True)
         if ReturnImport.objects.filter(round=round_, sha256=digest).exists():
@@ -297,9 +338,11 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
                 "answered_at",
             ],
         )
-        audit_records(actor=actor, entries=records)
         # The paid applications take their paying step together (the bank's confirmation).
+        # Their rows are locked before any audit entry is written (the chain head): the
+        # order every service takes, so an import never deadlocks with a round drawn up.
         applications_paid_by_bank(actor=actor, payments=paying)
+        audit_records(actor=actor, entries=records)
         paid = len(paying)
         ReturnImport.objects.create(
             round=round_,
@@ -313,7 +356,7 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
         if not round_.lines.filter(status=PaymentLine.Status.SENT).exists():
             round_.status = PaymentRound.Status.RECONCILED
             round_.reconciled_at = now
-            days = program_version_current(round_.program).announcement_days
+            days = _announcement_days(round_)
             round_.announced_until = now + timedelta(days=days)
             round_.save(update_fields=["status", "reconciled_at", "announced_until"])
         audit_record(
@@ -340,6 +383,16 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
     return ReturnOutcome(
         round=round_, sha256=digest, paid=paid, failed=failed, discrepancies=discrepancies
     )
+
+
+def _announcement_days(round_: PaymentRound) -> int:
+    """How long the program version in force announces payments (the newest version's, or
+    the default, when none is in force today: the bank's answer is never refused for it)."""
+    try:
+        return program_version_current(round_.program).announcement_days
+    except InvalidInput:
+        latest = round_.program.versions.order_by("-effective_from").first()
+        return latest.announcement_days if latest is not None else 10
 
 
 def _line_entry(

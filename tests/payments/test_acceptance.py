@@ -436,3 +436,32 @@ def test_an_application_in_an_open_round_is_neither_sampled_nor_rejected(world: 
 
     assert sample.population == [waiting.pk]
     assert refused.value.code == Code.IN_OPEN_ROUND
+
+
+def test_the_sample_takes_the_percent_in_force_not_a_future_one(world: World) -> None:
+    from datetime import timedelta
+
+    from applications.services import program_version_add
+    from common import clock
+    from tests.factories import SEED_PROGRAM_ITEMS
+
+    _require_acceptance(world, percent=20)
+    apps = payable(world, 5)
+    for app in apps:
+        _accept(world, app)
+    program_version_add(
+        actor=None,
+        program=world.program,
+        effective_from=clock.today() + timedelta(days=30),
+        policy_reference="下月起全部复核",
+        household_cap=world.program.versions.first().household_cap,  # type: ignore[union-attr]
+        items=SEED_PROGRAM_ITEMS,
+        acceptance_required=True,
+        acceptance_sample_percent=100,
+    )
+
+    sample = acceptance_sample_draw(
+        actor=world.user("approver_a"), program_id=world.program.pk, area_code=COUNTY
+    )
+
+    assert (sample.percent, sample.items.count()) == (20, 1)

@@ -11,6 +11,7 @@ from typing import Any
 import openpyxl
 import pytest
 
+from payments import formats
 from payments.formats import (
     FILE,
     FORMATS,
@@ -550,3 +551,46 @@ def test_format_get_finds_each_format_by_name() -> None:
 def test_format_get_refuses_an_unknown_name() -> None:
     with pytest.raises(KeyError):
         format_get("csv")
+
+
+class TabSeparated:
+    """A county bank's own layout for the test: the default fields, tab-separated."""
+
+    name = "tab"
+    suffix = ".tsv"
+    content_type = "text/tab-separated-values"
+
+    def write(self, bank_file: formats.BankFile, *, encoding: str) -> bytes:
+        return formats.PipeText().write(bank_file, encoding=encoding).replace(b"|", b"\t")
+
+    def read(self, data: bytes) -> formats.ReturnFile:
+        return formats.PipeText().read(data.replace(b"\t", b"|"))
+
+
+@pytest.mark.django_db
+def test_a_countys_own_format_is_sent_and_read_back(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from payments.models import PaymentRound
+    from payments.services.bank_files import bank_file_export, bank_return_import
+    from payments.services.rounds import payment_round_approve, payment_round_create
+    from tests.factories import COUNTY, all_paid, return_file
+    from tests.payments.test_services import payable
+
+    monkeypatch.setitem(formats.FORMATS, "tab", TabSeparated)
+    payable(world, 2)
+    round_ = payment_round_create(
+        actor=world.user("finance_a"), program_id=world.program.pk, area_code=COUNTY
+    )
+    payment_round_approve(actor=world.user("approver_a"), round_id=round_.pk)
+
+    sent = bank_file_export(actor=world.user("finance_a"), round_id=round_.pk, fmt="tab")
+    round_.refresh_from_db()
+    answer = return_file(round_, all_paid(round_)).replace(b"|", b"\t")
+    outcome = bank_return_import(actor=world.user("finance_a"), round_id=round_.pk, data=answer)
+
+    assert b"\t" in sent.data and b"|" not in sent.data and sent.name.endswith(".tsv")
+    assert round_.bank_format == "tab"
+    assert outcome.paid == 2
+    round_.refresh_from_db()
+    assert round_.status == PaymentRound.Status.RECONCILED

@@ -518,3 +518,84 @@ def test_the_statuses_that_hold_an_application_are_line_statuses() -> None:
 
     assert set(HOLDING_STATUSES) < set(PaymentLine.Status.values)
     assert PaymentLine.Status.PAID not in HOLDING_STATUSES
+
+
+def test_verify_audit_catches_a_paid_line_moved_to_another_application_by_sql(
+    world: World,
+) -> None:
+    round_, _apps = sent_round(world, 1)
+    bank_return_import(
+        actor=world.user("finance_a"),
+        round_id=round_.pk,
+        data=return_file(round_, all_paid(round_)),
+    )
+    [unpaid] = payable(world, 1)
+
+    PaymentLine.objects.filter(round=round_).update(
+        application=unpaid, household_id=unpaid.household_id
+    )
+
+    report = ledger_verify(replayers=replays())
+    assert any(f"line of application {unpaid.pk}" in p.detail for p in report.problems)
+
+
+# --- found by review ----------------------------------------------------------------------------
+
+
+def test_a_bank_file_downloaded_again_holds_only_the_lines_still_waiting(world: World) -> None:
+    round_, _apps = sent_round(world, 2)
+    first, second = round_.lines.order_by("reference")
+    bank_return_import(
+        actor=world.user("finance_a"),
+        round_id=round_.pk,
+        data=return_file(round_, {first.reference: ("0000", "成功", None)}),
+    )
+
+    again = bank_file_export(actor=world.user("finance_a"), round_id=round_.pk)
+    text = again.data.decode("gb18030")
+
+    assert second.reference in text and first.reference not in text
+    assert text.startswith(f"H|{round_.reference}|") and "|1|" in text.splitlines()[0]
+    bank_return_import(
+        actor=world.user("finance_a"),
+        round_id=round_.pk,
+        data=return_file(round_, {second.reference: ("3002", "户名不符", None)}),
+    )
+    with pytest.raises(Refused) as nothing:
+        bank_file_export(actor=world.user("finance_a"), round_id=round_.pk)
+    assert nothing.value.code == Code.WRONG_STATE
+
+
+def test_a_paid_line_needs_its_own_bank_transaction(world: World) -> None:
+    round_, apps = sent_round(world, 2)
+    first, second = round_.lines.order_by("reference")
+    good = return_file(round_, all_paid(round_)).decode("gb18030").splitlines()
+    no_txn = "\r\n".join([good[0], good[1].rsplit("|", 1)[0] + "|", good[2]]) + "\r\n"
+    same_txn = "\r\n".join([good[0], good[1], good[2].rsplit("|", 1)[0] + "|TXN0000"]) + "\r\n"
+
+    for data in (no_txn, same_txn):
+        with pytest.raises(ReturnFileRefused) as refused:
+            bank_return_import(
+                actor=world.user("finance_a"), round_id=round_.pk, data=data.encode("gb18030")
+            )
+        assert refused.value.code == Code.BANK_FILE_INVALID
+    for app in apps:
+        app.refresh_from_db()
+        assert app.status == S.APPROVED
+
+
+def test_a_return_file_with_a_bom_or_an_end_of_file_mark_is_read(world: World) -> None:
+    round_, apps = sent_round(world, 2)
+    first, second = round_.lines.order_by("reference")
+    one = return_file(round_, {first.reference: ("0000", "成功", None)})
+    two = return_file(round_, {second.reference: ("0000", "成功", None)})
+
+    bank_return_import(
+        actor=world.user("finance_a"),
+        round_id=round_.pk,
+        data=b"\x84\x31\x95\x33" + one,  # GB18030's byte-order mark
+    )
+    bank_return_import(actor=world.user("finance_a"), round_id=round_.pk, data=two + b"\x1a")
+
+    round_.refresh_from_db()
+    assert round_.status == PaymentRound.Status.RECONCILED
