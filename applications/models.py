@@ -45,6 +45,7 @@ class Area(models.Model):
             ("act_county_approver", _("Act as county approver in this area")),
             ("act_finance_officer", _("Act as finance officer in this area")),
             ("act_inspector", _("Act as inspector in this area")),
+            ("act_bank_officer", _("Act as a bank's loan officer in this county")),
             ("reveal_id_number", _("Reveal full ID numbers in this area")),
         ]
 
@@ -511,3 +512,39 @@ class KinFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id}: {self.official_id}"
+
+
+class Bank(models.Model):
+    """A bank that lends poverty microloans (扶贫小额信贷) and pays subsidies to cards."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+
+    class Meta:
+        verbose_name = _("bank")
+        verbose_name_plural = _("banks")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BankOfficer(models.Model):
+    """A bank's loan officer (银行信贷员) in one county: the ``bank_officer`` role on the
+    county says where, this row says for which bank."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bank_posts"
+    )
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="officers")
+    county = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("bank officer")
+        verbose_name_plural = _("bank officers")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "bank", "county"], name="bank_officer_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.bank_id} in {self.county_id}"

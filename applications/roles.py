@@ -14,6 +14,7 @@ class Role(models.TextChoices):
     COUNTY_APPROVER = "county_approver", _("county approver")
     FINANCE_OFFICER = "finance_officer", _("finance officer")
     INSPECTOR = "inspector", _("inspector")
+    BANK_OFFICER = "bank_officer", _("bank officer")
 
 
 ROLE_PERMISSION: dict[str, str] = {
@@ -22,6 +23,7 @@ ROLE_PERMISSION: dict[str, str] = {
     Role.COUNTY_APPROVER: "act_county_approver",
     Role.FINANCE_OFFICER: "act_finance_officer",
     Role.INSPECTOR: "act_inspector",
+    Role.BANK_OFFICER: "act_bank_officer",
 }
 PERMISSION_ROLE = {perm: role for role, perm in ROLE_PERMISSION.items()}
 REVEAL_PERMISSION = "reveal_id_number"
@@ -33,7 +35,12 @@ ROLE_LEVEL: dict[str, str] = {
     Role.COUNTY_APPROVER: Area.Level.COUNTY,
     Role.FINANCE_OFFICER: Area.Level.COUNTY,
     Role.INSPECTOR: Area.Level.COUNTY,
+    Role.BANK_OFFICER: Area.Level.COUNTY,
 }
+# Roles that do not open the area's registry and applications to their holder: a bank
+# officer sees their bank's loans only (``loans``), the right to see full ID numbers is no
+# reading right by itself.
+NOT_AREA_WIDE = frozenset({Role.BANK_OFFICER, REVEAL_PERMISSION})
 
 
 def level_of_code(code: str) -> str:

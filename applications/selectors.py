@@ -13,6 +13,7 @@ from django.db.models import Count, Model, Q, QuerySet
 from applications.models import (
     Application,
     Area,
+    BankOfficer,
     Household,
     KinDeclaration,
     KinFlag,
@@ -20,21 +21,22 @@ from applications.models import (
     Program,
 )
 from applications.permissions import Grant, grants_of, grants_of_users, users_granted_in
-from applications.roles import REVEAL_PERMISSION, Role
+from applications.roles import NOT_AREA_WIDE, REVEAL_PERMISSION, Role
 from common.actors import Actor
 
 M = TypeVar("M", bound=Model)
 
 
 def scope_prefixes(user: Actor, roles: Iterable[str] | None = None) -> list[str]:
-    """The code prefixes the user may read, optionally only those of some roles. Nested
-    prefixes are collapsed (a township covers its villages)."""
+    """The code prefixes the user may read, optionally only those of some roles (without
+    ``roles``: every role that opens its area, ``NOT_AREA_WIDE`` left out). Nested prefixes
+    are collapsed (a township covers its villages)."""
     wanted = set(roles) if roles is not None else None
     prefixes = sorted(
         {
             g.prefix
             for g in grants_of(user)
-            if g.role != REVEAL_PERMISSION and (wanted is None or g.role in wanted)
+            if (g.role in wanted if wanted is not None else g.role not in NOT_AREA_WIDE)
         }
     )
     collapsed: list[str] = []
@@ -369,3 +371,16 @@ def kin_matches(application_ids: Iterable[int]) -> list[KinMatch]:
                 )
             )
     return found
+
+
+def bank_posts_of(user: Actor) -> list[tuple[int, str]]:
+    """The (bank, county code) pairs the user is a loan officer for: each a bank officer
+    grant on the county with its bank."""
+    if user is None or not getattr(user, "is_authenticated", False) or user.pk is None:
+        return []
+    counties = {g.area_code for g in grants_of(user) if g.role == Role.BANK_OFFICER}
+    return list(
+        BankOfficer.objects.filter(user_id=int(user.pk), county_id__in=counties).values_list(
+            "bank_id", "county_id"
+        )
+    )

@@ -17,6 +17,8 @@ from applications import idnumbers
 from applications.models import (
     Application,
     Area,
+    Bank,
+    BankOfficer,
     Household,
     KinDeclaration,
     KinFlag,
@@ -613,13 +615,49 @@ def program_version_current(program: Program, on: date | None = None) -> Program
 # --- roles -------------------------------------------------------------------------------
 
 
+def bank_create(*, actor: Actor, code: str, name: str) -> Bank:
+    """A bank that lends microloans (its code as the ``--bank`` of a bank officer's grant).
+    Audited; a code already taken is refused."""
+    bank = Bank(code=(code or "").strip(), name=(name or "").strip())
+    try:
+        bank.full_clean()
+    except ValidationError as exc:
+        raise InvalidInput(exc) from None
+    with transaction.atomic():
+        bank.save()
+        audit_record(
+            actor=actor,
+            action="bank.create",
+            object_type="bank",
+            object_id=bank.code,
+            changes={"code": [None, bank.code], "name": [None, bank.name]},
+        )
+    return bank
+
+
 def role_grant(
-    *, actor: Actor, username: str, role: str, area_code: str, password: str | None = None
+    *,
+    actor: Actor,
+    username: str,
+    role: str,
+    area_code: str,
+    password: str | None = None,
+    bank_code: str = "",
 ) -> tuple[Any, bool]:
     """Create the user if needed and grant the role on the area. Returns (user, granted):
-    granted is False when the user already held it. Audited."""
+    granted is False when the user already held it. Audited. A bank officer is granted on a
+    county for one bank (``bank_code``, required for that role only)."""
     if role not in ROLE_PERMISSION and role != REVEAL_PERMISSION:
         raise InvalidInput({"role": [_("Unknown role: %(role)s") % {"role": role}]})
+    bank = None
+    if role == Role.BANK_OFFICER:
+        bank = Bank.objects.filter(code=bank_code).first()
+        if bank is None:
+            raise InvalidInput(
+                {"bank": [_("A bank officer is granted for a bank: give its code.")]}
+            )
+    elif bank_code:
+        raise InvalidInput({"bank": [_("Only a bank officer is granted for a bank.")]})
     area = Area.objects.filter(code=area_code).first()
     if area is None:
         raise InvalidInput({"area": [_("No area has the code %(code)s.") % {"code": area_code}]})
@@ -653,6 +691,9 @@ def role_grant(
             )
         codename = ROLE_PERMISSION.get(role, role)
         granted = permission_grant(user, codename, area)
+        if bank is not None:
+            posted = BankOfficer.objects.get_or_create(user=user, bank=bank, county=area)[1]
+            granted = granted or posted
         if granted:
             audit_record(
                 actor=actor,
@@ -660,7 +701,12 @@ def role_grant(
                 object_type="user",
                 object_id=user.pk,
                 area_code=area.code,
-                changes={"role": [None, role], "area": [None, area.code], "user": [None, username]},
+                changes={
+                    "role": [None, role],
+                    "area": [None, area.code],
+                    "user": [None, username],
+                    **({"bank": [None, bank.code]} if bank is not None else {}),
+                },
             )
             if role in ACTING_ROLES:
                 # Open applications of the new area whose household the official declared.

@@ -15,6 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("role", choices=[*Role.values, REVEAL_PERMISSION])
         parser.add_argument("area_code")
         parser.add_argument("--password", default=None)
+        parser.add_argument("--bank", default="", help="the bank's code (bank_officer only)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
@@ -24,6 +25,7 @@ class Command(BaseCommand):
                 role=opts["role"],
                 area_code=opts["area_code"],
                 password=opts["password"],
+                bank_code=opts["bank"],
             )
         except InvalidInput as exc:
             raise CommandError("; ".join(m for msgs in exc.errors.values() for m in msgs)) from exc
