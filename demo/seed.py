@@ -35,9 +35,18 @@ from django.utils import timezone
 
 from applications import idnumbers
 from applications.idnumbers import id_check_digit
-from applications.models import Application, Area, Household, KinDeclaration, KinFlag, Program
+from applications.models import (
+    Application,
+    Area,
+    Bank,
+    Household,
+    KinDeclaration,
+    KinFlag,
+    Program,
+)
 from applications.roles import REVEAL_PERMISSION, Role
 from applications.services import (
+    bank_create,
     household_create,
     household_update,
     kin_declare,
@@ -125,6 +134,9 @@ COUNTY_USERS = [
     ("finance", Role.FINANCE_OFFICER),
     ("inspector", Role.INSPECTOR),
 ]
+# The county's microloan bank (seed 000: 甘肃农信) and its loan officer.
+BANK = ("gsnx-suzhou", "甘肃农信肃州区联社")
+BANK_OFFICER_USER = "xindai_gsnx"
 # A second reviewer in 泉湖乡: the first is recused from a relative's application (rule 4),
 # and someone else of the township must be able to take it.
 SECOND_REVIEWER = ("reviewer_quanhu_b", "620902100000")
@@ -144,6 +156,7 @@ def county_grants() -> list[Grant]:
     and one cadre per village; the inspector may also reveal ID numbers."""
     grants = [Grant(username, role, COUNTY[0]) for username, role in COUNTY_USERS]
     grants.append(Grant("inspector", REVEAL_PERMISSION, COUNTY[0]))
+    grants.append(Grant(BANK_OFFICER_USER, Role.BANK_OFFICER, COUNTY[0], bank=BANK[0]))
     grants.append(Grant(SECOND_REVIEWER[0], Role.TOWNSHIP_REVIEWER, SECOND_REVIEWER[1]))
     for t_code, _t_name, reviewer, villages in TOWNSHIPS:
         grants.append(Grant(reviewer, Role.TOWNSHIP_REVIEWER, t_code))
@@ -482,6 +495,9 @@ class Seeder:
 
         with simulated.at(self.at(-80, 9, 0)):
             places_create(actor=admin, places=county_places())
+        with simulated.at(self.at(-80, 9, 30)):
+            if not Bank.objects.filter(code=BANK[0]).exists():
+                bank_create(actor=admin, code=BANK[0], name=BANK[1])
         with simulated.at(self.at(-80, 10, 0)):
             # One hash for all demo users (they share the published password anyway):
             # hashing it per user would cost most of the seed's time.
@@ -1175,6 +1191,9 @@ def demo_users() -> list[tuple[str, str, str]]:
     rows = [("admin", "superuser", "everywhere")]
     rows += [(u, str(r), f"{COUNTY[1]} {COUNTY[0]}") for u, r in COUNTY_USERS]
     rows[-1] = (rows[-1][0], f"{rows[-1][1]} + {REVEAL_PERMISSION}", rows[-1][2])
+    rows.append(
+        (BANK_OFFICER_USER, f"{Role.BANK_OFFICER.value} ({BANK[1]})", f"{COUNTY[1]} {COUNTY[0]}")
+    )
     for t_code, t_name, reviewer, villages in TOWNSHIPS:
         rows.append((reviewer, Role.TOWNSHIP_REVIEWER.value, f"{t_name} {t_code}"))
         if t_code == SECOND_REVIEWER[1]:

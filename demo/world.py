@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from applications.models import Area, Program
 from applications.services import area_create, program_create, role_grant
 from common.actors import Actor
+from loans.services.programs import loan_program_create as loans_program_create
 
 SUBSIDY_CODE = "daohu-chanye"
 LOAN_CODE = "xiaoe-xindai"
@@ -50,6 +51,7 @@ class Grant:
     role: str
     area_code: str
     password: str | None = None
+    bank: str = ""  # a bank officer's bank (its code)
 
 
 def places_create(*, actor: Actor, places: Iterable[Place]) -> dict[str, Area]:
@@ -79,6 +81,7 @@ def grants_give(
             role=grant.role,
             area_code=grant.area_code,
             password=grant.password,
+            bank_code=grant.bank,
         )
         if password_hash is not None and not user.has_usable_password():
             user.password = password_hash
@@ -130,18 +133,18 @@ def loan_program_create(
     code: str = LOAN_CODE,
 ) -> Program:
     """The poverty microloan (扶贫小额信贷): at most 50,000 yuan for at most 36 months
-    (银监发〔2017〕42号); through ``program_create``."""
-    return program_create(
+    (银监发〔2017〕42号), three days of posting, and the policy's loan parameters (benchmark
+    rate, interest fully subsidised, a fund covering ten times its balance and bearing 70%
+    of a bad loan); through ``loans.services.programs``."""
+    return loans_program_create(
         actor=actor,
         code=code,
         name="扶贫小额信贷",
-        kind=Program.Kind.LOAN,
         county_code=county_code,
         budget=budget,
         effective_from=effective_from,
         policy_reference=policy_reference,
-        household_cap=Decimal("50000.00"),
-        posting_days=POSTING_DAYS,
-        loan_max_amount=Decimal("50000.00"),
-        loan_max_months=36,
+        max_amount=Decimal("50000.00"),
+        max_months=36,
+        posting_days=3,
     )

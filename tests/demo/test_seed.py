@@ -16,13 +16,14 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from applications.models import Application, Household, Program
+from applications.models import Application, Bank, Household, Program
 from applications.roles import REVEAL_PERMISSION, Role
-from applications.selectors import has_role_in
+from applications.selectors import applications_visible_to, bank_posts_of, has_role_in
 from audit.models import AuditEntry
 from common import clock
 from demo.seed import COUNTY, DEMO_PASSWORD, PEN_CODE, TOWNSHIPS, demo_users
 from demo.world import LOAN_CODE, SUBSIDY_CODE
+from loans.models import LoanParameters
 from payments.models import Acceptance, AcceptanceSample, PaymentLine, PaymentRound
 from payments.services.acceptance import sample_redraw
 from tests.factories import World
@@ -137,6 +138,14 @@ def test_seed_demo_holds_what_it_promises(seeded: str) -> None:
     assert has_role_in(users["finance"], Role.FINANCE_OFFICER, county)
     assert has_role_in(users["inspector"], Role.INSPECTOR, county)
     assert has_role_in(users["inspector"], REVEAL_PERMISSION, county)
+    # The county's microloan bank and its officer, who sees nothing of the registry.
+    assert bank_posts_of(users["xindai_gsnx"]) == [
+        (Bank.objects.get(code="gsnx-suzhou").pk, county)
+    ]
+    assert not applications_visible_to(users["xindai_gsnx"]).exists()
+    loan = Program.objects.get(code=LOAN_CODE)
+    assert loan.versions.get().posting_days == 3
+    assert LoanParameters.objects.get(version__program=loan).fund_share == 70
     assert has_role_in(users["reviewer_quanhu_b"], Role.TOWNSHIP_REVIEWER, "620902100000")
     for t_code, _t_name, reviewer, villages in TOWNSHIPS:
         assert has_role_in(users[reviewer], Role.TOWNSHIP_REVIEWER, t_code)
