@@ -11,7 +11,7 @@ from applications.api import (
     ProgramViewSet,
 )
 from approvals.api import ApplicationViewSet, AuditViewSet, ObjectionViewSet, TokenView
-from loans.api import LoanCalculatorView, ReferenceRateViewSet
+from loans.api import FundDepositView, LoanCalculatorView, ReferenceRateViewSet, RiskFundView
 from payments.api import (
     AcceptanceRejectView,
     AcceptanceSampleViewSet,
@@ -61,6 +61,12 @@ urlpatterns = [
     ),
     path("api/v1/", include(router.urls)),
     path("api/v1/loan-calculator/", LoanCalculatorView.as_view(), name="loan-calculator"),
+    path("api/v1/risk-funds/<str:county>/", RiskFundView.as_view(), name="risk-fund"),
+    path(
+        "api/v1/risk-funds/<str:county>/deposits/",
+        FundDepositView.as_view(),
+        name="risk-fund-deposits",
+    ),
     path("payments/", include("payments.urls")),
     path("loans/", include("loans.urls")),
     path("", include("workflows.urls")),

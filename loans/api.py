@@ -18,12 +18,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from applications.roles import Role
+from applications.selectors import has_role_in
 from common import clock
 from common.api import REFUSALS
-from common.errors import InvalidInput
-from loans.models import ReferenceRate
+from common.errors import InvalidInput, NotFound
+from loans.models import FundMovement, ReferenceRate, RiskFund
 from loans.schedules import DayCount, Method, schedule
 from loans.selectors import reference_rates
+from loans.services.fund import fund_deposit
 from loans.services.rates import reference_rate_add
 
 MAX_PRINCIPAL = Decimal("1000000.00")
@@ -148,3 +151,92 @@ class ReferenceRateViewSet(
         data.is_valid(raise_exception=True)
         row = reference_rate_add(actor=request.user, **data.validated_data)
         return Response(ReferenceRateSerializer(row).data, status=201)
+
+
+# --- the county's risk-compensation fund -------------------------------------------------------
+
+FUND_READERS = (Role.COUNTY_APPROVER, Role.FINANCE_OFFICER, Role.INSPECTOR, Role.BANK_OFFICER)
+
+
+class MovementSerializer(serializers.ModelSerializer[FundMovement]):
+    created_by = serializers.CharField(
+        source="created_by.username", allow_null=True, default=None, read_only=True
+    )
+
+    class Meta:
+        model = FundMovement
+        fields = [
+            "id",
+            "kind",
+            "amount",
+            "balance_after",
+            "source",
+            "document_number",
+            "date",
+            "created_by",
+            "created_at",
+        ]
+
+
+class FundSerializer(serializers.Serializer[Any]):
+    county = serializers.CharField()
+    balance = serializers.DecimalField(max_digits=14, decimal_places=2)
+    movements = MovementSerializer(many=True)
+
+
+class DepositSerializer(serializers.Serializer[Any]):
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    document_number = serializers.CharField(max_length=100)
+    date = serializers.DateField()
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        # "source" is also the name of a serializer's own attribute: declared here.
+        return {**super().get_fields(), "source": serializers.CharField(max_length=200)}
+
+
+class RiskFundView(APIView):
+    """``GET /api/v1/risk-funds/{county}/``: the county's fund, its balance and its
+    movements (newest first), for the county's officials, inspectors and bank officers."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: FundSerializer, **REFUSALS})
+    def get(self, request: Request, county: str) -> Response:
+        if not any(has_role_in(request.user, role, county) for role in FUND_READERS):
+            raise NotFound(_("No such fund in your area."))
+        fund = RiskFund.objects.filter(county_id=county).first()
+        movements = (
+            list(fund.movements.select_related("created_by").order_by("-pk")[:200]) if fund else []
+        )
+        return Response(
+            FundSerializer(
+                {
+                    "county": county,
+                    "balance": fund.balance if fund else Decimal("0.00"),
+                    "movements": movements,
+                }
+            ).data
+        )
+
+
+class FundDepositView(APIView):
+    """``POST /api/v1/risk-funds/{county}/deposits/``: money put into the fund (the county
+    approver or finance; a document number; audited)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=DepositSerializer, responses={201: MovementSerializer, **REFUSALS})
+    def post(self, request: Request, county: str) -> Response:
+        if not any(has_role_in(request.user, role, county) for role in FUND_READERS):
+            raise NotFound(_("No such fund in your area."))
+        data = DepositSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        movement = fund_deposit(
+            actor=request.user,
+            county_code=county,
+            amount=data.validated_data["amount"],
+            source=data.validated_data["source"],
+            document_number=data.validated_data["document_number"],
+            on=data.validated_data["date"],
+        )
+        return Response(MovementSerializer(movement).data, status=201)

@@ -145,3 +145,60 @@ class LoanParameters(models.Model):
 
     def __str__(self) -> str:
         return f"loan parameters of version {self.version_id}"
+
+
+class RiskFund(models.Model):
+    """A county's risk-compensation fund (风险补偿金): banks lend up to ``leverage`` times its
+    balance, and it bears its share of a bad loan. The balance moves only with a movement
+    (``FundMovement``), under this row's lock, and never goes below zero (a check)."""
+
+    county = models.OneToOneField(
+        "applications.Area", on_delete=models.PROTECT, related_name="+", primary_key=True
+    )
+    balance = models.DecimalField(_("balance"), max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("risk-compensation fund")
+        verbose_name_plural = _("risk-compensation funds")
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="risk_fund_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.county_id}: {self.balance}"
+
+
+class FundMovement(models.Model):
+    """One movement of a fund, append-only (the database refuses an update or a delete):
+    a deposit from the county's budget, a compensation paid to a bank, a recovery returned."""
+
+    class Kind(models.TextChoices):
+        DEPOSIT = "deposit", _("deposit")
+        COMPENSATION = "compensation", _("compensation")
+        RECOVERY = "recovery", _("recovery")
+
+    fund = models.ForeignKey(RiskFund, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    balance_after = models.DecimalField(_("balance after"), max_digits=14, decimal_places=2)
+    source = models.CharField(_("source"), max_length=200)
+    document_number = models.CharField(_("document number"), max_length=100)
+    date = models.DateField(_("date"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=clock.now, editable=False)
+
+    class Meta:
+        verbose_name = _("fund movement")
+        verbose_name_plural = _("fund movements")
+        ordering = ["fund", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="fund_movement_positive"),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="fund_movement_balance_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} ({self.fund_id})"

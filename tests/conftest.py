@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from audit import append_only
 from tests.factories import World, build_world, load_world, password_of
 
-APPEND_ONLY_TABLES = ("audit_auditentry", "approvals_decision")
+APPEND_ONLY_TABLES = ("audit_auditentry", "approvals_decision", "loans_fundmovement")
 
 
 def _postgres_required() -> bool:
