@@ -1,23 +1,34 @@
-"""The loan calculator page: a cadre works out, with the household, what a loan of given
-terms costs month by month (the API's arithmetic, ``loans.api.calculate``)."""
+"""The loan pages so far: the calculator (a cadre works out, with the household, what a loan
+of given terms costs month by month: the API's arithmetic, ``loans.api.calculate``) and the
+county's risk-compensation fund (balance, movements, deposits)."""
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_safe
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_safe
 
-from loans.api import CalculatorInputSerializer, calculate
+from applications.models import Area
+from applications.selectors import has_role_in
+from common.actors import Actor
+from common.errors import InvalidInput, ServiceError
+from loans.api import FUND_READERS, CalculatorInputSerializer, calculate
+from loans.models import RiskFund
 from loans.schedules import DayCount, Method
+from loans.services.fund import FUND_ROLES, fund_deposit
 
 METHOD_LABELS = {
-    Method.INTEREST_ONLY: _("interest quarterly, principal at maturity"),
-    Method.EQUAL_INSTALMENT: _("equal instalments"),
-    Method.EQUAL_PRINCIPAL: _("equal principal"),
+    Method.INTEREST_ONLY: gettext_lazy("interest quarterly, principal at maturity"),
+    Method.EQUAL_INSTALMENT: gettext_lazy("equal instalments"),
+    Method.EQUAL_PRINCIPAL: gettext_lazy("equal principal"),
 }
 
 
@@ -45,3 +56,78 @@ def calculator_page(request: HttpRequest) -> HttpResponse:
         },
         status=400 if errors else 200,
     )
+
+
+# --- the county's risk-compensation fund --------------------------------------------------------
+
+
+def _fund_counties(user: Actor) -> list[Area]:
+    """The counties whose fund the user may read."""
+    return [
+        a
+        for a in Area.objects.filter(level=Area.Level.COUNTY).order_by("code")
+        if any(has_role_in(user, role, a.code) for role in FUND_READERS)
+    ]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def fund_page(request: HttpRequest) -> HttpResponse:
+    """The risk-compensation fund of the user's county: its balance, its movements, and a
+    deposit form for the county approver and finance."""
+    user = request.user
+    counties = _fund_counties(user)
+    if not counties:
+        raise Http404(_("No such fund in your area."))
+    county = next((c for c in counties if c.code == request.GET.get("county")), counties[0])
+    errors: dict[str, list[str]] = {}
+    kept: dict[str, str] = {}
+    if request.method == "POST":
+        kept = {k: request.POST.get(k, "") for k in ("amount", "source", "document_number", "date")}
+        try:
+            fund_deposit(
+                actor=user,
+                county_code=county.code,
+                amount=_decimal(kept["amount"]),
+                source=kept["source"],
+                document_number=kept["document_number"],
+                on=_date(kept["date"]),
+            )
+        except InvalidInput as error:
+            errors = error.as_dict()
+        except ServiceError as error:
+            errors = {"detail": [error.message]}
+        else:
+            messages.success(request, _("The deposit is recorded."))
+            return redirect(f"{request.path}?county={county.code}")
+    fund = RiskFund.objects.filter(county=county).first()
+    return render(
+        request,
+        "loans/fund.html",
+        {
+            "county": county,
+            "counties": counties,
+            "balance": fund.balance if fund else Decimal("0.00"),
+            "movements": list(fund.movements.select_related("created_by").order_by("-pk")[:200])
+            if fund
+            else [],
+            "can_deposit": any(has_role_in(user, role, county.code) for role in FUND_ROLES),
+            "errors": errors,
+            "kept": kept,
+        },
+        status=400 if errors else 200,
+    )
+
+
+def _decimal(raw: str) -> Decimal:
+    try:
+        return Decimal(raw.strip().replace(",", ""))
+    except (InvalidOperation, ValueError):
+        raise InvalidInput({"amount": [_("Give a positive amount in yuan and fen.")]}) from None
+
+
+def _date(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise InvalidInput({"date": [_("Give the date as YYYY-MM-DD.")]}) from None

@@ -138,3 +138,31 @@ def test_concurrent_deposits_all_count(world: World) -> None:
     assert outcomes == ["ok", "ok"]
     assert RiskFund.objects.get(county_id=COUNTY).balance == D("200.00")
     assert sorted(m.balance_after for m in FundMovement.objects.all()) == [D("100.00"), D("200.00")]
+
+
+@pytest.mark.django_db
+def test_the_fund_page_records_a_deposit_and_shows_it(world: World) -> None:
+    from django.test import Client
+
+    finance, inspector, cadre = Client(), Client(), Client()
+    finance.force_login(world.user("finance_a"))
+    inspector.force_login(world.user("inspector_a"))
+    cadre.force_login(world.user("cadre_v1"))
+    deposit = {
+        "amount": "5,000,000.00",
+        "source": "区财政预算",
+        "document_number": "肃财农〔2026〕12号",
+        "date": "2026-03-01",
+    }
+
+    bad = finance.post("/loans/fund/", {**deposit, "amount": "很多"})
+    assert bad.status_code == 400 and not FundMovement.objects.exists()
+
+    done = finance.post("/loans/fund/", deposit)
+    page = inspector.get("/loans/fund/").content.decode()
+
+    assert done.status_code == 302
+    assert RiskFund.objects.get(county_id=COUNTY).balance == D("5000000.00")
+    assert 'id="balance">5000000.00<' in page and "肃财农〔2026〕12号" in page
+    assert 'id="deposit"' not in page  # the inspector reads
+    assert cadre.get("/loans/fund/").status_code == 404
