@@ -25,7 +25,7 @@ from common.api import REFUSALS
 from common.errors import InvalidInput, NotFound
 from loans.models import FundMovement, ReferenceRate, RiskFund
 from loans.schedules import DayCount, Method, schedule
-from loans.selectors import reference_rates
+from loans.selectors import fund_capacity, fund_leverage, reference_rates
 from loans.services.fund import fund_deposit
 from loans.services.rates import reference_rate_add
 
@@ -181,6 +181,18 @@ class MovementSerializer(serializers.ModelSerializer[FundMovement]):
 class FundSerializer(serializers.Serializer[Any]):
     county = serializers.CharField()
     balance = serializers.DecimalField(max_digits=14, decimal_places=2)
+    leverage = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
+    covered = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="Outstanding principal of the loans the fund covers.",
+    )
+    capacity = serializers.DecimalField(
+        max_digits=16,
+        decimal_places=2,
+        allow_null=True,
+        help_text="What banks may still lend: leverage × balance − covered.",
+    )
     movements = MovementSerializer(many=True)
 
 
@@ -192,6 +204,20 @@ class DepositSerializer(serializers.Serializer[Any]):
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         # "source" is also the name of a serializer's own attribute: declared here.
         return {**super().get_fields(), "source": serializers.CharField(max_length=200)}
+
+
+def fund_figures(county: str, fund: RiskFund | None) -> dict[str, Any]:
+    """The fund's balance, leverage, covered principal and capacity today (no loan is drawn
+    yet: the covered principal is nought until loans come)."""
+    balance = fund.balance if fund else Decimal("0.00")
+    leverage = fund_leverage(county, clock.today())
+    covered = Decimal("0.00")
+    return {
+        "balance": balance,
+        "leverage": leverage,
+        "covered": covered,
+        "capacity": fund_capacity(balance, leverage, covered),
+    }
 
 
 class RiskFundView(APIView):
@@ -212,7 +238,7 @@ class RiskFundView(APIView):
             FundSerializer(
                 {
                     "county": county,
-                    "balance": fund.balance if fund else Decimal("0.00"),
+                    **fund_figures(county, fund),
                     "movements": movements,
                 }
             ).data

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 
 from django.db.models import QuerySet
 
-from loans.models import ReferenceRate
+from loans.models import LoanParameters, ReferenceRate
 
 K = ReferenceRate.Kind
 
@@ -40,3 +41,26 @@ def reference_kind(rule: RateRule | str, months: int) -> str:
     if RateRule(rule) == RateRule.BENCHMARK:
         return K.BENCHMARK_1Y if short else K.BENCHMARK_1_5Y
     return K.LPR_1Y if short else K.LPR_5Y
+
+
+def fund_leverage(county_code: str, on: date) -> Decimal | None:
+    """How many times its balance the county's fund covers: the leverage of the county's
+    active loan program's parameters in force on ``on`` (None without one)."""
+    params = (
+        LoanParameters.objects.filter(
+            version__program__area_id=county_code,
+            version__program__active=True,
+            version__effective_from__lte=on,
+        )
+        .order_by("-version__effective_from", "-pk")
+        .first()
+    )
+    return params.leverage if params is not None else None
+
+
+def fund_capacity(balance: Decimal, leverage: Decimal | None, covered: Decimal) -> Decimal | None:
+    """What banks may still lend under the fund: leverage × balance − the outstanding
+    principal of the loans it covers (never below zero; None without a leverage)."""
+    if leverage is None:
+        return None
+    return max(leverage * balance - covered, Decimal("0.00")).quantize(Decimal("0.01"))

@@ -20,7 +20,7 @@ from applications.models import Area
 from applications.selectors import has_role_in
 from common.actors import Actor
 from common.errors import InvalidInput, ServiceError
-from loans.api import FUND_READERS, CalculatorInputSerializer, calculate
+from loans.api import FUND_READERS, CalculatorInputSerializer, calculate, fund_figures
 from loans.models import RiskFund
 from loans.schedules import DayCount, Method
 from loans.services.fund import FUND_ROLES, fund_deposit
@@ -107,7 +107,7 @@ def fund_page(request: HttpRequest) -> HttpResponse:
         {
             "county": county,
             "counties": counties,
-            "balance": fund.balance if fund else Decimal("0.00"),
+            **fund_figures(county.code, fund),
             "movements": list(fund.movements.select_related("created_by").order_by("-pk")[:200])
             if fund
             else [],

@@ -166,3 +166,29 @@ def test_the_fund_page_records_a_deposit_and_shows_it(world: World) -> None:
     assert 'id="balance">5000000.00<' in page and "肃财农〔2026〕12号" in page
     assert 'id="deposit"' not in page  # the inspector reads
     assert cadre.get("/loans/fund/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_capacity_is_the_leverage_of_the_loan_program_in_force(
+    world: World, api: Callable[..., APIClient]
+) -> None:
+    from loans.services.programs import loan_program_create
+
+    url = f"/api/v1/risk-funds/{COUNTY}/"
+    _deposit(world, "5000000.00")
+    without = api("inspector_a").get(url).json()
+    loan_program_create(
+        actor=world.user("approver_a"),
+        code="xiaoe",
+        name="扶贫小额信贷",
+        county_code=COUNTY,
+        budget=D("39130000.00"),
+        effective_from=clock.today(),
+        policy_reference="银监发〔2017〕42号",
+        parameters={"leverage": D("8")},
+    )
+
+    body = api("inspector_a").get(url).json()
+
+    assert (without["leverage"], without["capacity"]) == (None, None)
+    assert (body["leverage"], body["covered"], body["capacity"]) == ("8.00", "0.00", "40000000.00")
