@@ -18,14 +18,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from applications.roles import Role
-from applications.selectors import has_role_in
 from common import clock
 from common.api import REFUSALS
 from common.errors import InvalidInput, NotFound
 from loans.models import FundMovement, ReferenceRate, RiskFund
 from loans.schedules import DayCount, Method, schedule
-from loans.selectors import fund_capacity, fund_leverage, reference_rates
+from loans.selectors import fund_capacity, fund_leverage, fund_readable, reference_rates
 from loans.services.fund import fund_deposit
 from loans.services.rates import reference_rate_add
 
@@ -155,8 +153,6 @@ class ReferenceRateViewSet(
 
 # --- the county's risk-compensation fund -------------------------------------------------------
 
-FUND_READERS = (Role.COUNTY_APPROVER, Role.FINANCE_OFFICER, Role.INSPECTOR, Role.BANK_OFFICER)
-
 
 class MovementSerializer(serializers.ModelSerializer[FundMovement]):
     created_by = serializers.CharField(
@@ -228,7 +224,7 @@ class RiskFundView(APIView):
 
     @extend_schema(responses={200: FundSerializer, **REFUSALS})
     def get(self, request: Request, county: str) -> Response:
-        if not any(has_role_in(request.user, role, county) for role in FUND_READERS):
+        if not fund_readable(request.user, county):
             raise NotFound(_("No such fund in your area."))
         fund = RiskFund.objects.filter(county_id=county).first()
         movements = (
@@ -253,7 +249,7 @@ class FundDepositView(APIView):
 
     @extend_schema(request=DepositSerializer, responses={201: MovementSerializer, **REFUSALS})
     def post(self, request: Request, county: str) -> Response:
-        if not any(has_role_in(request.user, role, county) for role in FUND_READERS):
+        if not fund_readable(request.user, county):
             raise NotFound(_("No such fund in your area."))
         data = DepositSerializer(data=request.data)
         data.is_valid(raise_exception=True)

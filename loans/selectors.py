@@ -8,6 +8,10 @@ from enum import StrEnum
 
 from django.db.models import QuerySet
 
+from applications.models import Area
+from applications.roles import Role
+from applications.selectors import has_role_in
+from common.actors import Actor
 from loans.models import LoanParameters, ReferenceRate
 
 K = ReferenceRate.Kind
@@ -64,3 +68,20 @@ def fund_capacity(balance: Decimal, leverage: Decimal | None, covered: Decimal) 
     if leverage is None:
         return None
     return max(leverage * balance - covered, Decimal("0.00")).quantize(Decimal("0.01"))
+
+
+# Who reads a county's risk fund: its officials, inspectors and bank officers.
+FUND_READERS = (Role.COUNTY_APPROVER, Role.FINANCE_OFFICER, Role.INSPECTOR, Role.BANK_OFFICER)
+
+
+def fund_readable(user: Actor, county_code: str) -> bool:
+    return any(has_role_in(user, role, county_code) for role in FUND_READERS)
+
+
+def fund_counties(user: Actor) -> list[Area]:
+    """The counties whose fund the user may read."""
+    return [
+        a
+        for a in Area.objects.filter(level=Area.Level.COUNTY).order_by("code")
+        if fund_readable(user, a.code)
+    ]

@@ -16,13 +16,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
-from applications.models import Area
 from applications.selectors import has_role_in
-from common.actors import Actor
 from common.errors import InvalidInput, ServiceError
-from loans.api import FUND_READERS, CalculatorInputSerializer, calculate, fund_figures
+from loans.api import CalculatorInputSerializer, calculate, fund_figures
 from loans.models import RiskFund
 from loans.schedules import DayCount, Method
+from loans.selectors import fund_counties
 from loans.services.fund import FUND_ROLES, fund_deposit
 
 METHOD_LABELS = {
@@ -61,22 +60,13 @@ def calculator_page(request: HttpRequest) -> HttpResponse:
 # --- the county's risk-compensation fund --------------------------------------------------------
 
 
-def _fund_counties(user: Actor) -> list[Area]:
-    """The counties whose fund the user may read."""
-    return [
-        a
-        for a in Area.objects.filter(level=Area.Level.COUNTY).order_by("code")
-        if any(has_role_in(user, role, a.code) for role in FUND_READERS)
-    ]
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def fund_page(request: HttpRequest) -> HttpResponse:
     """The risk-compensation fund of the user's county: its balance, its movements, and a
     deposit form for the county approver and finance."""
     user = request.user
-    counties = _fund_counties(user)
+    counties = fund_counties(user)
     if not counties:
         raise Http404(_("No such fund in your area."))
     county = next((c for c in counties if c.code == request.GET.get("county")), counties[0])
