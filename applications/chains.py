@@ -41,6 +41,7 @@ class Page(StrEnum):
     CADRE = "cadre"  # the village cadre's application page
     REVIEW = "review"  # the reviewers' decision page (township, county)
     FINANCE = "finance"  # the finance officer's payment
+    BANK = "bank"  # the bank officer's loan desk
     SYSTEM = "system"  # nobody: the timers take it
 
 
@@ -75,7 +76,8 @@ class Step:
     # total follows the chain's ``committed`` statuses: raised by a step into them, lowered
     # by a step out of them (an approved application rejected after a failed acceptance).
     commits_budget: bool = False
-    # The step pays the household: the signed agreement and the bank card are read for it.
+    # The step pays the household through a payment round: the signed agreement and the
+    # bank card are read for it.
     pays: bool = False
     # What a page asks before a step that cannot be undone (None: it asks nothing).
     confirm: Promise | None = None
@@ -284,6 +286,84 @@ CADRE, TOWNSHIP, COUNTY, FINANCE = (
     Role.FINANCE_OFFICER,
 )
 
+
+def head_steps(*, submit_rules: tuple[str, ...], commits_budget: bool) -> tuple[Step, ...]:
+    """The steps every chain shares (``workflows.flows.ApplicationHead``): filing and
+    submission in the village, the public posting, the township's review and the county's
+    approval, a return for correction and a withdrawal. ``submit_rules``: what the chain
+    checks before submission; ``commits_budget``: the county's approval spends the
+    program's budget. A rejection is each chain's own (it may be reached from its tail)."""
+    return (
+        Step(
+            "submit",
+            _("Submit"),
+            Page.CADRE,
+            moves((S.DRAFT, S.RETURNED), S.SUBMITTED, CADRE, "submit"),
+            rules=submit_rules,
+            records_actor="submitted_by",
+        ),
+        Step(
+            "start_posting",
+            _("Start posting"),
+            Page.CADRE,
+            moves(S.SUBMITTED, S.POSTED, CADRE, "start_posting"),
+            effect=_open_posting,
+        ),
+        Step(
+            "close_posting",
+            _("Close posting"),
+            Page.SYSTEM,
+            moves(S.POSTED, S.TOWNSHIP_REVIEW, None, "posting"),
+            rules=("posting_ended", "no_open_objection"),
+        ),
+        Step(
+            "township_approve",
+            _("Approve (township)"),
+            Page.REVIEW,
+            moves(S.TOWNSHIP_REVIEW, S.COUNTY_REVIEW, TOWNSHIP, "township_review"),
+            rules=("no_open_objection", "filer_not_approver", "filer_not_decider"),
+            records_actor="township_approved_by",
+        ),
+        Step(
+            "county_approve",
+            _("Approve (county)"),
+            Page.REVIEW,
+            moves(S.COUNTY_REVIEW, S.APPROVED, COUNTY, "county_review"),
+            rules=(
+                "no_open_objection",
+                "filer_not_approver",
+                "different_approvers",
+                "filer_not_decider",
+            ),
+            records_actor="county_approved_by",
+            commits_budget=commits_budget,
+        ),
+        Step(
+            "return",
+            _("Return for correction"),
+            Page.REVIEW,
+            moves(S.TOWNSHIP_REVIEW, S.RETURNED, TOWNSHIP, "township_review")
+            + moves(S.COUNTY_REVIEW, S.RETURNED, COUNTY, "county_review"),
+            rules=("filer_not_decider",),
+            reason_required=True,
+        ),
+        Step(
+            "withdraw",
+            _("Withdraw"),
+            Page.CADRE,
+            moves((S.DRAFT, S.SUBMITTED, S.POSTED, S.RETURNED), S.WITHDRAWN, CADRE, None),
+            confirm=_("Withdraw this application? This cannot be undone."),
+        ),
+    )
+
+
+# The head's rejections: during posting through an upheld objection, and by the reviewers.
+_HEAD_REJECTIONS = (
+    moves(S.POSTED, S.REJECTED, TOWNSHIP, "posting")
+    + moves(S.TOWNSHIP_REVIEW, S.REJECTED, TOWNSHIP, "township_review")
+    + moves(S.COUNTY_REVIEW, S.REJECTED, COUNTY, "county_review")
+)
+
 SUBSIDY = chain_register(
     Chain(
         key="subsidy",
@@ -293,58 +373,9 @@ SUBSIDY = chain_register(
         initial=S.DRAFT,
         committed=frozenset({S.APPROVED, S.DISBURSED}),
         steps=(
-            Step(
-                "submit",
-                _("Submit"),
-                Page.CADRE,
-                moves((S.DRAFT, S.RETURNED), S.SUBMITTED, CADRE, "submit"),
-                rules=("household_eligible", "appraisal_recorded", "has_items"),
-                records_actor="submitted_by",
-            ),
-            Step(
-                "start_posting",
-                _("Start posting"),
-                Page.CADRE,
-                moves(S.SUBMITTED, S.POSTED, CADRE, "start_posting"),
-                effect=_open_posting,
-            ),
-            Step(
-                "close_posting",
-                _("Close posting"),
-                Page.SYSTEM,
-                moves(S.POSTED, S.TOWNSHIP_REVIEW, None, "posting"),
-                rules=("posting_ended", "no_open_objection"),
-            ),
-            Step(
-                "township_approve",
-                _("Approve (township)"),
-                Page.REVIEW,
-                moves(S.TOWNSHIP_REVIEW, S.COUNTY_REVIEW, TOWNSHIP, "township_review"),
-                rules=("no_open_objection", "filer_not_approver", "filer_not_decider"),
-                records_actor="township_approved_by",
-            ),
-            Step(
-                "county_approve",
-                _("Approve (county)"),
-                Page.REVIEW,
-                moves(S.COUNTY_REVIEW, S.APPROVED, COUNTY, "county_review"),
-                rules=(
-                    "no_open_objection",
-                    "filer_not_approver",
-                    "different_approvers",
-                    "filer_not_decider",
-                ),
-                records_actor="county_approved_by",
+            *head_steps(
+                submit_rules=("household_eligible", "appraisal_recorded", "has_items"),
                 commits_budget=True,
-            ),
-            Step(
-                "return",
-                _("Return for correction"),
-                Page.REVIEW,
-                moves(S.TOWNSHIP_REVIEW, S.RETURNED, TOWNSHIP, "township_review")
-                + moves(S.COUNTY_REVIEW, S.RETURNED, COUNTY, "county_review"),
-                rules=("filer_not_decider",),
-                reason_required=True,
             ),
             Step(
                 "reject",
@@ -353,23 +384,13 @@ SUBSIDY = chain_register(
                 # From ``posted`` only through an upheld objection (``objection_resolve``);
                 # from ``approved`` only after a failed acceptance visit of work the program
                 # pays after it is built (先建后补, ``payments.services.acceptance``).
-                moves(S.POSTED, S.REJECTED, TOWNSHIP, "posting")
-                + moves(S.TOWNSHIP_REVIEW, S.REJECTED, TOWNSHIP, "township_review")
-                + moves(S.COUNTY_REVIEW, S.REJECTED, COUNTY, "county_review")
-                + moves(S.APPROVED, S.REJECTED, COUNTY, "disburse"),
+                _HEAD_REJECTIONS + moves(S.APPROVED, S.REJECTED, COUNTY, "disburse"),
                 rules=(
                     "objection_only_in_posting",
                     "acceptance_only_when_approved",
                     "filer_not_decider",
                 ),
                 reason_required=True,
-            ),
-            Step(
-                "withdraw",
-                _("Withdraw"),
-                Page.CADRE,
-                moves((S.DRAFT, S.SUBMITTED, S.POSTED, S.RETURNED), S.WITHDRAWN, CADRE, None),
-                confirm=_("Withdraw this application? This cannot be undone."),
             ),
             Step(
                 "disburse",
@@ -379,6 +400,64 @@ SUBSIDY = chain_register(
                 rules=("through_round", "payer_independent", "signed_agreement", "card_payable"),
                 records_actor="disbursed_by",
                 pays=True,
+            ),
+        ),
+    )
+)
+
+# --- the microloan chain (扶贫小额信贷) --------------------------------------------------------
+
+BANK = Role.BANK_OFFICER
+
+LOAN = chain_register(
+    Chain(
+        key="loan",
+        label=_("Poverty microloan"),
+        kinds=(Program.Kind.LOAN,),
+        flow="workflows.flows.LoanApplicationFlow",
+        initial=S.DRAFT,
+        # A loan spends no budget of the program: the county's risk fund bounds what banks
+        # lend (its capacity, checked by the bank's approval under the fund's lock).
+        committed=frozenset(),
+        steps=(
+            *head_steps(
+                submit_rules=("household_eligible", "appraisal_recorded", "loan_requested"),
+                commits_budget=False,
+            ),
+            Step(
+                "reject",
+                _("Reject"),
+                Page.REVIEW,
+                _HEAD_REJECTIONS,
+                rules=("objection_only_in_posting", "filer_not_decider"),
+                reason_required=True,
+            ),
+            # The bank's credit decision, with the amount, rate and term it grants
+            # (``loans.services.lending``: the rate cap and the fund's capacity).
+            Step(
+                "bank_approve",
+                _("Approve the loan (bank)"),
+                Page.BANK,
+                moves(S.APPROVED, S.BANK_APPROVED, BANK, "bank_review"),
+                rules=("through_loan_desk",),
+            ),
+            Step(
+                "bank_decline",
+                _("Decline the loan (bank)"),
+                Page.BANK,
+                moves(S.APPROVED, S.DECLINED, BANK, "bank_review"),
+                reason_required=True,
+                confirm=_("Decline this loan? This cannot be undone."),
+            ),
+            # The drawdown: the bank lends the money to the borrower's account against the
+            # signed contract (``loans.services.lending.loan_drawdown``).
+            Step(
+                "disburse",
+                _("Draw down the loan"),
+                Page.BANK,
+                moves(S.BANK_APPROVED, S.DISBURSED, BANK, "drawdown"),
+                rules=("through_loan_desk", "loan_contract"),
+                records_actor="disbursed_by",
             ),
         ),
     )

@@ -14,14 +14,19 @@ from viewflow import fsm
 
 from applications.chains import Chain, Step, chain_of
 from applications.models import Application
-from applications.selectors import has_role_in
+from applications.roles import Role
+from applications.selectors import bank_officer_of, has_role_in
 from common import clock
 from common.actors import Actor
 
 
 def _role(role: str) -> Callable[[Lifecycle, Any], bool]:
     def check(lifecycle: Lifecycle, user: Actor) -> bool:
-        return user is not None and has_role_in(user, role, lifecycle.application.area_code)
+        app = lifecycle.application
+        if user is None or not has_role_in(user, role, app.area_code):
+            return False
+        # A bank officer acts for one bank: on the loans that bank was asked for only.
+        return role != Role.BANK_OFFICER or bank_officer_of(user, app)
 
     check.__name__ = f"has_{role}"
     return check

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from common import clock
@@ -304,12 +304,15 @@ class Application(models.Model):
         TOWNSHIP_REVIEW = "township_review", _("township review")
         COUNTY_REVIEW = "county_review", _("county review")
         APPROVED = "approved", _("approved")
+        # The loan chain's tail: the bank's credit decision, then the drawdown (disbursed).
+        BANK_APPROVED = "bank_approved", _("approved by the bank")
+        DECLINED = "declined", _("declined by the bank")
         DISBURSED = "disbursed", _("disbursed")
         RETURNED = "returned", _("returned for correction")
         REJECTED = "rejected", _("rejected")
         WITHDRAWN = "withdrawn", _("withdrawn")
 
-    CLOSED = (Status.REJECTED, Status.WITHDRAWN, Status.DISBURSED)
+    CLOSED = (Status.REJECTED, Status.WITHDRAWN, Status.DISBURSED, Status.DECLINED)
 
     household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="applications")
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="applications")
@@ -370,7 +373,7 @@ class Application(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["household", "program"],
-                condition=~Q(status__in=["rejected", "withdrawn", "disbursed"]),
+                condition=~Q(status__in=["rejected", "withdrawn", "disbursed", "declined"]),
                 name="one_active_application_per_household_program",
             ),
             models.CheckConstraint(condition=Q(amount__gte=0), name="application_amount_gte_0"),
@@ -548,3 +551,47 @@ class BankOfficer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} @ {self.bank_id} in {self.county_id}"
+
+
+class LoanRequest(models.Model):
+    """What a loan application asks the bank for (扶贫小额信贷), and what the bank decided:
+    filed with the application by the village cadre, decided by the bank's loan officer
+    after the county's approval (``bank_approve``: the amount, rate and term it grants)."""
+
+    application = models.OneToOneField(
+        Application, on_delete=models.PROTECT, related_name="loan", primary_key=True
+    )
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="loan_requests")
+    amount = models.DecimalField(_("amount asked"), max_digits=MAX_DIGITS, decimal_places=PLACES)
+    months = models.PositiveSmallIntegerField(_("term asked (months)"))
+    purpose_category = models.CharField(_("purpose"), max_length=32)
+    purpose = models.CharField(_("what the loan is for"), max_length=200)
+    repayment_method = models.CharField(_("repayment method"), max_length=20)
+    approved_amount = models.DecimalField(
+        _("amount granted"), null=True, max_digits=MAX_DIGITS, decimal_places=PLACES
+    )
+    annual_rate = models.DecimalField(
+        _("contract rate (% a year)"), null=True, max_digits=6, decimal_places=4
+    )
+    approved_months = models.PositiveSmallIntegerField(_("term granted (months)"), null=True)
+    reference_rate = models.DecimalField(
+        _("reference rate (% a year)"), null=True, max_digits=6, decimal_places=4
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name = _("loan request")
+        verbose_name_plural = _("loan requests")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="loan_request_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(approved_amount__isnull=True) | Q(approved_amount__lte=F("amount")),
+                name="loan_request_granted_within_asked",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"loan request {self.application_id}"

@@ -17,6 +17,7 @@ from applications.models import (
     Household,
     KinDeclaration,
     KinFlag,
+    LoanRequest,
     Person,
     Program,
 )
@@ -74,10 +75,46 @@ def households_visible_to(user: Actor) -> QuerySet[Household]:
     return area_scoped(Household.objects.all(), user, "area_code")
 
 
+# What a bank officer sees of their bank's loan applications: from the county's approval on.
+BANK_STATUSES = (
+    Application.Status.APPROVED,
+    Application.Status.BANK_APPROVED,
+    Application.Status.DECLINED,
+    Application.Status.DISBURSED,
+)
+
+
+def bank_scope(user: Actor, field: str = "") -> Q | None:
+    """The condition on applications (or on rows reaching them through ``field``, e.g.
+    ``application__``) that a bank officer's posts open: their bank's loans in their
+    counties, from the county's approval on. None for a user without a post."""
+    posts = bank_posts_of(user)
+    if not posts:
+        return None
+    cond = Q()
+    for bank_id, county in posts:
+        cond |= Q(**{f"{field}area_code__startswith": county[:6], f"{field}loan__bank_id": bank_id})
+    return cond & Q(**{f"{field}status__in": BANK_STATUSES})
+
+
 def applications_visible_to(
     user: Actor, *, roles: Iterable[str] | None = None
 ) -> QuerySet[Application]:
-    return area_scoped(Application.objects.all(), user, "area_code", roles)
+    """The applications of the user's areas (of ``roles``, or of any role), and a bank
+    officer's loans of their bank (``bank_scope``), whichever of ``roles`` includes it."""
+    qs = Application.objects.all()
+    wanted = set(roles) if roles is not None else None
+    area_roles = (wanted - NOT_AREA_WIDE) if wanted is not None else None
+    bank = bank_scope(user) if wanted is None or Role.BANK_OFFICER in wanted else None
+    if bank is None:
+        return area_scoped(qs, user, "area_code", area_roles)
+    if area_roles is not None and not area_roles:
+        return qs.filter(bank)
+    prefixes = scope_prefixes(user, area_roles)
+    cond = Q()
+    for prefix in prefixes:
+        cond |= Q(area_code__startswith=prefix)
+    return qs.filter(cond | bank) if prefixes else qs.filter(bank)
 
 
 @dataclass(frozen=True)
@@ -373,14 +410,44 @@ def kin_matches(application_ids: Iterable[int]) -> list[KinMatch]:
     return found
 
 
+_POSTS_ATTR = "_fupin_bank_posts"
+
+
 def bank_posts_of(user: Actor) -> list[tuple[int, str]]:
     """The (bank, county code) pairs the user is a loan officer for: each a bank officer
-    grant on the county with its bank."""
+    grant on the county with its bank. Read once per user object and set of grants."""
     if user is None or not getattr(user, "is_authenticated", False) or user.pk is None:
         return []
-    counties = {g.area_code for g in grants_of(user) if g.role == Role.BANK_OFFICER}
-    return list(
-        BankOfficer.objects.filter(user_id=int(user.pk), county_id__in=counties).values_list(
-            "bank_id", "county_id"
+    grants = grants_of(user)
+    cached = getattr(user, _POSTS_ATTR, None)
+    if cached is not None and cached[0] is grants:
+        return list(cached[1])
+    counties = {g.area_code for g in grants if g.role == Role.BANK_OFFICER}
+    posts = (
+        list(
+            BankOfficer.objects.filter(user_id=int(user.pk), county_id__in=counties)
+            .order_by("bank_id", "county_id")
+            .values_list("bank_id", "county_id")
         )
+        if counties
+        else []
     )
+    setattr(user, _POSTS_ATTR, (grants, posts))
+    return list(posts)
+
+
+def bank_officer_of(user: Actor, application: Application) -> bool:
+    """Is the user a loan officer of the bank the application's loan asks, in its county?"""
+    loan = getattr(application, "loan", None) if _has_loan(application) else None
+    if loan is None:
+        return False
+    county = application.area_code[:6] + "000000"
+    return (loan.bank_id, county) in set(bank_posts_of(user))
+
+
+def _has_loan(application: Application) -> bool:
+    try:
+        application.loan  # noqa: B018 - reading the relation is the test
+    except LoanRequest.DoesNotExist:
+        return False
+    return True

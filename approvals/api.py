@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from operator import attrgetter
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -19,13 +20,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from applications.models import Application, ApplicationItem
+from applications.models import Application, ApplicationItem, LoanRequest
 from applications.selectors import (
     application_filters_parse,
     applications_filter,
     applications_visible_to,
     recusing_hashes,
 )
+from approvals import hooks
 from approvals.models import CardCheck, Objection
 from approvals.selectors import (
     applications_with_kin_flag,
@@ -104,6 +106,35 @@ class ApplicationItemSerializer(FastRepresentation, serializers.ModelSerializer[
         fields = ["item", "name", "unit", "quantity", "unit_amount", "amount"]
 
 
+class LoanRequestSerializer(serializers.ModelSerializer[LoanRequest]):
+    bank = serializers.CharField(source="bank.code")
+    bank_name = serializers.CharField(source="bank.name")
+
+    class Meta:
+        model = LoanRequest
+        fields = [
+            "bank",
+            "bank_name",
+            "amount",
+            "months",
+            "purpose_category",
+            "purpose",
+            "repayment_method",
+            "approved_amount",
+            "annual_rate",
+            "approved_months",
+            "reference_rate",
+            "decided_at",
+        ]
+
+
+def loan_request_of(application: Application) -> LoanRequest | None:
+    try:
+        return application.loan
+    except LoanRequest.DoesNotExist:
+        return None
+
+
 class ApplicationSerializer(FastRepresentation, serializers.ModelSerializer[Application]):
     head_name = serializers.CharField(source="household.head_name")
     head_id_masked = serializers.CharField(source="household.head_id_masked")
@@ -113,6 +144,7 @@ class ApplicationSerializer(FastRepresentation, serializers.ModelSerializer[Appl
     items = ApplicationItemSerializer(many=True, read_only=True)
     kin_flagged = serializers.BooleanField(read_only=True)
     available_transitions = serializers.SerializerMethodField()
+    loan = serializers.SerializerMethodField()
 
     class Meta:
         model = Application
@@ -141,7 +173,13 @@ class ApplicationSerializer(FastRepresentation, serializers.ModelSerializer[Appl
             "status_changed_at",
             "kin_flagged",
             "available_transitions",
+            "loan",
         ]
+
+    @extend_schema_field(LoanRequestSerializer(allow_null=True))
+    def get_loan(self, obj: Application) -> dict[str, Any] | None:
+        loan = loan_request_of(obj)
+        return None if loan is None else dict(LoanRequestSerializer(loan).data)
 
     def get_status_display(self, obj: Application) -> str:
         # Not CharField(source="get_status_display"): DRF inspects the signature of a callable
@@ -168,10 +206,28 @@ class ItemInputSerializer(serializers.Serializer[Any]):
     quantity = serializers.IntegerField(min_value=1, max_value=100000)
 
 
+class LoanInputSerializer(serializers.Serializer[Any]):
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    months = serializers.IntegerField(min_value=1, max_value=600)
+    purpose_category = serializers.CharField(max_length=32)
+    purpose = serializers.CharField(max_length=200)
+    repayment_method = serializers.CharField(max_length=20)
+    bank = serializers.CharField(max_length=32, help_text=_("The bank's code."))
+
+
 class ApplicationCreateSerializer(serializers.Serializer[Any]):
     household = serializers.IntegerField(min_value=1)
     program = serializers.IntegerField(min_value=1)
-    items = ItemInputSerializer(many=True, allow_empty=False, max_length=50)  # type: ignore[call-arg]
+    items = ItemInputSerializer(  # type: ignore[call-arg]
+        many=True,
+        allow_empty=True,
+        max_length=50,
+        required=False,
+        help_text=_("A subsidy program's items (at least one)."),
+    )
+    loan = LoanInputSerializer(
+        required=False, help_text=_("What a loan program's application asks instead of items.")
+    )
 
 
 class ApplicationEditSerializer(serializers.Serializer[Any]):
@@ -182,10 +238,36 @@ class ApplicationEditSerializer(serializers.Serializer[Any]):
     appraisal_attendees = serializers.IntegerField(min_value=1, max_value=10000, required=False)
     appraisal_votes_for = serializers.IntegerField(min_value=0, max_value=10000, required=False)
     appraisal_votes_against = serializers.IntegerField(min_value=0, max_value=10000, required=False)
+    loan = LoanInputSerializer(required=False)
 
 
 class TransitionSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    # The terms of the bank's steps on a loan (taken by ``loans.services.lending``).
+    approved_amount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        required=False,
+        help_text=_("bank_approve: the amount the bank grants (at most the amount asked)."),
+    )
+    annual_rate = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        required=False,
+        help_text=_("bank_approve: the contract rate, % a year (at most reference + spread)."),
+    )
+    months = serializers.IntegerField(
+        required=False, help_text=_("bank_approve: the term granted, in months.")
+    )
+    date = serializers.DateField(
+        required=False, help_text=_("disburse (a loan): the drawdown date.")
+    )
+    amount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        required=False,
+        help_text=_("disburse (a loan): the sum drawn (at most the amount granted)."),
+    )
 
 
 class BulkTransitionSerializer(serializers.Serializer[Any]):
@@ -271,6 +353,11 @@ API_FILTERS_ONLY: dict[str, list[str]] = {"state": [], "township": [], "village"
 APPLICATION_FIELDS = [f.name for f in Application._meta.concrete_fields]
 HOUSEHOLD_FIELDS = ["household__head_name", "household__head_id_masked", "household__status"]
 PROGRAM_FIELDS = ["program__code", "program__name", "program__kind"]
+LOAN_FIELDS = [
+    *(f"loan__{f.name}" for f in LoanRequest._meta.concrete_fields if f.name != "application"),
+    "loan__bank__code",
+    "loan__bank__name",
+]
 ITEM_FIELDS = [
     *(f.name for f in ApplicationItem._meta.concrete_fields),
     "item__code",
@@ -315,10 +402,10 @@ class ApplicationViewSet(
     def get_queryset(self) -> QuerySet[Application]:
         qs: QuerySet[Application] = with_open_objections(
             applications_visible_to(self.request.user)
-            .select_related("household", "program")
+            .select_related("household", "program", "loan__bank")
             # Of the household and the program only what a row shows or its steps' rules
             # read (the household's status): no cipher texts, JSON or times to convert.
-            .only(*APPLICATION_FIELDS, *HOUSEHOLD_FIELDS, *PROGRAM_FIELDS)
+            .only(*APPLICATION_FIELDS, *HOUSEHOLD_FIELDS, *PROGRAM_FIELDS, *LOAN_FIELDS)
             .prefetch_related(
                 Prefetch(
                     "items",
@@ -358,7 +445,8 @@ class ApplicationViewSet(
             actor=request.user,
             household_id=v["household"],
             program_id=v["program"],
-            items=v["items"],
+            items=v.get("items") or (),
+            loan=v.get("loan"),
         )
         return Response(self._out(app), status=201)
 
@@ -382,12 +470,22 @@ class ApplicationViewSet(
     def transitions(self, request: Request, pk: str | None = None, name: str = "") -> Response:
         data = TransitionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        app = application_transition(
-            actor=request.user,
-            application_id=int(pk or 0),
-            name=name,
-            reason=data.validated_data.get("reason", ""),
+        kind = (
+            applications_visible_to(request.user)
+            .filter(pk=int(pk or 0))
+            .values_list("program__kind", flat=True)
+            .first()
         )
+        handler = hooks.step_handler(kind, name) if kind is not None else None
+        if handler is not None:
+            app = handler(request.user, int(pk or 0), data.validated_data)
+        else:
+            app = application_transition(
+                actor=request.user,
+                application_id=int(pk or 0),
+                name=name,
+                reason=data.validated_data.get("reason", ""),
+            )
         return Response(self._out(app))
 
     @extend_schema(

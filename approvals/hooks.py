@@ -5,9 +5,11 @@ change rolls back with it, so what listens can never drift from what happened.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from typing import Any
 
-from applications.models import Application
+from applications.models import Application, Household, ProgramVersion
 from common.actors import Actor
 
 CreatedListener = Callable[[Application, Actor], None]
@@ -18,6 +20,39 @@ BulkTransitionListener = Callable[[Sequence[Application], str, str, Actor], None
 _created: list[CreatedListener] = []
 _transitioned: list[TransitionListener] = []
 _bulk: dict[TransitionListener, BulkTransitionListener] = {}
+
+
+# What a program kind's applications ask beyond items, checked by the layer that knows its
+# rules (a loan's amount, term, purpose and bank: ``loans``): (household, the parameters in
+# force, what was asked, the application's date) → the checked request, or ``InvalidInput``
+# with every problem and its code.
+RequestCheck = Callable[[Household, ProgramVersion, Mapping[str, Any], date], dict[str, Any]]
+_request_checks: dict[str, RequestCheck] = {}
+
+
+def on_request(kind: str, check: RequestCheck) -> RequestCheck:
+    _request_checks[kind] = check
+    return check
+
+
+def request_check(kind: str) -> RequestCheck | None:
+    return _request_checks.get(kind)
+
+
+# A step that carries terms of its own (the bank's approval: the amount, rate and term it
+# grants), taken by the layer that checks them: (actor, application id, the request's
+# data) → the application after the step. By program kind and step name.
+StepHandler = Callable[[Actor, int, Mapping[str, Any]], Application]
+_step_handlers: dict[tuple[str, str], StepHandler] = {}
+
+
+def on_step(kind: str, name: str, handler: StepHandler) -> StepHandler:
+    _step_handlers[(kind, name)] = handler
+    return handler
+
+
+def step_handler(kind: str, name: str) -> StepHandler | None:
+    return _step_handlers.get((kind, name))
 
 
 def on_created(listener: CreatedListener) -> CreatedListener:

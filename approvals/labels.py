@@ -60,6 +60,22 @@ _OTHER_ACTIONS: dict[str, Promise] = {
     "audit.verify": _("ledger verified"),
     "audit.export": _("audit trail exported"),
     "audit.anchor": _("ledger anchored"),
+    "payment_round.create": _("payment round drawn up"),
+    "payment_round.approve": _("payment round approved"),
+    "payment_round.cancel": _("payment round cancelled"),
+    "payment_round.export": _("bank file downloaded"),
+    "payment_round.return_import": _("bank return file imported"),
+    "acceptance.record": _("acceptance visit recorded"),
+    "acceptance.recheck": _("acceptance re-checked by the county"),
+    "acceptance.rectification_allow": _("rectification allowed"),
+    "acceptance.sample_draw": _("acceptance sample drawn"),
+    "program.loan_parameters": _("loan parameters set"),
+    "reference_rate.add": _("reference rate added"),
+    "risk_fund.deposit": _("deposit into the risk fund"),
+    "loan.repayment": _("loan repayment recorded"),
+    "loan.standing": _("loan status changed (days past due)"),
+    "loan.compensation": _("loan compensated by the risk fund"),
+    "loan.recovery": _("money recovered on a compensated loan"),
 }
 
 

@@ -87,6 +87,7 @@ class Attachment(models.Model):
         PHOTO = "photo", _("photo")
         SIGNED_AGREEMENT = "signed_agreement", _("signed agreement")
         ACCEPTANCE_PHOTO = "acceptance_photo", _("acceptance visit photo")
+        LOAN_CONTRACT = "loan_contract", _("signed loan contract")
 
     application = models.ForeignKey(
         Application,

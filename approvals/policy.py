@@ -188,6 +188,10 @@ class StepContext:
     signed_agreement: bool = False  # the household's signed agreement is on the record
     card: CardFacts | None = None  # the bank card a paying step pays to
     via_round: bool = False  # the step is weighed for a payment round, not taken by a person
+    # The step is taken at the bank's loan desk (``loans.services.lending``), which checked
+    # the terms it carries (the amount, rate and term granted; the drawdown's date and sum).
+    via_loan_desk: bool = False
+    loan_contract: bool = False  # the signed loan contract is on the record
 
 
 Rule = Callable[[StepContext], Refusal | None]
@@ -320,6 +324,32 @@ def _card_payable(c: StepContext) -> Refusal | None:
     return card_refusal(c.card, c.user, now=c.now) if c.card is not None else None
 
 
+def _loan_requested(c: StepContext) -> Refusal | None:
+    if c.application.amount <= 0:
+        return Refusal(Code.LOAN_REQUEST_MISSING, _("The application asks for no loan."))
+    return None
+
+
+def _through_loan_desk(c: StepContext) -> Refusal | None:
+    if not c.via_loan_desk:
+        return Refusal(
+            Code.LOAN_DESK,
+            _(
+                "The bank's decision and the drawdown are made on the loan desk, with their "
+                "terms: the amount, rate and term granted, or the drawdown's date and sum."
+            ),
+        )
+    return None
+
+
+def _loan_contract(c: StepContext) -> Refusal | None:
+    if not c.loan_contract:
+        return Refusal(
+            Code.LOAN_CONTRACT_MISSING, _("The signed loan contract has not been uploaded.")
+        )
+    return None
+
+
 # The rules a chain's steps name (``applications.chains.Step.rules``), by name.
 RULES: dict[str, Rule] = {
     "household_eligible": _household_eligible,
@@ -336,6 +366,9 @@ RULES: dict[str, Rule] = {
     "signed_agreement": _signed_agreement,
     "card_payable": _card_payable,
     "through_round": _through_round,
+    "loan_requested": _loan_requested,
+    "through_loan_desk": _through_loan_desk,
+    "loan_contract": _loan_contract,
 }
 
 
@@ -353,6 +386,8 @@ def transition_refusal(
     recused: bool = False,
     card: CardFacts | None = None,
     via_round: bool = False,
+    via_loan_desk: bool = False,
+    loan_contract: bool = False,
 ) -> Refusal | None:
     """Why the step may not be taken now, or None when the rules allow it: recusal, the
     reason a step needs, then the step's own rules in their declared order
@@ -379,6 +414,8 @@ def transition_refusal(
         signed_agreement=signed_agreement,
         card=card,
         via_round=via_round,
+        via_loan_desk=via_loan_desk,
+        loan_contract=loan_contract,
     )
     for rule in step.rules:
         refusal = RULES[rule](context)

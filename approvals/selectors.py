@@ -58,6 +58,14 @@ def has_signed_agreement(application_id: int) -> bool:
     return application_id in signed_agreements_of([application_id])
 
 
+def has_loan_contract(application_id: int) -> bool:
+    """Is the signed loan contract on the application's record? (The drawdown waits for
+    it.)"""
+    return Attachment.objects.filter(
+        application_id=application_id, kind=Attachment.Kind.LOAN_CONTRACT
+    ).exists()
+
+
 # --- conflict of interest (DOMAIN rule 4) ----------------------------------------------------
 
 

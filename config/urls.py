@@ -11,7 +11,13 @@ from applications.api import (
     ProgramViewSet,
 )
 from approvals.api import ApplicationViewSet, AuditViewSet, ObjectionViewSet, TokenView
-from loans.api import FundDepositView, LoanCalculatorView, ReferenceRateViewSet, RiskFundView
+from loans.api import (
+    FundDepositView,
+    LoanCalculatorView,
+    LoanViewSet,
+    ReferenceRateViewSet,
+    RiskFundView,
+)
 from payments.api import (
     AcceptanceRejectView,
     AcceptanceSampleViewSet,
@@ -32,6 +38,7 @@ router.register("audit", AuditViewSet, basename="audit")
 router.register("payment-rounds", PaymentRoundViewSet, basename="payment-round")
 router.register("acceptance-samples", AcceptanceSampleViewSet, basename="acceptance-sample")
 router.register("reference-rates", ReferenceRateViewSet, basename="reference-rate")
+router.register("loans", LoanViewSet, basename="loan")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -1,4 +1,5 @@
-"""The loans API so far: the loan calculator (``GET /api/v1/loan-calculator/``: a repayment
+"""The loans API: loans with their schedules and repayments (``/api/v1/loans/``), the loan
+calculator (``GET /api/v1/loan-calculator/``: a repayment
 schedule without a loan, for the cadre explaining repayments to a household, by the same
 arithmetic as the loans' own schedules, ``loans.schedules``) and the reference rates
 (``/api/v1/reference-rates/``)."""
@@ -13,6 +14,8 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,11 +24,26 @@ from rest_framework.views import APIView
 from common import clock
 from common.api import REFUSALS
 from common.errors import InvalidInput, NotFound
-from loans.models import FundMovement, ReferenceRate, RiskFund
+from loans.models import FundMovement, Instalment, Loan, ReferenceRate, Repayment, RiskFund
 from loans.schedules import DayCount, Method, schedule
-from loans.selectors import fund_capacity, fund_leverage, fund_readable, reference_rates
+from loans.selectors import (
+    fund_capacity,
+    fund_covered,
+    fund_leverage,
+    fund_readable,
+    loans_visible_to,
+    reference_rates,
+)
 from loans.services.fund import fund_deposit
+from loans.services.lending import loan_drawdown
 from loans.services.rates import reference_rate_add
+from loans.services.servicing import MAX_FILE as MAX_REPAYMENT_FILE
+from loans.services.servicing import (
+    loan_compensate,
+    loan_recover,
+    loan_repay,
+    repayments_import,
+)
 
 MAX_PRINCIPAL = Decimal("1000000.00")
 MAX_MONTHS = 360
@@ -203,11 +221,11 @@ class DepositSerializer(serializers.Serializer[Any]):
 
 
 def fund_figures(county: str, fund: RiskFund | None) -> dict[str, Any]:
-    """The fund's balance, leverage, covered principal and capacity today (no loan is drawn
-    yet: the covered principal is nought until loans come)."""
+    """The fund's balance, leverage, covered principal (``fund_covered``) and capacity
+    today."""
     balance = fund.balance if fund else Decimal("0.00")
     leverage = fund_leverage(county, clock.today())
-    covered = Decimal("0.00")
+    covered = fund_covered(county)
     return {
         "balance": balance,
         "leverage": leverage,
@@ -262,3 +280,279 @@ class FundDepositView(APIView):
             on=data.validated_data["date"],
         )
         return Response(MovementSerializer(movement).data, status=201)
+
+
+# --- loans, their schedules and repayments ------------------------------------------------
+
+
+class LoanInstalmentSerializer(serializers.ModelSerializer[Instalment]):
+    total = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Instalment
+        fields = [
+            "seq",
+            "start_date",
+            "due_date",
+            "days",
+            "principal",
+            "interest",
+            "total",
+            "principal_paid",
+            "interest_paid",
+            "interest_paid_on",
+            "paid_on",
+            "status",
+        ]
+
+    def get_status(self, obj: Instalment) -> str:
+        """``paid``, ``overdue`` (due and not paid in full) or ``due`` (not yet)."""
+        if obj.paid_on is not None:
+            return "paid"
+        return "overdue" if obj.due_date < clock.today() else "due"
+
+
+class LoanSerializer(serializers.ModelSerializer[Loan]):
+    bank = serializers.CharField(source="bank.code")
+    bank_name = serializers.CharField(source="bank.name")
+    head_name = serializers.CharField(source="household.head_name")
+    status_display = serializers.CharField(source="get_status_display")
+
+    class Meta:
+        model = Loan
+        fields = [
+            "application",
+            "reference",
+            "bank",
+            "bank_name",
+            "household",
+            "head_name",
+            "area_code",
+            "principal",
+            "annual_rate",
+            "reference_rate",
+            "months",
+            "method",
+            "day_count",
+            "drawdown_date",
+            "maturity_date",
+            "outstanding_principal",
+            "days_past_due",
+            "status",
+            "status_display",
+            "covered",
+        ]
+
+
+class LoanDetailSerializer(LoanSerializer):
+    schedule = LoanInstalmentSerializer(source="instalments", many=True)
+
+    class Meta(LoanSerializer.Meta):
+        fields = [*LoanSerializer.Meta.fields, "schedule"]
+
+
+class DrawdownSerializer(serializers.Serializer[Any]):
+    date = serializers.DateField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class RepaymentInputSerializer(serializers.Serializer[Any]):
+    date = serializers.DateField()
+    principal = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal(0))
+    interest = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal(0))
+    penalty = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal(0), required=False, default=Decimal(0)
+    )
+
+
+class RepaymentSerializer(serializers.ModelSerializer[Repayment]):
+    class Meta:
+        model = Repayment
+        fields = [
+            "id",
+            "date",
+            "principal",
+            "interest",
+            "penalty",
+            "applied_interest",
+            "applied_principal",
+        ]
+
+
+class RepaymentImportInputSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField()
+
+
+class RepaymentImportSerializer(serializers.Serializer[Any]):
+    rows = serializers.IntegerField()
+    total = serializers.DecimalField(max_digits=14, decimal_places=2)
+    already_imported = serializers.BooleanField()
+    sha256 = serializers.CharField()
+
+
+LOAN_STATUSES = [s.value for s in Loan.Status]
+
+
+class CompensationInputSerializer(serializers.Serializer[Any]):
+    date = serializers.DateField()
+
+
+class RecoveryInputSerializer(serializers.Serializer[Any]):
+    date = serializers.DateField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+def _fund_movement_response(movement: FundMovement) -> Response:
+    return Response(MovementSerializer(movement).data, status=201)
+
+
+class LoanFundActions:
+    """The risk fund's part in a bad loan: compensation once it is far enough past due, and
+    recoveries after it (by the lending bank's officer)."""
+
+    @extend_schema(
+        request=CompensationInputSerializer, responses={201: MovementSerializer, **REFUSALS}
+    )
+    @action(detail=True, methods=["post"])
+    def compensation(self, request: Request, pk: str | None = None) -> Response:
+        data = CompensationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        movement = loan_compensate(
+            actor=request.user, loan_id=int(pk or 0), on=data.validated_data["date"]
+        )
+        return _fund_movement_response(movement)
+
+    @extend_schema(request=RecoveryInputSerializer, responses={201: MovementSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def recoveries(self, request: Request, pk: str | None = None) -> Response:
+        data = RecoveryInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        movement = loan_recover(
+            actor=request.user, loan_id=int(pk or 0), amount=v["amount"], on=v["date"]
+        )
+        return _fund_movement_response(movement)
+
+
+class LoanViewSet(
+    LoanFundActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Loan]
+):
+    """Loans in the user's scope: the county's officials and inspectors, the village's cadre
+    and the township's reviewer read them; a bank officer reads and services their bank's
+    loans (the drawdown, repayments, the bank's repayment file)."""
+
+    serializer_class = LoanSerializer
+    lookup_value_regex = "[0-9]+"
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return LoanDetailSerializer if self.action == "retrieve" else LoanSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=LOAN_STATUSES),
+            OpenApiParameter("bank", str, description="the bank's code"),
+            OpenApiParameter("area", str, description="area code prefix"),
+            OpenApiParameter("overdue", bool),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Loan]:
+        qs = loans_visible_to(self.request.user).select_related("bank", "household")
+        if self.action == "retrieve":
+            return qs.prefetch_related("instalments")
+        params = self.request.query_params
+        errors: dict[str, list[str]] = {}
+        status = params.get("status", "")
+        if status:
+            if status not in LOAN_STATUSES:
+                errors["status"] = [_("Unknown status.")]
+            qs = qs.filter(status=status)
+        if params.get("bank"):
+            qs = qs.filter(bank__code=params["bank"][:32])
+        area = params.get("area", "")
+        if area:
+            if not area.isdigit() or len(area) > 12:
+                errors["area"] = [_("An area code has digits only.")]
+            qs = qs.filter(area_code__startswith=area)
+        overdue = params.get("overdue", "")
+        if overdue:
+            if overdue not in ("true", "false"):
+                errors["overdue"] = [_("true or false.")]
+            qs = qs.filter(days_past_due__gt=0) if overdue == "true" else qs.filter(days_past_due=0)
+        if errors:
+            raise InvalidInput(errors)
+        return qs.order_by("-drawdown_date", "-pk")
+
+    def get_object(self) -> Loan:
+        loan = self.get_queryset().filter(pk=int(self.kwargs["pk"])).first()
+        if loan is None:
+            raise NotFound(_("No such loan in your area."))
+        return loan
+
+    @extend_schema(request=DrawdownSerializer, responses={201: LoanDetailSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def drawdown(self, request: Request, pk: str | None = None) -> Response:
+        """The drawdown of a loan application the bank approved (its id), against the
+        signed contract: the loan becomes active with its schedule."""
+        data = DrawdownSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        loan = loan_drawdown(
+            actor=request.user, application_id=int(pk or 0), on=v["date"], amount=v["amount"]
+        )
+        fresh = Loan.objects.select_related("bank", "household").get(pk=loan.pk)
+        return Response(LoanDetailSerializer(fresh).data, status=201)
+
+    @extend_schema(
+        request=RepaymentInputSerializer, responses={201: RepaymentSerializer, **REFUSALS}
+    )
+    @action(detail=True, methods=["post"])
+    def repayments(self, request: Request, pk: str | None = None) -> Response:
+        """A repayment received by the lending bank, applied penalty first, then overdue
+        interest, interest due, then principal."""
+        data = RepaymentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        repayment = loan_repay(
+            actor=request.user,
+            loan_id=int(pk or 0),
+            on=v["date"],
+            principal=v["principal"],
+            interest=v["interest"],
+            penalty=v["penalty"],
+        )
+        return Response(RepaymentSerializer(repayment).data, status=201)
+
+    @extend_schema(
+        request={"multipart/form-data": RepaymentImportInputSerializer},
+        responses={200: RepaymentImportSerializer, **REFUSALS},
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="repayments/import",
+        parser_classes=[MultiPartParser],
+    )
+    def repayments_import(self, request: Request) -> Response:
+        """The bank's repayment file (CSV: loan reference, date, principal, interest,
+        penalty). Checked whole: any bad row refuses it all, with every problem by row. The
+        same file twice is applied once."""
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidInput({"file": [_("Choose a file to upload.")]})
+        outcome = repayments_import(
+            actor=request.user, data=upload.read(MAX_REPAYMENT_FILE + 1), name=upload.name or ""
+        )
+        return Response(
+            RepaymentImportSerializer(
+                {
+                    "rows": outcome.rows,
+                    "total": outcome.total,
+                    "already_imported": outcome.already_imported,
+                    "sha256": outcome.file.sha256,
+                }
+            ).data
+        )

@@ -1,6 +1,9 @@
-"""Microloans (扶贫小额信贷). For now the reference rates the contract rates are capped by."""
+"""Microloans (扶贫小额信贷): reference rates, loan parameters, the county risk fund, loans, their
+schedules and repayments."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -179,6 +182,10 @@ class FundMovement(models.Model):
 
     fund = models.ForeignKey(RiskFund, on_delete=models.PROTECT, related_name="movements")
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    # The loan a compensation or a recovery is for.
+    loan = models.ForeignKey(
+        "Loan", null=True, blank=True, on_delete=models.PROTECT, related_name="fund_movements"
+    )
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     balance_after = models.DecimalField(_("balance after"), max_digits=14, decimal_places=2)
     source = models.CharField(_("source"), max_length=200)
@@ -202,3 +209,206 @@ class FundMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} ({self.fund_id})"
+
+
+class Loan(models.Model):
+    """A poverty microloan the bank lent: made by the drawdown of a loan application
+    (``loans.services.lending.loan_drawdown``), its key the application's. The outstanding
+    principal, days past due and status move only with its repayments and the daily sweep
+    (``loans.services.servicing``); ``verify_audit`` replays the principal from the record."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        OVERDUE = "overdue", _("overdue")
+        REPAID = "repaid", _("repaid")
+        COMPENSATED = "compensated", _("compensated by the fund")
+        WRITTEN_OFF = "written_off", _("written off")
+
+    OPEN = (Status.ACTIVE, Status.OVERDUE)
+
+    application = models.OneToOneField(
+        "applications.Application",
+        on_delete=models.PROTECT,
+        related_name="lent",
+        primary_key=True,
+    )
+    reference = models.CharField(_("loan reference"), max_length=32, unique=True)
+    bank = models.ForeignKey("applications.Bank", on_delete=models.PROTECT, related_name="loans")
+    household = models.ForeignKey(
+        "applications.Household", on_delete=models.PROTECT, related_name="loans"
+    )
+    program_version = models.ForeignKey(
+        "applications.ProgramVersion", on_delete=models.PROTECT, related_name="loans"
+    )
+    area_code = models.CharField(_("village code"), max_length=12)
+    principal = models.DecimalField(_("principal"), max_digits=12, decimal_places=2)
+    annual_rate = models.DecimalField(_("contract rate (% a year)"), max_digits=6, decimal_places=4)
+    reference_rate = models.DecimalField(
+        _("reference rate (% a year)"), max_digits=6, decimal_places=4
+    )
+    months = models.PositiveSmallIntegerField(_("term (months)"))
+    method = models.CharField(_("repayment method"), max_length=20)
+    day_count = models.CharField(_("day count"), max_length=8)
+    drawdown_date = models.DateField(_("drawdown date"))
+    maturity_date = models.DateField(_("maturity date"))
+    outstanding_principal = models.DecimalField(
+        _("outstanding principal"), max_digits=12, decimal_places=2
+    )
+    days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
+    )
+    # Covered by the county's risk fund (its capacity counts the outstanding principal).
+    covered = models.BooleanField(_("covered by the risk fund"), default=True)
+    swept_on = models.DateField(_("last daily sweep"), null=True)
+    # A bad loan compensated by the fund (风险补偿): the base, the fund's share of it (the
+    # bank bears the rest), and what was recovered afterwards (split in the same shares).
+    compensation_base = models.DecimalField(
+        _("compensated base"), max_digits=12, decimal_places=2, null=True
+    )
+    compensation_fund_share = models.DecimalField(
+        _("fund's share (%)"), max_digits=5, decimal_places=2, null=True
+    )
+    compensation_paid = models.DecimalField(
+        _("paid by the fund"), max_digits=12, decimal_places=2, null=True
+    )
+    compensated_on = models.DateField(_("compensated on"), null=True)
+    recovered = models.DecimalField(_("recovered"), max_digits=12, decimal_places=2, default=0)
+    drawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=clock.now, editable=False)
+
+    class Meta:
+        verbose_name = _("loan")
+        verbose_name_plural = _("loans")
+        ordering = ["-drawdown_date", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(principal__gt=0), name="loan_principal_positive"),
+            models.CheckConstraint(
+                condition=Q(outstanding_principal__gte=0)
+                & Q(outstanding_principal__lte=models.F("principal")),
+                name="loan_outstanding_in_range",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["area_code", "status"],
+                name="loan_scope_idx",
+                opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
+            ),
+            models.Index(fields=["status", "bank"], name="loan_status_bank_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class Instalment(models.Model):
+    """One line of a loan's schedule: what is due on its date, and what was paid of it.
+    ``interest_paid_on``: the day its interest was paid in full (the interest subsidy asks
+    whether that was by the due date plus the grace days)."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="instalments")
+    seq = models.PositiveSmallIntegerField(_("no."))
+    start_date = models.DateField(_("interest from"))
+    due_date = models.DateField(_("due date"))
+    days = models.PositiveSmallIntegerField(_("days"))
+    principal = models.DecimalField(_("principal"), max_digits=12, decimal_places=2)
+    interest = models.DecimalField(_("interest"), max_digits=12, decimal_places=2)
+    # The principal owed during the period (what its interest is on).
+    balance_before = models.DecimalField(_("principal owed"), max_digits=12, decimal_places=2)
+    principal_paid = models.DecimalField(
+        _("principal paid"), max_digits=12, decimal_places=2, default=0
+    )
+    interest_paid = models.DecimalField(
+        _("interest paid"), max_digits=12, decimal_places=2, default=0
+    )
+    interest_paid_on = models.DateField(_("interest paid in full on"), null=True)
+    paid_on = models.DateField(_("paid in full on"), null=True)
+
+    class Meta:
+        verbose_name = _("instalment")
+        verbose_name_plural = _("instalments")
+        ordering = ["loan", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["loan", "seq"], name="instalment_seq_unique"),
+            models.CheckConstraint(
+                condition=Q(principal_paid__gte=0)
+                & Q(principal_paid__lte=models.F("principal"))
+                & Q(interest_paid__gte=0)
+                & Q(interest_paid__lte=models.F("interest")),
+                name="instalment_paid_in_range",
+            ),
+        ]
+        indexes = [models.Index(fields=["due_date", "paid_on"], name="instalment_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id}#{self.seq}"
+
+    @property
+    def total(self) -> Any:
+        return self.principal + self.interest
+
+
+class RepaymentImport(models.Model):
+    """A bank's repayment file, applied once: the same file again (its SHA-256) changes
+    nothing."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    original_name = models.CharField(max_length=200)
+    rows = models.PositiveIntegerField()
+    total = models.DecimalField(max_digits=14, decimal_places=2)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    imported_at = models.DateTimeField(default=clock.now, editable=False)
+
+    class Meta:
+        verbose_name = _("repayment file")
+        verbose_name_plural = _("repayment files")
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class Repayment(models.Model):
+    """A repayment the bank received, as it reported it (``principal``, ``interest``,
+    ``penalty``), and as it was applied: penalty first, then overdue interest, then
+    interest due, then principal (``applied_*``). Append-only."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="repayments")
+    date = models.DateField(_("date"))
+    principal = models.DecimalField(_("principal"), max_digits=12, decimal_places=2)
+    interest = models.DecimalField(_("interest"), max_digits=12, decimal_places=2)
+    penalty = models.DecimalField(_("penalty interest"), max_digits=12, decimal_places=2)
+    applied_interest = models.DecimalField(max_digits=12, decimal_places=2)
+    applied_principal = models.DecimalField(max_digits=12, decimal_places=2)
+    source = models.ForeignKey(
+        RepaymentImport,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="repayments",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=clock.now, editable=False)
+
+    class Meta:
+        verbose_name = _("repayment")
+        verbose_name_plural = _("repayments")
+        ordering = ["loan", "date", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(principal__gte=0) & Q(interest__gte=0) & Q(penalty__gte=0),
+                name="repayment_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.date}"
+
+    @property
+    def amount(self) -> Any:
+        return self.principal + self.interest + self.penalty

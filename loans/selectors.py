@@ -1,4 +1,5 @@
-"""Reads of the loan app: the reference rate in force."""
+"""Reads of the loan app, scoped: the reference rate in force, the loans a user may see, the
+fund's cover."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet, Sum
 
-from applications.models import Area
+from applications.models import Application, Area, LoanRequest
 from applications.roles import Role
-from applications.selectors import has_role_in
+from applications.selectors import bank_posts_of, has_role_in, is_everywhere, scope_prefixes
 from common.actors import Actor
-from loans.models import LoanParameters, ReferenceRate
+from loans.models import Loan, LoanParameters, ReferenceRate
 
 K = ReferenceRate.Kind
 
@@ -85,3 +86,33 @@ def fund_counties(user: Actor) -> list[Area]:
         for a in Area.objects.filter(level=Area.Level.COUNTY).order_by("code")
         if fund_readable(user, a.code)
     ]
+
+
+def loans_visible_to(user: Actor) -> QuerySet[Loan]:
+    """The loans of the user's areas (cadres their villages, reviewers their township,
+    county officials and inspectors the county), and a bank officer's loans of their bank
+    in their counties."""
+    qs = Loan.objects.all()
+    if is_everywhere(user):
+        return qs
+    cond = Q()
+    for prefix in scope_prefixes(user):
+        cond |= Q(area_code__startswith=prefix)
+    for bank_id, county in bank_posts_of(user):
+        cond |= Q(area_code__startswith=county[:6], bank_id=bank_id)
+    return qs.filter(cond) if cond else qs.none()
+
+
+def fund_covered(county_code: str) -> Decimal:
+    """What the county's fund covers now: the outstanding principal of its open covered
+    loans, and the amounts banks granted that are not drawn yet (each approval reserves its
+    room until the drawdown)."""
+    prefix = county_code[:6]
+    lent = Loan.objects.filter(
+        area_code__startswith=prefix, covered=True, status__in=Loan.OPEN
+    ).aggregate(total=Sum("outstanding_principal"))["total"]
+    granted = LoanRequest.objects.filter(
+        application__area_code__startswith=prefix,
+        application__status=Application.Status.BANK_APPROVED,
+    ).aggregate(total=Sum("approved_amount"))["total"]
+    return (lent or Decimal("0.00")) + (granted or Decimal("0.00"))

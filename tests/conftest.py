@@ -21,7 +21,13 @@ from rest_framework.test import APIClient
 from audit import append_only
 from tests.factories import World, build_world, load_world, password_of
 
-APPEND_ONLY_TABLES = ("audit_auditentry", "approvals_decision", "loans_fundmovement")
+APPEND_ONLY_TABLES = (
+    "audit_auditentry",
+    "approvals_decision",
+    "loans_fundmovement",
+    "loans_repayment",
+    "loans_repaymentimport",
+)
 
 
 def _postgres_required() -> bool:

@@ -14,7 +14,6 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import connections
-from django.utils import timezone
 
 from applications import idnumbers
 from applications.idnumbers import id_check_digit
@@ -26,6 +25,7 @@ from approvals.services.attachments import attachment_add
 from approvals.services.filing import application_create, application_edit
 from approvals.services.transitions import application_transition, posting_close_if_due
 from audit.models import AuditEntry
+from common import clock
 from demo.world import (
     PEN,
     SHEEP,
@@ -235,7 +235,7 @@ def record_appraisal(*, actor: Any, application_id: int) -> Application:
     return application_edit(
         actor=actor,
         application_id=application_id,
-        appraisal_date=timezone.localdate() - timedelta(days=1),
+        appraisal_date=clock.today() - timedelta(days=1),
         appraisal_attendees=30,
         appraisal_votes_for=27,
         appraisal_votes_against=1,

@@ -140,6 +140,43 @@ class SubsidyApplicationFlow(ApplicationHead, flow.Flow):
     paid = flow.End().Annotation(title=_("Paid"))
 
 
+class LoanApplicationFlow(ApplicationHead, flow.Flow):
+    """The microloan's journey: the head, then the bank's credit decision and the
+    drawdown (扶贫小额信贷)."""
+
+    process_class = ApplicationProcess
+    lock_impl = lock.SelectForUpdateLock(nowait=False, attempts=1)
+    process_title = _("Poverty microloan application")
+
+    after_county = (
+        flow.Switch()
+        .Annotation(title=_("County decision"))
+        .Case(this.bank_review, _status_is(S.APPROVED))
+        .Case(this.submit, _status_is(S.RETURNED))
+        .Default(this.rejected)
+    )
+    bank_review = (
+        flow.View(task_redirect)
+        .Annotation(title=_("Credit decision (bank)"))
+        .Permission("applications.act_bank_officer", obj=_area(6))
+        .Next(this.after_bank)
+    )
+    after_bank = (
+        flow.Switch()
+        .Annotation(title=_("Bank decision"))
+        .Case(this.drawdown, _status_is(S.BANK_APPROVED))
+        .Default(this.declined)
+    )
+    drawdown = (
+        flow.View(task_redirect)
+        .Annotation(title=_("Contract and drawdown (bank)"))
+        .Permission("applications.act_bank_officer", obj=_area(6))
+        .Next(this.lent)
+    )
+    declined = flow.End().Annotation(title=_("Declined by the bank"))
+    lent = flow.End().Annotation(title=_("Loan drawn down"))
+
+
 @cache
 def flow_of(chain: Chain) -> Any:
     """The viewflow class of a chain, from the dotted path its declaration names."""
@@ -148,6 +185,7 @@ def flow_of(chain: Chain) -> Any:
 
 __all__ = [
     "ApplicationHead",
+    "LoanApplicationFlow",
     "SubsidyApplicationFlow",
     "flow_of",
     "prefix_of_code",

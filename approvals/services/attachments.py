@@ -69,7 +69,13 @@ def attachment_add(*, actor: Actor, application_id: int, kind: str, file: Any) -
     if kind not in Attachment.Kind.values:
         raise InvalidInput({"kind": [_("Choose what the file is.")]})
     household_id, area_code = _household_and_area(actor, application_id, "attachment.add")
-    if not any(has_role_in(actor, role, area_code) for role in ATTACHMENT_ROLES):
+    if kind == Attachment.Kind.LOAN_CONTRACT:
+        if not has_role_in(actor, Role.BANK_OFFICER, area_code):
+            raise Forbidden(
+                _("Only the lending bank's officer uploads the signed loan contract."),
+                code=Code.ROLE,
+            )
+    elif not any(has_role_in(actor, role, area_code) for role in ATTACHMENT_ROLES):
         raise Forbidden(
             _("Only the village cadre or the township reviewer uploads files."), code=Code.ROLE
         )

@@ -16,6 +16,9 @@ from applications.chains import chain_for_kind
 from applications.models import (
     Application,
     ApplicationItem,
+    Household,
+    LoanRequest,
+    Program,
     ProgramItem,
     ProgramVersion,
 )
@@ -37,8 +40,10 @@ from common.money import to_fen
 S = Application.Status
 
 
-def _application_snapshot(app: Application, lines: Iterable[ApplicationItem]) -> dict[str, Any]:
-    return {
+def _application_snapshot(
+    app: Application, lines: Iterable[ApplicationItem], loan: LoanRequest | None = None
+) -> dict[str, Any]:
+    out = {
         "household": app.household_id,
         "program": app.program_id,
         "program_version": app.program_version_id,
@@ -46,6 +51,37 @@ def _application_snapshot(app: Application, lines: Iterable[ApplicationItem]) ->
         "amount": app.amount,
         "items": sorted(f"{line.item.code}×{line.quantity}@{line.unit_amount}" for line in lines),
     }
+    if loan is not None:
+        out |= {
+            "loan_bank": loan.bank.code,
+            "loan_months": loan.months,
+            "loan_purpose_category": loan.purpose_category,
+            "loan_purpose": loan.purpose,
+            "loan_repayment_method": loan.repayment_method,
+        }
+    return out
+
+
+def _loan_request_checked(
+    household: Household, version: ProgramVersion, loan: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """What a loan application asks, checked by the rules of the layer that knows them
+    (``hooks.on_request``): the fields of its ``LoanRequest``."""
+    check = hooks.request_check(version.program.kind)
+    if check is None:
+        raise InvalidInput({"program": [_("Loan applications are not open yet.")]})
+    if not loan:
+        raise InvalidInput(
+            {
+                "loan": [
+                    _(
+                        "Say what loan is asked: the amount, term, purpose, repayment method "
+                        "and bank."
+                    )
+                ]
+            }
+        )
+    return check(household, version, loan, clock.today())
 
 
 def _resolve_items(
@@ -150,7 +186,8 @@ def application_create(
     actor: Actor,
     household_id: int,
     program_id: int,
-    items: Iterable[Mapping[str, Any]],
+    items: Iterable[Mapping[str, Any]] = (),
+    loan: Mapping[str, Any] | None = None,
 ) -> Application:
     """File a draft application on a household's behalf.
 
@@ -158,7 +195,9 @@ def application_create(
     recused from it (``Forbidden``, recorded); the amount is computed from the items of
     the parameters in force today and is within the household cap; at most one active
     application per household and program; audited; a conflict of interest of another
-    official of the area is flagged at once (``kin_flags_detect``).
+    official of the area is flagged at once (``kin_flags_detect``). A loan program's
+    application asks for a ``loan`` (amount, months, purpose, repayment method, bank)
+    instead of items, checked by the loan rules (``hooks.on_request``).
     """
     household = households_visible_to(actor).filter(pk=household_id).first()
     if household is None or not has_role_in(actor, Role.VILLAGE_CADRE, household.area_code):
@@ -182,9 +221,19 @@ def application_create(
     if chain_for_kind(program.kind) is None:
         raise InvalidInput({"program": [_("Loan applications are not open yet.")]})
     version = program_version_current(program)
-    lines = _resolve_items({i.code: i for i in version.items.all()}, items)
-    amount = policy.items_amount(lines)
-    _check_cap(version, amount, household.pk)
+    request: dict[str, Any] | None = None
+    if program.kind == Program.Kind.LOAN:
+        if items:
+            raise InvalidInput({"items": [_("A loan application has no items.")]})
+        request = _loan_request_checked(household, version, loan)
+        lines: list[tuple[ProgramItem, int]] = []
+        amount = request["amount"]
+    else:
+        if loan:
+            raise InvalidInput({"loan": [_("This program pays subsidies, not loans.")]})
+        lines = _resolve_items({i.code: i for i in version.items.all()}, items)
+        amount = policy.items_amount(lines)
+        _check_cap(version, amount, household.pk)
     try:
         with transaction.atomic():
             app = Application.objects.create(
@@ -196,6 +245,11 @@ def application_create(
                 created_by=person(actor),
             )
             rows = _items_create(app, lines)
+            loan_row = (
+                LoanRequest.objects.create(application=app, **request)
+                if request is not None
+                else None
+            )
             audit_record(
                 actor=actor,
                 action="application.create",
@@ -203,7 +257,7 @@ def application_create(
                 object_id=app.pk,
                 area_code=app.area_code,
                 to_state=app.status,
-                changes=model_changes(None, _application_snapshot(app, rows)),
+                changes=model_changes(None, _application_snapshot(app, rows, loan_row)),
             )
             kin_flags_detect(actor=actor, application_ids=[app.pk])
             hooks.notify_created(app, actor)
@@ -228,9 +282,11 @@ def application_edit(
     appraisal_attendees: int | None = None,
     appraisal_votes_for: int | None = None,
     appraisal_votes_against: int | None = None,
+    loan: Mapping[str, Any] | None = None,
 ) -> Application:
-    """Change the items or record the democratic appraisal, while the application is a
-    draft or returned for correction. Field-by-field audit."""
+    """Change the items (a loan application: what it asks, ``loan``) or record the
+    democratic appraisal, while the application is a draft or returned for correction.
+    Field-by-field audit."""
     household_id, area_code = _household_and_area(actor, application_id, "application.edit")
     _refuse_if_recused(
         actor=actor,
@@ -249,8 +305,19 @@ def application_edit(
                 _("Only a draft or returned application can be changed."), code=Code.NOT_EDITABLE
             )
         old_lines = list(app.items.select_related("item"))
-        before = _application_snapshot(app, old_lines) | _appraisal(app)
+        loan_row = LoanRequest.objects.select_related("bank").filter(application=app).first()
+        before = _application_snapshot(app, old_lines, loan_row) | _appraisal(app)
         lines = old_lines
+        if loan is not None:
+            if loan_row is None:
+                raise InvalidInput({"loan": [_("This program pays subsidies, not loans.")]})
+            request = _loan_request_checked(app.household, app.program_version, loan)
+            for field, value in request.items():
+                setattr(loan_row, field, value)
+            loan_row.save()
+            app.amount = request["amount"]
+        if items is not None and loan_row is not None:
+            raise InvalidInput({"items": [_("A loan application has no items.")]})
         if items is not None:
             version = app.program_version
             resolved = _resolve_items({i.code: i for i in version.items.all()}, items)
@@ -270,7 +337,9 @@ def application_edit(
             if app.appraisal_votes_for + app.appraisal_votes_against > appraisal_attendees:
                 raise InvalidInput({"appraisal_votes_for": [_("More votes than attendees.")]})
         app.save()
-        changes = model_changes(before, _application_snapshot(app, lines) | _appraisal(app))
+        changes = model_changes(
+            before, _application_snapshot(app, lines, loan_row) | _appraisal(app)
+        )
         if changes:
             audit_record(
                 actor=actor,

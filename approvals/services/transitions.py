@@ -26,6 +26,7 @@ from approvals import hooks, policy
 from approvals.models import Decision, Objection
 from approvals.selectors import (
     card_facts,
+    has_loan_contract,
     has_signed_agreement,
     recused_from,
 )
@@ -51,6 +52,42 @@ class _Refusal(Exception):
     from_state: str
 
 
+# A step refused inside the caller's transaction (``application_step_within``): the caller
+# rolls back, then records it (``audit_refusal``) and raises ``error``.
+StepRefusal = _Refusal
+
+
+def application_step_within(
+    *,
+    actor: Actor,
+    application_id: int,
+    name: str,
+    reason: str = "",
+    via_loan_desk: bool = False,
+    changes: dict[str, Any] | None = None,
+) -> Application:
+    """``application_transition`` inside the caller's transaction, for a service that
+    checks and writes more in it (the bank's loan desk): the same locks, checks and
+    writes, but a refusal is raised as ``StepRefusal`` and recorded by the caller once its
+    transaction has rolled back."""
+    reason = (reason or "").strip()
+    if _needs_reason(name) and not reason:
+        raise InvalidInput(
+            {"reason": [_("A reason is required to return or reject an application.")]},
+            code=Code.REASON_REQUIRED,
+        )
+    return _transition_locked(
+        actor=actor,
+        application_id=application_id,
+        name=name,
+        reason=reason,
+        now=clock.now(),
+        via_objection=False,
+        via_loan_desk=via_loan_desk,
+        changes=changes,
+    )
+
+
 def application_transition(
     *,
     actor: Actor,
@@ -60,6 +97,8 @@ def application_transition(
     now: datetime | None = None,
     via_objection: bool = False,
     via_acceptance: bool = False,
+    via_loan_desk: bool = False,
+    changes: dict[str, Any] | None = None,
 ) -> Application:
     """Take one step of the chain.
 
@@ -68,7 +107,10 @@ def application_transition(
     the current state (state machine), the actor must hold the role for it in the
     application's area, and every rule of ``approvals.policy`` must pass; the decision and
     the audit entry are written in the same transaction. A refusal changes nothing and is
-    itself recorded. ``actor=None`` is the system (the posting timer).
+    itself recorded. ``actor=None`` is the system (the posting timer). ``via_loan_desk``:
+    the bank's step comes from the loan desk (``loans.services.lending``), which checked
+    its terms in the caller's transaction; ``changes``: what the audit entry records beside
+    the status.
     """
     reason = (reason or "").strip()
     if name not in step_names():
@@ -90,6 +132,8 @@ def application_transition(
                 now=now or clock.now(),
                 via_objection=via_objection,
                 via_acceptance=via_acceptance,
+                via_loan_desk=via_loan_desk,
+                changes=changes,
             )
     except _Refusal as refusal:
         audit_refusal(
@@ -117,6 +161,7 @@ def _transition_locked(
     now: datetime,
     via_objection: bool,
     via_acceptance: bool = False,
+    via_loan_desk: bool = False,
     confirmed_by_bank: bool = False,
     changes: dict[str, Any] | None = None,
 ) -> Application:
@@ -160,6 +205,8 @@ def _transition_locked(
         signed_agreement=step.pays and has_signed_agreement(app.pk),
         recused=recused,
         card=card_facts(app) if step.pays else None,
+        via_loan_desk=via_loan_desk,
+        loan_contract="loan_contract" in step.rules and has_loan_contract(app.pk),
     )
     if recused and refusal is not None:
         raise _Refusal(Forbidden(refusal.message, code=refusal.code), app.area_code, from_state)

@@ -81,7 +81,7 @@ DENIED = [
 WRONG_STATE = [
     pytest.param(step, state, id=f"{step}-from-{state}")
     for step in SUBSIDY.names
-    for state in S.values
+    for state in SUBSIDY.statuses
     if (step, state) not in LEGAL
 ]
 

@@ -1,5 +1,6 @@
 """The timers of the system, in one command for cron or ``--loop``. It lives in the top
-layer because it drives two lower ones: approvals (postings) and documents (batches)."""
+layer because it drives lower ones: approvals (postings), documents (batches) and loans
+(the daily sweep of days past due)."""
 
 import time
 from typing import Any
@@ -8,13 +9,15 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from approvals.services.transitions import postings_close_due
 from documents.services.batches import document_batches_recover
+from loans.services.servicing import loans_sweep
 
 
 class Command(BaseCommand):
     help = (
         "Close the public postings whose window has passed and that have no open objection, "
-        "and put the document batches whose worker has stopped back in the queue (or fail "
-        "them after too many attempts). Idempotent: safe to run every minute from cron, or "
+        "put the document batches whose worker has stopped back in the queue (or fail "
+        "them after too many attempts), and bring the loans' days past due and status up to "
+        "today. Idempotent: safe to run every minute from cron, or "
         "with --loop."
     )
 
@@ -33,6 +36,9 @@ class Command(BaseCommand):
                     f"requeued {batches.requeued} document batch(es), "
                     f"failed {batches.failed} after too many attempts"
                 )
+            swept = loans_sweep()
+            if swept or not opts["loop"]:
+                self.stdout.write(f"updated {swept} loan(s) past due or back to current")
             if not opts["loop"]:
                 return
             time.sleep(opts["interval"])
