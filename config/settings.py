@@ -238,6 +238,7 @@ SPECTACULAR_SETTINGS = {
         "RefusalCodeEnum": "common.errors.Code",
         "PaymentRoundStatusEnum": "payments.models.PaymentRound.Status",
         "PaymentLineStatusEnum": "payments.models.PaymentLine.Status",
+        "LoanStatusEnum": "loans.models.Loan.Status",
         "AcceptanceResultEnum": "payments.models.Acceptance.Result",
         "PersonRelationEnum": "applications.models.Person.Relation",
         "KinRelationEnum": "applications.models.KinDeclaration.Relation",
