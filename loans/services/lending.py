@@ -26,7 +26,7 @@ from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
 from common.money import to_fen
 from loans.models import Instalment, Loan, LoanParameters
-from loans.policy import PURPOSES
+from loans.policy import DEFAULT_ELIGIBLE, PURPOSES
 from loans.schedules import add_months, schedule
 from loans.selectors import (
     fund_capacity,
@@ -122,7 +122,7 @@ def loan_request_check(
             % {"min": params.min_age, "max": params.max_age},
             Code.BORROWER_AGE,
         )
-    eligible = params.eligible_statuses or [Household.Status.REGISTERED, Household.Status.RETURNED]
+    eligible = params.eligible_statuses or DEFAULT_ELIGIBLE
     if household.status not in eligible:
         refuse(
             "household",
