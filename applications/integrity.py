@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from applications.chains import chain_for_kind
 from applications.models import Application, Program
 from audit.models import AuditEntry
-from audit.verify import Entry, Problem
+from audit.verify import Entry, Problem, differs
 
 _DONE = AuditEntry.Outcome.DONE.value
 _LIFECYCLE = "application."
@@ -66,7 +66,7 @@ class ApplicationReplay:
                 continue
             want_status, want_amount, where = self.state[key]
             if want_status != status:
-                yield _differs(
+                yield differs(
                     where,
                     f"application {pk} is '{status}' in the database but "
                     f"'{want_status}' by its audit trail",
@@ -76,7 +76,7 @@ class ApplicationReplay:
             except InvalidOperation:
                 recorded = None
             if recorded is None or recorded != amount:
-                yield _differs(
+                yield differs(
                     where,
                     f"application {pk} has amount {amount} in the database but "
                     f"{want_amount} by its audit trail",
@@ -85,14 +85,8 @@ class ApplicationReplay:
                 committed[program_id] = committed.get(program_id, Decimal("0")) + recorded
         for key in self.state.keys() - seen:
             _status, _amount, where = self.state[key]
-            yield _differs(
-                where, f"application {key} is in the audit trail but not in the database"
-            )
+            yield differs(where, f"application {key} is in the audit trail but not in the database")
         yield from _committed_problems(committed)
-
-
-def _differs(where: Entry, detail: str) -> Problem:
-    return Problem(where.chain, where.seq, where.id, "database differs", detail)
 
 
 def _committed_problems(by_trail: dict[int, Decimal]) -> Iterator[Problem]:

@@ -76,6 +76,10 @@ _OTHER_ACTIONS: dict[str, Promise] = {
     "loan.standing": _("loan status changed (days past due)"),
     "loan.compensation": _("loan compensated by the risk fund"),
     "loan.recovery": _("money recovered on a compensated loan"),
+    "interest_subsidy.settle": _("interest subsidy settled"),
+    "subsidy_claim.approve": _("interest subsidy claim approved"),
+    "subsidy_claim.pay": _("interest subsidy paid to the household"),
+    "interest_subsidy.bank_transfer": _("interest subsidy paid to the bank"),
 }
 
 

@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple, Protocol
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
@@ -107,6 +108,25 @@ class Entry(NamedTuple):
     def changes_value(self) -> Any:
         """``changes`` parsed (a dict for every entry the ledger wrote)."""
         return json.loads(self.changes)
+
+
+def differs(where: Entry, detail: str) -> Problem:
+    """A replay's finding that the database is not what the entry ``where`` recorded."""
+    return Problem(where.chain, where.seq, where.id, "database differs", detail)
+
+
+def change_after(changes: dict[str, object], key: str) -> object:
+    """The value ``key`` changed to in an entry's parsed ``changes`` (None without it)."""
+    value = changes.get(key)
+    return value[1] if isinstance(value, list) and len(value) == 2 else None
+
+
+def money_of(value: object) -> Decimal | None:
+    """A recorded amount as a ``Decimal`` (None when absent or not a number)."""
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except InvalidOperation:
+        return None
 
 
 class Replayer(Protocol):

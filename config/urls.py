@@ -18,6 +18,7 @@ from loans.api import (
     ReferenceRateViewSet,
     RiskFundView,
 )
+from loans.subsidy_api import SubsidyClaimViewSet
 from payments.api import (
     AcceptanceRejectView,
     AcceptanceSampleViewSet,
@@ -39,6 +40,7 @@ router.register("payment-rounds", PaymentRoundViewSet, basename="payment-round")
 router.register("acceptance-samples", AcceptanceSampleViewSet, basename="acceptance-sample")
 router.register("reference-rates", ReferenceRateViewSet, basename="reference-rate")
 router.register("loans", LoanViewSet, basename="loan")
+router.register("interest-subsidies", SubsidyClaimViewSet, basename="interest-subsidy")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

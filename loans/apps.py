@@ -7,6 +7,10 @@ class LoansConfig(AppConfig):
     verbose_name = _("Microloans")
 
     def ready(self) -> None:
-        from loans.services import lending
+        from audit.verify import replay_register
+        from loans.integrity import LoanReplay
+        from loans.services import lending, subsidies
 
         lending.register()
+        subsidies.register()
+        replay_register(LoanReplay)

@@ -412,3 +412,83 @@ class Repayment(models.Model):
     @property
     def amount(self) -> Any:
         return self.principal + self.interest + self.penalty
+
+
+class SubsidyClaim(models.Model):
+    """The county's interest subsidy (贴息) for one interest period of a loan (one line of its
+    schedule), made by the settlement on ``period_end``: interest on the principal owed, up
+    to the program's cap, at the lower of the contract rate and the reference rate in force,
+    times the subsidised share. Nothing when that period's interest was not paid in full by
+    its due date plus the grace days (``reason``). One claim per period (settling twice
+    changes nothing); a second county official approves it; then the household is paid
+    through a payment round (先收后贴) or the bank through its list."""
+
+    class Status(models.TextChoices):
+        INELIGIBLE = "ineligible", _("not subsidised")
+        PENDING = "pending", _("awaiting approval")
+        APPROVED = "approved", _("approved")
+        PAID = "paid", _("paid")
+
+    class Reason(models.TextChoices):
+        OVERDUE = "overdue", _("the interest was paid late")
+        NOT_PAID = "not_paid", _("the interest was not paid in full")
+        NOTHING = "nothing", _("no interest to subsidise")
+
+    instalment = models.OneToOneField(
+        Instalment, on_delete=models.PROTECT, related_name="subsidy_claim"
+    )
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="subsidy_claims")
+    bank = models.ForeignKey("applications.Bank", on_delete=models.PROTECT, related_name="+")
+    area_code = models.CharField(_("village code"), max_length=12)
+    period_end = models.DateField(_("settlement date"))
+    payee = models.CharField(_("paid to"), max_length=16, choices=LoanParameters.Payee.choices)
+    start_date = models.DateField(_("interest from"))
+    due_date = models.DateField(_("due date"))
+    days = models.PositiveSmallIntegerField(_("days"))
+    base = models.DecimalField(_("principal subsidised"), max_digits=12, decimal_places=2)
+    rate = models.DecimalField(_("rate subsidised (% a year)"), max_digits=6, decimal_places=4)
+    share = models.DecimalField(_("share subsidised (%)"), max_digits=5, decimal_places=2)
+    interest = models.DecimalField(_("interest due"), max_digits=12, decimal_places=2)
+    interest_paid = models.DecimalField(_("interest paid"), max_digits=12, decimal_places=2)
+    interest_paid_on = models.DateField(_("interest paid in full on"), null=True)
+    amount = models.DecimalField(_("subsidy"), max_digits=12, decimal_places=2)
+    reason = models.CharField(_("why not"), max_length=16, choices=Reason.choices, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    settled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    settled_at = models.DateTimeField(default=clock.now, editable=False)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True)
+    paid_at = models.DateTimeField(null=True)
+    # The payment line that paid the household, or the county's transfer to the bank.
+    paid_reference = models.CharField(_("paid by"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("interest subsidy claim")
+        verbose_name_plural = _("interest subsidy claims")
+        ordering = ["period_end", "loan", "due_date"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="subsidy_claim_not_negative"),
+            models.CheckConstraint(
+                condition=Q(amount__lte=models.F("interest")), name="subsidy_claim_within_interest"
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="ineligible") & Q(amount=0))
+                | (~Q(status="ineligible") & Q(amount__gt=0) & Q(reason="")),
+                name="subsidy_claim_status_amount",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["area_code", "period_end"],
+                name="subsidy_claim_scope_idx",
+                opclasses=["varchar_pattern_ops", "date_ops"],
+            ),
+            models.Index(fields=["status", "payee", "bank"], name="subsidy_claim_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id}#{self.due_date}: {self.amount}"

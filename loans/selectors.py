@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypeVar
 
 from django.db.models import Q, QuerySet, Sum
 
@@ -13,7 +14,9 @@ from applications.models import Application, Area, LoanRequest
 from applications.roles import Role
 from applications.selectors import bank_posts_of, has_role_in, is_everywhere, scope_prefixes
 from common.actors import Actor
-from loans.models import Loan, LoanParameters, ReferenceRate
+from loans.models import Loan, LoanParameters, ReferenceRate, SubsidyClaim
+
+M = TypeVar("M", Loan, SubsidyClaim)
 
 K = ReferenceRate.Kind
 
@@ -92,7 +95,11 @@ def loans_visible_to(user: Actor) -> QuerySet[Loan]:
     """The loans of the user's areas (cadres their villages, reviewers their township,
     county officials and inspectors the county), and a bank officer's loans of their bank
     in their counties."""
-    qs = Loan.objects.all()
+    return _scoped(user, Loan.objects.all())
+
+
+def _scoped(user: Actor, qs: QuerySet[M]) -> QuerySet[M]:
+    """``qs`` (of rows with an ``area_code`` and a ``bank``) in the user's scope."""
     if is_everywhere(user):
         return qs
     cond = Q()
@@ -101,6 +108,11 @@ def loans_visible_to(user: Actor) -> QuerySet[Loan]:
     for bank_id, county in bank_posts_of(user):
         cond |= Q(area_code__startswith=county[:6], bank_id=bank_id)
     return qs.filter(cond) if cond else qs.none()
+
+
+def subsidy_claims_visible_to(user: Actor) -> QuerySet[SubsidyClaim]:
+    """The interest subsidy claims of the loans the user may see (``loans_visible_to``)."""
+    return _scoped(user, SubsidyClaim.objects.all())
 
 
 def fund_covered(county_code: str) -> Decimal:

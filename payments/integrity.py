@@ -7,37 +7,27 @@ is disbursed; and nothing recorded paid may be missing. A paid line edited by SQ
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
 
 from audit.models import AuditEntry
-from audit.verify import Entry, Problem
+from audit.verify import Entry, Problem, change_after, differs, money_of
 from payments.models import PaymentLine, PaymentRound
 
 _DONE = AuditEntry.Outcome.DONE.value
 # Only entries that name a payment are parsed (canonical JSON keys).
 _ROUND_KEYS = ('"total":', '"count":')
 _LINE_KEY = '"payment_line":'
-
-
-def _after(changes: dict[str, object], key: str) -> object:
-    value = changes.get(key)
-    return value[1] if isinstance(value, list) and len(value) == 2 else None
-
-
-def _money(value: object) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value is not None else None
-    except InvalidOperation:
-        return None
+# What a line pays: an application (its paying step), or a claim (``payments.hooks``).
+_PAYS = ("application", "subsidy_claim")
 
 
 class PaymentReplay:
     def __init__(self) -> None:
         # round reference → (count, total, the entry that last recorded them)
         self.rounds: dict[str, tuple[int | None, Decimal | None, Entry]] = {}
-        # line reference → (amount paid, application paid, the entry that recorded it)
+        # line reference → (amount paid, what it paid, the entry that recorded it)
         self.paid: dict[str, tuple[Decimal | None, str, Entry]] = {}
 
     def feed(self, entry: Entry) -> None:
@@ -45,20 +35,20 @@ class PaymentReplay:
             return
         if entry.object_type == "payment_round" and any(k in entry.changes for k in _ROUND_KEYS):
             changes = entry.changes_value()
-            count = _after(changes, "count")
-            total = _money(_after(changes, "total"))
+            count = change_after(changes, "count")
+            total = money_of(change_after(changes, "total"))
             self.rounds[entry.object_id] = (
                 int(str(count)) if str(count).isdigit() else None,
                 total,
                 entry,
             )
-        elif entry.object_type == "application" and _LINE_KEY in entry.changes:
+        elif entry.object_type in _PAYS and _LINE_KEY in entry.changes:
             changes = entry.changes_value()
-            reference = _after(changes, "payment_line")
+            reference = change_after(changes, "payment_line")
             if isinstance(reference, str):
                 self.paid[reference] = (
-                    _money(_after(changes, "paid_amount")),
-                    entry.object_id,
+                    money_of(change_after(changes, "paid_amount")),
+                    f"{entry.object_type}:{entry.object_id}",
                     entry,
                 )
 
@@ -85,14 +75,14 @@ class PaymentReplay:
                 continue
             want_count, want_total, where = recorded
             if (want_count, want_total) != (count, total):
-                yield _differs(
+                yield differs(
                     where,
                     f"payment round {reference} has {count} lines, {total} in the database but "
                     f"{want_count} lines, {want_total} by its audit trail",
                 )
             cancelled = status == PaymentRound.Status.CANCELLED
             if not cancelled and (n, s or Decimal("0")) != (count, total):
-                yield _differs(
+                yield differs(
                     where,
                     f"payment round {reference}: its lines add up to {n}, {s or 0}, not the "
                     f"round's {count}, {total}",
@@ -107,8 +97,9 @@ class PaymentReplay:
             "paid_amount",
             "application_id",
             "application__status",
+            "claim_id",
         )
-        for reference, area_code, amount, paid_amount, app_id, app_status in rows.iterator(
+        for reference, area_code, amount, paid_amount, app_id, app_status, claim in rows.iterator(
             chunk_size=5000
         ):
             seen.add(reference)
@@ -125,23 +116,26 @@ class PaymentReplay:
                 continue
             want, paid_app, where = recorded
             if want != paid_amount or paid_amount != amount:
-                yield _differs(
+                yield differs(
                     where,
                     f"payment line {reference} was paid {paid_amount} of {amount} in the "
                     f"database but {want} by its audit trail",
                 )
-            if paid_app != str(app_id) or app_status != "disbursed":
-                yield _differs(
+            if claim is not None:
+                if paid_app != f"subsidy_claim:{claim}":
+                    yield differs(
+                        where,
+                        f"payment line {reference} paid {paid_app} by its audit trail but is "
+                        f"the line of claim {claim} in the database",
+                    )
+            elif paid_app != f"application:{app_id}" or app_status != "disbursed":
+                yield differs(
                     where,
-                    f"payment line {reference} paid application {paid_app} by its audit trail "
+                    f"payment line {reference} paid {paid_app} by its audit trail "
                     f"but is the line of application {app_id} ({app_status}) in the database",
                 )
         for reference in self.paid.keys() - seen:
-            yield _differs(
+            yield differs(
                 self.paid[reference][2],
                 f"payment line {reference} is paid by the audit trail but not in the database",
             )
-
-
-def _differs(where: Entry, detail: str) -> Problem:
-    return Problem(where.chain, where.seq, where.id, "database differs", detail)

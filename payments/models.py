@@ -92,6 +92,9 @@ class PaymentLine(models.Model):
         Application, on_delete=models.PROTECT, related_name="payment_lines"
     )
     household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+")
+    # A line of a round of a program paid by claims rather than by its applications' paying
+    # step (a loan program's interest subsidy): the claim it pays (``payments.hooks``).
+    claim_id = models.BigIntegerField(null=True, editable=False)
     reference = models.CharField(_("line reference"), max_length=40, unique=True, editable=False)
     payee_name = models.CharField(_("account name"), max_length=50, editable=False)
     card_cipher = models.TextField(editable=False)
@@ -122,11 +125,22 @@ class PaymentLine(models.Model):
             # Never in two open rounds at once, never paid twice: the database refuses both.
             models.UniqueConstraint(
                 fields=["application"],
-                condition=Q(status__in=HOLDING_STATUSES),
+                condition=Q(status__in=HOLDING_STATUSES, claim_id__isnull=True),
                 name="payment_line_one_open",
             ),
             models.UniqueConstraint(
-                fields=["application"], condition=Q(status="paid"), name="payment_line_paid_once"
+                fields=["application"],
+                condition=Q(status="paid", claim_id__isnull=True),
+                name="payment_line_paid_once",
+            ),
+            # A claim likewise: in one open round at most, and paid once.
+            models.UniqueConstraint(
+                fields=["claim_id"],
+                condition=Q(status__in=HOLDING_STATUSES),
+                name="payment_line_claim_one_open",
+            ),
+            models.UniqueConstraint(
+                fields=["claim_id"], condition=Q(status="paid"), name="payment_line_claim_paid_once"
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_line_amount_positive"),
         ]

@@ -40,7 +40,9 @@ def holding_application_ids(application_ids: list[int]) -> set[int]:
     """Of these applications, those a line of an open round holds."""
     return set(
         PaymentLine.objects.filter(
-            application_id__in=application_ids, status__in=PaymentLine.HOLDING
+            application_id__in=application_ids,
+            status__in=PaymentLine.HOLDING,
+            claim_id__isnull=True,
         ).values_list("application_id", flat=True)
     )
 

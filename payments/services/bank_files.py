@@ -25,7 +25,7 @@ from common import clock
 from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
 from common.rows import rows_update
-from payments import formats
+from payments import formats, hooks
 from payments.models import PaymentLine, PaymentRound, ReturnImport
 from payments.policy import EXPORTABLE, IMPORTABLE, is_round_finance
 from payments.selectors import payment_rounds_visible_to
@@ -293,6 +293,7 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
             raise ReturnFileRefused(problems)
         now = clock.now()
         paying: list[tuple[int, dict[str, Any]]] = []
+        claims: list[hooks.ClaimPaid] = []
         records: list[dict[str, Any]] = []
         failed = discrepancies = 0
         for row in parsed.lines:
@@ -302,7 +303,12 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
                 row.bank_txn_id[:64],
                 now,
             )
-            if row.paid and row.amount == line.amount:
+            if row.paid and row.amount == line.amount and line.claim_id is not None:
+                line.status, line.paid_amount = PaymentLine.Status.PAID, row.amount
+                claims.append(
+                    hooks.ClaimPaid(line.claim_id, line.reference, row.amount, line.bank_txn_id)
+                )
+            elif row.paid and row.amount == line.amount:
                 line.status, line.paid_amount = PaymentLine.Status.PAID, row.amount
                 paying.append(
                     (
@@ -342,8 +348,13 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
         # Their rows are locked before any audit entry is written (the chain head): the
         # order every service takes, so an import never deadlocks with a round drawn up.
         applications_paid_by_bank(actor=actor, payments=paying)
+        if claims:
+            payer = hooks.payer_of(round_.program.kind)
+            if payer is None:  # pragma: no cover - a round of claims has its payer
+                raise RuntimeError(f"no payer of {round_.program.kind} claims")
+            payer.paid(actor, claims)
         audit_records(actor=actor, entries=records)
-        paid = len(paying)
+        paid = len(paying) + len(claims)
         ReturnImport.objects.create(
             round=round_,
             sha256=digest,

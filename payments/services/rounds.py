@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from applications.chains import chain_of
+from applications.chains import chain_for_kind, chain_of
 from applications.models import Application, Area, Person, Program
 from applications.roles import Role
 from applications.selectors import (
@@ -32,6 +32,7 @@ from audit.services import audit_record, audit_refusal
 from common import clock
 from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refusal, Refused
+from payments import hooks
 from payments.models import PaymentLine, PaymentRound, RoundExclusion
 from payments.policy import APPROVABLE, CANCELLABLE, is_round_approver
 from payments.selectors import holding_application_ids, payment_rounds_visible_to
@@ -45,6 +46,13 @@ S = Application.Status
 class _Candidate:
     application: Application
     refusal: Refusal | None
+    # A claim's line (``payments.hooks``): what it pays, and which claim.
+    amount: Decimal | None = None
+    claim_id: int | None = None
+
+    @property
+    def line_amount(self) -> Decimal:
+        return self.application.amount if self.amount is None else self.amount
 
 
 def _candidates(
@@ -115,6 +123,24 @@ def payment_refusal(actor: Actor, application: Application) -> Refusal | None:
     """Why ``actor`` could not put this approved application in a payment round now, or None
     (read only: what a page shows of a payment that waits)."""
     return _weigh(actor, [application])[0].refusal
+
+
+def _program_candidates(
+    actor: Actor, program: Program, prefix: str, ids: Collection[int] | None
+) -> list[_Candidate]:
+    """What a round of the program may pay: its approved applications, when its chain pays
+    them; else the claims its kind's payer offers (``ids``: of those claims only);
+    ``InvalidInput`` for a program that pays nothing through rounds."""
+    chain = chain_for_kind(program.kind)
+    if chain is not None and any(step.pays for step in chain.steps):
+        return _candidates(actor, program, prefix, ids)
+    payer = hooks.payer_of(program.kind)
+    if payer is None:
+        raise InvalidInput({"program": [_("This program pays nothing through payment rounds.")]})
+    return [
+        _Candidate(p.application, p.refusal, p.amount, p.claim_id)
+        for p in payer.payables(actor, program, prefix, ids)
+    ]
 
 
 def _nothing_payable(candidates: list[_Candidate], chosen: bool) -> Refused:
@@ -213,8 +239,9 @@ def _round_create(
     application_ids: Collection[int] | None,
 ) -> PaymentRound:
     with transaction.atomic():
-        candidates = _candidates(actor, program, area.prefix, application_ids)
-        payable = [c.application for c in candidates if c.refusal is None]
+        candidates = _program_candidates(actor, program, area.prefix, application_ids)
+        chosen = [c for c in candidates if c.refusal is None]
+        payable = [c.application for c in chosen]
         if not payable:
             raise _nothing_payable(candidates, chosen=application_ids is not None)
         heads = dict(
@@ -227,8 +254,8 @@ def _round_create(
             program=program,
             area_code=area.code,
             made_by=maker,
-            count=len(payable),
-            total=sum((a.amount for a in payable), Decimal("0.00")),
+            count=len(chosen),
+            total=sum((c.line_amount for c in chosen), Decimal("0.00")),
         )
         round_.reference = _reference(area.code, round_.pk)
         round_.save(update_fields=["reference"])
@@ -237,17 +264,21 @@ def _round_create(
                 [
                     PaymentLine(
                         round=round_,
-                        application=app,
-                        household=app.household,
+                        application=c.application,
+                        household=c.application.household,
+                        claim_id=c.claim_id,
                         reference=f"{round_.reference}-{n:05d}",
-                        payee_name=app.household.bank_card_holder or app.household.head_name,
-                        card_cipher=app.household.bank_card_cipher,
-                        card_hash=app.household.bank_card_hash,
-                        card_masked=app.household.bank_card_masked,
-                        id_cipher=heads.get(app.household_id, ""),
-                        amount=app.amount,
+                        payee_name=(
+                            c.application.household.bank_card_holder
+                            or c.application.household.head_name
+                        ),
+                        card_cipher=c.application.household.bank_card_cipher,
+                        card_hash=c.application.household.bank_card_hash,
+                        card_masked=c.application.household.bank_card_masked,
+                        id_cipher=heads.get(c.application.household_id, ""),
+                        amount=c.line_amount,
                     )
-                    for n, app in enumerate(payable, start=1)
+                    for n, c in enumerate(chosen, start=1)
                 ]
             )
         except IntegrityError:
@@ -278,7 +309,7 @@ def _round_create(
                 "program": [None, program.code],
                 "count": [None, round_.count],
                 "total": [None, round_.total],
-                "excluded": [None, len(candidates) - len(payable)],
+                "excluded": [None, len(candidates) - len(chosen)],
             },
         )
     return round_
