@@ -137,6 +137,16 @@ class DocumentIssueSerializer(serializers.Serializer[Any]):
     round = serializers.IntegerField(
         min_value=1, required=False, help_text="The payment round of a payment list."
     )
+    loan = serializers.IntegerField(min_value=1, required=False, help_text="A loan card's loan.")
+    county = serializers.RegexField(
+        r"^\d{12}$", required=False, help_text="An interest subsidy list's county."
+    )
+    bank = serializers.CharField(
+        max_length=32, required=False, help_text="An interest subsidy list's bank (its code)."
+    )
+    period_end = serializers.DateField(
+        required=False, help_text="An interest subsidy list's settlement day."
+    )
 
 
 class VerifySerializer(serializers.Serializer[Any]):
@@ -192,6 +202,10 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             household_id=values.get("household"),
             village_code=values.get("village", ""),
             round_id=values.get("round"),
+            loan_id=values.get("loan"),
+            county_code=values.get("county", ""),
+            bank_code=values.get("bank", ""),
+            period_end=values.get("period_end"),
         )
         return Response(DocumentSerializer(document).data, status=201)
 

@@ -19,6 +19,8 @@ class StoredDocument(models.Model):
         NOTICE = "notice", _("public notice")
         BENEFITS_CARD = "benefits_card", _("benefits card")
         PAYMENT_LIST = "payment_list", _("payment list")
+        LOAN_CARD = "loan_card", _("loan card")
+        SUBSIDY_LIST = "subsidy_list", _("interest subsidy list")
 
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     # What the document is about, as a stable key ("application:12", "decision:34",

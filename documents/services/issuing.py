@@ -11,11 +11,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from applications.models import Application, Area, Household
+from applications.models import Application, Area, Household, Program
 from applications.roles import Role
 from applications.selectors import (
     applications_visible_to,
@@ -34,6 +34,7 @@ from documents import rendering
 from documents.amounts import amount_in_figures, amount_in_words
 from documents.models import StoredDocument
 from documents.services.verification import verification_code_new, verification_url
+from loans.models import Loan, SubsidyClaim
 from payments.models import PaymentLine, PaymentRound
 from payments.policy import PRINTABLE, is_round_approver
 from payments.selectors import payment_round_get
@@ -340,7 +341,11 @@ def benefits_card_issue(*, actor: Actor, household_id: int) -> StoredDocument:
     if household is None or not _may_issue_in(actor, household.area_code):
         raise NotFound(_("No such household in your area."))
     apps = list(
-        Application.objects.filter(household=household, status__in=[S.APPROVED, S.DISBURSED])
+        Application.objects.filter(
+            household=household,
+            status__in=[S.APPROVED, S.DISBURSED],
+            program__kind=Program.Kind.SUBSIDY,
+        )
         .select_related("program")
         .prefetch_related("items__item")
         .order_by("created_at", "id")
@@ -360,10 +365,35 @@ def benefits_card_issue(*, actor: Actor, household_id: int) -> StoredDocument:
     ]
     total = sum((a.amount for a in apps), Decimal("0"))
     places = _area_chain(household.area_code)
+    loans = list(Loan.objects.filter(household=household).select_related("bank").order_by("pk"))
+    subsidised = dict(
+        SubsidyClaim.objects.filter(loan__in=loans, status=SubsidyClaim.Status.PAID)
+        .values("loan")
+        .annotate(total=Sum("amount"))
+        .values_list("loan", "total")
+    )
+    loan_rows = [
+        {
+            "reference": loan.reference,
+            "bank": loan.bank.name,
+            "principal": amount_in_figures(loan.principal),
+            "rate": f"{loan.annual_rate.normalize():f}%",
+            "drawn_on": chinese_date(loan.drawdown_date),
+            "matures_on": chinese_date(loan.maturity_date),
+            "outstanding": amount_in_figures(loan.outstanding_principal),
+            "subsidy": amount_in_figures(Decimal(str(subsidised.get(loan.pk) or 0))),
+            "status": loan.get_status_display(),
+        }
+        for loan in loans
+    ]
+    state = [f"{a.pk}:{a.status}" for a in apps] + [
+        f"loan{loan.pk}:{loan.status}:{loan.outstanding_principal}:{subsidised.get(loan.pk)}"
+        for loan in loans
+    ]
     return _issue(
         actor=actor,
         kind=Kind.BENEFITS_CARD,
-        subject_key=f"household:{household.pk}:" + _digest(f"{a.pk}:{a.status}" for a in apps),
+        subject_key=f"household:{household.pk}:" + _digest(state),
         title="扶贫政策明白卡",
         area_code=household.area_code,
         household=household,
@@ -372,6 +402,7 @@ def benefits_card_issue(*, actor: Actor, household_id: int) -> StoredDocument:
             "household": household,
             "places": places,
             "rows": rows,
+            "loans": loan_rows,
             "total_figures": amount_in_figures(total),
             "total_words": amount_in_words(total),
             "causes": "、".join(str(Household.Cause(c).label) for c in household.poverty_causes),
@@ -463,6 +494,10 @@ def document_issue(
     household_id: int | None = None,
     village_code: str = "",
     round_id: int | None = None,
+    loan_id: int | None = None,
+    county_code: str = "",
+    bank_code: str = "",
+    period_end: date | None = None,
 ) -> StoredDocument:
     """Issue a document of ``kind`` about what it needs: an application (agreement, decision
     letter), a household (benefits card), a village (notice) or a payment round (payment
@@ -486,4 +521,25 @@ def document_issue(
         if not round_id:
             raise InvalidInput({"round": [_("Choose the payment round.")]})
         return payment_list_issue(actor=actor, round_id=round_id)
+    if kind in (Kind.LOAN_CARD, Kind.SUBSIDY_LIST):
+        from documents.services import loan_documents
+
+        if kind == Kind.LOAN_CARD:
+            if not loan_id:
+                raise InvalidInput({"loan": [_("Choose the loan.")]})
+            return loan_documents.loan_card_issue(actor=actor, loan_id=loan_id)
+        missing = {
+            name: [_("Give the county, the bank and the settlement day.")]
+            for name, value in (
+                ("county", county_code),
+                ("bank", bank_code),
+                ("period_end", period_end),
+            )
+            if not value
+        }
+        if missing or period_end is None:
+            raise InvalidInput(missing)
+        return loan_documents.subsidy_list_issue(
+            actor=actor, county_code=county_code, bank_code=bank_code, period_end=period_end
+        )
     raise InvalidInput({"kind": [_("Choose the kind of document.")]})
