@@ -11,6 +11,8 @@ urlpatterns = [
         views.payment_list_download,
         name="payment_list",
     ),
+    path("loans/<int:loan_id>/card/", views.loan_card_download, name="loan_card"),
+    path("subsidy-lists/", views.subsidy_list_download, name="subsidy_list"),
     path("verify/", views.document_verify_page, name="verify"),
     path("verify/<str:code>/", views.document_verify_page, name="verify_code"),
     path("batches/", views.batches_page, name="batches"),

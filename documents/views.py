@@ -3,11 +3,14 @@ in ``documents.selectors``."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -21,6 +24,7 @@ from documents.models import DocumentBatch, StoredDocument
 from documents.selectors import document_batches_visible_to, document_get, document_verify
 from documents.services.batches import DOCUMENT_BATCH_MAX_ATTEMPTS, document_batch_request
 from documents.services.issuing import payment_list_issue
+from documents.services.loan_documents import loan_card_issue, subsidy_list_issue
 
 MAX_UPLOAD = 20 * 1024 * 1024
 
@@ -48,6 +52,43 @@ def payment_list_download(request: HttpRequest, round_id: int) -> HttpResponseBa
     except ServiceError as error:
         messages.error(request, error.message)
         return redirect("payments:round", pk=round_id)
+    return _pdf_response(document)
+
+
+@login_required
+@require_POST
+def loan_card_download(request: HttpRequest, loan_id: int) -> HttpResponseBase:
+    """The household's loan card (贷款明白卡), issued on the first request, served since."""
+    try:
+        document = loan_card_issue(actor=request.user, loan_id=loan_id)
+    except NotFound:
+        raise Http404 from None
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect("loans:loan", pk=loan_id)
+    return _pdf_response(document)
+
+
+@login_required
+@require_POST
+def subsidy_list_download(request: HttpRequest) -> HttpResponseBase:
+    """A bank's interest subsidy list (贴息清单) of a settlement day, for signing."""
+    county = request.POST.get("county", "")
+    back = f"{reverse('loans:subsidies')}?county={county}"
+    try:
+        period_end = date.fromisoformat(request.POST.get("period_end", ""))
+        document = subsidy_list_issue(
+            actor=request.user,
+            county_code=county,
+            bank_code=request.POST.get("bank", ""),
+            period_end=period_end,
+        )
+    except ValueError:
+        messages.error(request, _("Give the date as YYYY-MM-DD."))
+        return redirect(back)
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect(back)
     return _pdf_response(document)
 
 

@@ -48,6 +48,8 @@ from approvals.services.objections import objection_raise
 from approvals.services.transitions import application_transition
 from common.actors import Actor
 from common.errors import InvalidInput, ServiceError
+from loans.selectors import loans_visible_to
+from loans.views.filing import loan_programs
 from payments.selectors import household_payment_lines, payment_lines_of
 from workflows.forms import (
     AppraisalForm,
@@ -243,6 +245,13 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "applications": apps,
             "payment_lines": household_payment_lines(household.pk),
             "can_apply": bool(_subsidy_programs(request.user, household)),
+            "can_borrow": bool(loan_programs(request.user, household)),
+            "loans": list(
+                loans_visible_to(request.user)
+                .filter(household=household)
+                .select_related("bank")
+                .order_by("-drawdown_date")
+            ),
         },
     )
 
