@@ -76,6 +76,7 @@ _OTHER_ACTIONS: dict[str, Promise] = {
     "loan.standing": _("loan status changed (days past due)"),
     "loan.compensation": _("loan compensated by the risk fund"),
     "loan.recovery": _("money recovered on a compensated loan"),
+    "loan.write_off": _("loan written off by the bank"),
     "interest_subsidy.settle": _("interest subsidy settled"),
     "subsidy_claim.approve": _("interest subsidy claim approved"),
     "subsidy_claim.pay": _("interest subsidy paid to the household"),

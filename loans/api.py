@@ -42,6 +42,7 @@ from loans.services.servicing import (
     loan_compensate,
     loan_recover,
     loan_repay,
+    loan_write_off,
     repayments_import,
 )
 
@@ -403,6 +404,11 @@ class RecoveryInputSerializer(serializers.Serializer[Any]):
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
 
 
+class WriteOffInputSerializer(serializers.Serializer[Any]):
+    date = serializers.DateField()
+    reason = serializers.CharField(max_length=500)
+
+
 def _fund_movement_response(movement: FundMovement) -> Response:
     return Response(MovementSerializer(movement).data, status=201)
 
@@ -433,6 +439,21 @@ class LoanFundActions:
             actor=request.user, loan_id=int(pk or 0), amount=v["amount"], on=v["date"]
         )
         return _fund_movement_response(movement)
+
+    @extend_schema(
+        request=WriteOffInputSerializer, responses={200: LoanDetailSerializer, **REFUSALS}
+    )
+    @action(detail=True, methods=["post"], url_path="write-off")
+    def write_off(self, request: Request, pk: str | None = None) -> Response:
+        """The bank writes off a loan the fund compensated (核销), with the reason."""
+        data = WriteOffInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        loan = loan_write_off(
+            actor=request.user, loan_id=int(pk or 0), on=v["date"], reason=v["reason"]
+        )
+        fresh = Loan.objects.select_related("bank", "household").get(pk=loan.pk)
+        return Response(LoanDetailSerializer(fresh).data)
 
 
 class LoanViewSet(

@@ -519,6 +519,45 @@ def loan_compensate(*, actor: Actor, loan_id: int, on: Any) -> FundMovement:
     return movement
 
 
+# A compensated loan, written off or not, may still have money recovered on it.
+RECOVERABLE = (Loan.Status.COMPENSATED, Loan.Status.WRITTEN_OFF)
+
+
+def loan_write_off(*, actor: Actor, loan_id: int, on: Any, reason: str) -> Loan:
+    """The lending bank writes off (核销) a loan the fund compensated, with the reason: the
+    loan is closed as ``written_off`` (recoveries may still come and are split as before).
+    ``Refused`` (``wrong_state``) for any other loan. On the record."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput({"reason": [_("Give the reason for the write-off.")]})
+    with transaction.atomic():
+        loan = _bank_loan_locked(actor, loan_id)
+        day = _date_checked(on, loan)
+        if loan.status != Loan.Status.COMPENSATED:
+            raise Refused(
+                _("Only a loan the fund compensated is written off; this one is %(s)s.")
+                % {"s": loan.get_status_display()},
+                code=Code.WRONG_STATE,
+            )
+        loan.status = Loan.Status.WRITTEN_OFF
+        loan.save(update_fields=["status"])
+        audit_record(
+            actor=actor,
+            action="loan.write_off",
+            object_type="loan",
+            object_id=loan.pk,
+            area_code=loan.area_code,
+            from_state=Loan.Status.COMPENSATED,
+            to_state=loan.status,
+            reason=reason[:500],
+            changes={
+                "date": [None, day.isoformat()],
+                "outstanding_principal": [None, loan.outstanding_principal],
+            },
+        )
+    return loan
+
+
 def loan_recover(*, actor: Actor, loan_id: int, amount: Any, on: Any) -> FundMovement:
     """Money recovered on a compensated loan, reported by the lending bank's officer: split
     in the shares of the compensation, the fund's part returned to the fund (a movement),
@@ -533,7 +572,7 @@ def loan_recover(*, actor: Actor, loan_id: int, amount: Any, on: Any) -> FundMov
         loan = _bank_loan_locked(actor, loan_id)
         day = _date_checked(on, loan)
         base, share = loan.compensation_base, loan.compensation_fund_share
-        if loan.status != Loan.Status.COMPENSATED or base is None or share is None:
+        if loan.status not in RECOVERABLE or base is None or share is None:
             raise Refused(
                 _("Only a loan the fund compensated has recoveries."),
                 code=Code.NOTHING_TO_RECOVER,

@@ -35,9 +35,11 @@ from loans.selectors import (
 )
 from loans.services.lending import loan_approve, loan_drawdown
 from loans.services.servicing import (
+    RECOVERABLE,
     loan_compensate,
     loan_recover,
     loan_repay,
+    loan_write_off,
     repayments_import,
 )
 
@@ -260,6 +262,7 @@ def _loan_page(
             "movements": list(loan.fund_movements.order_by("pk")),
             "is_lender": is_lender,
             "is_open": loan.status in Loan.OPEN,
+            "recoverable": loan.status in RECOVERABLE,
             "today": clock.today().isoformat(),
             "errors": errors,
             "kept": kept,
@@ -286,7 +289,7 @@ def loan_page(request: HttpRequest, pk: int) -> HttpResponse:
     return _loan_page(request, _loan(request, pk), {}, {})
 
 
-LOAN_ACTIONS = ("repay", "compensate", "recover")
+LOAN_ACTIONS = ("repay", "compensate", "recover", "write_off")
 
 
 @login_required
@@ -315,6 +318,14 @@ def loan_act(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request, _("The fund compensated %(amount)s yuan.") % {"amount": moved.amount}
             )
+        elif action == "write_off":
+            loan_write_off(
+                actor=request.user,
+                loan_id=loan.pk,
+                on=clock.today(),
+                reason=kept.get("reason", ""),
+            )
+            messages.success(request, _("The loan is written off."))
         else:
             loan_recover(
                 actor=request.user,

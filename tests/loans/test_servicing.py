@@ -23,6 +23,7 @@ from loans.services.servicing import (
     loan_compensate,
     loan_recover,
     loan_repay,
+    loan_write_off,
     loans_sweep,
     repayments_import,
 )
@@ -295,6 +296,35 @@ def test_the_fund_compensates_a_bad_loan_70_30_and_recovers_its_share(
     fund.refresh_from_db()
     assert fund.balance == start - D("6300.00")
     assert loans_visible_to(loans.officer).get(pk=loan.pk).recovered == D("1000.00")
+
+
+@pytest.mark.django_db
+def test_the_bank_writes_off_a_compensated_loan_and_may_still_recover(
+    loans: LoanWorld, loan: Loan, api: Callable[..., APIClient]
+) -> None:
+    with on(date(2026, 5, 1)), pytest.raises(Refused) as active:
+        loan_write_off(actor=loans.officer, loan_id=loan.pk, on=clock.today(), reason="无力偿还")
+    assert active.value.code == Code.WRONG_STATE
+    with on(date(2026, 6, 18)):
+        loans_sweep()
+        loan_compensate(actor=loans.officer, loan_id=loan.pk, on=clock.today())
+        with pytest.raises(InvalidInput) as blank:
+            loan_write_off(actor=loans.officer, loan_id=loan.pk, on=clock.today(), reason=" ")
+        assert set(blank.value.errors) == {"reason"}
+        done = api("xindai").post(
+            f"/api/v1/loans/{loan.pk}/write-off/",
+            {"date": "2026-06-18", "reason": "借款人外出务工失联，经催收无果"},
+        )
+        assert done.status_code == 200 and done.json()["status"] == "written_off"
+        again = api("xindai").post(
+            f"/api/v1/loans/{loan.pk}/write-off/", {"date": "2026-06-18", "reason": "再次"}
+        )
+        assert again.status_code == 409 and again.json()["code"] == "wrong_state"
+    with on(date(2026, 9, 1)):
+        back = loan_recover(actor=loans.officer, loan_id=loan.pk, amount="500", on=clock.today())
+    assert back.amount == D("350.00")
+    entry = AuditEntry.objects.get(action="loan.write_off", object_id=str(loan.pk))
+    assert entry.reason == "借款人外出务工失联，经催收无果"
 
 
 @pytest.mark.postgres
