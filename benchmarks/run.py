@@ -1465,9 +1465,19 @@ def main() -> None:
         print(render_markdown(rows))
         print(f"total {time.perf_counter() - started:.0f} s")
         return
+    if sys.argv[1:] == ["loans"]:
+        from benchmarks.loans import loans_run
+
+        rows = loans_run(world)
+        print()
+        print(render_text(rows))
+        print()
+        print(render_markdown(rows))
+        print(f"total {time.perf_counter() - started:.0f} s")
+        return
     if sys.argv[1:]:
         raise SystemExit(
-            f"usage: python -m benchmarks.run [documents|payments] (not {sys.argv[1:]})"
+            f"usage: python -m benchmarks.run [documents|payments|loans] (not {sys.argv[1:]})"
         )
 
     scales = []

@@ -1,14 +1,17 @@
 """Demo data: a county modelled on seed 000 (肃州区, 酒泉), with its townships and villages,
-a few hundred registered households, the seed's two programs, one user per role and
-applications in every state of the chain.
+a few hundred registered households, the seed's programs, one user per role,
+applications in every state of the chain, and the county's microloans with their bank, risk
+fund and interest subsidy (``demo.loan_story``).
 
 Everything goes through the services, so the audit trail is complete and
 ``verify_audit`` passes. The history is written as it would have happened: a simulated
 clock (``common.clock.frozen_at``, which the services, the rules and the models' time
-stamps read) walks through about ten weeks of work in time order (households registered,
-applications filed, appraised, posted for their window, closed by the nightly timer,
-reviewed, approved, paid), so that postings last their full period, some windows have
-passed without the timer having run yet, and the ledger's times only ever move forward.
+stamps read) walks through the county's history in time order: the registry set up about
+fifteen months ago, loans lent, repaid and subsidised since, and the last ten weeks of
+subsidy applications (filed, appraised, posted for their window, closed by the nightly
+timer, reviewed, approved, paid), so that postings last their full period, some windows
+have passed without the timer having run yet, and the ledger's times only ever move
+forward.
 
 Idempotent: when the demo program exists the command changes nothing and only prints the
 users. The whole seed is one transaction: it is there entirely or not at all.
@@ -61,6 +64,7 @@ from approvals.services.transitions import application_transition, postings_clos
 from audit.services import audit_record
 from common import clock
 from common.actors import Actor
+from demo.loan_story import loans_summary
 from demo.world import (
     LOAN_CODE,
     PEN,
@@ -84,6 +88,9 @@ from payments.services.rounds import payment_round_approve, payment_round_create
 # Published in the README; demo databases only.
 DEMO_PASSWORD = "demo12345"  # noqa: S105
 SEED = 20160418  # fixed: the same demo every time
+# The day (from today) the county was set up and its registry loaded: long enough ago for
+# loans to have lived a year (repaid, late, compensated), before this autumn's applications.
+START = -470
 PEN_CODE = "quanshe-xianjian"  # the pen program, paid after acceptance (先建后补)
 PEN_PASSED = "圈舍已建成，砖混结构约40平方米，通风饲槽齐全，符合验收标准。"
 
@@ -319,6 +326,8 @@ class Seeder:
         self.used_ids: set[str] = set()
         self.counts: dict[str, int] = {}
         self.non_applicants: list[tuple[Household, str]] = []
+        # The programs' parameters take effect on 1 January of the year the county started.
+        self.programs_from = (self.today + timedelta(days=START)).replace(month=1, day=1)
 
     # --- the timeline ---------------------------------------------------------------
 
@@ -476,7 +485,7 @@ class Seeder:
 
     def registry(self, simulated: SimulatedClock) -> list[tuple[Household, str]]:
         User = get_user_model()
-        with simulated.at(self.at(-80, 8, 30)):
+        with simulated.at(self.at(START, 8, 30)):
             admin = User.objects.filter(username="admin").first()
             if admin is None:
                 admin = User.objects.create_superuser("admin", "", DEMO_PASSWORD)
@@ -493,18 +502,18 @@ class Seeder:
             for v_code, _v_name, cadre, _n in villages:
                 self.cadre_of[v_code] = cadre
 
-        with simulated.at(self.at(-80, 9, 0)):
+        with simulated.at(self.at(START, 9, 0)):
             places_create(actor=admin, places=county_places())
-        with simulated.at(self.at(-80, 9, 30)):
+        with simulated.at(self.at(START, 9, 30)):
             if not Bank.objects.filter(code=BANK[0]).exists():
                 bank_create(actor=admin, code=BANK[0], name=BANK[1])
-        with simulated.at(self.at(-80, 10, 0)):
+        with simulated.at(self.at(START, 10, 0)):
             # One hash for all demo users (they share the published password anyway):
             # hashing it per user would cost most of the seed's time.
             self.users |= grants_give(
                 actor=admin, grants=county_grants(), password_hash=make_password(DEMO_PASSWORD)
             )
-        with simulated.at(self.at(-79, 9, 30)):
+        with simulated.at(self.at(START + 1, 9, 30)):
             for code, create in (
                 (SUBSIDY_CODE, self.subsidy_program),
                 (PEN_CODE, self.pen_program),
@@ -514,13 +523,13 @@ class Seeder:
                     create(admin)
 
         households: list[tuple[Household, str]] = []
-        day = -76
+        day = START + 4
         for _t_code, _t_name, _reviewer, villages in TOWNSHIPS:
             for v_code, _v_name, cadre, count in villages:
                 for index in range(count):
                     data = self.household_data(index, v_code)
                     if index % 8 == 0:
-                        day = min(day + 1, -62)
+                        day = min(day + 1, START + 18)
                     with simulated.at(self.at(day, self.rng.randrange(8, 18))):
                         household = household_create(
                             actor=self.users[cadre],
@@ -538,7 +547,7 @@ class Seeder:
             county_code=COUNTY[0],
             # Seed 000: 952.7万元 raised from city, district and township sources.
             budget=Decimal("9527000.00"),
-            effective_from=date(self.today.year - 1, 1, 1),
+            effective_from=self.programs_from,
         )
 
     def pen_program(self, admin: Actor) -> None:
@@ -551,7 +560,7 @@ class Seeder:
             kind=Program.Kind.SUBSIDY,
             county_code=COUNTY[0],
             budget=Decimal("600000.00"),
-            effective_from=date(self.today.year - 1, 1, 1),
+            effective_from=self.programs_from,
             policy_reference="《肃州区贫困户圈舍建设先建后补实施办法》",
             household_cap=Decimal("3000.00"),
             posting_days=7,
@@ -566,7 +575,7 @@ class Seeder:
             county_code=COUNTY[0],
             # Seed 000: 3913万元 of loans planned.
             budget=Decimal("39130000.00"),
-            effective_from=date(self.today.year - 1, 1, 1),
+            effective_from=self.programs_from,
             policy_reference="银监发〔2017〕42号；《肃州区精准扶贫小额贷款实施方案》",
         )
 
@@ -621,6 +630,14 @@ class Seeder:
         if len(approved) >= 2 and self.non_applicants:
             self.schedule(self.at(-1, 10), self.share_card(approved[0], self.non_applicants[0]))
             self.schedule(self.at(-1, 11), self.change_card(approved[1]))
+
+    def loans(self, filings: list[Filing]) -> None:
+        """The microloans (``demo.loan_story``): 毛汉春's two cows and households that applied
+        for no subsidy, beyond those the red flags and the pens use."""
+        from demo.loan_story import LoanStory
+
+        maohanchun = next(f for f in filings if f.household.head_name == "毛汉春")
+        LoanStory(self, COUNTY[0], START).plan(maohanchun, self.non_applicants[13:])
 
     def agreement_upload(self, filing: Filing) -> Callable[[], None]:
         return lambda: self.upload_agreement(filing)
@@ -1049,7 +1066,7 @@ class Seeder:
     # --- the whole ----------------------------------------------------------------------
 
     def run(self) -> None:
-        simulated = SimulatedClock(self.at(-80, 8, 0))
+        simulated = SimulatedClock(self.at(START, 8, 0))
         with transaction.atomic():
             households = self.registry(simulated)
             self.subsidy = Program.objects.get(code=SUBSIDY_CODE)
@@ -1057,6 +1074,7 @@ class Seeder:
             for filing in filings:
                 self.plan(filing)
             self.red_flags(filings)
+            self.loans(filings)
             self.regular_rounds(filings)
             self.payment_rounds(filings)
             self.pen_acceptance()
@@ -1084,6 +1102,7 @@ class Seeder:
                 for r in rounds
             )
         )
+        self.out(loans_summary())
         visits = Acceptance.objects.all()
         sampled = SampledAcceptance.objects.all()
         self.out(

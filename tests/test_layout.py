@@ -24,6 +24,7 @@ TESTED_ELSEWHERE = {
     "applications/permissions.py": "tests/applications/test_selectors.py (grants and scope)",
     "applications/roles.py": "tests/applications/test_selectors.py (codes and levels)",
     "documents/services/loan_documents.py": "tests/loans/test_documents.py (printed loans)",
+    "demo/loan_story.py": "tests/demo/test_seed.py (the demo's loans)",
     "demo/world.py": "tests/demo/test_seed.py and every test's world (tests/factories.py)",
     "inspection/exports.py": "tests/inspection/test_views.py (CSV and XLSX exports)",
     "workflows/templatetags/cadre_tags.py": "tests/workflows/views/test_cadre.py",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -24,7 +25,7 @@ from audit.models import AuditEntry
 from common import clock
 from demo.seed import COUNTY, DEMO_PASSWORD, PEN_CODE, TOWNSHIPS, demo_users
 from demo.world import LOAN_CODE, SUBSIDY_CODE
-from loans.models import LoanParameters
+from loans.models import Loan, LoanParameters, RiskFund, SubsidyClaim
 from payments.models import Acceptance, AcceptanceSample, PaymentLine, PaymentRound
 from payments.services.acceptance import sample_redraw
 from tests.factories import World
@@ -110,8 +111,8 @@ def test_seed_demo_holds_what_it_promises(seeded: str) -> None:
         PaymentLine.objects.filter(status="failed").values_list("failure_reason", flat=True)
     )
     assert failures == {"户名不符", "账户已销户"}
-    paid_twice = PaymentLine.objects.filter(status="paid").values("application").distinct()
-    assert paid_twice.count() == PaymentLine.objects.filter(status="paid").count()
+    benefits = PaymentLine.objects.filter(status="paid", claim_id__isnull=True)
+    assert benefits.values("application").distinct().count() == benefits.count()
 
     # The pen program pays after acceptance: one failed visit, one not visited, the county's
     # sample (20%, drawn again from its seed) with one re-check; only accepted pens paid.
@@ -144,7 +145,12 @@ def test_seed_demo_holds_what_it_promises(seeded: str) -> None:
     assert bank_posts_of(users["xindai_gsnx"]) == [
         (Bank.objects.get(code="gsnx-suzhou").pk, county)
     ]
-    assert not applications_visible_to(users["xindai_gsnx"]).exists()
+    # The bank officer sees the loan applications of the bank, from the county's approval on.
+    seen = applications_visible_to(users["xindai_gsnx"])
+    assert seen.exists()
+    assert set(seen.values_list("program__kind", "loan__bank__code").distinct()) == {
+        (Program.Kind.LOAN, "gsnx-suzhou")
+    }
     loan = Program.objects.get(code=LOAN_CODE)
     assert loan.versions.get().posting_days == 3
     assert LoanParameters.objects.get(version__program=loan).fund_share == 70
@@ -154,6 +160,33 @@ def test_seed_demo_holds_what_it_promises(seeded: str) -> None:
         for v_code, _v_name, cadre, count in villages:
             assert has_role_in(users[cadre], Role.VILLAGE_CADRE, v_code)
             assert Household.objects.filter(area_code=v_code).count() == count
+
+
+def test_seed_demo_lends_repays_subsidises_and_compensates(seeded: str) -> None:
+    """The loans of ``demo.loan_story``: one in every status, 毛汉春's two cows, the
+    quarterly subsidy paid to households through rounds (and a quarter lost), the fund of
+    5,000,000 yuan paying 70% of the bad loans and getting its share of a recovery back."""
+    loans = list(Loan.objects.select_related("household"))
+    assert {loan.status for loan in loans} == set(Loan.Status.values)
+    cows = next(loan for loan in loans if loan.household.head_name == "毛汉春")
+    assert (cows.principal, cows.status) == (Decimal("20000.00"), Loan.Status.ACTIVE)
+    repaid = next(loan for loan in loans if loan.status == Loan.Status.REPAID)
+    claims = SubsidyClaim.objects.filter(loan=repaid)
+    assert claims.exists() and {c.status for c in claims} == {SubsidyClaim.Status.PAID}
+    paid_lines = PaymentLine.objects.filter(claim_id__in=[c.pk for c in claims], status="paid")
+    assert paid_lines.count() == claims.count()
+    assert SubsidyClaim.objects.filter(reason__in=["overdue", "not_paid"]).exists()
+    fund = RiskFund.objects.get(county_id=COUNTY[0])
+    kinds = list(fund.movements.order_by("pk").values_list("kind", "amount"))
+    assert kinds[0] == ("deposit", Decimal("5000000.00"))
+    compensated = next(loan for loan in loans if loan.status == Loan.Status.COMPENSATED)
+    assert compensated.compensation_paid == compensated.principal * Decimal("0.7")
+    assert compensated.recovered > 0
+    assert ("recovery", compensated.recovered * Decimal("0.7")) in kinds
+    statuses = set(
+        Application.objects.filter(program__code=LOAN_CODE).values_list("status", flat=True)
+    )
+    assert {"approved", "bank_approved", "declined", "disbursed"} <= statuses
 
 
 def test_seed_demo_second_run_changes_nothing(seeded: str) -> None:
