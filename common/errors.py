@@ -82,6 +82,7 @@ class Code(StrEnum):
     COMPENSATION_EARLY = "compensation_early"
     NOTHING_TO_RECOVER = "nothing_to_recover"
     SETTLEMENT_DATE = "settlement_date"
+    TRANSFER_TOTAL = "transfer_total"
     # tasks of the process
     NOT_HUMAN = "not_human"
     TASK_FINISHED = "task_finished"

@@ -239,6 +239,7 @@ SPECTACULAR_SETTINGS = {
         "PaymentRoundStatusEnum": "payments.models.PaymentRound.Status",
         "PaymentLineStatusEnum": "payments.models.PaymentLine.Status",
         "LoanStatusEnum": "loans.models.Loan.Status",
+        "SubsidyPayeeEnum": "loans.models.LoanParameters.Payee",
         "AcceptanceResultEnum": "payments.models.Acceptance.Result",
         "PersonRelationEnum": "applications.models.Person.Relation",
         "KinRelationEnum": "applications.models.KinDeclaration.Relation",

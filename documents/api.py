@@ -29,6 +29,7 @@ from documents import selectors
 from documents.models import DocumentBatch, StoredDocument
 from documents.services.batches import document_batch_request
 from documents.services.issuing import document_issue
+from loans.models import LoanParameters
 
 MAX_VERIFY_UPLOAD = 20 * 1024 * 1024
 
@@ -147,6 +148,12 @@ class DocumentIssueSerializer(serializers.Serializer[Any]):
     period_end = serializers.DateField(
         required=False, help_text="An interest subsidy list's settlement day."
     )
+    payee = serializers.ChoiceField(
+        choices=LoanParameters.Payee.choices,
+        required=False,
+        default="bank",
+        help_text="An interest subsidy list's payee.",
+    )
 
 
 class VerifySerializer(serializers.Serializer[Any]):
@@ -206,6 +213,7 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             county_code=values.get("county", ""),
             bank_code=values.get("bank", ""),
             period_end=values.get("period_end"),
+            payee=values.get("payee", "bank"),
         )
         return Response(DocumentSerializer(document).data, status=201)
 

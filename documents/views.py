@@ -82,6 +82,7 @@ def subsidy_list_download(request: HttpRequest) -> HttpResponseBase:
             county_code=county,
             bank_code=request.POST.get("bank", ""),
             period_end=period_end,
+            payee=request.POST.get("payee", "bank"),
         )
     except ValueError:
         messages.error(request, _("Give the date as YYYY-MM-DD."))

@@ -4,8 +4,10 @@
   that principal less the principal its recorded repayments paid;
 - every county fund's balance is what its recorded movements (deposits, the fund's part of
   compensations, recoveries returned) leave, and what its movement rows add up to;
-- the interest subsidy claims of each county are as many, and add up to as much, as its
-  recorded settlements said.
+- the interest subsidy claims of each county and settlement day are as many, and add up
+  to as much, as its recorded settlements said; every approved or paid claim was recorded
+  approved, and every paid one recorded paid, at its amount (and nothing recorded paid is
+  unpaid).
 
 A loan, a fund or a claim edited by SQL is caught here."""
 
@@ -55,7 +57,9 @@ class LoanReplay:
     def __init__(self) -> None:
         self.loans: dict[str, _Loan] = {}  # by loan (its application's id)
         self.funds: dict[str, _Tally] = {}  # by county: the balance
-        self.claims: dict[str, _Tally] = {}  # by county: the claims settled
+        self.claims: dict[tuple[str, str], _Tally] = {}  # by county and day: the settled
+        self.approved: dict[str, tuple[Decimal | None, Entry]] = {}  # by claim
+        self.paid: dict[str, tuple[Decimal | None, Entry]] = {}  # by claim
         self.broken: list[Problem] = []
 
     def feed(self, entry: Entry) -> None:
@@ -73,10 +77,17 @@ class LoanReplay:
             self._fund(_county(entry.area_code), "fund_pays", entry, -1)
         elif action == "loan.recovery":
             self._fund(_county(entry.area_code), "to_fund", entry, +1)
+        elif action == "subsidy_claim.approve":
+            amount = money_of(change_after(entry.changes_value(), "amount"))
+            self.approved[entry.object_id] = (amount, entry)
+        elif action == "subsidy_claim.pay":
+            amount = money_of(change_after(entry.changes_value(), "paid_amount"))
+            self.paid[entry.object_id] = (amount, entry)
         elif action == "interest_subsidy.settle":
             changes = entry.changes_value()
             count = change_after(changes, "claims")
-            tally = self.claims.setdefault(entry.object_id, _Tally(entry))
+            day = str(change_after(changes, "period_end"))
+            tally = self.claims.setdefault((entry.object_id, day), _Tally(entry))
             tally.count += int(str(count)) if str(count).isdigit() else 0
             tally.amount += money_of(change_after(changes, "total")) or ZERO
             tally.where = entry
@@ -158,25 +169,65 @@ class LoanReplay:
                     yield Problem(county[:6], None, None, "database differs", detail)
 
     def _claim_problems(self) -> Iterator[Problem]:
-        counties: dict[str, tuple[int, Decimal]] = defaultdict(lambda: (0, ZERO))
+        settled: dict[tuple[str, str], tuple[int, Decimal]] = defaultdict(lambda: (0, ZERO))
         rows = (
-            SubsidyClaim.objects.values("area_code")
+            SubsidyClaim.objects.values("area_code", "period_end")
             .annotate(n=Count("pk"), s=Sum("amount"))
-            .values_list("area_code", "n", "s")
+            .values_list("area_code", "period_end", "n", "s")
         )
-        for area_code, n, s in rows:
-            count, total = counties[_county(area_code)]
-            counties[_county(area_code)] = (count + n, total + _fen(s))
-        for county in counties.keys() | self.claims.keys():
-            count, total = counties.get(county, (0, ZERO))
-            tally = self.claims.get(county)
+        for area_code, day, n, s in rows:
+            key = (_county(area_code), day.isoformat())
+            count, total = settled[key]
+            settled[key] = (count + n, total + _fen(s))
+        for key in settled.keys() | self.claims.keys():
+            count, total = settled.get(key, (0, ZERO))
+            tally = self.claims.get(key)
             want = (tally.count, tally.amount) if tally else (0, ZERO)
             if (count, total) != want:
                 detail = (
-                    f"the interest subsidy claims of {county} are {count}, {total} in the "
-                    f"database but {want[0]}, {want[1]} by its settlements on the audit trail"
+                    f"the interest subsidy claims of {key[0]} settled on {key[1]} are {count}, "
+                    f"{total} in the database but {want[0]}, {want[1]} by its settlements on "
+                    "the audit trail"
                 )
                 if tally is not None:
                     yield differs(tally.where, detail)
                 else:
-                    yield Problem(county[:6], None, None, "database differs", detail)
+                    yield Problem(key[0][:6], None, None, "database differs", detail)
+        yield from self._claim_state_problems()
+
+    def _claim_state_problems(self) -> Iterator[Problem]:
+        seen_paid: set[str] = set()
+        rows = SubsidyClaim.objects.exclude(
+            status__in=(SubsidyClaim.Status.INELIGIBLE, SubsidyClaim.Status.PENDING)
+        ).values_list("pk", "area_code", "status", "amount")
+        for pk, area_code, status, amount in rows.iterator(chunk_size=5000):
+            key = str(pk)
+            approved = self.approved.get(key)
+            if approved is None or approved[0] != amount:
+                detail = (
+                    f"interest subsidy claim {pk} is {status} at {amount} in the database but "
+                    + ("never approved" if approved is None else f"approved at {approved[0]}")
+                    + " by the audit trail"
+                )
+                if approved is None:
+                    yield Problem(area_code[:6], None, None, "database differs", detail)
+                else:
+                    yield differs(approved[1], detail)
+            if status == SubsidyClaim.Status.PAID:
+                seen_paid.add(key)
+                paid = self.paid.get(key)
+                if paid is None or paid[0] != amount:
+                    detail = (
+                        f"interest subsidy claim {pk} is paid {amount} in the database but "
+                        + ("never paid" if paid is None else f"paid {paid[0]}")
+                        + " by the audit trail"
+                    )
+                    if paid is None:
+                        yield Problem(area_code[:6], None, None, "database differs", detail)
+                    else:
+                        yield differs(paid[1], detail)
+        for key in self.paid.keys() - seen_paid:
+            yield differs(
+                self.paid[key][1],
+                f"interest subsidy claim {key} is paid by the audit trail but not in the database",
+            )

@@ -5,6 +5,7 @@ rounds and the bank claims by the county's transfer (``bank-transfers/``)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -92,6 +93,7 @@ class ApproveInputSerializer(serializers.Serializer[Any]):
     county = serializers.RegexField(r"^\d{12}$", max_length=12)
     period_end = serializers.DateField()
     bank = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    payee = serializers.ChoiceField(choices=P.choices, required=False)
 
 
 class ApproveOutcomeSerializer(serializers.Serializer[Any]):
@@ -106,6 +108,12 @@ class TransferInputSerializer(serializers.Serializer[Any]):
     bank = serializers.CharField(max_length=32)
     document_number = serializers.CharField(max_length=100)
     date = serializers.DateField()
+    total = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text="the total of the signed 贴息清单",
+    )
 
 
 class TransferOutcomeSerializer(serializers.Serializer[Any]):
@@ -207,6 +215,7 @@ class SubsidyClaimViewSet(
             county_code=v["county"],
             period_end=v["period_end"],
             bank_code=v["bank"],
+            payee=v.get("payee", ""),
         )
         return Response(ApproveOutcomeSerializer(outcome).data)
 
@@ -225,6 +234,7 @@ class SubsidyClaimViewSet(
             bank_code=v["bank"],
             document_number=v["document_number"],
             on=v["date"],
+            total=v["total"],
         )
         return Response(TransferOutcomeSerializer(outcome).data)
 

@@ -498,6 +498,7 @@ def document_issue(
     county_code: str = "",
     bank_code: str = "",
     period_end: date | None = None,
+    payee: str = "bank",
 ) -> StoredDocument:
     """Issue a document of ``kind`` about what it needs: an application (agreement, decision
     letter), a household (benefits card), a village (notice) or a payment round (payment
@@ -540,6 +541,10 @@ def document_issue(
         if missing or period_end is None:
             raise InvalidInput(missing)
         return loan_documents.subsidy_list_issue(
-            actor=actor, county_code=county_code, bank_code=bank_code, period_end=period_end
+            actor=actor,
+            county_code=county_code,
+            bank_code=bank_code,
+            period_end=period_end,
+            payee=payee,
         )
     raise InvalidInput({"kind": [_("Choose the kind of document.")]})

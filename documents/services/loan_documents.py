@@ -19,11 +19,12 @@ from common.errors import Forbidden, InvalidInput, NotFound
 from documents.amounts import amount_in_figures, amount_in_words
 from documents.models import StoredDocument
 from documents.services.issuing import _area_chain, _digest, _issue, _may_issue_in, chinese_date
-from loans.models import LoanParameters
+from loans.models import LoanParameters, SubsidyClaim
 from loans.policy import PURPOSES
 from loans.selectors import loans_visible_to, subsidy_claims_visible_to
 
 Kind = StoredDocument.Kind
+C = SubsidyClaim.Status
 METHODS = {
     "interest_only": "按季付息、到期还本",
     "equal_instalment": "等额本息（按月）",
@@ -115,31 +116,46 @@ def loan_card_issue(*, actor: Actor, loan_id: int) -> StoredDocument:
 
 
 def subsidy_list_issue(
-    *, actor: Actor, county_code: str, bank_code: str, period_end: date
+    *,
+    actor: Actor,
+    county_code: str,
+    bank_code: str,
+    period_end: date,
+    payee: str = LoanParameters.Payee.BANK,
 ) -> StoredDocument:
-    """The interest subsidy list (贴息清单) of one bank's loans for one settlement day, for
-    the county and the bank to sign: each claim's borrower, loan, period, principal and
-    rate subsidised, interest paid and subsidy (or why none), with the totals. By the
-    county approver or a finance officer; a new list when the claims' states change."""
+    """The interest subsidy list (贴息清单) of one bank's loans for one settlement day and
+    one payee (the bank, or the households: 先收后贴), for the county and the bank to sign:
+    each claim's borrower, loan, period, principal and rate subsidised, interest paid and
+    subsidy (or why none). Its total is of the approved (and paid) claims only: what the
+    county pays against it; claims still awaiting approval are listed and counted apart.
+    By the county approver or a finance officer; a new list when the claims change."""
     if not any(has_role_in(actor, role, county_code) for role in LIST_ROLES):
         raise Forbidden(_("Only the county approver or a finance officer of the county does this."))
     bank = Bank.objects.filter(code=bank_code).first()
     if bank is None:
         raise InvalidInput({"bank": [_("No such bank.")]})
+    if payee not in LoanParameters.Payee.values:
+        raise InvalidInput({"payee": [_("Choose the bank or the households.")]})
     claims = list(
         subsidy_claims_visible_to(actor)
-        .filter(area_code__startswith=county_code[:6], bank=bank, period_end=period_end)
+        .filter(
+            area_code__startswith=county_code[:6],
+            bank=bank,
+            period_end=period_end,
+            payee=payee,
+        )
         .select_related("loan__household", "approved_by", "settled_by")
         .order_by("area_code", "loan_id", "due_date")
     )
     if not claims:
         raise NotFound(_("No claim of this bank was settled on that day."))
-    paid = [c for c in claims if not c.reason]
-    total = sum((c.amount for c in paid), Decimal("0"))
+    counted = [c for c in claims if c.status in (C.APPROVED, C.PAID)]
+    waiting = [c for c in claims if c.status == C.PENDING]
+    total = sum((c.amount for c in counted), Decimal("0"))
     return _issue(
         actor=actor,
         kind=Kind.SUBSIDY_LIST,
-        subject_key=f"subsidy:{county_code}:{bank.code}:{period_end.isoformat()}:"
+        subject_key=f"subsidy:{county_code}:{bank.code}:{period_end.isoformat()}:{payee}:"
         + _digest(f"{c.pk}:{c.status}:{c.amount}" for c in claims),
         title="扶贫小额信贷贴息资金清单",
         area_code=county_code,
@@ -165,13 +181,14 @@ def subsidy_list_issue(
                 for n, c in enumerate(claims, start=1)
             ],
             "count": len(claims),
-            "paid_count": len(paid),
+            "paid_count": len(counted),
+            "waiting_count": len(waiting),
             "total_figures": amount_in_figures(total),
             "total_words": amount_in_words(total),
             "settled_by": claims[0].settled_by.get_username(),
             "approved_by": next(
                 (c.approved_by.get_username() for c in claims if c.approved_by), ""
             ),
-            "payee": claims[0].get_payee_display(),
+            "payee": LoanParameters.Payee(payee).label,
         },
     )

@@ -103,9 +103,11 @@ def repayment_allocate(
         interest_owed = [*due, *running]
         for inst in open_:
             if inst.start_date >= on:
-                inst.interest = inst.interest_paid
+                inst.interest, inst.days = inst.interest_paid, 0
             elif inst.pk in accrued:
                 inst.interest = max(inst.interest_paid, accrued[inst.pk])
+                # The days interest ran (the subsidy is for these days only).
+                inst.days = days_between(inst.start_date, on, DayCount(loan.day_count))
     left = amount
     for inst in interest_owed:
         take = min(left, inst.interest - inst.interest_paid)
@@ -166,7 +168,7 @@ def _repay_locked(
     applied = repayment_allocate(loan, instalments, on, principal + interest)
     Instalment.objects.bulk_update(
         applied.changed,
-        ["interest", "interest_paid", "principal_paid", "interest_paid_on", "paid_on"],
+        ["days", "interest", "interest_paid", "principal_paid", "interest_paid_on", "paid_on"],
     )
     before = (loan.outstanding_principal, loan.status, loan.days_past_due)
     loan.outstanding_principal -= applied.principal
@@ -533,6 +535,8 @@ def loan_write_off(*, actor: Actor, loan_id: int, on: Any, reason: str) -> Loan:
     with transaction.atomic():
         loan = _bank_loan_locked(actor, loan_id)
         day = _date_checked(on, loan)
+        if loan.compensated_on is not None and day < loan.compensated_on:
+            raise InvalidInput({"date": [_("A write-off is not dated before the compensation.")]})
         if loan.status != Loan.Status.COMPENSATED:
             raise Refused(
                 _("Only a loan the fund compensated is written off; this one is %(s)s.")

@@ -28,14 +28,15 @@ from applications.models import Area, Bank, Program
 from applications.roles import Role
 from applications.selectors import has_role_in
 from approvals import policy
-from approvals.selectors import card_facts_of
+from approvals.selectors import applications_recused, card_facts_of
 from audit.hashing import canonical_json
 from audit.services import audit_record, audit_records
 from common import clock
 from common.actors import Actor, person
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refusal, Refused
+from common.rows import rows_insert
 from loans.models import Instalment, LoanParameters, ReferenceRate, SubsidyClaim
-from loans.schedules import INTEREST_DAY, INTEREST_MONTHS, fen, interest_for
+from loans.schedules import INTEREST_DAY, INTEREST_MONTHS, fen
 from loans.selectors import reference_kind, subsidy_claims_visible_to
 from payments import hooks
 from payments.models import PaymentLine
@@ -104,10 +105,12 @@ def subsidy_for(
 ) -> tuple[Decimal, Decimal, Decimal]:
     """The subsidy of one interest period paid on time: (principal subsidised, rate
     subsidised, amount). Interest on the principal up to the cap, at the lower rate, for
-    the days, never more than the period's interest, times the share; to the fen."""
+    the days, never more than the period's interest, times the share; rounded to the fen
+    once, at the end."""
     base = min(balance, cap)
     rate = min(contract_rate, reference_rate)
-    amount = fen(min(interest_for(base, rate, days), interest) * share / HUNDRED)
+    exact = base * rate / HUNDRED * Decimal(days) / Decimal(360)  # rounded once, at the end
+    amount = fen(min(exact, interest) * share / HUNDRED)
     return base, rate, amount
 
 
@@ -146,43 +149,45 @@ class SettleOutcome:
 def _due_periods(prefix: str, period_end: date) -> Iterator[list[tuple[Any, ...]]]:
     """The interest periods of the county's loans due by the settlement day and not claimed
     yet, of the loans that settle on that day (quarterly on each settlement day, yearly on
-    20 December, at maturity once the loan has matured), in batches by key (each batch read
-    whole before its claims are written)."""
+    20 December, at maturity once the loan has matured), in batches by key: their keys
+    are read first, then each batch whole (by a range of the key) before its claims are
+    written."""
     rule = Q(
         loan__program_version__loan__settlement=Settlement.AT_MATURITY,
         loan__maturity_date__lte=period_end,
     ) | Q(loan__program_version__loan__settlement=Settlement.QUARTERLY)
     if period_end.month == 12:
         rule |= Q(loan__program_version__loan__settlement=Settlement.YEARLY)
-    qs = Instalment.objects.filter(
+    due = Instalment.objects.filter(
         rule,
         loan__area_code__startswith=prefix,
         due_date__lte=period_end,
         subsidy_claim__isnull=True,
-    ).values_list(
-        "pk",
-        "loan_id",
-        "start_date",
-        "due_date",
-        "days",
-        "balance_before",
-        "interest",
-        "interest_paid",
-        "interest_paid_on",
-        "loan__bank_id",
-        "loan__area_code",
-        "loan__annual_rate",
-        "loan__reference_rate",
-        "loan__months",
-        "loan__program_version_id",
     )
-    last = 0
-    while True:
-        rows = list(qs.filter(pk__gt=last).order_by("pk")[:BATCH])
-        if not rows:
-            return
-        yield rows
-        last = rows[-1][0]
+    keys = list(due.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(keys), BATCH):
+        chunk = keys[start : start + BATCH]
+        yield list(
+            due.filter(pk__gte=chunk[0], pk__lte=chunk[-1])
+            .order_by("pk")
+            .values_list(
+                "pk",
+                "loan_id",
+                "start_date",
+                "due_date",
+                "days",
+                "balance_before",
+                "interest",
+                "interest_paid",
+                "interest_paid_on",
+                "loan__bank_id",
+                "loan__area_code",
+                "loan__annual_rate",
+                "loan__reference_rate",
+                "loan__months",
+                "loan__program_version_id",
+            )
+        )
 
 
 def _params(version_ids: Iterable[int]) -> dict[int, LoanParameters]:
@@ -212,15 +217,16 @@ def subsidy_settle(*, actor: Actor, county_code: str, period_end: date) -> Settl
         Area.objects.select_for_update().filter(code=county.code).first()
         rates = _Rates()
         params: dict[int, LoanParameters] = {}
+        now = clock.now()
         for rows in _due_periods(county.prefix, period_end):
             params.update(_params({row[14] for row in rows} - params.keys()))
-            batch: list[SubsidyClaim] = []
+            batch: list[tuple[Any, ...]] = []
             for row in rows:
-                claim = _claim(row, params[row[14]], rates, period_end, today, settler.pk)
+                claim = _claim(row, params[row[14]], rates, period_end, today)
                 if claim is None:
                     out.waiting += 1
                 else:
-                    batch.append(claim)
+                    batch.append((*claim, settler.pk, now, None, None, None, ""))
             _save(batch, out, digest)
         out.digest = digest.hexdigest()
         if out.claims:
@@ -242,14 +248,46 @@ def subsidy_settle(*, actor: Actor, county_code: str, period_end: date) -> Settl
     return out
 
 
+# The columns a settlement writes, in the order of ``_claim``'s values and then the
+# settler, the time, and the approval and payment left empty.
+CLAIM_FIELDS = (
+    "instalment_id",
+    "loan_id",
+    "bank_id",
+    "area_code",
+    "period_end",
+    "payee",
+    "start_date",
+    "due_date",
+    "days",
+    "base",
+    "rate",
+    "share",
+    "interest",
+    "interest_paid",
+    "interest_paid_on",
+    "amount",
+    "reason",
+    "status",
+    "settled_by_id",
+    "settled_at",
+    "approved_by_id",
+    "approved_at",
+    "paid_at",
+    "paid_reference",
+)
+_AMOUNT, _REASON = CLAIM_FIELDS.index("amount"), CLAIM_FIELDS.index("reason")
+
+
 def _claim(
     row: tuple[Any, ...],
     p: LoanParameters,
     rates: _Rates,
     period_end: date,
     today: date,
-    settler_id: int,
-) -> SubsidyClaim | None:
+) -> tuple[Any, ...] | None:
+    """The claim of one interest period (the values of ``CLAIM_FIELDS`` up to ``status``),
+    or None while it is undecided."""
     (
         inst_id,
         loan_id,
@@ -288,44 +326,42 @@ def _claim(
         share=p.subsidy_share,
     )
     reason = decision or ("" if amount > 0 else R.NOTHING)
-    return SubsidyClaim(
-        instalment_id=inst_id,
-        loan_id=loan_id,
-        bank_id=bank_id,
-        area_code=area_code,
-        period_end=period_end,
-        payee=p.payee,
-        start_date=start,
-        due_date=due,
-        days=days,
-        base=base,
-        rate=rate,
-        share=p.subsidy_share,
-        interest=interest,
-        interest_paid=paid,
-        interest_paid_on=paid_on,
-        amount=ZERO if reason else amount,
-        reason=reason,
-        status=S.INELIGIBLE if reason else S.PENDING,
-        settled_by_id=settler_id,
+    return (
+        inst_id,
+        loan_id,
+        bank_id,
+        area_code,
+        period_end,
+        p.payee,
+        start,
+        due,
+        days,
+        base,
+        rate,
+        p.subsidy_share,
+        interest,
+        paid,
+        paid_on,
+        ZERO if reason else amount,
+        reason,
+        S.INELIGIBLE if reason else S.PENDING,
     )
 
 
-def _save(batch: list[SubsidyClaim], out: SettleOutcome, digest: Any) -> None:
+def _save(batch: list[tuple[Any, ...]], out: SettleOutcome, digest: Any) -> None:
     if not batch:
         return
-    SubsidyClaim.objects.bulk_create(batch, batch_size=2000)
+    rows_insert(SubsidyClaim, CLAIM_FIELDS, batch)
     ineligible = out.ineligible if out.ineligible is not None else {}
     for claim in batch:
         out.claims += 1
-        if claim.reason:
-            ineligible[claim.reason] = ineligible.get(claim.reason, 0) + 1
+        amount, reason = claim[_AMOUNT], claim[_REASON]
+        if reason:
+            ineligible[reason] = ineligible.get(reason, 0) + 1
         else:
             out.eligible += 1
-            out.total += claim.amount
-        digest.update(
-            canonical_json([claim.instalment_id, str(claim.amount), claim.reason]).encode()
-        )
+            out.total += amount
+        digest.update(canonical_json([claim[0], str(amount), reason]).encode())
     out.ineligible = ineligible
 
 
@@ -390,7 +426,7 @@ class ApproveOutcome:
 
 
 def subsidy_claims_approve(
-    *, actor: Actor, county_code: str, period_end: date, bank_code: str = ""
+    *, actor: Actor, county_code: str, period_end: date, bank_code: str = "", payee: str = ""
 ) -> ApproveOutcome:
     """Approve every claim of a settlement awaiting approval (of one bank's loans, when
     given) that this official may approve; the others are counted by the code of why not.
@@ -403,6 +439,8 @@ def subsidy_claims_approve(
         )
         if bank_code:
             qs = qs.filter(bank__code=bank_code)
+        if payee:
+            qs = qs.filter(payee=payee)
         claims = list(qs.select_for_update().order_by("pk"))
         skipped: dict[str, int] = {}
         chosen: list[SubsidyClaim] = []
@@ -439,8 +477,9 @@ def _household_payables(
     actor: Actor, program: Program, prefix: str, ids: Collection[int] | None
 ) -> list[hooks.Payable]:
     """The approved household claims of the loan program in the area, locked, each with
-    why it may not be paid now: in another open round; the bank returned its last payment
-    and the card is unchanged; the card rules (the head's card, a hold after a change)."""
+    why it may not be paid now: the officer is recused from the household; in another open
+    round; the bank returned its last payment and the card and the name on it are unchanged;
+    the card rules (the head's card, a hold after a change)."""
     qs = subsidy_claims_visible_to(actor).filter(
         loan__program_version__program=program,
         area_code__startswith=prefix,
@@ -465,6 +504,7 @@ def _household_payables(
         lines[line.claim_id or 0] = line
     apps = list({c.loan.application.pk: c.loan.application for c in claims}.values())
     cards = card_facts_of(apps)
+    recused = applications_recused(actor, apps)
     now = clock.now()
     out: list[hooks.Payable] = []
     for claim in claims:
@@ -472,12 +512,15 @@ def _household_payables(
         household = app.household
         last = lines.get(claim.pk)
         refusal: Refusal | None
-        if last is not None and last.status in PaymentLine.HOLDING:
+        if app.pk in recused:
+            refusal = policy.recusal_refusal()
+        elif last is not None and last.status in PaymentLine.HOLDING:
             refusal = Refusal(Code.IN_OPEN_ROUND, _("It is already in another open payment round."))
         elif (
             last is not None
             and last.status == PaymentLine.Status.FAILED
             and last.card_hash == household.bank_card_hash
+            and last.payee_name == (household.bank_card_holder or household.head_name)
         ):
             refusal = Refusal(
                 Code.PAYMENT_FAILED,
@@ -498,10 +541,31 @@ def _household_paid(actor: Actor, paid: Sequence[hooks.ClaimPaid]) -> None:
     with the line and the amount."""
     by_id = {p.claim_id: p for p in paid}
     claims = list(SubsidyClaim.objects.select_for_update().filter(pk__in=by_id).order_by("pk"))
+    _claims_paid(
+        actor,
+        claims,
+        {
+            claim.pk: {
+                "payment_line": [None, by_id[claim.pk].line_reference],
+                "paid_amount": [None, by_id[claim.pk].amount],
+                "bank_txn_id": [None, by_id[claim.pk].bank_txn_id],
+            }
+            for claim in claims
+        },
+        {claim.pk: by_id[claim.pk].line_reference for claim in claims},
+    )
+
+
+def _claims_paid(
+    actor: Actor,
+    claims: Sequence[SubsidyClaim],
+    changes: dict[int, dict[str, Any]],
+    references: dict[int, str],
+) -> None:
+    """The claims paid now (each with what paid it), and each payment on the record."""
     now = clock.now()
     for claim in claims:
-        claim.status, claim.paid_at = S.PAID, now
-        claim.paid_reference = by_id[claim.pk].line_reference
+        claim.status, claim.paid_at, claim.paid_reference = S.PAID, now, references[claim.pk]
     SubsidyClaim.objects.bulk_update(claims, ["status", "paid_at", "paid_reference"])
     audit_records(
         actor=actor,
@@ -513,11 +577,7 @@ def _household_paid(actor: Actor, paid: Sequence[hooks.ClaimPaid]) -> None:
                 "area_code": claim.area_code,
                 "from_state": S.APPROVED,
                 "to_state": S.PAID,
-                "changes": {
-                    "payment_line": [None, by_id[claim.pk].line_reference],
-                    "paid_amount": [None, by_id[claim.pk].amount],
-                    "bank_txn_id": [None, by_id[claim.pk].bank_txn_id],
-                },
+                "changes": changes[claim.pk],
             }
             for claim in claims
         ],
@@ -539,11 +599,16 @@ def subsidy_bank_transfer(
     bank_code: str,
     document_number: str,
     on: date,
+    total: Decimal,
 ) -> TransferOutcome:
     """The county paid a bank its approved claims of a settlement (the subsidy paid to the
     bank, against its signed 贴息清单): they become paid with the transfer's document.
-    By a finance officer of the county; ``Refused`` (``nothing_payable``) when no approved
-    bank claim of that bank and settlement is unpaid. Audited with the total."""
+    By a finance officer of the county; dated between the settlement day and today;
+    ``total`` is the signed list's, and it must be what the approved claims add up to now
+    (``Refused``, ``transfer_total``: a claim approved after the list was signed, or a list
+    of another day); ``Refused`` (``nothing_payable``) when no approved bank claim of that
+    bank and settlement is unpaid. Each claim's payment is on the record, and the transfer
+    with its total and the SHA-256 of the claims it paid."""
     person(actor)
     county = _county(actor, county_code)
     errors: dict[str, list[str]] = {}
@@ -551,6 +616,8 @@ def subsidy_bank_transfer(
         errors["document_number"] = [_("Give the number of the transfer's document.")]
     if on > clock.today():
         errors["date"] = [_("A transfer is not dated in the future.")]
+    elif on < period_end:
+        errors["date"] = [_("A transfer is not dated before its settlement day.")]
     bank = Bank.objects.filter(code=bank_code).first()
     if bank is None:
         errors["bank"] = [_("No such bank.")]
@@ -575,11 +642,26 @@ def subsidy_bank_transfer(
                 _("No approved claim of this bank and settlement is waiting to be paid."),
                 code=Code.NOTHING_PAYABLE,
             )
-        now, reference = clock.now(), document_number.strip()[:100]
-        for claim in claims:
-            claim.status, claim.paid_at, claim.paid_reference = S.PAID, now, reference
-        SubsidyClaim.objects.bulk_update(claims, ["status", "paid_at", "paid_reference"])
-        total = sum((c.amount for c in claims), ZERO)
+        owed = sum((c.amount for c in claims), ZERO)
+        if owed != total:
+            raise Refused(
+                _(
+                    "The approved claims of this bank and settlement add up to %(owed)s yuan, "
+                    "not the %(total)s on the list: print the list again and have it signed."
+                )
+                % {"owed": owed, "total": total},
+                code=Code.TRANSFER_TOTAL,
+            )
+        reference = document_number.strip()[:100]
+        _claims_paid(
+            actor,
+            claims,
+            {
+                c.pk: {"paid_reference": [None, reference], "paid_amount": [None, c.amount]}
+                for c in claims
+            },
+            dict.fromkeys((c.pk for c in claims), reference),
+        )
         audit_record(
             actor=actor,
             action="interest_subsidy.bank_transfer",
@@ -589,12 +671,17 @@ def subsidy_bank_transfer(
             changes={
                 "period_end": [None, period_end.isoformat()],
                 "claims": [None, len(claims)],
-                "total": [None, total],
+                "total": [None, owed],
+                "claims_sha256": [None, _ids_digest(c.pk for c in claims)],
                 "document_number": [None, reference],
                 "date": [None, on.isoformat()],
             },
         )
-    return TransferOutcome(bank=bank.code, claims=len(claims), total=total)
+    return TransferOutcome(bank=bank.code, claims=len(claims), total=owed)
+
+
+def _ids_digest(ids: Iterable[int]) -> str:
+    return hashlib.sha256(canonical_json(sorted(ids)).encode()).hexdigest()
 
 
 def register() -> None:

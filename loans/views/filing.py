@@ -56,6 +56,8 @@ def _preview(
         months = int(kept.get("months", "").strip())
     except (InvalidOperation, ValueError):
         return None
+    if not amount.is_finite():
+        return None
     method = kept.get("repayment_method", "")
     if not (
         0 < amount <= version.household_cap

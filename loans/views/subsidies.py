@@ -6,6 +6,7 @@ bank's list. Household claims are paid through the loan program's payment rounds
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import messages
@@ -43,6 +44,16 @@ def _counties(request: HttpRequest) -> list[Area]:
     ]
 
 
+def _amount(raw: str) -> Decimal:
+    try:
+        value = Decimal(raw.replace(",", "").strip())
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or value <= 0:
+        raise InvalidInput({"total": [_("Give the total of the signed list in yuan and fen.")]})
+    return value
+
+
 def _day(raw: str, field: str = "period_end") -> date:
     try:
         return date.fromisoformat(raw.strip())
@@ -57,7 +68,9 @@ def subsidies_page(request: HttpRequest) -> HttpResponse:
     if not counties:
         raise Http404(_("This page is for the county's officials."))
     wanted = request.POST.get("county") or request.GET.get("county")
-    county = next((c for c in counties if c.code == wanted), counties[0])
+    county = next((c for c in counties if c.code == wanted), None if wanted else counties[0])
+    if county is None:
+        raise Http404(_("No such county in your area."))
     claims = subsidy_claims_visible_to(request.user).filter(area_code__startswith=county.prefix)
     errors: dict[str, list[str]] = {}
     kept: dict[str, str] = {}
@@ -156,6 +169,7 @@ def _act(request: HttpRequest, county: Area, kept: dict[str, str]) -> str:
             county_code=county.code,
             period_end=period_end,
             bank_code=kept.get("bank", ""),
+            payee=kept.get("payee", ""),
         )
         return _("%(n)s claims approved, %(total)s yuan.") % {
             "n": approved.approved,
@@ -168,6 +182,7 @@ def _act(request: HttpRequest, county: Area, kept: dict[str, str]) -> str:
         bank_code=kept.get("bank", ""),
         document_number=kept.get("document_number", ""),
         on=_day(kept.get("date", ""), "date"),
+        total=_amount(kept.get("total", "")),
     )
     return _("%(n)s claims paid to the bank, %(total)s yuan.") % {
         "n": paid.claims,

@@ -22,7 +22,7 @@ from documents.services.issuing import benefits_card_issue
 from documents.services.loan_documents import loan_card_issue, subsidy_list_issue
 from loans.models import Loan
 from loans.services.servicing import loan_repay
-from loans.services.subsidies import subsidy_settle
+from loans.services.subsidies import subsidy_claims_approve, subsidy_settle
 from tests.factories import COUNTY, World
 from tests.loans.conftest import BANK, OTHER_BANK, LoanWorld
 
@@ -98,8 +98,20 @@ def test_the_subsidy_list_of_a_bank_and_settlement_day(
         loan_repay(actor=loans.officer, loan_id=loan.pk, on=MARCH, principal="0", interest="61.67")
     with on(date(2026, 3, 21)):
         subsidy_settle(actor=world.user("finance_a"), county_code=COUNTY, period_end=MARCH)
+        pending = subsidy_list_issue(
+            actor=world.user("approver_a"),
+            county_code=COUNTY,
+            bank_code=BANK,
+            period_end=MARCH,
+            payee="household",
+        )
+        subsidy_claims_approve(actor=world.user("approver_a"), county_code=COUNTY, period_end=MARCH)
         listed = subsidy_list_issue(
-            actor=world.user("approver_a"), county_code=COUNTY, bank_code=BANK, period_end=MARCH
+            actor=world.user("approver_a"),
+            county_code=COUNTY,
+            bank_code=BANK,
+            period_end=MARCH,
+            payee="household",
         )
         with pytest.raises(NotFound):
             subsidy_list_issue(
@@ -117,7 +129,9 @@ def test_the_subsidy_list_of_a_bank_and_settlement_day(
     assert loan.reference in text and late.reference in text
     assert "未足额付息" in text  # the late loan's period, with its reason
     assert "贴息合计：¥61.67（人民币" in text and "陆拾壹元陆角柒分" in text
-    assert "finance_a" in text and "（待审核）" in text
+    assert "finance_a" in text and "approver_a" in text
+    # Before the approval the claim was listed but not in the total the county pays.
+    assert "贴息合计：¥0.00" in _text(pending) and "待审核1笔（未计入合计）" in _text(pending)
     _drawn_in_cjk(listed, "扶贫小额信贷贴息资金清单")
 
 

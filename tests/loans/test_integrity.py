@@ -98,6 +98,21 @@ def test_a_claim_cut_in_the_database_is_named(history: tuple[Loan, Loan]) -> Non
     SubsidyClaim.objects.filter(pk=claim.pk).update(amount=claim.amount - 10)
     problems = verify().problems
     assert len(problems) == 1
-    assert f"claims of {COUNTY} are 2, 51.67 in the database but 2, 61.67 by its" in (
+    assert f"claims of {COUNTY} settled on 2026-03-20 are 2, 51.67 in the database but 2, " in (
         problems[0].detail
     )
+
+
+@pytest.mark.django_db
+def test_a_claim_approved_or_paid_behind_the_services_back_is_named(
+    history: tuple[Loan, Loan],
+) -> None:
+    claim = SubsidyClaim.objects.filter(amount__gt=0).get()
+    SubsidyClaim.objects.filter(pk=claim.pk).update(status=SubsidyClaim.Status.PAID)
+    details = [p.detail for p in verify().problems]
+    assert details == [
+        f"interest subsidy claim {claim.pk} is paid at 61.67 in the database but never "
+        "approved by the audit trail",
+        f"interest subsidy claim {claim.pk} is paid 61.67 in the database but never paid by "
+        "the audit trail",
+    ]

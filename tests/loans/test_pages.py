@@ -60,6 +60,8 @@ def test_the_cadre_files_a_loan_with_the_repayments_beside_the_form(loans: LoanW
     # 36 months priced on the five-year LPR (3.5%): the first quarter's interest shown.
     assert 'id="totals"' in preview.text and "3.5" in preview.text
     assert not Application.objects.filter(household=household).exists()
+    odd = cadre.post(f"/loans/households/{household.pk}/apply/", loan_form(amount="NaN"))
+    assert odd.status_code == 200 and 'id="totals"' not in odd.text
     over = cadre.post(
         f"/loans/households/{household.pk}/apply/", loan_form(amount="60000", file="1")
     )
@@ -137,7 +139,7 @@ def test_a_bad_repayment_file_is_refused_whole_on_the_desk(loans: LoanWorld) -> 
     page = client_of(loans.officer).post(
         "/loans/bank/", {"file": SimpleUploadedFile("还款.csv", data.encode(), "text/csv")}
     )
-    assert page.status_code == 400 and "2" in page.text
+    assert page.status_code == 400 and "第 2 行" in page.text
     loan.refresh_from_db()
     assert str(loan.outstanding_principal) == "10000.00"
 
@@ -162,7 +164,7 @@ def test_the_county_settles_approves_and_prints_on_the_subsidy_page(
             "/loans/subsidies/",
             {"action": "settle", "county": COUNTY, "period_end": "2026-03-21"},
         )
-        assert wrong.status_code == 400 and "20" in wrong.text
+        assert wrong.status_code == 400 and "结算日" in wrong.text
         assert not SubsidyClaim.objects.exists()
         done = finance.post(
             "/loans/subsidies/",
@@ -184,10 +186,11 @@ def test_the_county_settles_approves_and_prints_on_the_subsidy_page(
         assert SubsidyClaim.objects.get().status == SubsidyClaim.Status.APPROVED
         pdf = approver.post(
             "/documents/subsidy-lists/",
-            {"county": COUNTY, "period_end": "2026-03-20", "bank": BANK},
+            {"county": COUNTY, "period_end": "2026-03-20", "bank": BANK, "payee": "household"},
         )
         assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert client_of(loans.officer).get("/loans/subsidies/").status_code == 404
+    assert finance.get("/loans/subsidies/?county=620902999000").status_code == 404
 
 
 @pytest.mark.django_db

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from rest_framework.test import APIClient
 
+from applications import idnumbers
 from audit.models import AuditEntry
 from audit.verify import ledger_verify, replays
 from common import clock
@@ -32,7 +33,7 @@ from loans.services.subsidies import (
 from payments.models import PaymentLine
 from payments.services.bank_files import bank_file_export, bank_return_import
 from payments.services.rounds import payment_round_approve, payment_round_create
-from tests.factories import COUNTY, World, all_paid, race, return_file
+from tests.factories import COUNTY, World, all_paid, declare_kin, race, return_file
 from tests.loans.conftest import BANK, OTHER_BANK, LoanWorld, S, make_loan_world
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -194,8 +195,30 @@ def test_the_principal_cap_the_lower_reference_rate_and_the_share(
     pay_interest(loans, big, MARCH, interest)
     settle(world)
     claim = claim_of(big)
-    # 30,000 × 2.5% × 74/360 = 154.17, half of it: 77.09 (half up).
-    assert (claim.base, claim.rate, claim.amount) == (D("30000.00"), D("2.5000"), D("77.09"))
+    # 30,000 × 2.5% × 74/360 = 154.1667, half of it 77.0833: 77.08 (rounded once, at the end).
+    assert (claim.base, claim.rate, claim.amount) == (D("30000.00"), D("2.5000"), D("77.08"))
+
+
+@pytest.mark.django_db
+def test_a_period_ended_by_a_payoff_is_subsidised_for_the_days_it_ran(
+    loans: LoanWorld, world: World
+) -> None:
+    params(loans, subsidy_principal_cap=D("5000.00"))
+    loan = drawn(loans)
+    # Paid off 30 days after the drawdown: 10,000 × 3% × 30/360 = 25.00 of interest.
+    with on(date(2026, 2, 4)):
+        loan_repay(
+            actor=loans.officer,
+            loan_id=loan.pk,
+            on=clock.today(),
+            principal="10000.00",
+            interest="25.00",
+        )
+    first = loan.instalments.get(seq=1)
+    assert (first.days, first.interest) == (30, D("25.00"))
+    settle(world)
+    # The subsidy is on the capped 5,000 for those 30 days: 12.50, not the 25.00 charged.
+    assert claim_of(loan).amount == D("12.50")
 
 
 @pytest.mark.django_db
@@ -324,6 +347,63 @@ def test_household_claims_are_paid_through_the_loan_programs_round(
 
 
 @pytest.mark.django_db
+def test_a_finance_officer_recused_from_the_household_does_not_put_its_claim_in_a_round(
+    loans: LoanWorld, world: World
+) -> None:
+    loan = drawn(loans)
+    pay_interest(loans, loan, MARCH)
+    settle(world, today=date(2026, 3, 21), who="approver_a")
+    finance = world.user("finance_a")
+    head = loan.household.members.get(relation="head")
+    with on(date(2026, 3, 21)):
+        subsidy_claims_approve(actor=finance, county_code=COUNTY, period_end=MARCH)
+        declare_kin(
+            official=finance,
+            relation="sibling",
+            id_number=idnumbers.decrypt(head.id_cipher),
+            name=head.name,
+        )
+        with pytest.raises(Refused) as recused:
+            payment_round_create(actor=finance, program_id=loans.program.pk, area_code=COUNTY)
+    assert recused.value.code == Code.NOTHING_PAYABLE
+    assert "recused" in recused.value.message or "回避" in recused.value.message
+    assert not PaymentLine.objects.filter(claim_id=claim_of(loan).pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_claim_the_bank_returned_waits_until_the_name_is_corrected(
+    loans: LoanWorld, world: World
+) -> None:
+    from applications.models import Household
+
+    loan = drawn(loans)
+    pay_interest(loans, loan, MARCH)
+    settle(world, today=date(2026, 3, 21))
+    finance, approver = world.user("finance_a"), world.user("approver_a")
+    with on(date(2026, 3, 21)):
+        subsidy_claims_approve(actor=approver, county_code=COUNTY, period_end=MARCH)
+        round_ = payment_round_create(actor=finance, program_id=loans.program.pk, area_code=COUNTY)
+        payment_round_approve(actor=approver, round_id=round_.pk)
+        bank_file_export(actor=finance, round_id=round_.pk)
+        round_.refresh_from_db()
+        line = round_.lines.get()
+        bank_return_import(
+            actor=finance,
+            round_id=round_.pk,
+            data=return_file(round_, {line.reference: ("3002", "户名不符", None)}),
+        )
+        with pytest.raises(Refused) as waiting:
+            payment_round_create(actor=finance, program_id=loans.program.pk, area_code=COUNTY)
+        assert "户名不符" in waiting.value.message
+        # The name on the card corrected (the head's name as the bank holds it).
+        Household.objects.filter(pk=loan.household_id).update(
+            head_name="何建国", bank_card_holder="何建国"
+        )
+        again = payment_round_create(actor=finance, program_id=loans.program.pk, area_code=COUNTY)
+    assert [ln.claim_id for ln in again.lines.all()] == [claim_of(loan).pk]
+
+
+@pytest.mark.django_db
 def test_a_paid_claim_changed_in_the_database_is_caught(loans: LoanWorld, world: World) -> None:
     loan = drawn(loans)
     pay_interest(loans, loan, MARCH)
@@ -356,14 +436,15 @@ def test_bank_claims_are_paid_by_the_countys_transfer(loans: LoanWorld, world: W
     settle(world, today=date(2026, 3, 21))
     finance, approver = world.user("finance_a"), world.user("approver_a")
 
-    def transfer(document: str, who: Any = finance) -> Any:
+    def transfer(document: str, who: Any = finance, total: D = FIRST, day: Any = None) -> Any:
         return subsidy_bank_transfer(
             actor=who,
             county_code=COUNTY,
             period_end=MARCH,
             bank_code=BANK,
             document_number=document,
-            on=clock.today(),
+            on=day or clock.today(),
+            total=total,
         )
 
     with on(date(2026, 3, 25)):
@@ -376,6 +457,14 @@ def test_bank_claims_are_paid_by_the_countys_transfer(loans: LoanWorld, world: W
         assert set(bad.value.errors) == {"document_number"}
         with pytest.raises(Forbidden):
             transfer("肃财付〔2026〕88号", approver)  # the county approver does not pay
+        with pytest.raises(InvalidInput) as early:
+            transfer("肃财付〔2026〕88号", day=date(2026, 3, 19))
+        assert set(early.value.errors) == {"date"}
+        # Not the total of the signed list: a claim approved since, or another day's list.
+        with pytest.raises(Refused) as other:
+            transfer("肃财付〔2026〕88号", total=FIRST + D("10.00"))
+        assert other.value.code == Code.TRANSFER_TOTAL
+        assert claim_of(loan).status == C.APPROVED
         outcome = transfer("肃财付〔2026〕88号")
         assert (outcome.claims, outcome.total) == (1, FIRST)
         with pytest.raises(Refused) as twice:
@@ -383,6 +472,10 @@ def test_bank_claims_are_paid_by_the_countys_transfer(loans: LoanWorld, world: W
         assert twice.value.code == Code.NOTHING_PAYABLE
     claim = claim_of(loan)
     assert (claim.status, claim.paid_reference) == (C.PAID, "肃财付〔2026〕88号")
+    paid = AuditEntry.objects.get(action="subsidy_claim.pay", object_id=str(claim.pk))
+    assert paid.changes["paid_amount"] == [None, "61.67"]
+    report = ledger_verify(replayers=replays())
+    assert report.ok, report.problems
 
 
 # --- the API ----------------------------------------------------------------------------------
