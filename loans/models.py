@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from common import clock
 
@@ -218,7 +219,7 @@ class Loan(models.Model):
     (``loans.services.servicing``); ``verify_audit`` replays the principal from the record."""
 
     class Status(models.TextChoices):
-        ACTIVE = "active", _("active")
+        ACTIVE = "active", pgettext_lazy("loan", "active")
         OVERDUE = "overdue", _("overdue")
         REPAID = "repaid", _("repaid")
         COMPENSATED = "compensated", _("compensated by the fund")

@@ -134,7 +134,9 @@ def loan_apply(request: HttpRequest, pk: int) -> HttpResponse:
                 for m, label in METHOD_LABELS.items()
                 if params and m.value in params.repayment_methods
             ],
-            "banks": list(Bank.objects.filter(officers__county_id=county).distinct()),
+            "banks": list(
+                Bank.objects.filter(officers__county_id=county).distinct().order_by("name")
+            ),
             "kept": kept,
             "preview": _preview(version, params, kept) if version and params else None,
             "errors": errors,
