@@ -65,6 +65,9 @@ bootstrap:
 # for as long as the dev server does; the trap stops them however the server ends
 # (Ctrl-C included: a background job of a non-interactive shell ignores SIGINT, so they
 # would otherwise be left running).
+# Documents print the address the server runs on: this machine's first address (or
+# FUPIN_PUBLIC_URL when set), so that a phone on the same network can scan their QR codes.
+run: export FUPIN_PUBLIC_URL ?= http://$(shell hostname -I 2>/dev/null | cut -d' ' -f1 | grep . || echo 127.0.0.1):8000
 run: bootstrap
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
@@ -96,6 +99,7 @@ check: bootstrap
 	DJANGO_SECRET_KEY=$(CI_SECRET_KEY) \
 	DJANGO_ALLOWED_HOSTS=example.org \
 	FUPIN_ID_KEY=$(CI_ID_KEY) \
+	FUPIN_PUBLIC_URL=https://example.org \
 	$(PY) manage.py check --deploy --fail-level WARNING
 
 # A database of the release before (UPGRADE_FROM, a commit) migrated by this code keeps its
@@ -112,6 +116,7 @@ bench: bootstrap
 	DJANGO_ALLOWED_HOSTS=testserver \
 	DJANGO_SECURE_SSL_REDIRECT=false \
 	FUPIN_ID_KEY=$(CI_ID_KEY) \
+	FUPIN_PUBLIC_URL=https://example.org \
 	$(PY) -m benchmarks.run $(ARGS)
 
 # Fixes first, formatting last; what cannot be fixed is reported by `make check`.

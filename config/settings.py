@@ -3,7 +3,8 @@
 Development needs nothing set: SQLite under ``var/``, DEBUG on, and a secret key and an
 ID-number encryption key generated on first run into ``var/dev-keys.json`` (never
 committed). Production sets ``DJANGO_DEBUG=false`` and must then provide
-``DJANGO_SECRET_KEY``, ``DJANGO_ALLOWED_HOSTS``, ``FUPIN_ID_KEY`` and ``DATABASE_URL``.
+``DJANGO_SECRET_KEY``, ``DJANGO_ALLOWED_HOSTS``, ``FUPIN_ID_KEY``, ``FUPIN_PUBLIC_URL`` and
+``DATABASE_URL``.
 """
 
 from __future__ import annotations
@@ -285,6 +286,13 @@ LOGGING = {
 }
 
 # The encoding of the county's agent bank's files (代发文件 written, 回盘文件 detected).
+# The address villagers and inspectors reach the site at: printed, with a QR code, on every
+# document (stored once, so a wrong address stays on paper). Required in production.
+FUPIN_PUBLIC_URL = os.environ.get("FUPIN_PUBLIC_URL", "") or (
+    "http://127.0.0.1:8000" if DEBUG else ""
+)
+if not FUPIN_PUBLIC_URL:
+    raise ImproperlyConfigured("FUPIN_PUBLIC_URL must be set when DJANGO_DEBUG is false")
 FUPIN_BANK_ENCODING = os.environ.get("FUPIN_BANK_ENCODING", "gb18030")
 if FUPIN_BANK_ENCODING not in ("gb18030", "utf-8"):
     raise ImproperlyConfigured("FUPIN_BANK_ENCODING is gb18030 or utf-8.")

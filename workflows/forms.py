@@ -25,6 +25,16 @@ def add_service_errors(
             form.add_error(field if field in form.fields else None, message)
 
 
+class IsoDateInput(forms.DateInput):
+    """A date input rendered with its value as YYYY-MM-DD, the only form ``<input
+    type="date">`` shows: a localised value (2026/12/04) would leave the field looking empty."""
+
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
 class HouseholdSearchForm(forms.Form):
     q = forms.CharField(
         label=_("Head's name or last digits of the ID number"),
@@ -134,9 +144,7 @@ class ItemsForm(forms.Form):
 class AppraisalForm(forms.Form):
     """The village democratic appraisal (民主评议)."""
 
-    appraisal_date = forms.DateField(
-        label=_("appraisal meeting date"), widget=forms.DateInput(attrs={"type": "date"})
-    )
+    appraisal_date = forms.DateField(label=_("appraisal meeting date"), widget=IsoDateInput())
     appraisal_attendees = forms.IntegerField(label=_("attendees"), min_value=1)
     appraisal_votes_for = forms.IntegerField(label=_("votes for"), min_value=0)
     appraisal_votes_against = forms.IntegerField(label=_("votes against"), min_value=0)

@@ -5,7 +5,6 @@ itself is a read (``documents.selectors.document_verify``)."""
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 
 from django.conf import settings
@@ -22,7 +21,6 @@ def verification_code_new() -> str:
 def verification_url(code: str) -> str:
     """The public page a QR code points to. The host comes from ``FUPIN_PUBLIC_URL`` (a
     setting, or the environment), so that the printed URL does not depend on a request."""
-    base = getattr(settings, "FUPIN_PUBLIC_URL", "") or os.environ.get(
-        "FUPIN_PUBLIC_URL", "http://localhost:8000"
+    return str(settings.FUPIN_PUBLIC_URL).rstrip("/") + reverse(
+        "documents:verify_code", args=[code]
     )
-    return base.rstrip("/") + reverse("documents:verify_code", args=[code])

@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
 
-from applications.models import Application
+from applications.models import Application, Area
 from applications.permissions import grants_of
 from applications.roles import REVEAL_PERMISSION, Role
 from applications.selectors import applications_visible_to
@@ -63,13 +63,18 @@ def home(request: HttpRequest) -> HttpResponse:
     by_state = [(value, label, counts.get(value, 0)) for value, label in Application.Status.choices]
     grants = [g for g in grants_of(request.user) if g.role != REVEAL_PERMISSION]
     roles = sorted({g.role for g in grants})
+    names = dict(
+        Area.objects.filter(code__in={g.area_code for g in grants}).values_list("code", "name")
+    )
     return render(
         request,
         "workflows/home.html",
         {
             "by_state": by_state,
             "total": sum(counts.values()),
-            "grants": [(Role(g.role).label, g.area_code) for g in grants],
+            "grants": [
+                (Role(g.role).label, names.get(g.area_code, ""), g.area_code) for g in grants
+            ],
             "roles": roles,
         },
     )

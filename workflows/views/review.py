@@ -173,7 +173,9 @@ def _task_list(request: HttpRequest, mode: str) -> HttpResponse:
         Row(
             application=a,
             village=names.get(a.area_code, a.area_code),
-            days_waiting=max(0, (now - a.task_created).days),  # type: ignore[attr-defined]
+            # Since the application entered its step (its task is stamped by viewflow with
+            # the wall clock; the step's own time is ours).
+            days_waiting=max(0, (now - a.status_changed_at).days),
             days_left=days_left_in_posting(a, now),
             held_by_me=a.task_owner_id == user.pk,  # type: ignore[attr-defined]
             kin_flagged=a.pk in flagged or a.pk in recused,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from demo.seed import DEMO_PASSWORD, demo_loaded, demo_seed, demo_users
@@ -27,6 +28,10 @@ class Command(BaseCommand):
                 self.style.SUCCESS(f"Demo county loaded in {time.perf_counter() - started:.1f} s.")
             )
         rows = demo_users()
+        self.stdout.write(
+            f"\nDocuments print their verification address at {settings.FUPIN_PUBLIC_URL} "
+            "(FUPIN_PUBLIC_URL)."
+        )
         self.stdout.write(f"\nDemo users (password for all: {DEMO_PASSWORD}):")
         width = max(len(r[0]) for r in rows)
         for username, role, area in rows:

@@ -288,6 +288,31 @@ def test_appraisal_then_submit_then_start_posting_through_the_pages(world: World
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_saved_appraisal_date_is_rendered_as_the_date_input_shows_it(
+    world: World, language: str
+) -> None:
+    app = world.application(S.DRAFT, appraised=False)
+    client = client_for(world, "cadre_v1")
+    day = timezone.localdate() - timedelta(days=3)
+    client.post(
+        reverse("workflows:cadre_application_appraisal", args=[app.pk]),
+        {
+            "appraisal_date": day.isoformat(),
+            "appraisal_attendees": "25",
+            "appraisal_votes_for": "22",
+            "appraisal_votes_against": "2",
+        },
+    )
+    client.cookies["django_language"] = language
+
+    html = page(client.get(reverse("workflows:cadre_application", args=[app.pk])))
+
+    # ``<input type="date">`` shows only YYYY-MM-DD; 2026/12/04 would look empty.
+    assert f'name="appraisal_date" value="{day.isoformat()}"' in html
+
+
+@pytest.mark.django_db
 def test_appraisal_with_more_votes_than_attendees_shows_the_field_error(world: World) -> None:
     app = world.application(S.DRAFT, appraised=False)
 
@@ -433,6 +458,13 @@ def test_home_shows_cadre_links_only_to_cadres(world: World) -> None:
     link = reverse("workflows:cadre_households")
     assert link in page(cadre_home)
     assert link not in page(reviewer_home)
+
+
+@pytest.mark.django_db
+def test_home_names_the_areas_of_the_users_roles(world: World) -> None:
+    home = page(client_for(world, "cadre_v1").get(reverse("workflows:home")))
+
+    assert "四坝村" in home and VILLAGE_1 in home
 
 
 @pytest.mark.django_db

@@ -70,6 +70,24 @@ def test_queue_holds_the_tasks_of_the_users_role_and_area(world: World) -> None:
     assert ids(tasks_inbox(world.user("reviewer_t1"))) == set()
 
 
+def test_queue_counts_the_days_since_the_application_entered_its_step(world: World) -> None:
+    from datetime import timedelta
+
+    from applications.models import Application
+    from common import clock
+
+    app = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_1)
+    # Entered township review six days ago (as the demo's backdated history does).
+    Application.objects.filter(pk=app.pk).update(
+        status_changed_at=clock.now() - timedelta(days=6, hours=1)
+    )
+
+    html = client_for(world, "reviewer_t1").get("/review/queue/").content.decode()
+
+    row = html[html.index(f"/review/applications/{app.pk}/") :]
+    assert '<td class="num">6</td>' in row[: row.index("</tr>")]
+
+
 def test_queue_page_lists_filters_and_sorts(world: World) -> None:
     a = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_1)
     b = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_2)
