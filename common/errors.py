@@ -83,6 +83,7 @@ class Code(StrEnum):
     NOTHING_TO_RECOVER = "nothing_to_recover"
     SETTLEMENT_DATE = "settlement_date"
     TRANSFER_TOTAL = "transfer_total"
+    OBJECTION_DUPLICATE = "objection_duplicate"
     # tasks of the process
     NOT_HUMAN = "not_human"
     TASK_FINISHED = "task_finished"

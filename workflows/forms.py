@@ -25,6 +25,17 @@ def add_service_errors(
             form.add_error(field if field in form.fields else None, message)
 
 
+class Form(forms.Form):
+    """A page's form that never lets the browser cut what is typed or pasted: no
+    ``maxlength`` on its inputs, so an over-long value reaches the server and is refused
+    with the field's message (as the API refuses it) instead of being saved cut short."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.pop("maxlength", None)
+
+
 class IsoDateInput(forms.DateInput):
     """A date input rendered with its value as YYYY-MM-DD, the only form ``<input
     type="date">`` shows: a localised value (2026/12/04) would leave the field looking empty."""
@@ -35,7 +46,7 @@ class IsoDateInput(forms.DateInput):
         super().__init__(attrs=attrs, format="%Y-%m-%d")
 
 
-class HouseholdSearchForm(forms.Form):
+class HouseholdSearchForm(Form):
     q = forms.CharField(
         label=_("Head's name or last digits of the ID number"),
         max_length=50,
@@ -44,7 +55,7 @@ class HouseholdSearchForm(forms.Form):
     )
 
 
-class HouseholdForm(forms.Form):
+class HouseholdForm(Form):
     area = forms.ChoiceField(label=_("village"))
     head_name = forms.CharField(label=_("head of household"), max_length=50)
     head_id_number = forms.CharField(
@@ -82,7 +93,7 @@ class HouseholdForm(forms.Form):
 MEMBER_RELATIONS = [(v, label) for v, label in Person.Relation.choices if v != Person.Relation.HEAD]
 
 
-class MemberForm(forms.Form):
+class MemberForm(Form):
     """One household member besides the head; an empty row is skipped."""
 
     name = forms.CharField(label=_("name"), max_length=50, required=False)
@@ -159,7 +170,7 @@ class AttachmentForm(forms.Form):
     )
 
 
-class ObjectionForm(forms.Form):
+class ObjectionForm(Form):
     """An objection to a posted application: heard in the village and recorded by the cadre,
     or raised by anyone on the public notice board (``public=True``: the form then speaks
     to them, and names and contacts stay optional for anonymity)."""
@@ -186,7 +197,7 @@ class ObjectionForm(forms.Form):
             text.widget.attrs["rows"] = 4
 
 
-class KinDeclarationForm(forms.Form):
+class KinDeclarationForm(Form):
     """An official declares their own ID number or a relative's (亲属备案)."""
 
     relation = forms.ChoiceField(

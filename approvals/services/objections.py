@@ -3,6 +3,8 @@ resolution by the township: upheld rejects the application, dismissed lets it go
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -31,6 +33,9 @@ from audit.services import audit_record, audit_refusal
 from common import clock
 from common.actors import Actor, person, person_or_none
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
+
+# Within this time the same words on the same application are the same objection sent twice.
+DUPLICATE_WINDOW = timedelta(minutes=10)
 
 
 def objection_raise(
@@ -80,6 +85,19 @@ def objection_raise(
         refusal = policy.objection_refusal(app)
         if refusal is not None:
             raise refusal.refused()
+        # A double tap or a second tab: the same words on the same application a moment ago
+        # (under the application's lock, so two at once make one).
+        if Objection.objects.filter(
+            application=app,
+            text=text,
+            raised_by=person_or_none(actor),
+            raised_by_name=raised_by_name.strip(),
+            created_at__gte=clock.now() - DUPLICATE_WINDOW,
+        ).exists():
+            raise Refused(
+                _("This objection was recorded a moment ago; it is not recorded twice."),
+                code=Code.OBJECTION_DUPLICATE,
+            )
         objection = Objection.objects.create(
             application=app,
             text=text,

@@ -55,8 +55,12 @@ def fund_deposit(
         errors["amount"] = [_("Give a positive amount in yuan and fen.")]
     if not (source or "").strip():
         errors["source"] = [_("Say where the money comes from.")]
+    elif len(source.strip()) > 200:
+        errors["source"] = [_("At most 200 characters.")]
     if not (document_number or "").strip():
         errors["document_number"] = [_("Give the number of the document that decided it.")]
+    elif len(document_number.strip()) > 100:
+        errors["document_number"] = [_("At most 100 characters.")]
     if on > clock.today():
         errors["date"] = [_("A deposit is not dated in the future.")]
     if errors:
@@ -70,8 +74,8 @@ def fund_deposit(
             kind=FundMovement.Kind.DEPOSIT,
             amount=amount,
             balance_after=fund.balance,
-            source=source.strip()[:200],
-            document_number=document_number.strip()[:100],
+            source=source.strip(),
+            document_number=document_number.strip(),
             date=on,
             created_by=officer,
         )

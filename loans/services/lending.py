@@ -146,6 +146,8 @@ def loan_request_check(
     purpose = str(asked.get("purpose") or "").strip()
     if not purpose:
         errors["purpose"] = [_("Say what the loan is for.")]
+    elif len(purpose) > 200:
+        errors["purpose"] = [_("At most 200 characters.")]
     method = str(asked.get("repayment_method") or "").strip()
     if method not in (params.repayment_methods or []):
         errors["repayment_method"] = [_("Choose a repayment method the program allows.")]
@@ -170,7 +172,7 @@ def loan_request_check(
         "amount": amount,
         "months": months,
         "purpose_category": category,
-        "purpose": purpose[:200],
+        "purpose": purpose,
         "repayment_method": method,
     }
 

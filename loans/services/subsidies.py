@@ -614,6 +614,8 @@ def subsidy_bank_transfer(
     errors: dict[str, list[str]] = {}
     if not (document_number or "").strip():
         errors["document_number"] = [_("Give the number of the transfer's document.")]
+    elif len(document_number.strip()) > 100:
+        errors["document_number"] = [_("At most 100 characters.")]
     if on > clock.today():
         errors["date"] = [_("A transfer is not dated in the future.")]
     elif on < period_end:
@@ -652,7 +654,7 @@ def subsidy_bank_transfer(
                 % {"owed": owed, "total": total},
                 code=Code.TRANSFER_TOTAL,
             )
-        reference = document_number.strip()[:100]
+        reference = document_number.strip()
         _claims_paid(
             actor,
             claims,

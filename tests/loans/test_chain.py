@@ -70,6 +70,7 @@ def test_a_loan_travels_from_the_village_to_the_drawdown(loans: LoanWorld) -> No
         ({"repayment_method": "balloon"}, "repayment_method", Code.INVALID),
         ({"bank": "nowhere"}, "bank", Code.INVALID),
         ({"purpose": "  "}, "purpose", Code.INVALID),
+        ({"purpose": "养" * 201}, "purpose", Code.INVALID),  # refused, never cut short
     ],
 )
 def test_a_loan_outside_the_rules_is_refused_and_nothing_filed(

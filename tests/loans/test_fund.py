@@ -55,6 +55,8 @@ def test_deposits_raise_the_balance_and_are_on_the_record(world: World) -> None:
         ({"amount": "1.005"}, "amount"),
         ({"document_number": " "}, "document_number"),
         ({"source": ""}, "source"),
+        ({"source": "财" * 201}, "source"),  # refused, never cut short
+        ({"document_number": "号" * 101}, "document_number"),
         ({"on": date(2099, 1, 1)}, "date"),
     ],
 )

@@ -140,3 +140,30 @@ def test_objection_upheld_on_a_withdrawn_application_is_refused_and_recorded(
     assert AuditEntry.objects.filter(
         action="application.reject", outcome="refused", object_id=str(app.pk)
     ).exists()
+
+
+@pytest.mark.django_db
+def test_the_same_public_objection_sent_twice_is_recorded_once(world: World) -> None:
+    from datetime import timedelta
+
+    from django.contrib.auth.models import AnonymousUser
+
+    from common import clock
+
+    app = world.application(S.POSTED)
+    text = "该户家中有大型农机，不符合条件。"
+
+    def send() -> Objection:
+        return objection_raise(actor=AnonymousUser(), application_id=app.pk, text=text, public=True)
+
+    first = send()
+    with pytest.raises(Refused) as twice:
+        send()  # a double tap, or the same form sent from a second tab
+
+    assert twice.value.code == Code.OBJECTION_DUPLICATE
+    assert list(Objection.objects.filter(application=app)) == [first]
+    # Other words are another objection; the same words later are one too.
+    objection_raise(actor=AnonymousUser(), application_id=app.pk, text="冒名顶替", public=True)
+    with clock.frozen_at(clock.now() + timedelta(minutes=11)):
+        send()
+    assert Objection.objects.filter(application=app).count() == 3

@@ -130,6 +130,24 @@ def test_register_with_a_bad_check_digit_shows_the_field_error_and_saves_nothing
 
 
 @pytest.mark.django_db
+def test_an_over_long_name_is_refused_not_cut_by_the_browser(world: World) -> None:
+    client = client_for(world, "cadre_v1")
+    form = page(client.get(reverse("workflows:cadre_household_create")))
+    # No maxlength: a pasted 10,000-character name reaches the server whole ...
+    assert "maxlength" not in form
+    before = Household.objects.count()
+
+    response = client.post(
+        reverse("workflows:cadre_household_create"), register_data(head_name="王" * 10_000)
+    )
+
+    # ... and is refused with the field's message, nothing saved.
+    assert response.status_code == 200
+    assert list(response.context["form"].errors) == ["head_name"]
+    assert Household.objects.count() == before
+
+
+@pytest.mark.django_db
 def test_register_with_members_creates_the_household_and_opens_its_page(world: World) -> None:
     data = register_data(
         **{
