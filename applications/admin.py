@@ -11,7 +11,9 @@ from django.http import HttpRequest
 from applications.models import Application, Area, Household, Program, ProgramVersion
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ReadOnly:
+    """No adding, changing or deleting through the admin (viewing stays)."""
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -20,6 +22,23 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
+    pass
+
+
+def admin_read_only(site: admin.AdminSite) -> None:
+    """Make every model the admin shows read-only, ours and the libraries' alike
+    (viewflow's processes and tasks, the task queue's results, users and groups): called
+    from ``ApplicationsConfig.ready``, after the admin discovered every app's models."""
+    for model, model_admin in list(site._registry.items()):
+        if isinstance(model_admin, ReadOnly):
+            continue
+        cls = type(model_admin)
+        read_only = type(f"ReadOnly{cls.__name__}", (ReadOnly, cls), {})
+        site.unregister(model)
+        site.register(model, read_only)
 
 
 @admin.register(Area)

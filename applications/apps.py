@@ -7,8 +7,15 @@ class ApplicationsConfig(AppConfig):
     verbose_name = _("Registry and applications")
 
     def ready(self) -> None:
+        from django.contrib import admin
+
+        from applications.admin import admin_read_only
         from applications.integrity import ApplicationReplay
         from audit.verify import replay_register
+
+        # The admin app discovered every app's admin module before this (it is listed
+        # first): now each model it shows is made read-only.
+        admin_read_only(admin.site)
 
         # Verifying the ledger replays every application's history against the database.
         replay_register(ApplicationReplay)
