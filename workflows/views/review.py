@@ -296,11 +296,20 @@ def bulk_approve(request: HttpRequest) -> HttpResponse:
         messages.error(request, error.message)
         return _back(request, "workflows:queue")
     approved = sum(1 for r in results if r.done)
+    # Each approved application's new state (county review after the township's approval,
+    # approved after the county's), not one word for all.
+    labels = dict(Application.Status.choices)
+    now_in = dict(
+        Application.objects.filter(
+            pk__in=[r.application_id for r in results if r.done]
+        ).values_list("pk", "status")
+    )
     return render(
         request,
         "workflows/review/bulk_result.html",
         {
             "results": results,
+            "rows": [(r, labels.get(now_in.get(r.application_id, ""), "")) for r in results],
             "approved": approved,
             "refused": len(results) - approved,
             "back": request.POST.get("next") or reverse("workflows:queue"),
@@ -319,12 +328,12 @@ class TimelineEntry:
     from_state: str
     to_state: str
     reason: str
-    refused: bool
 
 
 def timeline_of(app: Application) -> list[TimelineEntry]:
-    """The application's history from the audit trail, oldest first (views of the page
-    themselves left out)."""
+    """The application's history from the audit trail, oldest first: what was done to it.
+    Views of the page are left out, and so are refused attempts (a double tap, a step
+    someone else took first): they stay on the record, in the inspectors' audit search."""
     labels: dict[str, str] = {str(v): str(label) for v, label in S.choices}
     entries = audit_history_of(object_type="application", object_id=app.pk)
     return [
@@ -335,9 +344,9 @@ def timeline_of(app: Application) -> list[TimelineEntry]:
             from_state=str(labels.get(e.from_state, e.from_state)),
             to_state=str(labels.get(e.to_state, e.to_state)),
             reason=e.reason,
-            refused=e.outcome == AuditEntry.Outcome.REFUSED,
         )
         for e in entries
+        if e.outcome != AuditEntry.Outcome.REFUSED
     ]
 
 

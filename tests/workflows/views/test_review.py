@@ -200,6 +200,9 @@ def test_a_reviewer_clears_a_queue_of_fifty_with_select_all(world: World) -> Non
     response = client.post("/review/approve/", {"ids": picked, "next": "/review/queue/"})
     assert response.context["approved"] == 50 and response.context["refused"] == 0
     assert Application.objects.filter(pk__in=picked, status=S.COUNTY_REVIEW).count() == 50
+    # Each row says where its application is now (county review), not "approved".
+    html = response.content.decode()
+    assert html.count("现处于县级审批中") == 50 and "已审批" not in html
     assert client.get("/review/queue/").context["rows"] == []
     assert not process_divergences().exists()
 
@@ -468,3 +471,20 @@ def test_queue_of_finance_marks_the_held_payment(world: World) -> None:
     rows = {row.application.pk: row for row in page.context["rows"]}
     assert rows[held.pk].payment_held
     assert not rows[plain.pk].payment_held
+
+
+def test_a_refused_attempt_is_not_in_the_applications_timeline(world: World) -> None:
+    from audit.models import AuditEntry
+
+    app = world.application(S.TOWNSHIP_REVIEW)
+    client = client_for(world, "reviewer_t1")
+    client.post(f"/review/applications/{app.pk}/", {"step": "township_approve"})
+    # A double tap: the second is refused (already in county review).
+    client.post(f"/review/applications/{app.pk}/", {"step": "township_approve"})
+    assert AuditEntry.objects.filter(
+        object_id=str(app.pk), outcome=AuditEntry.Outcome.REFUSED
+    ).exists()
+
+    html = client.get(f"/applications/{app.pk}/").content.decode()
+
+    assert "被拒绝" not in html and 'class="refused"' not in html
