@@ -162,7 +162,9 @@ class VerifySerializer(serializers.Serializer[Any]):
 
 
 class VerificationSerializer(serializers.Serializer[Any]):
-    status = serializers.ChoiceField(choices=["genuine", "issued", "altered", "unknown"])
+    status = serializers.ChoiceField(
+        choices=["genuine", "issued", "altered", "other", "not_pdf", "unknown"]
+    )
     kind = serializers.CharField(allow_blank=True)
     title = serializers.CharField(allow_blank=True)
     verification_code = serializers.CharField(allow_blank=True)

@@ -9,7 +9,9 @@ import re
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
+from applications.idnumbers import mask_name
 from applications.selectors import (
     applications_visible_to,
     areas_visible_to,
@@ -67,11 +69,31 @@ class Verification:
         GENUINE = "genuine"  # the uploaded file is exactly the issued one
         ISSUED = "issued"  # the code exists (no file given to compare)
         ALTERED = "altered"  # the file claims to be an issued document but differs
+        OTHER = "other"  # the file is a genuine document, but not the one with the code
+        NOT_PDF = "not_pdf"  # the upload is not a PDF at all
         UNKNOWN = "unknown"  # no issued document has this code or content
 
     status: str
     document: StoredDocument | None = None
     uploaded_sha256: str = ""
+    # OTHER: the genuine document the uploaded file is.
+    other: StoredDocument | None = None
+
+    @property
+    def details(self) -> dict[str, str]:
+        """What a villager holding the paper can compare without the file: the name
+        (masked), the amount and the date the document was issued."""
+        document = self.document
+        if document is None:
+            return {}
+        household = document.household or (
+            document.application.household if document.application else None
+        )
+        return {
+            "name": mask_name(household.head_name) if household else "",
+            "amount": str(document.application.amount) if document.application else "",
+            "date": timezone.localdate(document.created_at).isoformat(),
+        }
 
 
 def _code_inside(data: bytes) -> str:
@@ -96,6 +118,8 @@ def document_verify(*, code: str = "", data: bytes | None = None) -> Verificatio
         if document is None:
             return Verification(Verification.Status.UNKNOWN)
         return Verification(Verification.Status.ISSUED, document)
+    if not data.lstrip()[:5].startswith(b"%PDF-"):
+        return Verification(Verification.Status.NOT_PDF, document, digest)
     if document is None:
         document = StoredDocument.objects.filter(sha256=digest).first()
         if document is not None:
@@ -105,6 +129,9 @@ def document_verify(*, code: str = "", data: bytes | None = None) -> Verificatio
             return Verification(Verification.Status.UNKNOWN, None, digest)
     if document.sha256 == digest:
         return Verification(Verification.Status.GENUINE, document, digest)
+    other = StoredDocument.objects.filter(sha256=digest).first()
+    if other is not None:
+        return Verification(Verification.Status.OTHER, document, digest, other)
     return Verification(Verification.Status.ALTERED, document, digest)
 
 

@@ -47,6 +47,41 @@ def test_verify_page_by_code_needs_no_sign_in(world: World, client: Client) -> N
     assert doc.sha256 in response.content.decode()
 
 
+def test_verify_by_code_shows_what_a_villager_can_compare(world: World, client: Client) -> None:
+    doc = _agreement(world)
+    html = client.get(reverse("documents:verify_code", args=[doc.verification_code])).content
+    text = html.decode()
+    # The masked name, the amount and the date: on the paper too.
+    assert 'id="detail-name"' in text and "李䶮" not in text
+    assert 'id="detail-amount">5000.00<' in text
+
+
+def test_verify_another_genuine_document_with_a_code_says_it_is_a_different_one(
+    world: World, client: Client
+) -> None:
+    first = _agreement(world)
+    other_app = world.application_approved(
+        world.household_new("王怀玉", 2, "6222020200112345679", "13812345679")
+    )
+    other = agreement_issue(actor=world.cadre, application_id=other_app.pk)
+    upload = SimpleUploadedFile("b.pdf", document_read(other), content_type="application/pdf")
+
+    text = client.post(
+        reverse("documents:verify"), {"file": upload, "code": first.verification_code}
+    ).content.decode()
+
+    assert 'data-status="other"' in text and other.verification_code in text
+    assert 'data-status="altered"' not in text
+
+
+def test_verify_a_file_that_is_not_a_pdf_says_so(world: World, client: Client) -> None:
+    upload = SimpleUploadedFile("photo.jpg", b"\xff\xd8\xff\xe0 not a pdf", "image/jpeg")
+
+    text = client.post(reverse("documents:verify"), {"file": upload}).content.decode()
+
+    assert 'data-status="not_pdf"' in text
+
+
 def test_verify_upload_of_the_issued_file_is_genuine(world: World, client: Client) -> None:
     doc = _agreement(world)
     upload = SimpleUploadedFile("a.pdf", document_read(doc), content_type="application/pdf")
