@@ -139,6 +139,8 @@ TOWNSHIPS: list[tuple[str, str, str, list[tuple[str, str, str, int]]]] = [
 COUNTY_USERS = [
     ("approver", Role.COUNTY_APPROVER),
     ("finance", Role.FINANCE_OFFICER),
+    # A second finance officer: whoever checks a held card may not pay it.
+    ("finance_b", Role.FINANCE_OFFICER),
     ("inspector", Role.INSPECTOR),
 ]
 # The county's microloan bank (seed 000: 甘肃农信) and its loan officer.

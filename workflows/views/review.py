@@ -24,7 +24,8 @@ from django.views.decorators.http import require_POST
 
 from applications.chains import chain_of
 from applications.models import Application, Area
-from applications.roles import Role
+from applications.permissions import holders_of
+from applications.roles import ROLE_PERMISSION, Role
 from applications.selectors import (
     application_filters_parse,
     applications_filter,
@@ -400,6 +401,16 @@ def _flags_context(user: Actor, app: Application) -> dict[str, Any]:
             card_check=card_check_valid(app),
             can_check_card=card_check_allowed(user, app, card=card, recused=recused, now=now),
         )
+        if context["can_check_card"] and has_role_in(user, Role.FINANCE_OFFICER, app.area_code):
+            # Whoever checks the card may not pay it: say so before, and whether another
+            # finance officer of the county is there to pay.
+            county = app.area_code[:6] + "000000"
+            others = [
+                u
+                for u in holders_of(ROLE_PERMISSION[Role.FINANCE_OFFICER], county)
+                if u.pk != getattr(user, "pk", None)
+            ]
+            context["checker_pays_warning"] = {"others": len(others)}
         if has_role_in(user, Role.FINANCE_OFFICER, app.area_code):
             # What the finance officer would meet drawing up a round with it now.
             refusal = payment_refusal(user, app)

@@ -430,6 +430,22 @@ def test_decision_page_shows_the_payment_hold_and_the_card_check_form(world: Wor
     assert f"/review/applications/{app.pk}/card-check/" in approver.content.decode()
 
 
+def test_a_finance_officer_is_warned_that_whoever_checks_the_card_may_not_pay(
+    world: World,
+) -> None:
+    app = held_app(world)
+
+    finance = client_for(world, "finance_a").get(f"/review/applications/{app.pk}/")
+    approver = client_for(world, "approver_a").get(f"/review/applications/{app.pk}/")
+
+    html = finance.content.decode()
+    assert finance.context["can_check_card"] is True
+    # finance_a is the county's only finance officer: no one else could pay it.
+    assert finance.context["checker_pays_warning"] == {"others": 0}
+    assert 'id="checker-pays"' in html and "data-confirm=" in html.split('id="checker-pays"')[1]
+    assert "checker_pays_warning" not in approver.context
+
+
 def test_card_check_page_records_and_the_payer_pays(world: World) -> None:
     app = held_app(world)
     approver = client_for(world, "approver_a")
