@@ -160,6 +160,28 @@ class AppraisalForm(forms.Form):
     appraisal_votes_for = forms.IntegerField(label=_("votes for"), min_value=0)
     appraisal_votes_against = forms.IntegerField(label=_("votes against"), min_value=0)
 
+    # Set by ``clean`` when the vote needs the cadre's confirmation (the page shows a box).
+    needs_confirm = False
+
+    def clean(self) -> dict[str, Any]:
+        """A vote in which no majority of the attendees was for the household is recorded
+        only when the cadre confirms it (``confirm`` ticked): a typing slip (5 for, 20
+        against) would otherwise pass unnoticed into the posting."""
+        data = super().clean() or {}
+        attendees = data.get("appraisal_attendees")
+        votes_for = data.get("appraisal_votes_for")
+        if attendees and votes_for is not None and votes_for * 2 <= attendees:
+            if self.data.get("confirm") != "1":
+                self.needs_confirm = True
+                raise forms.ValidationError(
+                    _(
+                        "Only %(for)s of %(n)s attendees voted for the household: check the "
+                        "figures, or confirm that this is the vote."
+                    )
+                    % {"for": votes_for, "n": attendees}
+                )
+        return data
+
 
 class AttachmentForm(forms.Form):
     kind = forms.ChoiceField(label=_("what the file is"), choices=Attachment.Kind.choices)

@@ -331,6 +331,30 @@ def test_a_saved_appraisal_date_is_rendered_as_the_date_input_shows_it(
 
 
 @pytest.mark.django_db
+def test_a_vote_without_a_majority_for_is_recorded_only_when_confirmed(world: World) -> None:
+    app = world.application(S.DRAFT, appraised=False)
+    client = client_for(world, "cadre_v1")
+    url = reverse("workflows:cadre_application_appraisal", args=[app.pk])
+    vote = {
+        "appraisal_date": (timezone.localdate() - timedelta(days=1)).isoformat(),
+        "appraisal_attendees": "30",
+        "appraisal_votes_for": "5",
+        "appraisal_votes_against": "20",
+    }
+
+    warned = client.post(url, vote)
+
+    assert warned.status_code == 400
+    assert 'name="confirm"' in page(warned)
+    app.refresh_from_db()
+    assert app.appraisal_votes_for is None
+    confirmed = client.post(url, {**vote, "confirm": "1"})
+    assert confirmed.status_code == 302
+    app.refresh_from_db()
+    assert (app.appraisal_votes_for, app.appraisal_votes_against) == (5, 20)
+
+
+@pytest.mark.django_db
 def test_appraisal_with_more_votes_than_attendees_shows_the_field_error(world: World) -> None:
     app = world.application(S.DRAFT, appraised=False)
 
