@@ -350,8 +350,8 @@ def test_a_vote_without_a_majority_for_is_recorded_only_when_confirmed(world: Wo
     assert app.appraisal_votes_for is None
     confirmed = client.post(url, {**vote, "confirm": "1"})
     assert confirmed.status_code == 302
-    app.refresh_from_db()
-    assert (app.appraisal_votes_for, app.appraisal_votes_against) == (5, 20)
+    saved = Application.objects.get(pk=app.pk)
+    assert (saved.appraisal_votes_for, saved.appraisal_votes_against) == (5, 20)
 
 
 @pytest.mark.django_db
