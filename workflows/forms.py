@@ -9,6 +9,7 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from applications import idnumbers
 from applications.models import Area, Household, KinDeclaration, Person, ProgramItem
 from approvals.models import Attachment
 
@@ -55,17 +56,29 @@ class HouseholdSearchForm(Form):
     )
 
 
+def _checked_id_number(value: str) -> None:
+    idnumbers.validate_id_number(value)
+
+
+def _checked_bank_card(value: str) -> None:
+    idnumbers.validate_bank_card(value)
+
+
 class HouseholdForm(Form):
     area = forms.ChoiceField(label=_("village"))
     head_name = forms.CharField(label=_("head of household"), max_length=50)
+    # The services check these numbers again; checked here too, so that every field's
+    # problem is reported at once rather than the numbers' only on the next try.
     head_id_number = forms.CharField(
         label=_("head's ID number"),
         max_length=20,
+        validators=[_checked_id_number],
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}),
     )
     bank_card = forms.CharField(
         label=_("bank card (一卡通) in the head's name"),
         max_length=40,
+        validators=[_checked_bank_card],
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
     )
     bank_card_holder = forms.CharField(
@@ -101,6 +114,7 @@ class MemberForm(Form):
         label=_("ID number"),
         max_length=20,
         required=False,
+        validators=[_checked_id_number],
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     relation = forms.ChoiceField(

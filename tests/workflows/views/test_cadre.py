@@ -148,6 +148,17 @@ def test_an_over_long_name_is_refused_not_cut_by_the_browser(world: World) -> No
 
 
 @pytest.mark.django_db
+def test_register_reports_every_fields_problem_at_once(world: World) -> None:
+    data = register_data(head_id_number=with_wrong_check_digit(id_number()))
+    data.pop("poverty_causes", None)
+
+    response = client_for(world, "cadre_v1").post(reverse("workflows:cadre_household_create"), data)
+
+    # No cause chosen and a wrong check digit: both said on the first try.
+    assert {"poverty_causes", "head_id_number"} <= set(response.context["form"].errors)
+
+
+@pytest.mark.django_db
 def test_register_with_members_creates_the_household_and_opens_its_page(world: World) -> None:
     data = register_data(
         **{
