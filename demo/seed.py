@@ -140,7 +140,7 @@ COUNTY_USERS = [
     ("approver", Role.COUNTY_APPROVER),
     ("finance", Role.FINANCE_OFFICER),
     # A second finance officer: whoever checks a held card may not pay it.
-    ("finance_b", Role.FINANCE_OFFICER),
+    ("finance2", Role.FINANCE_OFFICER),
     ("inspector", Role.INSPECTOR),
 ]
 # The county's microloan bank (seed 000: 甘肃农信) and its loan officer.

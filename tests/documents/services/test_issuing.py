@@ -182,3 +182,20 @@ def test_decision_letter_refused_before_any_decision(world: World) -> None:
 
     assert refused.value.code == Code.NO_DECISION
     assert not StoredDocument.objects.filter(application=app).exists()
+
+
+def test_a_notice_row_never_splits_across_pages(world: World) -> None:
+    # Long names wrap onto several lines: a row could split between them.
+    names = [f"甲{n:02d}阿依古丽·买买提·艾尔肯·吐尔逊·阿不都乙{n:02d}" for n in range(30)]
+    for n, name in enumerate(names, start=10):
+        household = world.household_new(name, n, f"62170012345678{n:05d}", f"139000{n:05d}")
+        world.application_posted(household, sheep=1 + n % 9)
+    doc = notice_issue(actor=world.cadre, village_code=VILLAGE)
+
+    with pdfplumber.open(io.BytesIO(document_read(doc))) as pdf:
+        assert len(pdf.pages) > 1
+        pages = ["".join((page.extract_text() or "").split()) for page in pdf.pages]
+    for n in range(30):
+        first = [i for i, text in enumerate(pages) if f"甲{n:02d}" in text]
+        last = [i for i, text in enumerate(pages) if f"乙{n:02d}" in text]
+        assert first and first == last, f"row {n} is split across pages {first} and {last}"
