@@ -34,7 +34,7 @@ from approvals.services.access import MAX_REASON, _lock_for, access_refused
 from audit.services import audit_record, audit_records, audit_refusal
 from common import clock
 from common.actors import Actor, person_or_none
-from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused, ServiceError
+from common.errors import Code, Forbidden, InvalidInput, NotFound, Refusal, Refused, ServiceError
 from common.rows import rows_update
 
 S = Application.Status
@@ -415,6 +415,30 @@ def approval_step(application: Application) -> str | None:
         (name for name in lifecycle.chain.approvals if lifecycle.leaves_current_state(name)),
         None,
     )
+
+
+def transition_refusals(app: Application, user: Actor, *, open_objections: int) -> list[Refusal]:
+    """Why this user may not take the steps their role would allow on this application
+    now (a rule refuses, or they are recused): what a page says instead of "nothing to do".
+    Empty when the user's role takes no step in this state."""
+    lifecycle = lifecycle_of(app, user)
+    chain = chain_of(app)
+    names = [
+        n
+        for n in lifecycle.chain.names
+        if not chain.steps_by_name[n].pays and lifecycle.allowed_by_role(n, user)
+    ]
+    if names and recused_from(user, household_id=app.household_id):
+        return [policy.recusal_refusal()]
+    now = clock.now()
+    out: list[Refusal] = []
+    for name in names:
+        refusal = policy.transition_refusal(
+            name, app, user, open_objections=open_objections, reason="-", now=now
+        )
+        if refusal is not None and refusal not in out:
+            out.append(refusal)
+    return out
 
 
 def available_transitions(

@@ -54,6 +54,7 @@ from approvals.services.transitions import (
     application_transition,
     applications_bulk_transition,
     available_transitions,
+    transition_refusals,
 )
 from audit.models import AuditEntry
 from audit.selectors import audit_history_of
@@ -359,11 +360,18 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
         (name, STEP_LABELS[name], name in chain_of(app).reason_required)
         for name in available_transitions(app, user, open_objections=open_objections)
     ]
+    # No step: say what stands in the way (a rule, a recusal), not just "nothing to do".
+    why_not = (
+        []
+        if steps
+        else [r.message for r in transition_refusals(app, user, open_objections=open_objections)]
+    )
     area = Area.objects.filter(code=app.area_code).first()
     task = selectors.active_task(app)
     return {
         **_flags_context(user, app),
         "app": app,
+        "why_not": why_not,
         "village": area.name if area else app.area_code,
         "household": app.household,
         "items": list(app.items.select_related("item")),

@@ -504,3 +504,19 @@ def test_a_refused_attempt_is_not_in_the_applications_timeline(world: World) -> 
     html = client.get(f"/applications/{app.pk}/").content.decode()
 
     assert "被拒绝" not in html and 'class="refused"' not in html
+
+
+def test_the_decision_page_shows_the_card_and_says_what_stands_in_the_way(
+    world: World,
+) -> None:
+    app = kin_app(world, S.TOWNSHIP_REVIEW, "reviewer_t1")
+
+    html = client_for(world, "reviewer_t1").get(f"/review/applications/{app.pk}/").content
+    text = html.decode()
+
+    # The card, masked, and the name on it: what a card check asks to verify.
+    card = app.household.bank_card_masked
+    assert 'id="bank-card"' in text and card in text and app.household.head_name in text
+    # No step: the reason, not just "nothing to do".
+    why = text[text.index('id="why-not"') :]
+    assert "回避" in why[: why.index("</div>")]
