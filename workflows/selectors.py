@@ -146,6 +146,26 @@ def tasks_inbox(user: Actor) -> QuerySet[Application]:
     )
 
 
+def objections_waiting(user: Actor, *, now: Any) -> list[Application]:
+    """The applications of the user's townships (as township reviewer) whose posting window
+    has ended while an objection is still open: no task holds them (the posting closes only
+    once the objection is decided), so the queue lists them apart, oldest window first."""
+    from applications.roles import Role
+    from approvals.models import Objection
+
+    return list(
+        applications_visible_to(user, roles=[Role.TOWNSHIP_REVIEWER])
+        .filter(
+            status=Application.Status.POSTED,
+            posting_ends_at__lte=now,
+            objections__status=Objection.Status.OPEN,
+        )
+        .distinct()
+        .select_related("household")
+        .order_by("posting_ends_at", "pk")[:200]
+    )
+
+
 def tasks_queue(user: Actor) -> QuerySet[Application]:
     """The applications waiting in a node the user's roles may take, in the area of that
     role, whose task nobody holds. Lean, like ``tasks_inbox``.

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from applications.models import Area
 from approvals import policy
+from approvals.models import Objection
 from approvals.selectors import (
     notice_application_exists,
     notice_village_get,
@@ -105,12 +106,21 @@ def _render_notice(
 ) -> HttpResponse:
     rows: list[dict[str, Any]] = []
     now = clock.now()
-    for notice in notices_posted(village.code):
+    notices = list(notices_posted(village.code))
+    # Windows that ended while an objection is still being looked into: they stay posted.
+    objected = set(
+        Objection.objects.filter(
+            application_id__in=[n.application_id for n in notices],
+            status=Objection.Status.OPEN,
+        ).values_list("application_id", flat=True)
+    )
+    for notice in notices:
         form = failed_form if notice.application_id == failed_for else None
         rows.append(
             {
                 "notice": notice,
                 "days_left": policy.posting_days_left(notice.posting_ends_at, now=now),
+                "objected": notice.application_id in objected,
                 "form": form or ObjectionForm(public=True, auto_id=f"o{notice.application_id}_%s"),
                 "open": form is not None,
             }

@@ -150,6 +150,11 @@ def _task_list(request: HttpRequest, mode: str) -> HttpResponse:
     base = selectors.tasks_queue(user) if mode == "queue" else selectors.tasks_inbox(user)
     options = _filter_options(user)
     qs, chosen = _filtered(base, request.GET, options)
+    number = request.GET.get("number", "").strip()
+    if number:
+        # Search by application number (a number that is not one finds nothing).
+        qs = qs.filter(pk=int(number)) if number.isdigit() and len(number) < 12 else qs.none()
+        chosen["number"] = number
     sort = request.GET.get("sort", "waiting")
     if sort not in SORTS:
         sort = "waiting"
@@ -218,6 +223,9 @@ def _task_list(request: HttpRequest, mode: str) -> HttpResponse:
             "options": options,
             "page_sizes": PAGE_SIZES,
             "here": request.get_full_path(),
+            "objections_waiting": (
+                selectors.objections_waiting(user, now=now) if mode == "queue" else []
+            ),
         },
     )
 

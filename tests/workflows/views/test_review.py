@@ -520,3 +520,33 @@ def test_the_decision_page_shows_the_card_and_says_what_stands_in_the_way(
     # No step: the reason, not just "nothing to do".
     why = text[text.index('id="why-not"') :]
     assert "回避" in why[: why.index("</div>")]
+
+
+def test_an_objection_open_after_the_window_is_in_the_reviewers_queue_and_on_the_board(
+    world: World,
+) -> None:
+    from approvals.services.objections import objection_raise
+    from common import clock
+    from tests.factories import after_posting
+
+    app = world.application(S.POSTED, area_code=VILLAGE_1)
+    objection_raise(actor=world.user("cadre_v1"), application_id=app.pk, text="冒名顶替")
+    with clock.frozen_at(after_posting(app)):
+        queue = client_for(world, "reviewer_t1").get("/review/queue/").content.decode()
+        board = Client().get(f"/notice/{VILLAGE_1}/").content.decode()
+
+    section = queue[queue.index('id="objections-waiting"') :]
+    assert f"/review/applications/{app.pk}/" in section[: section.index("</section>")]
+    assert f'id="objected-{app.pk}"' in board and "异议" in board
+
+
+def test_the_queue_finds_an_application_by_its_number(world: World) -> None:
+    a = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_1)
+    b = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_2)
+    client = client_for(world, "reviewer_t1")
+
+    found = client.get("/review/queue/", {"number": str(b.pk)})
+
+    assert [row.application.pk for row in found.context["rows"]] == [b.pk]
+    assert a.pk != b.pk
+    assert client.get("/review/queue/", {"number": "abc"}).context["rows"] == []
