@@ -60,7 +60,11 @@ def home(request: HttpRequest) -> HttpResponse:
         .annotate(n=Count("id"))
         .values_list("status", "n")
     )
-    by_state = [(value, label, counts.get(value, 0)) for value, label in Application.Status.choices]
+    # Each open state links to the queue filtered by it (closed states have no queue).
+    by_state = [
+        (value, label, counts.get(value, 0), value not in Application.CLOSED)
+        for value, label in Application.Status.choices
+    ]
     grants = [g for g in grants_of(request.user) if g.role != REVEAL_PERMISSION]
     roles = sorted({g.role for g in grants})
     names = dict(

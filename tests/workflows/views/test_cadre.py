@@ -518,6 +518,9 @@ def test_home_names_the_areas_of_the_users_roles(world: World) -> None:
     home = page(client_for(world, "cadre_v1").get(reverse("workflows:home")))
 
     assert "四坝村" in home and VILLAGE_1 in home
+    # The tiles of open states link to the queue filtered by that state.
+    assert 'href="/review/queue/?state=township_review"' in home
+    assert "?state=disbursed" not in home
 
 
 @pytest.mark.django_db
