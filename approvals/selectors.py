@@ -34,6 +34,7 @@ from applications.selectors import (
     scope_prefixes,
 )
 from approvals import policy
+from approvals.labels import ACTION_LABELS
 from approvals.models import Attachment, CardCheck, Objection
 from audit.models import AuditEntry
 from common.actors import Actor
@@ -274,7 +275,10 @@ def audit_search(
     if actor_name:
         qs = qs.filter(actor_name=actor_name)
     if action:
-        qs = qs.filter(action=action)
+        # A code (application.disburse), or words of its label in the user's language
+        # (拨付): every action whose label holds them.
+        named = [code for code, label in ACTION_LABELS.items() if action in str(label)]
+        qs = qs.filter(action__in=[action, *named])
     if outcome:
         qs = qs.filter(outcome=outcome)
     if since is not None:

@@ -1,0 +1,48 @@
+"""The audit search's rows in the reader's language: an action's label (拨付, not
+``application.disburse``) and a state's (乡镇审核中, not ``township_review``)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django import template
+from django.db.models import TextChoices
+
+from applications.models import Application
+from approvals.labels import action_label as _action_label
+from approvals.models import Objection
+from loans.models import Loan, SubsidyClaim
+from payments.models import PaymentLine, PaymentRound
+
+register = template.Library()
+
+# The states entries record, by the kind of record; applications' first, as most are theirs.
+_STATES: tuple[type[TextChoices], ...] = (
+    Application.Status,
+    Loan.Status,
+    SubsidyClaim.Status,
+    PaymentRound.Status,
+    PaymentLine.Status,
+    Objection.Status,
+)
+
+
+@cache
+def _state_codes() -> dict[str, type[TextChoices]]:
+    codes: dict[str, type[TextChoices]] = {}
+    for choices in _STATES:
+        for value in choices.values:
+            codes.setdefault(value, choices)
+    return codes
+
+
+@register.filter
+def action_label(code: str) -> str:
+    return _action_label(code)
+
+
+@register.filter
+def state_label(code: str) -> str:
+    """The label of a recorded state (the code itself when no model knows it)."""
+    choices = _state_codes().get(code)
+    return str(choices(code).label) if choices is not None else code
