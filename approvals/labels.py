@@ -121,3 +121,14 @@ def action_label(action: str) -> str:
     """The action's name on a page; an action without one shows as recorded."""
     label = ACTION_LABELS.get(action)
     return str(label) if label is not None else action
+
+
+# The states of a process's task, as the task's entries record them (viewflow's codes).
+TASK_STATE_LABELS: Mapping[str, Promise] = {
+    "NEW": _("waiting to be claimed"),
+    "ASSIGNED": _("claimed"),
+    "STARTED": _("started"),
+    "DONE": _("done"),
+    "CANCELED": _("cancelled"),
+    "ERROR": _("failed"),
+}

@@ -9,6 +9,7 @@ from django import template
 from django.db.models import TextChoices
 
 from applications.models import Application
+from approvals.labels import TASK_STATE_LABELS
 from approvals.labels import action_label as _action_label
 from approvals.models import Objection
 from loans.models import Loan, SubsidyClaim
@@ -45,4 +46,7 @@ def action_label(code: str) -> str:
 def state_label(code: str) -> str:
     """The label of a recorded state (the code itself when no model knows it)."""
     choices = _state_codes().get(code)
-    return str(choices(code).label) if choices is not None else code
+    if choices is not None:
+        return str(choices(code).label)
+    task = TASK_STATE_LABELS.get(code)
+    return str(task) if task is not None else code

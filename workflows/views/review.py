@@ -34,7 +34,7 @@ from applications.selectors import (
     programs_visible_to,
 )
 from approvals import policy
-from approvals.labels import STEP_LABELS, action_label
+from approvals.labels import STEP_LABELS, TASK_STATE_LABELS, action_label
 from approvals.models import Objection
 from approvals.selectors import (
     applications_kin_flagged,
@@ -344,7 +344,9 @@ def timeline_of(app: Application) -> list[TimelineEntry]:
     """The application's history from the audit trail, oldest first: what was done to it.
     Views of the page are left out, and so are refused attempts (a double tap, a step
     someone else took first): they stay on the record, in the inspectors' audit search."""
-    labels: dict[str, str] = {str(v): str(label) for v, label in S.choices}
+    labels: dict[str, str] = {str(v): str(label) for v, label in S.choices} | {
+        code: str(label) for code, label in TASK_STATE_LABELS.items()
+    }
     entries = audit_history_of(object_type="application", object_id=app.pk)
     return [
         TimelineEntry(

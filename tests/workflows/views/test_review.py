@@ -550,3 +550,14 @@ def test_the_queue_finds_an_application_by_its_number(world: World) -> None:
     assert [row.application.pk for row in found.context["rows"]] == [b.pk]
     assert a.pk != b.pk
     assert client.get("/review/queue/", {"number": "abc"}).context["rows"] == []
+
+
+def test_a_task_claim_reads_in_words_in_the_timeline(world: World) -> None:
+    app = world.application(S.TOWNSHIP_REVIEW)
+    task = active_task(app)
+    assert task is not None
+    task_claim(actor=world.user("reviewer_t1"), task_id=task.pk)
+
+    html = client_for(world, "reviewer_t1").get(f"/applications/{app.pk}/").content.decode()
+
+    assert "NEW → ASSIGNED" not in html and "待领取 → 已领取" in html
