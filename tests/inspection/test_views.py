@@ -297,7 +297,8 @@ def test_verify_page_reports_ok_on_intact_ledger_and_is_audited(
     report = response.context["report"]
     assert report.ok
     assert report.entries > 0
-    assert "OK" in response.content.decode()
+    html = response.content.decode()
+    assert "<strong>完好</strong>" in html and "<strong>OK</strong>" not in html
     entry = AuditEntry.objects.get(action="audit.verify")
     assert (entry.actor_name, entry.chain, entry.outcome) == ("inspector_a", "620902", "done")
     assert entry.changes["ok"] == [None, True]
