@@ -6,6 +6,7 @@ app_name = "documents"
 
 urlpatterns = [
     path("<int:pk>/download/", views.document_download, name="download"),
+    path("issue/", views.document_issue_page, name="issue"),
     path(
         "payment-rounds/<int:round_id>/list/",
         views.payment_list_download,

@@ -11,19 +11,24 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from applications.models import Application, Area
-from applications.selectors import application_get, areas_visible_to
+from applications.selectors import application_get
 from approvals.models import Attachment
 from approvals.selectors import attachments_visible_to
 from approvals.services.attachments import attachment_add
 from common.errors import NotFound, ServiceError
 from documents.models import DocumentBatch, StoredDocument
 from documents.selectors import document_batches_visible_to, document_get, document_verify
-from documents.services.batches import DOCUMENT_BATCH_MAX_ATTEMPTS, document_batch_request
-from documents.services.issuing import payment_list_issue
+from documents.services.batches import (
+    DOCUMENT_BATCH_MAX_ATTEMPTS,
+    batch_townships,
+    document_batch_request,
+)
+from documents.services.issuing import document_issue, payment_list_issue
 from documents.services.loan_documents import loan_card_issue, subsidy_list_issue
 
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -36,6 +41,54 @@ def document_download(request: HttpRequest, pk: int) -> FileResponse:
         document = document_get(request.user, pk)
     except StoredDocument.DoesNotExist:
         raise Http404 from None
+    return _pdf_response(document)
+
+
+# The documents a page issues with one button (the others have their own pages' views).
+PAGE_KINDS = (
+    StoredDocument.Kind.AGREEMENT,
+    StoredDocument.Kind.DECISION_LETTER,
+    StoredDocument.Kind.NOTICE,
+    StoredDocument.Kind.BENEFITS_CARD,
+)
+
+
+def _next_or(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+@login_required
+@require_POST
+def document_issue_page(request: HttpRequest) -> HttpResponseBase:
+    """Issue (the first time) and download a document from the page that offers it: an
+    application's agreement or decision letter, a village's notice, a household's
+    benefits card. A refusal goes back to that page with its message."""
+    kind = request.POST.get("kind", "")
+
+    def number(name: str) -> int | None:
+        value = request.POST.get(name, "")
+        return int(value) if value.isdigit() and len(value) < 12 else None
+
+    back = _next_or(request, reverse("workflows:home"))
+    if kind not in PAGE_KINDS:
+        messages.error(request, _("Choose the kind of document."))
+        return redirect(back)
+    try:
+        document = document_issue(
+            actor=request.user,
+            kind=kind,
+            application_id=number("application"),
+            household_id=number("household"),
+            village_code=request.POST.get("village", "")[:12],
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect(back)
     return _pdf_response(document)
 
 
@@ -125,7 +178,8 @@ def document_verify_page(request: HttpRequest, code: str = "") -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def batches_page(request: HttpRequest) -> HttpResponse:
-    """Start a township batch, and the batches of the user's area."""
+    """Start a township batch, and the batches of the user's area. Only the townships the
+    user may batch are offered; a user who may batch none is told who can."""
     error = ""
     if request.method == "POST":
         try:
@@ -134,22 +188,22 @@ def batches_page(request: HttpRequest) -> HttpResponse:
                 kind=request.POST.get("kind", ""),
                 township_code=request.POST.get("township", ""),
             )
-        except NotFound:
-            raise Http404 from None
         except ServiceError as exc:
             error = exc.message
         else:
             return redirect("documents:batch", pk=batch.pk)
+    batches = list(document_batches_visible_to(request.user)[:50])
+    names = dict(
+        Area.objects.filter(code__in={b.township_code for b in batches}).values_list("code", "name")
+    )
     return render(
         request,
         "documents/batches.html",
         {
             "error": error,
             "kinds": DocumentBatch.Kind.choices,
-            "townships": areas_visible_to(request.user)
-            .filter(level=Area.Level.TOWNSHIP)
-            .order_by("code"),
-            "batches": document_batches_visible_to(request.user)[:50],
+            "townships": batch_townships(request.user),
+            "batches": [(b, names.get(b.township_code, "")) for b in batches],
         },
         status=400 if error else 200,
     )

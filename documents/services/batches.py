@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils.translation import gettext as _
 
 from applications.models import Application, Area
 from applications.roles import Role
-from applications.selectors import areas_visible_to, is_everywhere, scope_prefixes
+from applications.selectors import area_scoped, areas_visible_to, is_everywhere
 from audit.services import audit_record
 from common.actors import Actor, person
 from common.batches import (
@@ -92,6 +92,15 @@ DOCUMENT_BATCHES = BatchQueue(
 )
 
 
+def batch_townships(actor: Actor) -> QuerySet[Area]:
+    """The townships the actor may ask a batch for (none for a village cadre: a batch covers
+    more than their village)."""
+    townships = areas_visible_to(actor).filter(level=Area.Level.TOWNSHIP).order_by("code")
+    if is_everywhere(actor):
+        return townships
+    return area_scoped(townships, actor, "code", BATCH_ROLES)
+
+
 def document_batch_request(*, actor: Actor, kind: str, township_code: str) -> DocumentBatch:
     """Queue a batch: the agreements of every approved application of a township, or the
     notices of every village of it with applications in posting. The work runs in the
@@ -101,13 +110,7 @@ def document_batch_request(*, actor: Actor, kind: str, township_code: str) -> Do
     the request is audited."""
     if kind not in DocumentBatch.Kind.values:
         raise InvalidInput({"kind": [_("Choose the kind of batch.")]})
-    township = None
-    if is_everywhere(actor) or any(
-        township_code.startswith(p) for p in scope_prefixes(actor, BATCH_ROLES)
-    ):
-        township = (
-            areas_visible_to(actor).filter(code=township_code, level=Area.Level.TOWNSHIP).first()
-        )
+    township = batch_townships(actor).filter(code=township_code).first()
     if township is None:
         raise NotFound(_("No such township in your area."))
     with transaction.atomic():

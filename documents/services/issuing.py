@@ -5,24 +5,21 @@ again returns the stored document, never a new rendering."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from applications.models import Application, Area, Household, Program
-from applications.roles import Role
+from applications.models import Application, Area, Household
 from applications.selectors import (
     applications_visible_to,
     areas_visible_to,
     households_visible_to,
     is_everywhere,
-    scope_prefixes,
 )
 from approvals.models import Decision
 from audit.services import audit_record
@@ -33,23 +30,22 @@ from common.files import stored_file
 from documents import rendering
 from documents.amounts import amount_in_figures, amount_in_words
 from documents.models import StoredDocument
+from documents.selectors import (
+    DECISION_TRANSITIONS,
+    ISSUER_ROLES,
+    benefits_card_state,
+    may_issue_in,
+    notice_postings,
+    notice_subject,
+    subject_digest,
+)
 from documents.services.verification import verification_code_new, verification_url
-from loans.models import Loan, SubsidyClaim
 from payments.models import PaymentLine, PaymentRound
 from payments.policy import PRINTABLE, is_round_approver
 from payments.selectors import payment_round_get
 
 Kind = StoredDocument.Kind
 S = Application.Status
-
-# Who may issue (a write: a stored row and an audit entry). Inspectors read, never write.
-ISSUER_ROLES = (
-    Role.VILLAGE_CADRE,
-    Role.TOWNSHIP_REVIEWER,
-    Role.COUNTY_APPROVER,
-    Role.FINANCE_OFFICER,
-)
-DECISION_TRANSITIONS = ("county_approve", "return", "reject")
 
 
 def chinese_date(value: date | datetime | None) -> str:
@@ -267,30 +263,25 @@ def decision_letter_issue(*, actor: Actor, application_id: int) -> StoredDocumen
     )
 
 
-def _digest(parts: Iterable[object]) -> str:
-    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:24]
+_digest = subject_digest
 
 
 def notice_issue(*, actor: Actor, village_code: str) -> StoredDocument:
     """The public notice (公示表) of a village: the applications now in posting, with names
     and amounts only, never an ID, phone or card number. One notice per set of postings."""
     village = None
-    if _may_issue_in(actor, village_code):
+    if may_issue_in(actor, village_code):
         village = (
             areas_visible_to(actor).filter(code=village_code, level=Area.Level.VILLAGE).first()
         )
     if village is None:
         raise NotFound(_("No such village in your area."))
-    apps = list(
-        Application.objects.filter(area_code=village.code, status=S.POSTED)
-        .select_related("household", "program")
-        .prefetch_related("items__item")
-        .order_by("posting_started_at", "id")
-    )
+    apps = notice_postings(village.code)
     if not apps:
         raise Refused(
             _("No application of this village is in public posting."), code=Code.NOTHING_POSTED
         )
+    subject_key = notice_subject(village.code, apps)
     rows = [
         {
             "number": index,
@@ -312,8 +303,7 @@ def notice_issue(*, actor: Actor, village_code: str) -> StoredDocument:
     return _issue(
         actor=actor,
         kind=Kind.NOTICE,
-        subject_key=f"village:{village.code}:"
-        + _digest(f"{a.pk}@{a.posting_ends_at}:{a.amount}" for a in apps),
+        subject_key=subject_key,
         title=f"{places['village']}扶贫项目公示表",
         area_code=village.code,
         template="documents/notice.html",
@@ -327,29 +317,14 @@ def notice_issue(*, actor: Actor, village_code: str) -> StoredDocument:
     )
 
 
-def _may_issue_in(actor: Actor, area_code: str) -> bool:
-    """True when the actor holds a role that issues documents on an area containing it."""
-    return is_everywhere(actor) or any(
-        area_code.startswith(prefix) for prefix in scope_prefixes(actor, ISSUER_ROLES)
-    )
-
-
 def benefits_card_issue(*, actor: Actor, household_id: int) -> StoredDocument:
     """The household's benefits card (明白卡): every support it receives across programs
     (approved or paid), with amounts and dates. A new card when the supports change."""
     household = households_visible_to(actor).filter(pk=household_id).first()
-    if household is None or not _may_issue_in(actor, household.area_code):
+    if household is None or not may_issue_in(actor, household.area_code):
         raise NotFound(_("No such household in your area."))
-    apps = list(
-        Application.objects.filter(
-            household=household,
-            status__in=[S.APPROVED, S.DISBURSED],
-            program__kind=Program.Kind.SUBSIDY,
-        )
-        .select_related("program")
-        .prefetch_related("items__item")
-        .order_by("created_at", "id")
-    )
+    state = benefits_card_state(household)
+    apps, loans, subsidised = state.applications, state.loans, state.subsidised
     rows = [
         {
             "program": app.program.name,
@@ -365,13 +340,6 @@ def benefits_card_issue(*, actor: Actor, household_id: int) -> StoredDocument:
     ]
     total = sum((a.amount for a in apps), Decimal("0"))
     places = _area_chain(household.area_code)
-    loans = list(Loan.objects.filter(household=household).select_related("bank").order_by("pk"))
-    subsidised = dict(
-        SubsidyClaim.objects.filter(loan__in=loans, status=SubsidyClaim.Status.PAID)
-        .values("loan")
-        .annotate(total=Sum("amount"))
-        .values_list("loan", "total")
-    )
     loan_rows = [
         {
             "reference": loan.reference,
@@ -386,14 +354,10 @@ def benefits_card_issue(*, actor: Actor, household_id: int) -> StoredDocument:
         }
         for loan in loans
     ]
-    state = [f"{a.pk}:{a.status}" for a in apps] + [
-        f"loan{loan.pk}:{loan.status}:{loan.outstanding_principal}:{subsidised.get(loan.pk)}"
-        for loan in loans
-    ]
     return _issue(
         actor=actor,
         kind=Kind.BENEFITS_CARD,
-        subject_key=f"household:{household.pk}:" + _digest(state),
+        subject_key=state.subject_key,
         title="扶贫政策明白卡",
         area_code=household.area_code,
         household=household,

@@ -18,7 +18,8 @@ from common.actors import Actor
 from common.errors import Forbidden, InvalidInput, NotFound
 from documents.amounts import amount_in_figures, amount_in_words
 from documents.models import StoredDocument
-from documents.services.issuing import _area_chain, _digest, _issue, _may_issue_in, chinese_date
+from documents.selectors import may_issue_in
+from documents.services.issuing import _area_chain, _digest, _issue, chinese_date
 from loans.models import LoanParameters, SubsidyClaim
 from loans.policy import PURPOSES
 from loans.selectors import loans_visible_to, subsidy_claims_visible_to
@@ -63,7 +64,7 @@ def loan_card_issue(*, actor: Actor, loan_id: int) -> StoredDocument:
     if loan is None:
         raise NotFound(_("No such loan in your area."))
     county = loan.area_code[:6] + "000000"
-    if not (_may_issue_in(actor, loan.area_code) or (loan.bank_id, county) in bank_posts_of(actor)):
+    if not (may_issue_in(actor, loan.area_code) or (loan.bank_id, county) in bank_posts_of(actor)):
         raise Forbidden(_("Only the village, township or county, or the lending bank, prints it."))
     params = LoanParameters.objects.get(version=loan.program_version)
     rows = list(loan.instalments.order_by("seq"))

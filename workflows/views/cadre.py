@@ -48,6 +48,11 @@ from approvals.services.objections import objection_raise
 from approvals.services.transitions import application_transition
 from common.actors import Actor
 from common.errors import InvalidInput, ServiceError
+from documents.selectors import (
+    application_document_slots,
+    household_document_slots,
+    village_notice_slot,
+)
 from loans.selectors import loans_visible_to
 from loans.views.filing import loan_programs
 from payments.selectors import household_payment_lines, payment_lines_of
@@ -244,6 +249,7 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "phone": idnumbers.mask_phone(household.phone),
             "applications": apps,
             "payment_lines": household_payment_lines(household.pk),
+            "document_slots": household_document_slots(request.user, household),
             "can_apply": bool(_subsidy_programs(request.user, household)),
             "can_borrow": bool(loan_programs(request.user, household)),
             "loans": list(
@@ -358,6 +364,7 @@ def _application_page(
             "appraisal_form": appraisal_form if editable else None,
             "attachment_form": forms.get("attachment_form") or AttachmentForm(),
             "attachments": attachments_of(user, app),
+            "document_slots": application_document_slots(user, app),
             "payment_lines": payment_lines_of(app),
             "objection_form": (forms.get("objection_form") or ObjectionForm())
             if policy.objection_refusal(app) is None
@@ -520,6 +527,14 @@ def village_applications(request: HttpRequest) -> HttpResponse:
             "status": status,
             "statuses": Application.Status.choices,
             "villages": _villages(request.user),
+            # Each village's notice, while any of its applications is posted.
+            "notice_slots": [
+                village_notice_slot(request.user, v.code, v.name)
+                for v in _villages(request.user)
+                if Application.objects.filter(
+                    area_code=v.code, status=Application.Status.POSTED
+                ).exists()
+            ],
         },
     )
 

@@ -61,6 +61,7 @@ from audit.selectors import audit_history_of
 from common import clock
 from common.actors import Actor
 from common.errors import InvalidInput, ServiceError
+from documents.selectors import application_document_slots
 from payments.selectors import payment_lines_of
 from payments.services.rounds import payment_refusal
 from workflows import selectors
@@ -386,6 +387,7 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
         "household": app.household,
         "items": list(app.items.select_related("item")),
         "attachments": selectors.attachments_of(user, app),
+        "document_slots": application_document_slots(user, app),
         "payment_lines": payment_lines_of(app),
         "show_round_links": any(
             has_role_in(user, role, app.area_code)
