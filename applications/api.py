@@ -29,6 +29,7 @@ from applications.selectors import (
     programs_visible_to,
 )
 from common import clock
+from common.api import REFUSALS
 
 
 class AreaSerializer(serializers.ModelSerializer[Area]):
@@ -283,7 +284,17 @@ class KinDeclarationSerializer(serializers.ModelSerializer[KinDeclaration]):
 
     class Meta:
         model = KinDeclaration
-        fields = ["id", "official", "relation", "name", "id_masked", "created_at"]
+        fields = [
+            "id",
+            "official",
+            "relation",
+            "name",
+            "id_masked",
+            "created_at",
+            "supersedes",
+            "correction_reason",
+            "superseded_at",
+        ]
 
 
 class KinDeclarationCreateSerializer(serializers.Serializer[Any]):
@@ -295,6 +306,13 @@ class KinDeclarationCreateSerializer(serializers.Serializer[Any]):
     )
 
 
+class KinCorrectionSerializer(serializers.Serializer[Any]):
+    relation = serializers.ChoiceField(choices=KinDeclaration.Relation.choices)
+    name = serializers.CharField(max_length=50)
+    id_number = serializers.CharField(max_length=18, validators=[_id_number])
+    reason = serializers.CharField(max_length=500)
+
+
 class KinDeclarationViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -303,7 +321,7 @@ class KinDeclarationViewSet(
 ):
     """An official's declarations of their own ID number and their relatives' (亲属备案):
     officials read and add their own, inspectors read those of their county. Never edited
-    or deleted."""
+    or deleted: a wrong one is corrected by a new one that supersedes it."""
 
     serializer_class = KinDeclarationSerializer
     lookup_value_regex = "[0-9]+"
@@ -328,3 +346,18 @@ class KinDeclarationViewSet(
             id_number=v["id_number"],
         )
         return Response(KinDeclarationSerializer(declaration).data, status=201)
+
+    @extend_schema(
+        request=KinCorrectionSerializer, responses={201: KinDeclarationSerializer, **REFUSALS}
+    )
+    @action(detail=True, methods=["post"])
+    def correct(self, request: Request, pk: str) -> Response:
+        """Correct a declaration in force by a new one that supersedes it (the wrong one is
+        kept, marked superseded); the official's own, with a reason."""
+        declaration = self.get_object()
+        data = KinCorrectionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        corrected = services.kin_correct(
+            actor=request.user, declaration_id=declaration.pk, **data.validated_data
+        )
+        return Response(KinDeclarationSerializer(corrected).data, status=201)

@@ -391,6 +391,7 @@ SUBSIDY = chain_register(
                     "filer_not_decider",
                 ),
                 reason_required=True,
+                confirm=_("Reject this application? This cannot be undone."),
             ),
             Step(
                 "disburse",
@@ -431,6 +432,7 @@ LOAN = chain_register(
                 _HEAD_REJECTIONS,
                 rules=("objection_only_in_posting", "filer_not_decider"),
                 reason_required=True,
+                confirm=_("Reject this application? This cannot be undone."),
             ),
             # The bank's credit decision, with the amount, rate and term it grants
             # (``loans.services.lending``: the rate cap and the fund's capacity).

@@ -427,7 +427,10 @@ class KinDeclaration(models.Model):
 
     The number is kept like a household member's: encrypted, a keyed hash to match
     household members by, and masked for display. Declarations are never edited or
-    withdrawn: one that could be withdrawn just before acting would defeat the rule."""
+    withdrawn: one that could be withdrawn just before acting would defeat the rule. A wrong
+    one is corrected by a new declaration that supersedes it (``supersedes``, with the
+    reason); the wrong one stays as it was, marked once with when it was superseded, and
+    the flags it raised stay too. Only declarations in force (not superseded) match."""
 
     class Relation(models.TextChoices):
         SELF = "self", _("the official themselves")
@@ -468,20 +471,37 @@ class KinDeclaration(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(_("declared at"), default=clock.now, editable=False)
+    supersedes = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="superseded_by",
+        verbose_name=_("corrects"),
+    )
+    correction_reason = models.TextField(_("reason for the correction"), blank=True)
+    superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("kin declaration")
         verbose_name_plural = _("kin declarations")
         ordering = ["official", "created_at", "id"]
+        # Among the declarations in force: a superseded one leaves room for its correction.
         constraints = [
             models.UniqueConstraint(
-                fields=["official", "id_hash"], name="kin_declaration_person_once"
+                fields=["official", "id_hash"],
+                condition=Q(superseded_at__isnull=True),
+                name="kin_declaration_person_once",
             ),
             models.UniqueConstraint(
-                fields=["official"], condition=Q(relation="self"), name="kin_declaration_one_self"
+                fields=["official"],
+                condition=Q(relation="self", superseded_at__isnull=True),
+                name="kin_declaration_one_self",
             ),
             models.UniqueConstraint(
-                fields=["id_hash"], condition=Q(relation="self"), name="kin_declaration_self_once"
+                fields=["id_hash"],
+                condition=Q(relation="self", superseded_at__isnull=True),
+                name="kin_declaration_self_once",
             ),
         ]
 

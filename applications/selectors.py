@@ -319,7 +319,7 @@ def recusing_hashes(user: Actor) -> frozenset[str]:
         return frozenset()
     return frozenset(
         KinDeclaration.objects.filter(
-            official_id=user.pk, relation__in=KinDeclaration.RECUSING
+            official_id=user.pk, relation__in=KinDeclaration.RECUSING, superseded_at__isnull=True
         ).values_list("id_hash", flat=True)
     )
 
@@ -377,7 +377,10 @@ def kin_matches(application_ids: Iterable[int]) -> list[KinMatch]:
     hashes = {h for by_hash in members.values() for h in by_hash}
     declarations = list(
         KinDeclaration.objects.filter(
-            id_hash__in=hashes, relation__in=KinDeclaration.RECUSING, official__is_active=True
+            id_hash__in=hashes,
+            relation__in=KinDeclaration.RECUSING,
+            official__is_active=True,
+            superseded_at__isnull=True,
         )
         .select_related("official")
         .order_by("pk")

@@ -40,7 +40,7 @@ from applications.selectors import (
 from audit.services import audit_record, audit_refusal, model_changes
 from common import clock
 from common.actors import Actor, person_or_none
-from common.errors import Code, Forbidden, InvalidInput, NotFound
+from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
 
 MAX_MEMBERS = 30
 
@@ -84,6 +84,25 @@ def _clean_person(name: str, id_number: str, field: str) -> tuple[str, str]:
     if errors:
         raise InvalidInput(errors)
     return name, number
+
+
+def _member_rows(
+    members: Iterable[Mapping[str, str]], key: str, errors: dict[str, list[str]]
+) -> list[tuple[str, str, str]]:
+    """Members besides the head as (name, ID number, relation), checked; each problem goes
+    into ``errors`` as ``<key>[i].<field>``."""
+    rows = []
+    for i, member in enumerate(members):
+        relation = member.get("relation", "")
+        if relation not in Person.Relation.values or relation == Person.Relation.HEAD:
+            errors[f"{key}[{i}].relation"] = [_("Choose the member's relation to the head.")]
+        try:
+            name, number = _clean_person(member.get("name", ""), member.get("id_number", ""), "")
+            rows.append((name, number, relation))
+        except InvalidInput as exc:
+            for field, msgs in exc.errors.items():
+                errors[f"{key}[{i}].{field}"] = msgs
+    return rows
 
 
 def _holder_errors(holder: str, head_name: str) -> list[str]:
@@ -182,21 +201,11 @@ def household_create(
         errors["poverty_causes"] = [_("Choose at least one cause of poverty from the list.")]
     if household_type not in Household.Kind.values:
         errors["household_type"] = [_("Choose a household type from the list.")]
-    member_rows: list[tuple[str, str, str]] = []
     members = list(members or [])
     if len(members) > MAX_MEMBERS:
         errors["members"] = [_("A household has at most 30 members.")]
         members = []
-    for i, member in enumerate(members):
-        relation = member.get("relation", "")
-        if relation not in Person.Relation.values or relation == Person.Relation.HEAD:
-            errors[f"members[{i}].relation"] = [_("Choose the member's relation to the head.")]
-        try:
-            name, number = _clean_person(member.get("name", ""), member.get("id_number", ""), "")
-            member_rows.append((name, number, relation))
-        except InvalidInput as exc:
-            for key, msgs in exc.errors.items():
-                errors[f"members[{i}].{key}"] = msgs
+    member_rows = _member_rows(members, "members", errors)
     numbers = [head_number] + [n for _, n, _ in member_rows]
     if head_number and len(set(numbers)) != len(numbers):
         errors["members"] = [_("The same ID number appears twice in this household.")]
@@ -319,8 +328,16 @@ def household_update(
     household_type: str | None = None,
     poverty_causes: Iterable[str] | None = None,
     bank_card_holder: str | None = None,
+    members_add: Iterable[Mapping[str, str]] = (),
+    members_remove: Iterable[int] = (),
+    reason: str = "",
 ) -> Household:
     """Change a household's details; every field change is audited before and after.
+
+    Members are added (``members_add``: name, ID number and relation, checked as at
+    registration: one person, one household) or removed (``members_remove``: person ids of
+    this household, never the head, and only with a ``reason``, which the audit entry
+    keeps with the member's name, relation and masked ID).
 
     A new bank card must be in the head's name (``bank_card_holder``, as for
     ``household_create``: left out, the caller states that it is the head's) and starts the
@@ -391,9 +408,20 @@ def household_update(
                     _("Choose at least one cause of poverty from the list.")
                 ]
             household.poverty_causes = causes
+        added, removed = _member_changes(
+            household, list(members_add), list(members_remove), reason, errors
+        )
         if errors:
             raise InvalidInput(errors)
         household.save()
+        if removed:
+            Person.objects.filter(pk__in=[p.pk for p in removed]).delete()
+        if added:
+            try:
+                with transaction.atomic():
+                    Person.objects.bulk_create(added)
+            except IntegrityError:  # registered in another household a moment ago
+                raise InvalidInput({"members": [_DUPLICATE_PERSON]}) from None
         changes = model_changes(before, household_snapshot(household))
         if changes:
             audit_record(
@@ -403,10 +431,61 @@ def household_update(
                 object_id=household.pk,
                 area_code=household.area_code,
                 changes=changes,
+                reason=reason.strip(),
             )
         if household.bank_card_hash != card_hash:
             _shared_card_record(actor=actor, household=household)
     return household
+
+
+_DUPLICATE_PERSON = _(
+    "This ID number is already registered in a household. One person belongs to one "
+    "household; contact the township if the registry is wrong."
+)
+
+
+def _member_changes(
+    household: Household,
+    add: list[Mapping[str, str]],
+    remove: list[int],
+    reason: str,
+    errors: dict[str, list[str]],
+) -> tuple[list[Person], list[Person]]:
+    """The members to add and to remove, checked; problems go into ``errors`` (keyed
+    ``members_add[i].<field>`` and ``members_remove``)."""
+    if not add and not remove:
+        return [], []
+    current = list(household.members.all())
+    by_pk = {p.pk: p for p in current}
+    removed = []
+    for pk in dict.fromkeys(remove):
+        person = by_pk.get(pk)
+        if person is None or person.relation == Person.Relation.HEAD:
+            errors["members_remove"] = [_("Choose members of this household other than the head.")]
+            break
+        removed.append(person)
+    if removed and not reason.strip():
+        errors["reason"] = [_("Say why the members are removed.")]
+    rows = _member_rows(add, "members_add", errors)
+    if len(current) - len(removed) + len(add) > MAX_MEMBERS:
+        errors["members"] = [_("A household has at most 30 members.")]
+    hashes = [idnumbers.lookup_hash(number) for _n, number, _r in rows]
+    if len(set(hashes)) != len(hashes):
+        errors["members"] = [_("The same ID number appears twice in this household.")]
+    elif hashes and Person.objects.filter(id_hash__in=hashes).exists():
+        errors["members"] = [_DUPLICATE_PERSON]
+    added = [
+        Person(
+            household=household,
+            name=name,
+            relation=relation,
+            id_cipher=idnumbers.encrypt(number),
+            id_hash=digest,
+            id_masked=idnumbers.mask_id_number(number),
+        )
+        for (name, number, relation), digest in zip(rows, hashes, strict=True)
+    ]
+    return added, removed
 
 
 def person_reveal_id(*, actor: Actor, person_id: int) -> str:
@@ -715,7 +794,9 @@ def role_grant(
                     application_ids=Application.objects.filter(
                         area_code__startswith=area.prefix,
                         household__members__id_hash__in=KinDeclaration.objects.filter(
-                            official=user, relation__in=KinDeclaration.RECUSING
+                            official=user,
+                            relation__in=KinDeclaration.RECUSING,
+                            superseded_at__isnull=True,
                         ).values("id_hash"),
                     )
                     .exclude(status__in=Application.CLOSED)
@@ -735,11 +816,73 @@ def kin_declare(
     Guarantees: only the official, an admin or the system (``actor=None``: the command)
     declares (else ``Forbidden``, recorded); the official holds a role; the number is valid
     and stored only encrypted (a keyed hash to match household members, masked to show);
-    one person once per official, one own number per official and per person; audited in
-    each county where the official holds a role; the open applications of the official's
-    areas whose household includes a recusing declaration are flagged at once, in the same
-    transaction. Bad input changes nothing.
+    one person once per official, one own number per official and per person (among the
+    declarations in force); audited in each county where the official holds a role; the
+    open applications of the official's areas whose household includes a recusing
+    declaration are flagged at once, in the same transaction. Bad input changes nothing.
     """
+    official, counties = _kin_official(actor, official_id, "kin.declare")
+    name, number, digest = _kin_checked(official, relation, name, id_number)
+    try:
+        with transaction.atomic():
+            declaration = _kin_create(
+                actor, official, counties, relation, name, number, digest, "kin.declare"
+            )
+    except IntegrityError:  # declared at the same moment by a second request
+        raise InvalidInput({"id_number": [_("You have already declared this person.")]}) from None
+    return declaration
+
+
+def kin_correct(
+    *,
+    actor: Actor,
+    declaration_id: int,
+    relation: str,
+    name: str,
+    id_number: str,
+    reason: str,
+) -> KinDeclaration:
+    """Correct a wrong declaration by a new one that supersedes it (its relation, name or
+    number), with a reason. The wrong one is never changed nor removed: it is marked once
+    as superseded, and the flags it raised stay. The new one is checked and flags as a
+    declaration does. Only the official (or an admin) corrects, and only a declaration in
+    force; audited (``kin.correct``: both versions, masked, and the reason)."""
+    old = KinDeclaration.objects.filter(pk=declaration_id).select_related("official").first()
+    if old is None:
+        raise NotFound(_("No such declaration."))
+    official, counties = _kin_official(actor, old.official_id, "kin.correct")
+    if not (reason or "").strip():
+        raise InvalidInput({"reason": [_("Say why the declaration is corrected.")]})
+    name, number, digest = _kin_checked(official, relation, name, id_number, replacing=old)
+    try:
+        with transaction.atomic():
+            marked = KinDeclaration.objects.filter(pk=old.pk, superseded_at__isnull=True).update(
+                superseded_at=clock.now()
+            )
+            if not marked:
+                raise Refused(
+                    _("This declaration was already corrected."), code=Code.ALREADY_CORRECTED
+                )
+            declaration = _kin_create(
+                actor,
+                official,
+                counties,
+                relation,
+                name,
+                number,
+                digest,
+                "kin.correct",
+                supersedes=old,
+                reason=reason.strip(),
+            )
+    except IntegrityError:
+        raise InvalidInput({"id_number": [_("You have already declared this person.")]}) from None
+    return declaration
+
+
+def _kin_official(actor: Actor, official_id: int, action: str) -> tuple[Any, list[str]]:
+    """The official declaring (or correcting) and the counties of their roles; refused,
+    and recorded, when the actor is someone else."""
     User = get_user_model()
     official = User.objects.filter(pk=official_id, is_active=True).first()
     if official is None:
@@ -750,7 +893,7 @@ def kin_declare(
         for county in counties or [""]:
             audit_refusal(
                 actor=actor,
-                action="kin.declare",
+                action=action,
                 object_type="user",
                 object_id=official.pk,
                 area_code=county,
@@ -759,6 +902,19 @@ def kin_declare(
         raise Forbidden(_("Officials declare their own relatives."), code=Code.NOT_SELF)
     if not counties:
         raise InvalidInput({"official": [_("Only an official holding a role declares relatives.")]})
+    return official, counties
+
+
+def _kin_checked(
+    official: Any,
+    relation: str,
+    name: str,
+    id_number: str,
+    *,
+    replacing: KinDeclaration | None = None,
+) -> tuple[str, str, str]:
+    """The declaration's name, number and hash, checked against the official's declarations
+    in force (but the one it replaces)."""
     errors: dict[str, list[str]] = {}
     if relation not in KinDeclaration.Relation.values:
         errors["relation"] = [_("Choose the relation from the list.")]
@@ -770,52 +926,78 @@ def kin_declare(
     if errors:
         raise InvalidInput(errors)
     digest = idnumbers.lookup_hash(number)
-    mine = KinDeclaration.objects.filter(official=official)
+    in_force = KinDeclaration.objects.filter(superseded_at__isnull=True)
+    if replacing is not None:
+        if (replacing.relation, replacing.name, replacing.id_hash) == (relation, name, digest):
+            raise InvalidInput({"detail": [_("The correction changes nothing.")]})
+        in_force = in_force.exclude(pk=replacing.pk)
+    mine = in_force.filter(official=official)
     if mine.filter(id_hash=digest).exists():
         raise InvalidInput({"id_number": [_("You have already declared this person.")]})
     if relation == KinDeclaration.Relation.SELF:
         if mine.filter(relation=KinDeclaration.Relation.SELF).exists():
             raise InvalidInput({"relation": [_("Your own ID number is already declared.")]})
-        if KinDeclaration.objects.filter(
-            id_hash=digest, relation=KinDeclaration.Relation.SELF
-        ).exists():
+        if in_force.filter(id_hash=digest, relation=KinDeclaration.Relation.SELF).exists():
             raise InvalidInput(
                 {"id_number": [_("This ID number is declared as another official's own.")]}
             )
-    try:
-        with transaction.atomic():
-            declaration = KinDeclaration.objects.create(
-                official=official,
-                relation=relation,
-                name=name,
-                id_cipher=idnumbers.encrypt(number),
-                id_hash=digest,
-                id_masked=idnumbers.mask_id_number(number),
-                created_by=person_or_none(actor),
-            )
-            for county in counties:
-                audit_record(
-                    actor=actor,
-                    action="kin.declare",
-                    object_type="user",
-                    object_id=official.pk,
-                    area_code=county,
-                    changes={
-                        "official": [None, official.get_username()],
-                        "relation": [None, relation],
-                        "name": [None, name],
-                        "id": [None, declaration.id_masked],
-                    },
-                )
-            if relation in KinDeclaration.RECUSING:
-                kin_flags_detect(
-                    actor=actor,
-                    application_ids=Application.objects.filter(household__members__id_hash=digest)
-                    .exclude(status__in=Application.CLOSED)
-                    .values_list("pk", flat=True),
-                )
-    except IntegrityError:  # declared at the same moment by a second request
-        raise InvalidInput({"id_number": [_("You have already declared this person.")]}) from None
+    return name, number, digest
+
+
+def _kin_create(
+    actor: Actor,
+    official: Any,
+    counties: list[str],
+    relation: str,
+    name: str,
+    number: str,
+    digest: str,
+    action: str,
+    *,
+    supersedes: KinDeclaration | None = None,
+    reason: str = "",
+) -> KinDeclaration:
+    """Write the declaration, its audit entries (one per county) and the flags it raises,
+    in the caller's transaction."""
+    declaration = KinDeclaration.objects.create(
+        official=official,
+        relation=relation,
+        name=name,
+        id_cipher=idnumbers.encrypt(number),
+        id_hash=digest,
+        id_masked=idnumbers.mask_id_number(number),
+        created_by=person_or_none(actor),
+        supersedes=supersedes,
+        correction_reason=reason,
+    )
+    before: dict[str, Any] = (
+        {"relation": supersedes.relation, "name": supersedes.name, "id": supersedes.id_masked}
+        if supersedes is not None
+        else {}
+    )
+    for county in counties:
+        audit_record(
+            actor=actor,
+            action=action,
+            object_type="user",
+            object_id=official.pk,
+            area_code=county,
+            reason=reason,
+            changes={
+                "official": [None, official.get_username()],
+                "relation": [before.get("relation"), relation],
+                "name": [before.get("name"), name],
+                "id": [before.get("id"), declaration.id_masked],
+                **({"corrects": [None, supersedes.pk]} if supersedes is not None else {}),
+            },
+        )
+    if relation in KinDeclaration.RECUSING:
+        kin_flags_detect(
+            actor=actor,
+            application_ids=Application.objects.filter(household__members__id_hash=digest)
+            .exclude(status__in=Application.CLOSED)
+            .values_list("pk", flat=True),
+        )
     return declaration
 
 

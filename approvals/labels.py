@@ -9,6 +9,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from applications.chains import chains_generation, step_label, step_names
+from audit.services import PUBLIC_ACTOR_NAME, SYSTEM_ACTOR_NAME
 
 
 class _StepLabels(Mapping[str, Promise]):
@@ -132,3 +133,44 @@ TASK_STATE_LABELS: Mapping[str, Promise] = {
     "CANCELED": _("cancelled"),
     "ERROR": _("failed"),
 }
+
+
+# Who acted, when it was nobody signed in (the ledger records the names below).
+_ACTOR_LABELS: Mapping[str, Promise] = {
+    SYSTEM_ACTOR_NAME: _("the system"),
+    PUBLIC_ACTOR_NAME: _("the public"),
+}
+
+
+def actor_label(name: str) -> str:
+    """A recorded actor's name on a page: a user's own name, or the system, or the public."""
+    label = _ACTOR_LABELS.get(name)
+    return str(label) if label is not None else name
+
+
+# What an entry is about (its ``object_type``).
+OBJECT_LABELS: Mapping[str, Promise] = {
+    "application": _("application"),
+    "household": _("household"),
+    "person": _("household member"),
+    "user": _("user"),
+    "area": _("area"),
+    "county": _("county"),
+    "bank": _("bank"),
+    "program": _("program"),
+    "document": _("document"),
+    "document_batch": _("document batch"),
+    "payment_round": _("payment round"),
+    "payment_line": _("payment line"),
+    "acceptance_sample": _("acceptance sample"),
+    "loan": _("loan"),
+    "subsidy_claim": _("interest subsidy claim"),
+    "risk_fund": _("risk fund"),
+    "reference_rate": _("reference rate"),
+    "ledger": _("ledger"),
+}
+
+
+def object_label(code: str) -> str:
+    label = OBJECT_LABELS.get(code)
+    return str(label) if label is not None else code

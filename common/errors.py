@@ -20,6 +20,8 @@ class Code(StrEnum):
     NOT_SIGNED_IN = "not_signed_in"
     ROLE = "role"
     NOT_SELF = "not_self"
+    # kin declarations
+    ALREADY_CORRECTED = "already_corrected"
     # the state machine and the chain's rules
     WRONG_STATE = "wrong_state"
     UNKNOWN_STEP = "unknown_step"

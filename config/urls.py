@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -41,6 +42,11 @@ router.register("acceptance-samples", AcceptanceSampleViewSet, basename="accepta
 router.register("reference-rates", ReferenceRateViewSet, basename="reference-rate")
 router.register("loans", LoanViewSet, basename="loan")
 router.register("interest-subsidies", SubsidyClaimViewSet, basename="interest-subsidy")
+
+# The admin under the site's name, in the reader's language (not "Django administration").
+admin.site.site_header = gettext_lazy("Poverty alleviation approvals: administration")
+admin.site.site_title = gettext_lazy("Poverty alleviation approvals")
+admin.site.index_title = gettext_lazy("Records (read-only)")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -103,6 +103,42 @@ class HouseholdForm(Form):
         area_field.choices = [(v.code, v.name) for v in villages]
 
 
+class HouseholdEditForm(Form):
+    """A household's correction: its phone, card, type and causes; members are added with
+    ``MemberFormSet`` and removed (with a reason) by the page's checkboxes."""
+
+    phone = forms.CharField(
+        label=_("phone"), max_length=20, widget=forms.TextInput(attrs={"inputmode": "tel"})
+    )
+    bank_card = forms.CharField(
+        label=_("new bank card (一卡通) in the head's name"),
+        max_length=40,
+        required=False,
+        validators=[_checked_bank_card],
+        help_text=_("Leave empty to keep the card. A new card holds payments for a while."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    )
+    bank_card_holder = forms.CharField(
+        label=_("name on the bank card"),
+        max_length=50,
+        help_text=_("As printed on the card or passbook; it must be the head's name."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    household_type = forms.ChoiceField(label=_("household type"), choices=Household.Kind.choices)
+    poverty_causes = forms.MultipleChoiceField(
+        label=_("causes of poverty"),
+        choices=Household.Cause.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    reason = forms.CharField(
+        label=_("reason for the correction"),
+        max_length=500,
+        required=False,
+        help_text=_("Required when members are removed; kept on the record."),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
 MEMBER_RELATIONS = [(v, label) for v, label in Person.Relation.choices if v != Person.Relation.HEAD]
 
 
@@ -244,4 +280,15 @@ class KinDeclarationForm(Form):
         label=_("ID number"),
         max_length=20,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+class KinCorrectionForm(KinDeclarationForm):
+    """A correcting declaration: the right relation, name and ID number (typed in full
+    again: only the masked one is shown), and why."""
+
+    reason = forms.CharField(
+        label=_("reason for the correction"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )

@@ -11,6 +11,8 @@ from django.db.models import TextChoices
 from applications.models import Application
 from approvals.labels import TASK_STATE_LABELS
 from approvals.labels import action_label as _action_label
+from approvals.labels import actor_label as _actor_label
+from approvals.labels import object_label as _object_label
 from approvals.models import Objection
 from loans.models import Loan, SubsidyClaim
 from payments.models import PaymentLine, PaymentRound
@@ -40,6 +42,16 @@ def _state_codes() -> dict[str, type[TextChoices]]:
 @register.filter
 def action_label(code: str) -> str:
     return _action_label(code)
+
+
+@register.filter
+def actor_label(name: str) -> str:
+    return _actor_label(name)
+
+
+@register.filter
+def object_label(code: str) -> str:
+    return _object_label(code)
 
 
 @register.filter

@@ -30,6 +30,7 @@ from applications.selectors import (
     roles_in,
 )
 from common.actors import Actor
+from common.confirm import confirmation_page
 from common.errors import InvalidInput, NotFound, ServiceError
 from payments.models import AcceptanceSample
 from payments.policy import (
@@ -101,6 +102,12 @@ def _acceptance_page(request: HttpRequest, *, status: int = 200, **extra: Any) -
                 for r in rows
             ],
             "limit": ROWS_LIMIT,
+            # A sample's page is the county's: link it only for those who may open it.
+            "open_samples": set(
+                acceptance_samples_visible_to(user)
+                .filter(pk__in={r.sampled.sample_id for r in rows if r.sampled})
+                .values_list("pk", flat=True)
+            ),
             "state": state if states else "",
             "states": [(s.value, label) for s, label in ACCEPTANCE_STATE_LABELS.items()],
             "max_photos": MAX_PHOTOS,
@@ -179,6 +186,14 @@ def reject(request: HttpRequest, pk: int) -> HttpResponse:
     """The county rejects an application whose work failed acceptance."""
     _visible_or_404(request.user, pk)
     reason = request.POST.get("reason", "")
+    if reason.strip() and (
+        asked := confirmation_page(
+            request,
+            _("Reject this application? The budget it holds is released; this cannot be undone."),
+            cancel_url=reverse("payments:acceptance"),
+        )
+    ):
+        return asked
     try:
         acceptance_reject(actor=request.user, application_id=pk, reason=reason)
     except ServiceError as error:

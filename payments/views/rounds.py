@@ -19,6 +19,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -26,6 +27,7 @@ from applications.models import Area, Program
 from applications.roles import Role
 from applications.selectors import areas_visible_to, has_role_in, programs_visible_to, roles_in
 from common.actors import Actor
+from common.confirm import confirmation_page
 from common.errors import InvalidInput, NotFound, ServiceError
 from payments import formats
 from payments.formats import MAX_RETURN_FILE
@@ -214,10 +216,24 @@ def round_page(request: HttpRequest, pk: int) -> HttpResponse:
     return _round_page(request, _round_or_404(request.user, pk))
 
 
+def _ask(request: HttpRequest, round_: PaymentRound, question: str) -> HttpResponse | None:
+    """The confirmation page of a step on the round (None: it was confirmed)."""
+    return confirmation_page(
+        request, question, cancel_url=reverse("payments:round", args=[round_.pk])
+    )
+
+
 @login_required
 @require_POST
 def round_approve(request: HttpRequest, pk: int) -> HttpResponse:
     round_ = _round_or_404(request.user, pk)
+    if asked := _ask(
+        request,
+        round_,
+        _("Approve this round of %(count)s lines, %(total)s yuan? Its list is frozen.")
+        % {"count": round_.count, "total": round_.total},
+    ):
+        return asked
     try:
         approved = payment_round_approve(actor=request.user, round_id=round_.pk)
     except NotFound:
@@ -266,6 +282,17 @@ def bank_file(request: HttpRequest, pk: int) -> HttpResponse:
             request, _("The first download marks the round sent: use the download button.")
         )
         return redirect("payments:round", pk=round_.pk)
+    if round_.status == RS.APPROVED and (
+        asked := _ask(
+            request,
+            round_,
+            _(
+                "Download the bank file and mark the round sent to the bank? It can no longer "
+                "be cancelled."
+            ),
+        )
+    ):
+        return asked
     try:
         out = bank_file_export(actor=request.user, round_id=round_.pk, fmt=fmt)
     except NotFound:
@@ -287,6 +314,17 @@ def bank_return(request: HttpRequest, pk: int) -> HttpResponse:
     the page lists every problem."""
     round_ = _round_or_404(request.user, pk)
     upload = request.FILES.get("file")
+    if upload is not None and (
+        asked := _ask(
+            request,
+            round_,
+            _(
+                "Apply this return file to the round? Paid lines take the payment step and "
+                "cannot be undone."
+            ),
+        )
+    ):
+        return asked
     try:
         if upload is None:
             raise InvalidInput({"file": [_("Choose the bank's return file.")]})

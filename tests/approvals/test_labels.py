@@ -23,3 +23,32 @@ def test_action_label_names_a_recorded_action_in_the_users_language() -> None:
 
 def test_action_label_of_an_unknown_action_is_the_action_itself() -> None:
     assert action_label("ledger.repair") == "ledger.repair"
+
+
+def test_actor_label_names_the_system_and_the_public_and_keeps_a_users_name() -> None:
+    from approvals.labels import actor_label
+    from audit.services import PUBLIC_ACTOR_NAME, SYSTEM_ACTOR_NAME
+
+    with translation.override("zh-hans"):
+        assert actor_label(SYSTEM_ACTOR_NAME) == "系统"
+        assert actor_label(PUBLIC_ACTOR_NAME) == "公众"
+        assert actor_label("cadre_v1") == "cadre_v1"
+
+
+def test_object_label_names_every_kind_of_record_the_services_write() -> None:
+    import re
+    from pathlib import Path
+
+    from approvals.labels import OBJECT_LABELS, object_label
+
+    root = Path(__file__).resolve().parents[2]
+    written = {
+        match
+        for path in root.glob("*/**/*.py")
+        if not any(part.startswith(".") or part in ("tests", "var") for part in path.parts)
+        for match in re.findall(r'object_type="([a-z_]+)"', path.read_text(encoding="utf-8"))
+    }
+    assert written and written <= set(OBJECT_LABELS)
+    with translation.override("zh-hans"):
+        assert object_label("payment_round") == "发放批次"
+        assert object_label("nothing_known") == "nothing_known"

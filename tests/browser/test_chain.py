@@ -109,6 +109,22 @@ def _diagram_shots(page: Page, base: str, pk: int, name: str, current: str | Non
     page.set_viewport_size({"width": 390, "height": 844})
 
 
+def confirm_dialog(page: Page, shot: str = "", *, navigates: bool = True) -> str:
+    """Answer the site's confirmation dialog (``confirm.js``) with yes, and wait for the
+    page the form leads to (``navigates``); the question it asked."""
+    dialog = page.locator("dialog.confirm[open]")
+    dialog.wait_for()
+    question = dialog.locator("[data-question]").inner_text()
+    if shot:
+        _shot(page, shot)
+    if navigates:
+        with page.expect_navigation():
+            dialog.locator("button[value=yes]").click()
+    else:
+        dialog.locator("button[value=yes]").click()
+    return question
+
+
 def _status(pk: int) -> str:
     return Application.objects.get(pk=pk).status
 
@@ -212,8 +228,6 @@ def test_chain_walked_by_five_people_in_the_browser(
     # approver approves it there, finance downloads the bank file and uploads the bank's
     # return file. Each irreversible button asks first.
     finance = _sign_in(browser, base, "finance_a")
-    finance.on("dialog", lambda dialog: dialog.accept())
-    approver.on("dialog", lambda dialog: dialog.accept())
     finance.goto(f"{base}/review/applications/{pk}/")
     assert "disburse" not in finance.content()  # no button pays
     assert finance.locator("[data-payment-state]").count() == 1
@@ -227,12 +241,14 @@ def test_chain_walked_by_five_people_in_the_browser(
     _shot(finance, "06-finance-draws-up-a-round")
     approver.goto(f"{base}/payments/{round_.pk}/")
     approver.click("#approve-form button[type=submit]")
+    assert "500" in confirm_dialog(approver, "06-approver-confirms")
     approver.wait_for_load_state()
     round_.refresh_from_db()
     assert round_.status == PaymentRound.Status.APPROVED
     finance.goto(f"{base}/payments/{round_.pk}/")
     with finance.expect_download() as download:
         finance.click("#first-download-form button[value=txt]")
+        confirm_dialog(finance, navigates=False)
     sent = Path(download.value.path()).read_bytes()
     assert sent.decode("gb18030").startswith(f"H|{round_.reference}|")
     round_.refresh_from_db()
@@ -241,6 +257,7 @@ def test_chain_walked_by_five_people_in_the_browser(
     finance.goto(f"{base}/payments/{round_.pk}/")
     finance.set_input_files("#upload-form input[type=file]", str(returned))
     finance.click("#upload-form button[type=submit]")
+    confirm_dialog(finance)
     finance.wait_for_load_state()
     assert _status(pk) == Application.Status.DISBURSED
     _shot(finance, "06-finance-pays")

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page
 
 from applications.models import Application
 from loans.models import Loan
-from tests.browser.test_chain import _sign_in, browser
+from tests.browser.test_chain import _sign_in, browser, confirm_dialog
 from tests.factories import SIGNED_AGREEMENT_PDF, load_world, record_appraisal
 from tests.loans.conftest import make_loan_world
 
@@ -63,7 +63,6 @@ def test_a_loan_filed_granted_drawn_and_repaid_in_the_browser(
     world.walk(Application.objects.get(pk=pk), Application.Status.APPROVED)
 
     bank = _sign_in(browser, base, "xindai")
-    bank.on("dialog", lambda dialog: dialog.accept())  # the confirmations
     bank.goto(f"{base}/loans/bank/")
     _fits(bank, "03-bank-desk")
     bank.click(f"a[href='/loans/bank/applications/{pk}/']")
@@ -78,11 +77,13 @@ def test_a_loan_filed_granted_drawn_and_repaid_in_the_browser(
     bank.wait_for_load_state()
     _fits(bank, "04-bank-grants-and-uploads")
     bank.click("#drawdown button[type=submit]")
+    confirm_dialog(bank)
     bank.wait_for_url(f"**/loans/{pk}/")
     loan = Loan.objects.get(pk=pk)
     assert (loan.principal, loan.status) == (Decimal("20000.00"), Loan.Status.ACTIVE)
     bank.fill("#id_principal", "1000")
     bank.click("#repay button[type=submit]")
+    confirm_dialog(bank)
     bank.wait_for_load_state()
     assert "19000.00" in bank.inner_text("#outstanding")
     _fits(bank, "05-loan-page-after-a-repayment")

@@ -107,9 +107,7 @@ def test_village_notice_from_the_village_page_and_a_new_one_when_postings_change
     page = reverse("workflows:cadre_village")
     client.force_login(world.cadre)
 
-    assert 'name="village" value="%s"' % VILLAGE in _row(
-        client.get(page).content.decode(), "notice"
-    )
+    assert f'name="village" value="{VILLAGE}"' in _row(client.get(page).content.decode(), "notice")
     _issue(client, "notice", page, village=VILLAGE)
     first = StoredDocument.objects.get(kind="notice")
     assert first.verification_code in _row(client.get(page).content.decode(), "notice")

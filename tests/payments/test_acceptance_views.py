@@ -85,7 +85,9 @@ def test_the_county_rejects_a_failed_visit_from_the_page(accepting: World) -> No
     county = client_for(accepting, "approver_a")
 
     page = county.get("/payments/acceptance/?state=failed")
-    response = county.post(f"/payments/acceptance/{app.pk}/reject/", {"reason": "逾期未建成"})
+    response = county.post(
+        f"/payments/acceptance/{app.pk}/reject/", {"reason": "逾期未建成", "confirmed": "1"}
+    )
 
     body = page.content.decode()
     assert "第 1 次验收：不合格" in body  # an inspection's result, not a payment's (失败)

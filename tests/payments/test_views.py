@@ -108,7 +108,9 @@ def test_the_makers_approval_is_refused_with_the_message_and_changes_nothing(
 ) -> None:
     round_ = draft_round(world)
 
-    response = client_for(world, "finance_a").post(url(round_, "approve"), follow=True)
+    response = client_for(world, "finance_a").post(
+        url(round_, "approve"), {"confirmed": "1"}, follow=True
+    )
 
     assert response.status_code == 200
     assert zh("Whoever drew up a payment round may not approve it.") in response.content.decode()
@@ -120,7 +122,7 @@ def test_the_makers_approval_is_refused_with_the_message_and_changes_nothing(
 def test_the_approver_approves_the_round(world: World) -> None:
     round_ = draft_round(world, 2)
 
-    response = client_for(world, "approver_a").post(url(round_, "approve"))
+    response = client_for(world, "approver_a").post(url(round_, "approve"), {"confirmed": "1"})
 
     assert response.status_code == 302 and response["Location"] == url(round_)
     round_.refresh_from_db()
@@ -147,7 +149,7 @@ def test_the_first_download_gives_the_file_and_marks_the_round_sent(world: World
     client = client_for(world, "finance_a")
     assert 'id="first-download-form"' in client.get(url(round_)).content.decode()
 
-    response = client.post(url(round_, "bank-file"), {"format": "txt"})
+    response = client.post(url(round_, "bank-file"), {"format": "txt", "confirmed": "1"})
 
     assert response.status_code == 200
     assert response["Content-Disposition"] == f'attachment; filename="{round_.reference}.txt"'
@@ -184,7 +186,7 @@ def test_a_good_return_file_reconciles_the_round_and_the_page_shows_it(world: Wo
 
     response = client.post(
         url(round_, "bank-return"),
-        {"file": SimpleUploadedFile("return.txt", return_file(round_, answers))},
+        {"file": SimpleUploadedFile("return.txt", return_file(round_, answers)), "confirmed": "1"},
     )
 
     assert response.status_code == 302 and response["Location"] == url(round_)
@@ -216,7 +218,8 @@ def test_a_bad_return_file_shows_every_problem_and_changes_nothing(world: World)
     done_before = AuditEntry.objects.filter(outcome="done").count()
 
     response = client_for(world, "finance_a").post(
-        url(round_, "bank-return"), {"file": SimpleUploadedFile("return.txt", data)}
+        url(round_, "bank-return"),
+        {"file": SimpleUploadedFile("return.txt", data), "confirmed": "1"},
     )
 
     assert response.status_code == 400
@@ -350,3 +353,36 @@ def test_an_excluded_application_links_to_its_decision_page_for_finance(world: W
 
     assert f'href="/review/applications/{unsigned.pk}/"' in finance
     assert f'href="/review/applications/{unsigned.pk}/"' not in inspector
+
+
+def test_approving_a_round_without_javascript_asks_on_a_page_first(world: World) -> None:
+    round_ = draft_round(world, 2)
+    client = client_for(world, "approver_a")
+
+    asked = client.post(url(round_, "approve"))
+
+    assert asked.status_code == 200
+    html = asked.content.decode()
+    assert 'id="confirm-page"' in html and str(round_.total) in html
+    round_.refresh_from_db()
+    assert (round_.status, round_.approved_by) == (RS.DRAFT, None)
+
+
+def test_a_return_file_without_javascript_is_asked_for_again_on_the_confirm_page(
+    world: World,
+) -> None:
+    round_, _apps = sent_round(world, 1)
+    client = client_for(world, "finance_a")
+
+    asked = client.post(
+        url(round_, "bank-return"),
+        {"file": SimpleUploadedFile("return.txt", return_file(round_, all_paid(round_)))},
+    )
+
+    html = asked.content.decode()
+    assert asked.status_code == 200
+    assert 'enctype="multipart/form-data"' in html
+    assert re.search(r'<input type="file"[^>]*name="file" required>', html)
+    round_.refresh_from_db()
+    assert round_.status == RS.SENT
+    assert not round_.lines.filter(status=PaymentLine.Status.PAID).exists()

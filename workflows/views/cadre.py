@@ -20,7 +20,7 @@ from django.core.paginator import Paginator
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -39,7 +39,7 @@ from applications.selectors import (
     programs_visible_to,
     scope_prefixes,
 )
-from applications.services import household_create, program_version_current
+from applications.services import household_create, household_update, program_version_current
 from approvals import policy
 from approvals.labels import STEP_LABELS
 from approvals.services.attachments import attachment_add
@@ -47,6 +47,7 @@ from approvals.services.filing import application_create, application_edit, subs
 from approvals.services.objections import objection_raise
 from approvals.services.transitions import application_transition
 from common.actors import Actor
+from common.confirm import confirmation_page
 from common.errors import InvalidInput, ServiceError
 from documents.selectors import (
     application_document_slots,
@@ -59,6 +60,8 @@ from payments.selectors import household_payment_lines, payment_lines_of
 from workflows.forms import (
     AppraisalForm,
     AttachmentForm,
+    Form,
+    HouseholdEditForm,
     HouseholdForm,
     HouseholdSearchForm,
     ItemsForm,
@@ -190,14 +193,7 @@ def household_register(request: HttpRequest) -> HttpResponse:
                 phone=data["phone"],
                 household_type=data["household_type"],
                 poverty_causes=data["poverty_causes"],
-                members=[
-                    {
-                        "name": m.cleaned_data.get("name") or "",
-                        "id_number": m.cleaned_data.get("id_number") or "",
-                        "relation": m.cleaned_data.get("relation") or "",
-                    }
-                    for m in rows
-                ],
+                members=_member_values(rows),
             )
         except InvalidInput as exc:
             _member_errors(form, rows, exc.errors)
@@ -213,10 +209,18 @@ def household_register(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _member_values(rows: list[Any]) -> list[dict[str, str]]:
+    """The member rows of a form, as the services take them."""
+    return [
+        {key: m.cleaned_data.get(key) or "" for key in ("name", "id_number", "relation")}
+        for m in rows
+    ]
+
+
 MEMBER_KEY = re.compile(r"^members\[(\d+)\]\.(\w+)$")
 
 
-def _member_errors(form: HouseholdForm, rows: list[Any], errors: dict[str, list[str]]) -> None:
+def _member_errors(form: Form, rows: list[Any], errors: dict[str, list[str]]) -> None:
     """``members[i].field`` names the i-th non-blank row sent; the rest go to the main form."""
     rest: dict[str, list[str]] = {}
     for key, msgs in errors.items():
@@ -259,6 +263,64 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 .order_by("-drawdown_date")
             ),
         },
+    )
+
+
+@cadre_required
+def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct a household (``household_update``): phone, card, type, causes, and members
+    added or removed. Everything in one change, audited; any problem changes nothing."""
+    household = _household(request.user, pk)
+    members = list(household.members.order_by("pk"))
+    form = HouseholdEditForm(
+        request.POST or None,
+        initial={
+            "phone": household.phone,
+            "bank_card_holder": household.bank_card_holder or household.head_name,
+            "household_type": household.household_type,
+            "poverty_causes": household.poverty_causes,
+        },
+    )
+    new_members = MemberFormSet(request.POST or None, prefix="members")
+    removing = {int(v) for v in request.POST.getlist("members_remove") if v.isdigit()}
+    if request.method == "POST" and form.is_valid() and new_members.is_valid():
+        rows = [m for m in new_members.forms if not m.is_blank()]
+        data = form.cleaned_data
+        try:
+            household_update(
+                actor=request.user,
+                household_id=household.pk,
+                phone=data["phone"],
+                bank_card=data["bank_card"] or None,
+                bank_card_holder=data["bank_card_holder"],
+                household_type=data["household_type"],
+                poverty_causes=data["poverty_causes"],
+                members_add=_member_values(rows),
+                members_remove=sorted(removing),
+                reason=data["reason"],
+            )
+        except InvalidInput as exc:
+            _member_errors(
+                form,
+                rows,
+                {k.replace("members_add[", "members[", 1): v for k, v in exc.errors.items()},
+            )
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("The household is corrected."))
+            return redirect("workflows:cadre_household", pk=household.pk)
+    return render(
+        request,
+        "workflows/cadre/household_edit.html",
+        {
+            "household": household,
+            "form": form,
+            "members": new_members,
+            "current": members,
+            "removing": removing,
+        },
+        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -467,6 +529,15 @@ def application_step(request: HttpRequest, pk: int) -> HttpResponse:
     if name not in chain_of(app).names_on(Page.CADRE):
         messages.error(request, _("Unknown step."))
         return redirect("workflows:cadre_application", pk=app.pk)
+    step = chain_of(app).steps_by_name[name]
+    if step.confirm is not None and (
+        asked := confirmation_page(
+            request,
+            str(step.confirm),
+            cancel_url=reverse("workflows:cadre_application", args=[app.pk]),
+        )
+    ):
+        return asked
     try:
         app = application_transition(actor=request.user, application_id=app.pk, name=name)
     except ServiceError as exc:
@@ -543,6 +614,7 @@ urlpatterns = [
     path("cadre/", village_applications, name="cadre_village"),
     path("cadre/households/", household_search, name="cadre_households"),
     path("cadre/households/new/", household_register, name="cadre_household_create"),
+    path("cadre/households/<int:pk>/edit/", household_edit, name="cadre_household_edit"),
     path("cadre/households/<int:pk>/", household_detail, name="cadre_household"),
     path("cadre/households/<int:pk>/apply/", application_file, name="cadre_application_create"),
     path("cadre/applications/<int:pk>/", application_detail, name="cadre_application"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -18,10 +18,10 @@ from django.utils.translation import gettext as _
 from applications.models import KinDeclaration
 from applications.permissions import grants_of
 from applications.selectors import kin_declarations_visible_to
-from applications.services import kin_declare
+from applications.services import kin_correct, kin_declare
 from common.actors import Actor, person
 from common.errors import InvalidInput, ServiceError
-from workflows.forms import KinDeclarationForm, add_service_errors
+from workflows.forms import KinCorrectionForm, KinDeclarationForm, add_service_errors
 
 
 @login_required
@@ -47,6 +47,7 @@ def kin_declarations(request: HttpRequest) -> HttpResponse:
     mine = (
         kin_declarations_visible_to(user)
         .filter(official_id=person(user).pk)
+        .select_related("supersedes")
         .order_by("created_at", "pk")
     )
     return render(
@@ -61,4 +62,41 @@ def kin_declarations(request: HttpRequest) -> HttpResponse:
     )
 
 
-urlpatterns = [path("kin/", kin_declarations, name="kin")]
+@login_required
+def kin_correction(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct one of the official's own declarations in force by a new one that
+    supersedes it (``kin_correct``); the wrong one stays on the record."""
+    user: Actor = request.user
+    declaration = (
+        kin_declarations_visible_to(user)
+        .filter(pk=pk, official_id=person(user).pk, superseded_at__isnull=True)
+        .first()
+    )
+    if declaration is None:
+        raise Http404(_("No such declaration."))
+    form = KinCorrectionForm(
+        request.POST or None,
+        initial={"relation": declaration.relation, "name": declaration.name},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            kin_correct(actor=user, declaration_id=declaration.pk, **form.cleaned_data)
+        except InvalidInput as exc:
+            add_service_errors(form, exc.errors)
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("The declaration is corrected; the wrong one is kept."))
+            return redirect("workflows:kin")
+    return render(
+        request,
+        "workflows/kin/correct.html",
+        {"form": form, "declaration": declaration},
+        status=400 if form.errors else 200,
+    )
+
+
+urlpatterns = [
+    path("kin/", kin_declarations, name="kin"),
+    path("kin/<int:pk>/correct/", kin_correction, name="kin_correct"),
+]

@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from applications.chains import chain_of
@@ -34,7 +35,7 @@ from applications.selectors import (
     programs_visible_to,
 )
 from approvals import policy
-from approvals.labels import STEP_LABELS, TASK_STATE_LABELS, action_label
+from approvals.labels import STEP_LABELS, TASK_STATE_LABELS, action_label, actor_label
 from approvals.models import Objection
 from approvals.selectors import (
     applications_kin_flagged,
@@ -60,6 +61,7 @@ from audit.models import AuditEntry
 from audit.selectors import audit_history_of
 from common import clock
 from common.actors import Actor
+from common.confirm import confirmation_page
 from common.errors import InvalidInput, ServiceError
 from documents.selectors import application_document_slots
 from payments.selectors import payment_lines_of
@@ -301,6 +303,19 @@ def bulk_approve(request: HttpRequest) -> HttpResponse:
         value = _int(raw, 0)
         if value > 0:
             ids.append(value)
+    if ids and (
+        asked := confirmation_page(
+            request,
+            ngettext(
+                "Approve the %(count)d selected application? Each is approved on its own.",
+                "Approve the %(count)d selected applications? Each is approved on its own.",
+                len(ids),
+            )
+            % {"count": len(ids)},
+            cancel_url=reverse("workflows:queue"),
+        )
+    ):
+        return asked
     try:
         results = applications_bulk_transition(actor=request.user, ids=ids, name=APPROVE)
     except InvalidInput as error:
@@ -352,7 +367,7 @@ def timeline_of(app: Application) -> list[TimelineEntry]:
     return [
         TimelineEntry(
             at=e.created_at,
-            actor=e.actor_name,
+            actor=actor_label(e.actor_name),
             action=action_label(e.action),
             from_state=str(labels.get(e.from_state, e.from_state)),
             to_state=str(labels.get(e.to_state, e.to_state)),
@@ -367,8 +382,14 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
     user = request.user
     objections = selectors.objections_of(user, app)
     open_objections = sum(1 for o in objections if o.status == Objection.Status.OPEN)
+    chain = chain_of(app)
     steps = [
-        (name, STEP_LABELS[name], name in chain_of(app).reason_required)
+        (
+            name,
+            STEP_LABELS[name],
+            name in chain.reason_required,
+            chain.steps_by_name[name].confirm or "",
+        )
         for name in available_transitions(app, user, open_objections=open_objections)
     ]
     # No step: say what stands in the way (a rule, a recusal), not just "nothing to do".
@@ -461,6 +482,22 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         step = request.POST.get("step", "")
         reason = request.POST.get("reason", "")
+        declared = chain_of(app).steps_by_name.get(step)
+        # Ask before a step that cannot be undone (once its reason is given, if it needs one:
+        # a missing reason is said first).
+        if (
+            declared is not None
+            and declared.confirm is not None
+            and (reason.strip() or not declared.reason_required)
+            and (
+                asked := confirmation_page(
+                    request,
+                    str(declared.confirm),
+                    cancel_url=reverse("workflows:decide", args=[app.pk]),
+                )
+            )
+        ):
+            return asked
         try:
             application_transition(
                 actor=request.user, application_id=app.pk, name=step, reason=reason
@@ -489,6 +526,18 @@ def resolve_objection(request: HttpRequest, pk: int, objection_id: int) -> HttpR
     if decision not in ("uphold", "dismiss"):
         messages.error(request, _("Choose whether to uphold or dismiss the objection."))
         return redirect("workflows:decide", pk=app.pk)
+    if (
+        decision == "uphold"
+        and request.POST.get("reason", "").strip()
+        and (
+            asked := confirmation_page(
+                request,
+                _("Uphold this objection? The application is rejected; this cannot be undone."),
+                cancel_url=reverse("workflows:decide", args=[app.pk]),
+            )
+        )
+    ):
+        return asked
     try:
         objection_resolve(
             actor=request.user,

@@ -455,7 +455,10 @@ def test_withdraw_is_a_button_on_the_page_and_takes_effect(world: World) -> None
     client = client_for(world, "cadre_v1")
 
     detail = client.get(reverse("workflows:cadre_application", args=[app.pk]))
-    client.post(reverse("workflows:cadre_application_step", args=[app.pk]), {"step": "withdraw"})
+    client.post(
+        reverse("workflows:cadre_application_step", args=[app.pk]),
+        {"step": "withdraw", "confirmed": "1"},
+    )
 
     assert 'value="withdraw"' in page(detail)
     app.refresh_from_db()
@@ -479,7 +482,8 @@ def test_cadre_of_another_village_gets_404_for_household_and_application(
         reverse("workflows:cadre_application", args=[app.pk]),
     ]
     posted = client.post(
-        reverse("workflows:cadre_application_step", args=[app.pk]), {"step": "withdraw"}
+        reverse("workflows:cadre_application_step", args=[app.pk]),
+        {"step": "withdraw", "confirmed": "1"},
     )
 
     assert [client.get(url).status_code for url in urls] == [404, 404, 404]

@@ -164,7 +164,8 @@ def test_bulk_approve_shows_each_result_and_refuses_the_reviewers_own_filing(
     own = world.walk(own, S.TOWNSHIP_REVIEW)
     client = client_for(world, "reviewer_t1")
     response = client.post(
-        "/review/approve/", {"ids": [ok[0].pk, own.pk, ok[1].pk], "next": "/review/queue/"}
+        "/review/approve/",
+        {"ids": [ok[0].pk, own.pk, ok[1].pk], "next": "/review/queue/", "confirmed": "1"},
     )
     assert response.status_code == 200
     results = {r.application_id: r for r in response.context["results"]}
@@ -183,7 +184,9 @@ def test_bulk_approve_shows_each_result_and_refuses_the_reviewers_own_filing(
 
 def test_bulk_approve_of_an_application_out_of_area_is_refused(world: World) -> None:
     theirs = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_3)
-    response = client_for(world, "reviewer_t1").post("/review/approve/", {"ids": [theirs.pk]})
+    response = client_for(world, "reviewer_t1").post(
+        "/review/approve/", {"ids": [theirs.pk], "confirmed": "1"}
+    )
     [result] = response.context["results"]
     assert not result.done
     theirs.refresh_from_db()
@@ -197,7 +200,9 @@ def test_a_reviewer_clears_a_queue_of_fifty_with_select_all(world: World) -> Non
     picked = [row.application.pk for row in page.context["rows"]]
     assert sorted(picked) == sorted(a.pk for a in apps)
     assert 'id="select-all"' in page.content.decode()
-    response = client.post("/review/approve/", {"ids": picked, "next": "/review/queue/"})
+    response = client.post(
+        "/review/approve/", {"ids": picked, "next": "/review/queue/", "confirmed": "1"}
+    )
     assert response.context["approved"] == 50 and response.context["refused"] == 0
     assert Application.objects.filter(pk__in=picked, status=S.COUNTY_REVIEW).count() == 50
     # Each row says where its application is now (county review), not "approved".
@@ -218,7 +223,7 @@ def test_decision_page_return_without_reason_is_an_error_and_changes_nothing(
     client = client_for(world, "reviewer_t1")
     page = client.get(f"/review/applications/{app.pk}/")
     assert page.status_code == 200
-    assert {name for name, _label, _reason in page.context["steps"]} == {
+    assert {name for name, _label, _reason, _confirm in page.context["steps"]} == {
         "township_approve",
         "return",
         "reject",
@@ -377,7 +382,9 @@ def test_bulk_approve_skips_the_application_the_reviewer_is_recused_from(world: 
     ok = world.application(S.TOWNSHIP_REVIEW)
     kin = kin_app(world, S.TOWNSHIP_REVIEW, "reviewer_t1")
 
-    response = client_for(world, "reviewer_t1").post("/review/approve/", {"ids": [ok.pk, kin.pk]})
+    response = client_for(world, "reviewer_t1").post(
+        "/review/approve/", {"ids": [ok.pk, kin.pk], "confirmed": "1"}
+    )
 
     results = {r.application_id: r for r in response.context["results"]}
     assert results[ok.pk].done
@@ -424,7 +431,7 @@ def test_decision_page_shows_the_payment_hold_and_the_card_check_form(world: Wor
     approver = client_for(world, "approver_a").get(f"/review/applications/{app.pk}/")
 
     assert finance.context["payment_holds"]
-    assert "disburse" not in [name for name, _label, _r in finance.context["steps"]]
+    assert "disburse" not in [name for name, _label, _r, _c in finance.context["steps"]]
     assert "data-payment-hold" in finance.content.decode()
     assert approver.context["can_check_card"] is True
     assert f"/review/applications/{app.pk}/card-check/" in approver.content.decode()
@@ -462,7 +469,7 @@ def test_card_check_page_records_and_the_payer_pays(world: World) -> None:
 
     page = finance.get(f"/review/applications/{app.pk}/")
     assert page.context["payment_state"] == {"payable": True, "why": ""}
-    assert "disburse" not in [name for name, _label, _r in page.context["steps"]]
+    assert "disburse" not in [name for name, _label, _r, _c in page.context["steps"]]
     world.pay([app])
     app.refresh_from_db()
     assert app.status == S.DISBURSED
