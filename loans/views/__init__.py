@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
 from applications.selectors import has_role_in
+from common.confirm import confirmation_page
 from common.errors import InvalidInput, ServiceError
 from loans.api import CalculatorInputSerializer, calculate, fund_figures
 from loans.models import RiskFund
@@ -74,6 +75,12 @@ def fund_page(request: HttpRequest) -> HttpResponse:
     kept: dict[str, str] = {}
     if request.method == "POST":
         kept = {k: request.POST.get(k, "") for k in ("amount", "source", "document_number", "date")}
+        if asked := confirmation_page(
+            request,
+            _("Record this deposit? Movements of the fund are never changed afterwards."),
+            cancel_url=f"{request.path}?county={county.code}",
+        ):
+            return asked
         try:
             fund_deposit(
                 actor=user,

@@ -14,7 +14,9 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from applications.models import Application, LoanRequest
@@ -23,6 +25,7 @@ from approvals.models import Attachment
 from approvals.services.attachments import attachment_add
 from approvals.services.transitions import application_transition
 from common import clock
+from common.confirm import confirmation_page
 from common.errors import InvalidInput, ServiceError
 from loans.models import Loan, LoanParameters, RiskFund, SubsidyClaim
 from loans.selectors import (
@@ -74,6 +77,14 @@ def bank_desk(request: HttpRequest) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         upload = request.FILES.get("file")
+        if upload is not None and (
+            asked := confirmation_page(
+                request,
+                _("Apply every repayment in this file?"),
+                cancel_url=reverse("loans:bank"),
+            )
+        ):
+            return asked
         try:
             if upload is None:
                 raise InvalidInput({"file": [_("Choose the bank's repayment file.")]})
@@ -174,6 +185,11 @@ def bank_application(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 ACTIONS = ("approve", "decline", "contract", "drawdown")
+# What the page asks before the steps that cannot be undone (the buttons' ``data-confirm``).
+APPLICATION_QUESTIONS = {
+    "decline": gettext_lazy("Decline this loan application? This cannot be undone."),
+    "drawdown": gettext_lazy("Draw this loan down? The loan and its schedule are made now."),
+}
 
 
 @login_required
@@ -186,6 +202,19 @@ def bank_application_act(request: HttpRequest, pk: int) -> HttpResponse:
     if action not in ACTIONS:
         raise Http404
     kept = {k: request.POST.get(k, "") for k in request.POST if k != "csrfmiddlewaretoken"}
+    question = APPLICATION_QUESTIONS.get(action)
+    if (
+        question is not None
+        and (action != "decline" or kept.get("reason", "").strip())
+        and (
+            asked := confirmation_page(
+                request,
+                str(question),
+                cancel_url=reverse("loans:bank_application", args=[app.pk]),
+            )
+        )
+    ):
+        return asked
     try:
         if action == "approve":
             loan_approve(
@@ -290,6 +319,14 @@ def loan_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 LOAN_ACTIONS = ("repay", "compensate", "recover", "write_off")
+LOAN_QUESTIONS = {
+    "repay": gettext_lazy("Record this repayment? Repayments are never changed afterwards."),
+    "compensate": gettext_lazy(
+        "Claim the fund’s compensation for this loan? The loan is then closed as compensated."
+    ),
+    "recover": gettext_lazy("Record this recovery? The fund’s share goes back to the fund."),
+    "write_off": gettext_lazy("Write this loan off? Recoveries may still be recorded afterwards."),
+}
 
 
 @login_required
@@ -302,6 +339,14 @@ def loan_act(request: HttpRequest, pk: int) -> HttpResponse:
     if action not in LOAN_ACTIONS:
         raise Http404
     kept = {k: request.POST.get(k, "") for k in request.POST if k != "csrfmiddlewaretoken"}
+    if (action != "write_off" or kept.get("reason", "").strip()) and (
+        asked := confirmation_page(
+            request,
+            str(LOAN_QUESTIONS[action]),
+            cancel_url=reverse("loans:loan", args=[loan.pk]),
+        )
+    ):
+        return asked
     try:
         if action == "repay":
             loan_repay(

@@ -15,12 +15,14 @@ from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from applications.models import Area
 from applications.roles import Role
 from applications.selectors import has_role_in
 from common import clock
+from common.confirm import confirmation_page
 from common.errors import InvalidInput, ServiceError
 from loans.models import SubsidyClaim
 from loans.selectors import subsidy_claims_visible_to
@@ -34,6 +36,11 @@ from loans.services.subsidies import (
 C = SubsidyClaim.Status
 READERS = (*SETTLERS, Role.INSPECTOR)
 ACTIONS = ("settle", "approve", "transfer")
+# What the page asks before the money steps (the buttons' ``data-confirm``).
+QUESTIONS = {
+    "approve": gettext_lazy("Approve every claim of this bank awaiting approval?"),
+    "transfer": gettext_lazy("Record that the county paid this bank its approved claims?"),
+}
 
 
 def _counties(request: HttpRequest) -> list[Area]:
@@ -76,6 +83,13 @@ def subsidies_page(request: HttpRequest) -> HttpResponse:
     kept: dict[str, str] = {}
     if request.method == "POST":
         kept = {k: request.POST.get(k, "") for k in request.POST if k != "csrfmiddlewaretoken"}
+        question = QUESTIONS.get(kept.get("action", ""))
+        if question is not None and (
+            asked := confirmation_page(
+                request, str(question), cancel_url=f"{request.path}?county={county.code}"
+            )
+        ):
+            return asked
         try:
             done = _act(request, county, kept)
         except ServiceError as error:

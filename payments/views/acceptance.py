@@ -125,6 +125,11 @@ def acceptance_page(request: HttpRequest) -> HttpResponse:
     return _acceptance_page(request)
 
 
+def _complete(result: str, notes: str) -> bool:
+    """A visit's or a re-check's answer is whole: passed, or failed with what failed."""
+    return result == "passed" or (result == "failed" and bool(notes.strip()))
+
+
 def _back(request: HttpRequest) -> HttpResponse:
     state = request.POST.get("state", "")
     url = reverse("payments:acceptance")
@@ -148,6 +153,16 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
     """The township's visit: result, notes and photos, in one go."""
     _visible_or_404(request.user, pk)
     result, notes = request.POST.get("result", ""), request.POST.get("notes", "")
+    # Ask once what is sent is complete (a failed visit says what failed): the missing part
+    # is said first.
+    if _complete(result, notes) and (
+        asked := confirmation_page(
+            request,
+            _("Record this acceptance visit? It cannot be changed afterwards."),
+            cancel_url=reverse("payments:acceptance"),
+        )
+    ):
+        return asked
     try:
         recorded = acceptance_record(
             actor=request.user,
@@ -237,6 +252,21 @@ def samples_page(request: HttpRequest) -> HttpResponse:
     options = _draw_options(user)
     errors: list[str] = []
     chosen = {"program": "", "area": ""}
+    if (
+        request.method == "POST"
+        and request.POST.get("program", "").strip().isdigit()
+        and (
+            asked := confirmation_page(
+                request,
+                _(
+                    "Draw the sample now? The draw is recorded and cannot be repeated for the same "
+                    "applications."
+                ),
+                cancel_url=reverse("payments:samples"),
+            )
+        )
+    ):
+        return asked
     if request.method == "POST":
         chosen = {k: request.POST.get(k, "").strip() for k in chosen}
         try:
@@ -347,6 +377,14 @@ def recheck(request: HttpRequest, pk: int, application_id: int) -> HttpResponse:
     """The county records its re-check of one sampled application."""
     sample = _sample_or_404(request.user, pk)
     result, notes = request.POST.get("result", ""), request.POST.get("notes", "")
+    if _complete(result, notes) and (
+        asked := confirmation_page(
+            request,
+            _("Record this re-check? It cannot be changed afterwards."),
+            cancel_url=reverse("payments:sample", args=[sample.pk]),
+        )
+    ):
+        return asked
     try:
         if not sample.items.filter(application_id=application_id).exists():
             raise NotFound(_("No such application in this sample."))

@@ -254,6 +254,14 @@ def round_approve(request: HttpRequest, pk: int) -> HttpResponse:
 def round_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     round_ = _round_or_404(request.user, pk)
     reason = request.POST.get("reason", "")
+    if reason.strip() and (
+        asked := _ask(
+            request,
+            round_,
+            _("Cancel this round? Its applications may then go into another round."),
+        )
+    ):
+        return asked
     try:
         payment_round_cancel(actor=request.user, round_id=round_.pk, reason=reason)
     except NotFound:

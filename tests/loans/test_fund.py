@@ -155,6 +155,7 @@ def test_the_fund_page_records_a_deposit_and_shows_it(world: World) -> None:
         "source": "区财政预算",
         "document_number": "肃财农〔2026〕12号",
         "date": "2026-03-01",
+        "confirmed": "1",
     }
 
     bad = finance.post("/loans/fund/", {**deposit, "amount": "很多"})

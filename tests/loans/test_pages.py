@@ -104,24 +104,43 @@ def test_the_bank_officer_decides_uploads_draws_and_services(loans: LoanWorld) -
     )
     assert granted.status_code == 302
     early = bank.post(
-        act, {"action": "drawdown", "date": clock.today().isoformat(), "amount": "10000"}
+        act,
+        {
+            "action": "drawdown",
+            "date": clock.today().isoformat(),
+            "amount": "10000",
+            "confirmed": "1",
+        },
     )
     assert early.status_code == 400  # the signed contract is not uploaded yet
     scan = SimpleUploadedFile("借款合同.pdf", SIGNED_AGREEMENT_PDF, "application/pdf")
     assert bank.post(act, {"action": "contract", "file": scan}).status_code == 302
     drawn = bank.post(
-        act, {"action": "drawdown", "date": clock.today().isoformat(), "amount": "10000"}
+        act,
+        {
+            "action": "drawdown",
+            "date": clock.today().isoformat(),
+            "amount": "10000",
+            "confirmed": "1",
+        },
     )
     loan = Loan.objects.get(pk=app.pk)
     assert drawn.status_code == 302 and drawn["Location"] == f"/loans/{loan.pk}/"
     repaid = bank.post(
         f"/loans/{loan.pk}/act/",
-        {"action": "repay", "date": clock.today().isoformat(), "principal": "100"},
+        {
+            "action": "repay",
+            "date": clock.today().isoformat(),
+            "principal": "100",
+            "confirmed": "1",
+        },
     )
     assert repaid.status_code == 302
     loan.refresh_from_db()
     assert str(loan.outstanding_principal) == "9900.00"
-    bad = bank.post(f"/loans/{loan.pk}/act/", {"action": "repay", "date": "2026-02-30"})
+    bad = bank.post(
+        f"/loans/{loan.pk}/act/", {"action": "repay", "date": "2026-02-30", "confirmed": "1"}
+    )
     assert bad.status_code == 400
     card = bank.post(f"/documents/loans/{loan.pk}/card/")
     assert card.status_code == 200 and card["Content-Type"] == "application/pdf"
@@ -137,7 +156,8 @@ def test_a_bad_repayment_file_is_refused_whole_on_the_desk(loans: LoanWorld) -> 
     loan = loans.loan()
     data = f"{loan.reference},{clock.today().isoformat()},100,0,0\nDK000,2026-01-01,1,0,0\n"
     page = client_of(loans.officer).post(
-        "/loans/bank/", {"file": SimpleUploadedFile("还款.csv", data.encode(), "text/csv")}
+        "/loans/bank/",
+        {"file": SimpleUploadedFile("还款.csv", data.encode(), "text/csv"), "confirmed": "1"},
     )
     assert page.status_code == 400 and "第 2 行" in page.text
     loan.refresh_from_db()
@@ -175,12 +195,24 @@ def test_the_county_settles_approves_and_prints_on_the_subsidy_page(
         assert "61.67" in page.text and loan.reference in page.text
         same = finance.post(
             "/loans/subsidies/",
-            {"action": "approve", "county": COUNTY, "period_end": "2026-03-20", "bank": BANK},
+            {
+                "action": "approve",
+                "county": COUNTY,
+                "period_end": "2026-03-20",
+                "bank": BANK,
+                "confirmed": "1",
+            },
         )
         assert same.status_code == 400  # whoever settled may not approve
         approved = approver.post(
             "/loans/subsidies/",
-            {"action": "approve", "county": COUNTY, "period_end": "2026-03-20", "bank": BANK},
+            {
+                "action": "approve",
+                "county": COUNTY,
+                "period_end": "2026-03-20",
+                "bank": BANK,
+                "confirmed": "1",
+            },
         )
         assert approved.status_code == 302
         assert SubsidyClaim.objects.get().status == SubsidyClaim.Status.APPROVED
@@ -199,3 +231,20 @@ def test_each_role_finds_its_loan_pages_from_home(loans: LoanWorld, world: World
     county = client_of(world.user("finance_a")).get("/").text
     assert "/loans/subsidies/" in county and "/loans/fund/" in county
     assert "/loans/calculator/" in client_of(world.user("cadre_v1")).get("/").text
+
+
+def test_a_repayment_without_javascript_is_asked_on_a_page_first(loans: LoanWorld) -> None:
+    loan = loans.loan()
+    bank = client_of(loans.officer)
+    form = {"action": "repay", "date": clock.today().isoformat(), "principal": "100"}
+
+    asked = bank.post(f"/loans/{loan.pk}/act/", form)
+
+    assert asked.status_code == 200 and 'id="confirm-page"' in asked.text
+    assert "确定登记这笔还款？还款记录登记后不可修改。" in asked.text
+    loan.refresh_from_db()
+    assert str(loan.outstanding_principal) == "10000.00"
+    done = bank.post(f"/loans/{loan.pk}/act/", {**form, "confirmed": "1"})
+    assert done.status_code == 302
+    loan.refresh_from_db()
+    assert str(loan.outstanding_principal) == "9900.00"

@@ -47,6 +47,7 @@ def test_the_township_records_a_visit_with_photos_from_its_page(accepting: World
             "result": "passed",
             "notes": "圈舍已建成",
             "photos": [SimpleUploadedFile("圈舍.png", PNG, content_type="image/png")],
+            "confirmed": "1",
         },
     )
 
@@ -80,7 +81,8 @@ def test_a_failed_visit_without_notes_is_refused_on_the_page_and_changes_nothing
 def test_the_county_rejects_a_failed_visit_from_the_page(accepting: World) -> None:
     [app] = payable(accepting, 1)
     client_for(accepting, "reviewer_t1").post(
-        f"/payments/acceptance/{app.pk}/visit/", {"result": "failed", "notes": "圈舍未建"}
+        f"/payments/acceptance/{app.pk}/visit/",
+        {"result": "failed", "notes": "圈舍未建", "confirmed": "1"},
     )
     county = client_for(accepting, "approver_a")
 
@@ -116,18 +118,24 @@ def test_the_county_draws_a_sample_and_rechecks_it_on_its_pages(accepting: World
     apps = payable(accepting, 2)
     reviewer = client_for(accepting, "reviewer_t1")
     for app in apps:
-        reviewer.post(f"/payments/acceptance/{app.pk}/visit/", {"result": "passed"})
+        reviewer.post(
+            f"/payments/acceptance/{app.pk}/visit/", {"result": "passed", "confirmed": "1"}
+        )
     county = client_for(accepting, "approver_a")
 
     drawn = county.post(
-        "/payments/samples/", {"program": str(accepting.program.pk), "area": COUNTY}
+        "/payments/samples/",
+        {"program": str(accepting.program.pk), "area": COUNTY, "confirmed": "1"},
     )
     sample = AcceptanceSample.objects.get()
     page = county.get(f"/payments/samples/{sample.pk}/")
     recheck = county.post(
         f"/payments/samples/{sample.pk}/recheck/{apps[0].pk}/", {"result": "failed", "notes": ""}
     )
-    done = county.post(f"/payments/samples/{sample.pk}/recheck/{apps[0].pk}/", {"result": "passed"})
+    done = county.post(
+        f"/payments/samples/{sample.pk}/recheck/{apps[0].pk}/",
+        {"result": "passed", "confirmed": "1"},
+    )
 
     assert drawn.status_code == 302 and drawn["Location"] == f"/payments/samples/{sample.pk}/"
     assert 'data-redraw="same"' in page.content.decode()
@@ -141,7 +149,8 @@ def test_the_county_draws_a_sample_and_rechecks_it_on_its_pages(accepting: World
 
 def test_drawing_with_nothing_accepted_is_refused_on_the_page(accepting: World) -> None:
     response = client_for(accepting, "approver_a").post(
-        "/payments/samples/", {"program": str(accepting.program.pk), "area": COUNTY}
+        "/payments/samples/",
+        {"program": str(accepting.program.pk), "area": COUNTY, "confirmed": "1"},
     )
 
     assert response.status_code == 400

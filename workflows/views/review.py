@@ -563,6 +563,19 @@ def card_check(request: HttpRequest, pk: int) -> HttpResponse:
     """A county approver or finance officer records the check of a held payment's bank
     card (with a reason); whoever records it does not pay."""
     app = application_or_404(request.user, pk)
+    # A finance officer who checks may not pay it: asked first (as the page's button does).
+    if (
+        request.POST.get("reason", "").strip()
+        and has_role_in(request.user, Role.FINANCE_OFFICER, app.area_code)
+        and (
+            asked := confirmation_page(
+                request,
+                _("Record the check? You will not be able to pay this application yourself."),
+                cancel_url=reverse("workflows:decide", args=[app.pk]),
+            )
+        )
+    ):
+        return asked
     try:
         card_check_record(
             actor=request.user, application_id=app.pk, reason=request.POST.get("reason", "")

@@ -142,3 +142,20 @@ def test_every_page_loads_the_one_dialog(world: World) -> None:
     assert '<template id="confirm-dialog">' in html
     assert "workflows/confirm.js" in html
     assert "window.confirm" not in html
+
+
+def test_a_finance_officers_card_check_asks_first_an_approvers_does_not(world: World) -> None:
+    from tests.factories import audit_entries
+    from tests.workflows.views.test_review import held_app
+
+    app = held_app(world)
+    url = f"/review/applications/{app.pk}/card-check/"
+
+    asked = client_for(world, "finance_a").post(url, {"reason": "经信用社核实"})
+
+    assert asked.status_code == 200
+    assert "确定登记核查？登记后您本人将不能为该申请发放资金。" in asked.content.decode()
+    assert audit_entries(app, "application.card_check") == []
+    done = client_for(world, "finance_a").post(url, {"reason": "经信用社核实", "confirmed": "1"})
+    assert done.status_code == 302
+    assert len(audit_entries(app, "application.card_check")) == 1
