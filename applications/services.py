@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -751,6 +752,14 @@ def role_grant(
             }
         )
     User = get_user_model()
+    if password is not None:
+        # The same rules as the admin's form and the password change page (length, common
+        # passwords, all digits, too like the username).
+        existing = User.objects.filter(username=username).first()
+        try:
+            validate_password(password, existing or User(username=username))
+        except ValidationError as exc:
+            raise InvalidInput({"password": [str(m) for m in exc.messages]}) from None
     with transaction.atomic():
         user, created = User.objects.get_or_create(username=username)
         if created or password:

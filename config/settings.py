@@ -143,7 +143,10 @@ TEMPLATES: list[dict[str, Any]] = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        # 0 (a connection per request) by default: a threaded server with persistent
+        # connections keeps one per thread it ever started and runs PostgreSQL out of its
+        # 100. Production sets it (see the README): gunicorn's workers × threads bound it.
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
         conn_health_checks=True,
     )
 }

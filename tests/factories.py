@@ -221,7 +221,9 @@ STEP_ROLE = {  # ``disburse``: through a payment round (``World.pay``)
 
 
 def password_of(username: str) -> str:
-    return f"pw-{username}-2016"
+    """Every test user's password: one that passes the password rules (not like any
+    username, not common, not all digits)."""
+    return "Huangtu-gaoyuan-2016"
 
 
 def after_posting(app: Application) -> datetime:

@@ -92,3 +92,27 @@ def test_grant_role_unknown_role_refused(world: World) -> None:
         grant("ma_cadre", "mayor", COUNTY)
 
     assert not get_user_model().objects.filter(username="ma_cadre").exists()
+
+
+@pytest.mark.parametrize("weak", ["1", "password", "ma_weak", "12345678901"])
+def test_grant_role_refuses_a_weak_password_with_the_validators_messages(
+    world: World, weak: str
+) -> None:
+    with translation.override("zh-hans"), pytest.raises(CommandError) as refused:
+        grant("ma_weak", "village_cadre", VILLAGE_1, "--password", weak)
+
+    assert "密码" in str(refused.value)
+    assert not get_user_model().objects.filter(username="ma_weak").exists()
+    assert not AuditEntry.objects.filter(action="user.create", object_id="ma_weak").exists()
+
+
+def test_grant_role_refuses_a_weak_new_password_for_an_existing_user(world: World) -> None:
+    user = get_user_model().objects.get(username="cadre_v1")
+    before = user.password
+
+    with pytest.raises(CommandError):
+        grant("cadre_v1", "township_reviewer", TOWNSHIP_1, "--password", "cadre_v1")
+
+    user.refresh_from_db()
+    assert user.password == before
+    assert not has_role_in(user, Role.TOWNSHIP_REVIEWER, VILLAGE_1)

@@ -1,0 +1,37 @@
+"""Settings read from the environment, checked in a fresh interpreter (the test process
+has its settings already)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _setting(expression: str, **env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DJANGO_"))}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; "
+            f"django.setup(); from django.conf import settings; print({expression})",
+        ],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_postgres_connections_close_after_each_request_unless_production_says_otherwise() -> None:
+    url = "postgres://fupin@127.0.0.1:5432/fupin"
+    expression = 'settings.DATABASES["default"]["CONN_MAX_AGE"]'
+
+    assert _setting(expression, DATABASE_URL=url) == "0"
+    assert _setting(expression, DATABASE_URL=url, DATABASE_CONN_MAX_AGE="60") == "60"
