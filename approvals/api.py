@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from operator import attrgetter
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone as django_timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -336,14 +337,42 @@ class ObjectionResolveSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=2000)
 
 
+# The largest id the database holds (PostgreSQL's bigint): a larger number is no id.
+MAX_ID = 2**63 - 1
+
+
 def _int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise DRFValidationError({name: [_("A whole number is expected.")]}) from None
+    if not 0 <= value <= MAX_ID:
+        raise DRFValidationError({name: [_("This number is out of range.")]})
+    return value
+
+
+def _datetime_param(request: Request, name: str) -> datetime | None:
+    """A date and time (with its offset, else in the site's time zone), as UTC: any offset
+    Python reads is then one the database takes. An impossible date or a malformed value is
+    a field error."""
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        when = parse_datetime(raw)
+        if when is not None:
+            aware = when if when.tzinfo else django_timezone.make_aware(when)
+            when = aware.astimezone(UTC)
+    except (ValueError, OverflowError):
+        when = None
+    if when is None:
+        raise DRFValidationError(
+            {name: [_("Give a date and time like 2026-01-31T08:00:00+08:00.")]}
+        )
+    return when
 
 
 # The list's documented filters (status, program, household, area): the pages' own
@@ -625,12 +654,8 @@ class AuditViewSet(viewsets.ReadOnlyModelViewSet[AuditEntry]):
         if params.get("outcome"):
             qs = qs.filter(outcome=params["outcome"])
         for name, lookup in (("since", "created_at__gte"), ("until", "created_at__lt")):
-            if params.get(name):
-                when = parse_datetime(params[name])
-                if when is None:
-                    raise DRFValidationError(
-                        {name: [_("Give a date and time like 2026-01-31T08:00:00+08:00.")]}
-                    )
+            when = _datetime_param(self.request, name)
+            if when is not None:
                 qs = qs.filter(**{lookup: when})
         return qs
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -21,6 +22,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response({"detail": exc.message, "code": exc.code}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         return Response(InvalidInput(exc).as_dict(), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, (DataError, OverflowError)):
+        # A value the database cannot hold (a number past its range, a date past its
+        # calendar): the request is wrong, not the server.
+        from django.utils.translation import gettext as _
+
+        return Response(
+            {"detail": _("A value in the request is out of range."), "code": Code.INVALID},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, Http404):
         from django.utils.translation import gettext as _
 

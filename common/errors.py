@@ -20,6 +20,7 @@ class Code(StrEnum):
     NOT_SIGNED_IN = "not_signed_in"
     ROLE = "role"
     NOT_SELF = "not_self"
+    SERVER_ERROR = "server_error"
     # kin declarations
     ALREADY_CORRECTED = "already_corrected"
     # the state machine and the chain's rules

@@ -87,3 +87,8 @@ urlpatterns = [
     path("", include("workflows.urls")),
     path("", include("inspection.urls")),
 ]
+
+handler400 = "common.error_pages.bad_request"
+handler403 = "common.error_pages.permission_denied"
+handler404 = "common.error_pages.page_not_found"
+handler500 = "common.error_pages.server_error"

@@ -20,6 +20,7 @@ from rest_framework.routers import SimpleRouter
 from rest_framework.throttling import AnonRateThrottle
 
 from applications.selectors import applications_visible_to
+from approvals.api import MAX_ID
 from approvals.models import Attachment
 from approvals.selectors import attachments_visible_to
 from approvals.services.attachments import attachment_add
@@ -194,7 +195,9 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         if kind:
             qs = qs.filter(kind=kind)
         application = self.request.query_params.get("application")
-        if application and application.isdigit():
+        if application:
+            if not application.isdigit() or int(application) > MAX_ID:
+                raise InvalidInput({"application": [_("Give the application's number.")]})
             qs = qs.filter(application_id=int(application))
         return qs.order_by("-created_at", "-id")
 

@@ -1,0 +1,61 @@
+"""Input no part of the site can store or search: a NUL byte (PostgreSQL's text refuses
+it; SQLite keeps it, and a search for it finds nothing useful). Refused at the door, with the
+field named, before any view or query sees it: 400, as JSON on the API and the site's page
+elsewhere. And a value the database cannot hold, met by a page's query: 400 too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db import DataError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+_JSON_NUL = (b"\\u0000", b"\\U0000")
+
+
+def _nul_fields(request: HttpRequest) -> list[str]:
+    fields = [name for name, values in request.GET.lists() if any("\x00" in v for v in values)]
+    fields += [name for name in request.GET if "\x00" in name]
+    if "\x00" in request.path:
+        fields.append("path")
+    if request.method in ("POST", "PUT", "PATCH"):
+        content_type = request.content_type or ""
+        if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            fields += [
+                name
+                for name, values in request.POST.lists()
+                if "\x00" in name or any("\x00" in v for v in values)
+            ]
+        elif content_type.endswith("json"):
+            body = request.body
+            if b"\x00" in body or any(marker in body for marker in _JSON_NUL):
+                fields.append("body")
+    return list(dict.fromkeys(fields))
+
+
+class RefuseNulBytes:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """A page's value the database cannot hold (a number past its range): the request
+        is wrong, not the server (the API's handler says the same in JSON)."""
+        if isinstance(exception, DataError) and not request.path.startswith("/api/"):
+            return render(
+                request,
+                "400.html",
+                {"message": _("A value in the request is out of range.")},
+                status=400,
+            )
+        return None
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        fields = _nul_fields(request)
+        if not fields:
+            return self.get_response(request)
+        message = _("This may not contain a NUL character.")
+        if request.path.startswith("/api/"):
+            return JsonResponse({f: [message] for f in fields}, status=400)
+        return render(request, "400.html", {"message": message}, status=400)
