@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _setting(expression: str, **env: str) -> str:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DJANGO_"))}
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 (this interpreter, a fixed program)
         [
             sys.executable,
             "-c",
