@@ -423,6 +423,14 @@ def household_update(
                     Person.objects.bulk_create(added)
             except IntegrityError:  # registered in another household a moment ago
                 raise InvalidInput({"members": [_DUPLICATE_PERSON]}) from None
+            # A new member may be an official or a relative one declared: the household's
+            # open applications are flagged now, as at filing.
+            kin_flags_detect(
+                actor=actor,
+                application_ids=Application.objects.filter(household=household)
+                .exclude(status__in=Application.CLOSED)
+                .values_list("pk", flat=True),
+            )
         changes = model_changes(before, household_snapshot(household))
         if changes:
             audit_record(
@@ -473,7 +481,13 @@ def _member_changes(
     hashes = [idnumbers.lookup_hash(number) for _n, number, _r in rows]
     if len(set(hashes)) != len(hashes):
         errors["members"] = [_("The same ID number appears twice in this household.")]
-    elif hashes and Person.objects.filter(id_hash__in=hashes).exists():
+    elif (
+        hashes
+        # A member removed in the same change may come back (a name or relation corrected).
+        and Person.objects.filter(id_hash__in=hashes)
+        .exclude(pk__in=[p.pk for p in removed])
+        .exists()
+    ):
         errors["members"] = [_DUPLICATE_PERSON]
     added = [
         Person(

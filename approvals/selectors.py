@@ -73,22 +73,41 @@ def has_loan_contract(application_id: int) -> bool:
 def recused_from(
     user: Actor, *, household_id: int, declared_hashes: frozenset[str] | None = None
 ) -> bool:
-    """``policy.is_recused`` for the user and a household (one query for the user's
-    declarations unless given, one more only when there are some)."""
-    declared = recusing_hashes(user) if declared_hashes is None else declared_hashes
-    if not declared:
+    """``policy.is_recused`` for the user and a household, or a flag once raised for the
+    user on one of its applications: a declaration corrected (superseded) or a member
+    removed afterwards does not end a recusal the flag recorded. One query for the user's
+    declarations unless given, one for the flags, one more only when there are
+    declarations."""
+    if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return policy.is_recused(
+    declared = recusing_hashes(user) if declared_hashes is None else declared_hashes
+    if declared and policy.is_recused(
         user, household_hashes=household_hashes(household_id), declared_hashes=declared
+    ):
+        return True
+    return bool(kin_flagged_households(user, {household_id}))
+
+
+def kin_flagged_households(user: Actor, household_ids: Collection[int]) -> set[int]:
+    """Of these households, those with an application flagged for the user (a recusal
+    recorded, which stays whatever changes later)."""
+    if not household_ids:
+        return set()
+    return set(
+        KinFlag.objects.filter(
+            official_id=getattr(user, "pk", None), application__household_id__in=household_ids
+        ).values_list("application__household_id", flat=True)
     )
 
 
 def applications_recused(user: Actor, applications: Sequence[Application]) -> set[int]:
     """Which of these applications (a page of a list) the user is recused from."""
-    declared = recusing_hashes(user)
-    if not declared or not applications:
+    if not applications or user is None or not getattr(user, "is_authenticated", False):
         return set()
-    households = households_with_hashes({a.household_id for a in applications}, declared)
+    ids = {a.household_id for a in applications}
+    declared = recusing_hashes(user)
+    households = households_with_hashes(ids, declared) if declared else set()
+    households |= kin_flagged_households(user, ids - set(households))
     return {a.pk for a in applications if a.household_id in households}
 
 

@@ -38,7 +38,8 @@ def confirmation_page(
         {
             "question": question,
             "fields": fields,
-            "files": list(request.FILES),
+            # Each file field, and whether it carried several files (photos): chosen again.
+            "files": [(name, len(request.FILES.getlist(name)) > 1) for name in request.FILES],
             "action": action or request.get_full_path(),
             "cancel_url": cancel_url,
         },

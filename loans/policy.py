@@ -32,6 +32,12 @@ FORBIDDEN_PURPOSES = {
     "household_goods": gettext_lazy("household goods (购置家庭用品)"),
 }
 PURPOSES = {**PRODUCTIVE_PURPOSES, **FORBIDDEN_PURPOSES}
+# How a loan is repaid, in words.
+METHOD_LABELS = {
+    Method.INTEREST_ONLY: gettext_lazy("interest quarterly, principal at maturity"),
+    Method.EQUAL_INSTALMENT: gettext_lazy("equal instalments"),
+    Method.EQUAL_PRINCIPAL: gettext_lazy("equal principal"),
+}
 # What a version's parameters default to: every productive use; the later rules' bans.
 DEFAULT_ALLOWED = tuple(PRODUCTIVE_PURPOSES)
 DEFAULT_FORBIDDEN = tuple(FORBIDDEN_PURPOSES)

@@ -6,7 +6,7 @@ the page walk on the test client (``tests/workflows/test_every_page.py``) and in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -163,16 +163,25 @@ LATIN_ALLOWED = {
     "test",
     "yuan",
 }
-_LATIN = re.compile(r"(?<![\w@/.:-])[A-Za-z][A-Za-z'’]+(?:[ -][A-Za-z][A-Za-z'’]*)*(?![\w@/.:-])")
+# A run of Latin letters (codes with underscores included), whatever stands next to it but
+# another Latin letter, a digit or a URL's or an address's marks: English glued to Chinese
+# is found too. Dotted audit codes (``application.close_posting``) and paths are not words.
+_LATIN = re.compile(
+    r"(?<![A-Za-z0-9_@/.:-])[A-Za-z][A-Za-z_'’]*(?:[ -][A-Za-z][A-Za-z_'’]*)*(?![A-Za-z0-9_@/.:-])"
+)
 
 
-def untranslated(text: str) -> list[str]:
+def untranslated(text: str, allowed: Collection[str] = ()) -> list[str]:
     """Latin-letter words or phrases in a Chinese page's visible text that are not
-    allowed: something left in English."""
+    allowed (``LATIN_ALLOWED``, and ``allowed``: the users' names, say): something left in
+    English, or a code shown raw."""
     found = []
     for match in _LATIN.finditer(text):
-        words = re.split(r"[ -]", match.group(0))
-        if all(w in LATIN_ALLOWED or w.lower() in LATIN_ALLOWED for w in words):
+        phrase = match.group(0)
+        if phrase in allowed:
             continue
-        found.append(match.group(0))
+        words = re.split(r"[ -]", phrase)
+        if all(w in LATIN_ALLOWED or w.lower() in LATIN_ALLOWED or w in allowed for w in words):
+            continue
+        found.append(phrase)
     return found

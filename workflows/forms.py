@@ -108,7 +108,11 @@ class HouseholdEditForm(Form):
     ``MemberFormSet`` and removed (with a reason) by the page's checkboxes."""
 
     phone = forms.CharField(
-        label=_("phone"), max_length=20, widget=forms.TextInput(attrs={"inputmode": "tel"})
+        label=_("new phone number"),
+        max_length=20,
+        required=False,
+        help_text=_("Leave empty to keep the number."),
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
     )
     bank_card = forms.CharField(
         label=_("new bank card (一卡通) in the head's name"),

@@ -13,7 +13,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
 from applications.selectors import has_role_in
@@ -21,15 +20,10 @@ from common.confirm import confirmation_page
 from common.errors import InvalidInput, ServiceError
 from loans.api import CalculatorInputSerializer, calculate, fund_figures
 from loans.models import RiskFund
-from loans.schedules import DayCount, Method
+from loans.policy import METHOD_LABELS
+from loans.schedules import DayCount
 from loans.selectors import fund_counties
 from loans.services.fund import FUND_ROLES, fund_deposit
-
-METHOD_LABELS = {
-    Method.INTEREST_ONLY: gettext_lazy("interest quarterly, principal at maturity"),
-    Method.EQUAL_INSTALMENT: gettext_lazy("equal instalments"),
-    Method.EQUAL_PRINCIPAL: gettext_lazy("equal principal"),
-}
 
 
 @login_required

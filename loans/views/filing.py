@@ -23,9 +23,8 @@ from common import clock
 from common.errors import InvalidInput, ServiceError
 from loans.api import calculate
 from loans.models import LoanParameters
-from loans.policy import PURPOSES
+from loans.policy import METHOD_LABELS, PURPOSES
 from loans.selectors import reference_kind, reference_rate_on
-from loans.views import METHOD_LABELS
 
 FIELDS = ("amount", "months", "purpose_category", "purpose", "repayment_method", "bank")
 

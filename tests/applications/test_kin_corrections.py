@@ -204,3 +204,31 @@ def test_the_api_corrects_a_declaration(world: World) -> None:
 
     assert response.status_code == 201 and response.json()["supersedes"] == wrong.pk
     assert again.status_code == 409 and again.json()["code"] == "already_corrected"
+
+
+def test_a_correction_does_not_end_a_recusal_already_recorded(world: World) -> None:
+    """Correcting the relative's declaration away (another number, a relation that does
+    not recuse) just before acting would defeat rule 4: the flag keeps the recusal."""
+    from approvals.services.transitions import available_transitions
+
+    app = kin_app(world, S.TOWNSHIP_REVIEW, "reviewer_t1")
+    official = world.user("reviewer_t1")
+    old = KinDeclaration.objects.get(official=official)
+    assert available_transitions(app, official) == []
+
+    kin_correct(
+        actor=official,
+        declaration_id=old.pk,
+        relation="other",
+        name="王亲属",
+        id_number=id_number(),
+        reason="填错了",
+    )
+
+    app.refresh_from_db()
+    assert available_transitions(app, official) == []
+    with pytest.raises(Forbidden) as refused:
+        from approvals.services.transitions import application_transition
+
+        application_transition(actor=official, application_id=app.pk, name="township_approve")
+    assert refused.value.code == Code.RECUSED

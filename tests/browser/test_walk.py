@@ -80,7 +80,7 @@ def _context(browser: Browser, base: str, username: str | None, language: str) -
     return context
 
 
-def _check(page: Page, where: str, language: str) -> list[str]:
+def _check(page: Page, where: str, language: str, usernames: set[str]) -> list[str]:
     problems = []
     if page.locator("header.top").count() != 1:
         problems.append(f"{where}: no site header")
@@ -91,7 +91,7 @@ def _check(page: Page, where: str, language: str) -> list[str]:
             problems.append(f"{where}: {wide} px wide at {width} px")
     page.set_viewport_size({"width": WIDTHS[0], "height": 844})
     if language == "zh-hans":
-        left = untranslated(read(page.url, 200, page.content())[0].text)
+        left = untranslated(read(page.url, 200, page.content())[0].text, usernames)
         if left:
             problems.append(f"{where}: in English: {sorted(set(left))[:6]}")
     return problems
@@ -108,6 +108,7 @@ def test_every_page_of_every_role_at_two_widths_in_two_languages(
     problems: list[str] = []
     opened = 0
     wanted = dict(SHOTS_OF)
+    usernames = set(get_user_model().objects.values_list("username", flat=True))
     for username in ROLES:
         urls = _urls(username)
         for language in ("zh-hans", "en"):
@@ -121,7 +122,7 @@ def test_every_page_of_every_role_at_two_widths_in_two_languages(
                 if response is None or response.status != 200:
                     problems.append(f"{where}: HTTP {response.status if response else '-'}")
                     continue
-                problems += _check(page, where, language)
+                problems += _check(page, where, language, usernames)
                 shot = wanted.pop((username or "", shape(url)), None)
                 if shot and language == "zh-hans":
                     page.screenshot(path=str(SHOTS / f"{shot}-phone.png"), full_page=True)

@@ -58,3 +58,15 @@ def test_an_upload_is_asked_for_again() -> None:
     html = response.content.decode()
     assert 'enctype="multipart/form-data"' in html
     assert re.search(r'<input type="file"[^>]*name="file" required>', html)
+
+
+def test_several_photos_are_asked_for_again_as_several() -> None:
+    photos = [SimpleUploadedFile(f"{n}.png", b"\x89PNG") for n in range(3)]
+    request = _post({"photos": photos, "result": "passed"})
+
+    response = confirmation_page(request, "确定？", cancel_url="/")  # type: ignore[arg-type]
+
+    assert response is not None
+    assert re.search(
+        r'<input type="file"[^>]*name="photos" multiple required>', response.content.decode()
+    )

@@ -130,10 +130,17 @@ def test_benefits_card_from_the_household_page(world: World, client: Client) -> 
     assert card.verification_code in _row(client.get(page).content.decode(), "benefits_card")
 
 
-def test_unknown_kind_is_refused_with_a_message(world: World, client: Client) -> None:
+def test_a_kind_the_page_does_not_issue_is_refused_with_a_message(
+    world: World, client: Client
+) -> None:
+    app = world.application_approved(world.household)
+    page = reverse("workflows:cadre_application", args=[app.pk])
     client.force_login(world.cadre)
-    response = _issue(client, "payment_list", "/", application=1)
+
+    response = _issue(client, "payment_list", page, application=app.pk)
+
     assert response.status_code == 302  # type: ignore[attr-defined]
+    assert "请选择文书类别。" in client.get(page).content.decode()
     assert not StoredDocument.objects.exists()
 
 

@@ -275,7 +275,6 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = HouseholdEditForm(
         request.POST or None,
         initial={
-            "phone": household.phone,
             "bank_card_holder": household.bank_card_holder or household.head_name,
             "household_type": household.household_type,
             "poverty_causes": household.poverty_causes,
@@ -285,19 +284,38 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
     removing = {int(v) for v in request.POST.getlist("members_remove") if v.isdigit()}
     if request.method == "POST" and form.is_valid() and new_members.is_valid():
         rows = [m for m in new_members.forms if not m.is_blank()]
-        data = form.cleaned_data
+        # Only what was changed on this form: a colleague's change saved since it was opened
+        # is not put back.
+        data = {
+            k: v for k, v in form.cleaned_data.items() if k in form.changed_data and v != ""
+        }
+        if (
+            removing
+            and form.cleaned_data["reason"].strip()
+            and (
+                asked := confirmation_page(
+                    request,
+                    _(
+                        "Remove the chosen members from the household? Their ID numbers leave "
+                        "the registry; the record keeps who removed them, when and why."
+                    ),
+                    cancel_url=reverse("workflows:cadre_household", args=[household.pk]),
+                )
+            )
+        ):
+            return asked
         try:
             household_update(
                 actor=request.user,
                 household_id=household.pk,
-                phone=data["phone"],
-                bank_card=data["bank_card"] or None,
-                bank_card_holder=data["bank_card_holder"],
-                household_type=data["household_type"],
-                poverty_causes=data["poverty_causes"],
+                phone=data.get("phone"),
+                bank_card=data.get("bank_card"),
+                bank_card_holder=data.get("bank_card_holder"),
+                household_type=data.get("household_type"),
+                poverty_causes=data.get("poverty_causes"),
                 members_add=_member_values(rows),
                 members_remove=sorted(removing),
-                reason=data["reason"],
+                reason=form.cleaned_data["reason"],
             )
         except InvalidInput as exc:
             _member_errors(
@@ -319,6 +337,7 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "members": new_members,
             "current": members,
             "removing": removing,
+            "phone": idnumbers.mask_phone(household.phone),
         },
         status=400 if request.method == "POST" else 200,
     )

@@ -58,7 +58,7 @@ def test_the_household_page_links_the_correction_and_it_shows_the_values(world: 
     page = client.get(f"/cadre/households/{household.pk}/edit/").content.decode()
 
     assert f'href="/cadre/households/{household.pk}/edit/"' in detail
-    assert f'value="{household.phone}"' in page
+    assert household.phone not in page and household.phone[-4:] in page
     child = household.members.get(relation=Person.Relation.CHILD)
     head = household.members.get(relation=Person.Relation.HEAD)
     assert f'name="members_remove" value="{child.pk}"' in page
@@ -79,6 +79,7 @@ def test_a_correction_changes_phone_card_and_members_in_one_audited_entry(world:
             bank_card=card,
             members_remove=[str(child.pk)],
             reason="王小明户口迁出（婚嫁）",
+            confirmed="1",
             **{
                 "members-0-name": "王小红",
                 "members-0-id_number": newborn,
@@ -124,7 +125,7 @@ def test_the_head_cannot_be_removed(world: World) -> None:
 
     response = client_for(world, "cadre_v1").post(
         f"/cadre/households/{household.pk}/edit/",
-        form(household, members_remove=[str(head.pk)], reason="误登"),
+        form(household, members_remove=[str(head.pk)], reason="误登", confirmed="1"),
     )
 
     assert response.status_code == 400
@@ -189,3 +190,94 @@ def test_a_household_out_of_the_cadres_village_is_not_found(world: World) -> Non
     assert response.status_code == 404
     other.refresh_from_db()
     assert other.phone != "13912345678"
+
+
+def test_removing_a_member_asks_first_and_changes_nothing_until_confirmed(world: World) -> None:
+    household = household_with_a_child(world)
+    child = household.members.get(relation=Person.Relation.CHILD)
+    client = client_for(world, "cadre_v1")
+    data = form(household, members_remove=[str(child.pk)], reason="户口迁出")
+
+    asked = client.post(f"/cadre/households/{household.pk}/edit/", data)
+
+    assert asked.status_code == 200 and 'id="confirm-page"' in asked.content.decode()
+    assert household.members.filter(pk=child.pk).exists()
+    client.post(f"/cadre/households/{household.pk}/edit/", {**data, "confirmed": "1"})
+    assert not household.members.filter(pk=child.pk).exists()
+
+
+def test_the_form_shows_the_phone_masked_and_an_empty_field_keeps_it(world: World) -> None:
+    household = household_with_a_child(world)
+    client = client_for(world, "cadre_v1")
+
+    page = client.get(f"/cadre/households/{household.pk}/edit/").content.decode()
+    client.post(
+        f"/cadre/households/{household.pk}/edit/",
+        form(household, phone="", household_type="subsistence"),
+    )
+
+    assert household.phone not in page
+    household.refresh_from_db()
+    assert household.phone == "13809370000" and household.household_type == "subsistence"
+
+
+def test_a_form_opened_earlier_does_not_put_back_a_colleagues_change(world: World) -> None:
+    household = household_with_a_child(world)
+    client = client_for(world, "cadre_v1")
+    stale = form(household, phone="")  # opened before the colleague saved
+    client.post(f"/cadre/households/{household.pk}/edit/", form(household, phone="13912345678"))
+
+    client.post(
+        f"/cadre/households/{household.pk}/edit/", {**stale, "household_type": "subsistence"}
+    )
+
+    household.refresh_from_db()
+    assert (household.phone, household.household_type) == ("13912345678", "subsistence")
+
+
+def test_a_member_is_corrected_by_removing_and_adding_the_same_person(world: World) -> None:
+    from applications import idnumbers
+
+    household = household_with_a_child(world)
+    child = household.members.get(relation=Person.Relation.CHILD)
+
+    response = client_for(world, "cadre_v1").post(
+        f"/cadre/households/{household.pk}/edit/",
+        form(
+            household,
+            members_remove=[str(child.pk)],
+            reason="关系登记错误",
+            confirmed="1",
+            **{
+                "members-0-name": "王小明",
+                "members-0-id_number": idnumbers.decrypt(child.id_cipher),
+                "members-0-relation": "grandchild",
+            },
+        ),
+    )
+
+    assert response.status_code == 302
+    assert household.members.get(name="王小明").relation == "grandchild"
+
+
+def test_adding_a_declared_relative_flags_the_open_application(world: World) -> None:
+    from applications.models import KinFlag
+    from tests.factories import S, declare_kin
+
+    app = world.application(S.TOWNSHIP_REVIEW, area_code=VILLAGE_1)
+    relative = id_number()
+    declare_kin(official=world.user("reviewer_t1"), relation="spouse", id_number=relative)
+
+    client_for(world, "cadre_v1").post(
+        f"/cadre/households/{app.household_id}/edit/",
+        form(
+            app.household,
+            **{
+                "members-0-name": "王亲属",
+                "members-0-id_number": relative,
+                "members-0-relation": "spouse",
+            },
+        ),
+    )
+
+    assert KinFlag.objects.filter(application=app, official=world.user("reviewer_t1")).exists()

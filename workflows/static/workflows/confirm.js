@@ -1,4 +1,5 @@
-// One confirmation dialog for every button that carries a question (data-confirm). The
+// One confirmation dialog for every button that carries a question (data-confirm; with
+// data-confirm-if, only when its form has an element matching that selector). The
 // dialog's markup, in the page's language, is the <template id="confirm-dialog"> of the
 // base page. Confirming sends the form as the button would, with confirmed=1: the view
 // then acts at once (without JavaScript it answers a confirmation page first).
@@ -25,8 +26,16 @@
         form.appendChild(flag);
       }
       flag.value = "1";
-      button.setAttribute("data-confirmed", "1");
-      if (form.requestSubmit) { form.requestSubmit(button); } else { button.click(); }
+      if (form.requestSubmit) {
+        form.requestSubmit(button);
+      } else {
+        button.setAttribute("data-confirmed", "1");
+        button.click();
+      }
+      // The answer went with that submission only: if the browser held it back (a required
+      // field) or it was a download, the next click asks again.
+      flag.remove();
+      button.removeAttribute("data-confirmed");
     });
     dialog.showModal();
   }
@@ -34,6 +43,8 @@
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("[data-confirm]") : null;
     if (!button || button.disabled) { return; }
+    var only = button.getAttribute("data-confirm-if");
+    if (only && button.form && !button.form.querySelector(only)) { return; }
     if (button.getAttribute("data-confirmed") === "1") {
       button.removeAttribute("data-confirmed");
       return;
