@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext, gettext_lazy
 
 from applications.models import Application, Area, Household, Program, ProgramVersion
 
@@ -71,3 +73,32 @@ class ApplicationAdmin(ReadOnlyAdmin):
     list_display = ["id", "household", "program", "status", "amount", "area_code", "created_at"]
     list_filter = ["status", "program"]
     list_select_related = ["household", "program"]
+
+
+@admin.register(AccessAttempt)
+class SignInLockoutAdmin(ReadOnlyAdmin):
+    """Failed sign-ins being counted (django-axes): read-only, but for the unlock, which an
+    administrator takes and the audit trail records."""
+
+    list_display = ["username", "ip_address", "failures_since_start", "attempt_time"]
+    search_fields = ["username", "ip_address"]
+    actions = ["unlock"]
+
+    def has_unlock_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    @admin.action(description=gettext_lazy("Unlock (audited)"), permissions=["unlock"])
+    def unlock(self, request: HttpRequest, queryset: Any) -> None:
+        from applications.security import login_unlock
+
+        cleared = 0
+        for attempt in list(queryset):
+            cleared += login_unlock(
+                actor=request.user,
+                username=attempt.username or "",
+                address=attempt.ip_address or "",
+            )
+        self.message_user(
+            request,
+            gettext("Unlocked: %(n)d record(s) of failed sign-ins cleared.") % {"n": cleared},
+        )

@@ -13,8 +13,10 @@ from django.utils import timezone as django_timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -22,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from applications.models import Application, ApplicationItem, LoanRequest
+from applications.security import token_issue, token_revoke
 from applications.selectors import (
     application_filters_parse,
     applications_filter,
@@ -46,8 +49,8 @@ from approvals.services.transitions import (
     with_open_objections,
 )
 from audit.models import AuditEntry
-from common.api import CODE_CHOICES, REFUSALS, RefusalSerializer
-from common.errors import InvalidInput, NotFound
+from common.api import CODE_CHOICES, FIELD_ERRORS, REFUSALS, RefusalSerializer
+from common.errors import Code, InvalidInput, NotFound
 
 
 class FastRepresentation:
@@ -660,26 +663,48 @@ class AuditViewSet(viewsets.ReadOnlyModelViewSet[AuditEntry]):
         return qs
 
 
-class TokenView(APIView):
-    """``POST username, password → {"token": ...}``."""
+class TokenRequestSerializer(serializers.Serializer[Any]):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
-    authentication_classes: list[Any] = []
+
+class TokenSerializer(serializers.Serializer[Any]):
+    token = serializers.CharField()
+    expiry = serializers.DateTimeField(help_text="When the token stops working.")
+
+
+class LockedOutSerializer(serializers.Serializer[Any]):
+    detail = serializers.CharField(help_text="When to try again, in the user's language.")
+    code = serializers.ChoiceField(choices=[Code.LOCKED_OUT.value])
+
+
+class TokenView(APIView):
+    """``POST username, password``: a new token for that user, which expires
+    (``FUPIN_TOKEN_HOURS``, 12 by default). ``DELETE`` with the token: revoke it. Signing out
+    of the pages and changing the password revoke every token of the user. Failed attempts
+    count towards the lockout of the sign-in page too (``applications.security``)."""
+
+    authentication_classes = [KnoxTokenAuthentication]
     permission_classes: list[Any] = []
 
     @extend_schema(
-        request={
-            "application/json": {
-                "type": "object",
-                "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
-            }
-        },
-        responses={200: {"type": "object", "properties": {"token": {"type": "string"}}}},
+        request=TokenRequestSerializer,
+        responses={200: TokenSerializer, 400: FIELD_ERRORS, 429: LockedOutSerializer},
     )
     def post(self, request: Request) -> Response:
-        from rest_framework.authtoken.models import Token
-        from rest_framework.authtoken.serializers import AuthTokenSerializer
+        data = TokenRequestSerializer(data=request.data)
+        if not data.is_valid():
+            raise InvalidInput({k: [str(m) for m in v] for k, v in data.errors.items()})
+        token, expiry = token_issue(
+            request._request,
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
+        )
+        return Response({"token": token, "expiry": expiry})
 
-        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        token, _created = Token.objects.get_or_create(user=serializer.validated_data["user"])
-        return Response({"token": token.key})
+    @extend_schema(request=None, responses={204: None, 401: RefusalSerializer})
+    def delete(self, request: Request) -> Response:
+        if request.auth is None:
+            raise NotAuthenticated(_("Send the token to revoke in the Authorization header."))
+        token_revoke(request.auth)
+        return Response(status=204)

@@ -118,6 +118,15 @@ class Attachment(models.Model):
     def __str__(self) -> str:
         return f"{self.application_id}: {self.get_kind_display()}"
 
+    @property
+    def download_name(self) -> str:
+        """The name a download is given: ours (its kind, application and number, and the
+        extension of the type its content was found to be), never the uploader's."""
+        suffix = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}.get(
+            self.content_type, ".bin"
+        )
+        return f"{self.kind}-{self.application_id}-{self.pk}{suffix}"
+
 
 class CardCheck(models.Model):
     """A county officer's check of the bank card a held payment would go to (DOMAIN rule 5:

@@ -950,10 +950,10 @@ def list_run(world: World, url: str) -> ListResult:
     """The reviewer's list through the API (middleware, token auth, DRF, the selector,
     pagination, serialisation)."""
     from django.test import Client
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
-    token, _ = Token.objects.get_or_create(user=world.users["reviewer"])
-    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _instance, token = AuthToken.objects.create(user=world.users["reviewer"])
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
     return timed_get(client, url, lambda response: response.json()["count"])
 
 

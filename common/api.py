@@ -19,7 +19,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, InvalidInput):
         return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ServiceError):
-        return Response({"detail": exc.message, "code": exc.code}, status=exc.status_code)
+        return Response(
+            {"detail": exc.message, "code": exc.code},
+            status=exc.status_code,
+            headers=exc.headers or None,
+        )
     if isinstance(exc, DjangoValidationError):
         return Response(InvalidInput(exc).as_dict(), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, (DataError, OverflowError)):
@@ -64,6 +68,14 @@ class RefusalSerializer(serializers.Serializer[Any]):
 
     detail = serializers.CharField()
     code = serializers.ChoiceField(choices=CODE_CHOICES)
+
+
+# The body of a 400: each field's (or ``detail``'s) messages, for ``extend_schema``.
+FIELD_ERRORS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "description": "Each field's problems (``detail``: the request's as a whole).",
+}
 
 
 # The answers of an endpoint that may refuse, for ``extend_schema(responses=...)``.

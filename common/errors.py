@@ -21,6 +21,7 @@ class Code(StrEnum):
     ROLE = "role"
     NOT_SELF = "not_self"
     SERVER_ERROR = "server_error"
+    LOCKED_OUT = "locked_out"
     # kin declarations
     ALREADY_CORRECTED = "already_corrected"
     # the state machine and the chain's rules
@@ -101,11 +102,20 @@ class ServiceError(Exception):
     status_code = 400
     default_code = Code.INVALID
 
-    def __init__(self, message: Any, *, code: Code | None = None, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: Any,
+        *,
+        code: Code | None = None,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(str(message))
         self.message = str(message)
         self.code: Code = code or self.default_code
         self.field = field
+        # HTTP headers the answer carries (a lockout's Retry-After).
+        self.headers = headers or {}
 
     def as_dict(self) -> dict[str, list[str]]:
         return {self.field or "detail": [self.message]}

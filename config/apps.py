@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from axes.apps import AppConfig as AxesAppConfig
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from django_tasks_db.apps import TasksAppConfig
@@ -10,6 +11,10 @@ from django_tasks_db.apps import TasksAppConfig
 
 class TasksDatabaseConfig(TasksAppConfig):
     verbose_name = _("Background tasks")  # type: ignore[assignment]
+
+
+class AxesConfig(AxesAppConfig):  # type: ignore[misc]
+    verbose_name = _("Sign-in lockouts")
 
 
 # Words that other packages' templates and models ask to be translated, but whose own
@@ -26,4 +31,6 @@ THIRD_PARTY_MESSAGES = (
     gettext_noop("Tasks"),
     gettext_noop("Task Result"),
     gettext_noop("Task Results"),
+    gettext_noop("access attempt"),
+    gettext_noop("access attempts"),
 )

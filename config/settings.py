@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +89,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
+    "config.apps.AxesConfig",
     "django_tasks",
     "config.apps.TasksDatabaseConfig",
     "viewflow",
@@ -119,6 +121,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a lockout met by a login (page or API) into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -173,9 +177,22 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out user or address before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
+# Failed sign-ins (django-axes), on the login page and the API's token alike: counted per
+# user name and, apart, per address; FUPIN_LOGIN_FAILURES in a row lock that user name (or
+# that address) out for FUPIN_LOGIN_LOCKOUT_MINUTES. Every failure and lockout is on the
+# audit trail (applications.security); an admin unlocks, audited.
+AXES_FAILURE_LIMIT = int(os.environ.get("FUPIN_LOGIN_FAILURES", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("FUPIN_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "applications.security.lockout_response"
+AXES_ENABLE_ADMIN = False  # ours: read-only but for the audited unlock (applications.admin)
+AXES_VERBOSE = False
 ANONYMOUS_USER_NAME = None  # guardian: the public never holds permissions
 GUARDIAN_RAISE_403 = False
 GUARDIAN_MONKEY_PATCH_USER = False
@@ -210,9 +227,15 @@ LOGIN_REDIRECT_URL = "/"
 # After signing out: the sign-in page (not the admin's "logged out" page).
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=int(os.environ.get("FUPIN_TOKEN_HOURS", "12"))),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Expiring tokens, stored as digests, revoked at sign-out and a new password.
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -20,6 +20,7 @@ users. The whole seed is one transaction: it is there entirely or not at all.
 from __future__ import annotations
 
 import heapq
+import io
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -1174,15 +1175,15 @@ def pen_photo(application_id: int) -> bytes:
 
 
 def signed_scan(application_id: int) -> bytes:
-    """A stand-in for the scanner's PDF: a minimal valid one-page PDF, one per application."""
-    return (
-        b"%PDF-1.4\n"
-        + f"% demo scan of the signed agreement of application {application_id}\n".encode()
-        + b"1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-        b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
-        b"trailer<</Root 1 0 R>>\n%%EOF\n"
-    )
+    """A stand-in for the scanner's PDF: a real one-page PDF, one per application."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": f"demo scan of the signed agreement {application_id}"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def decision_of(kind: str) -> tuple[str, list[str]]:

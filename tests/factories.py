@@ -4,6 +4,7 @@ the one world builder (``demo.world``), from the tests' own names."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import threading
 from collections.abc import Callable, Mapping
@@ -244,10 +245,29 @@ def record_appraisal(*, actor: Any, application_id: int) -> Application:
     )
 
 
-SIGNED_AGREEMENT_PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-)
+def one_page_pdf() -> bytes:
+    """A real PDF of one blank A4 page (a scan as the uploads' checks accept it)."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def picture(kind: str = "PNG") -> bytes:
+    """A real, small picture (``PNG`` or ``JPEG``) that decodes."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, kind)
+    return out.getvalue()
+
+
+SIGNED_AGREEMENT_PDF = one_page_pdf()
+PNG = picture("PNG")
+JPEG = picture("JPEG")
 
 
 def upload_signed_agreement(*, actor: Any, application_id: int) -> Attachment:

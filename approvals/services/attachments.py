@@ -1,9 +1,12 @@
 """Files on an application's record (the household's consent, the signed agreement, photos):
-checked by their first bytes, stored beside their row, audited with their SHA-256."""
+a PDF, JPEG or PNG by its first bytes and then read whole (a PDF opens, has a page and runs
+no code; a picture decodes), stored under a name of ours beside their row, audited with
+their SHA-256."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -40,6 +43,66 @@ def sniff_content_type(head: bytes) -> tuple[str, str] | None:
         if head.startswith(magic):
             return content_type, suffix
     return None
+
+
+# What a PDF may not carry: actions that run code or start programs when it is opened.
+_ACTIVE_NAMES = frozenset({"/JavaScript", "/JS", "/Launch"})
+# A walk through a PDF's objects stops here (a real scan has hundreds of objects).
+_MAX_PDF_OBJECTS = 200_000
+
+
+def pdf_problem(data: bytes) -> str:
+    """Why these bytes are not a PDF we keep, or "": it opens (pypdf), has at least one page,
+    and no object in it is JavaScript or a launch action (names are read decoded, so
+    ``/J#61vaScript`` is caught too)."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            return _("The PDF is password-protected: upload it without the password.")
+        if len(reader.pages) < 1:
+            return _("The PDF has no page.")
+        seen: set[tuple[int, int]] = set()
+        stack: list[Any] = [reader.trailer]
+        walked = 0
+        while stack:
+            walked += 1
+            if walked > _MAX_PDF_OBJECTS:
+                return _("The PDF could not be read.")
+            item = stack.pop()
+            if isinstance(item, IndirectObject):
+                key = (item.idnum, item.generation)
+                if key in seen:
+                    continue
+                seen.add(key)
+                item = item.get_object()
+            if isinstance(item, DictionaryObject):
+                if _ACTIVE_NAMES & {str(k) for k in item} or str(item.get("/S")) in _ACTIVE_NAMES:
+                    return _("The PDF contains JavaScript or a launch action: it is refused.")
+                stack.extend(item.values())
+            elif isinstance(item, ArrayObject):
+                stack.extend(item)
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return _("The file is not a PDF that can be read.")
+    return ""
+
+
+def image_problem(data: bytes) -> str:
+    """Why these bytes are not a picture we keep, or "": Pillow opens and decodes the whole
+    image (a forged header, a truncated file or a decompression bomb is refused)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            if image.width < 1 or image.height < 1:
+                return _("The picture is empty.")
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return _("The file is not a picture that can be read.")
+    return ""
 
 
 def _read_limited(file: Any, limit: int) -> bytes:
@@ -122,6 +185,9 @@ def attachment_checked(file: Any, field: str = "file") -> CheckedFile:
     if sniffed is None:
         raise InvalidInput({field: [_("Only PDF, JPEG or PNG files can be uploaded.")]})
     content_type, suffix = sniffed
+    problem = pdf_problem(data) if content_type == "application/pdf" else image_problem(data)
+    if problem:
+        raise InvalidInput({field: [problem]})
     original_name = os.path.basename(str(getattr(file, "name", "") or ""))[:200] or "upload"
     return CheckedFile(data, content_type, suffix, original_name, hashlib.sha256(data).hexdigest())
 

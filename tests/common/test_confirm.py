@@ -61,7 +61,7 @@ def test_an_upload_is_asked_for_again() -> None:
 
 
 def test_several_photos_are_asked_for_again_as_several() -> None:
-    photos = [SimpleUploadedFile(f"{n}.png", b"\x89PNG") for n in range(3)]
+    photos = [SimpleUploadedFile(f"{n}.png", b"png") for n in range(3)]
     request = _post({"photos": photos, "result": "passed"})
 
     response = confirmation_page(request, "确定？", cancel_url="/")  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from payments.services.acceptance import (
     sample_redraw,
 )
 from payments.services.rounds import payment_round_create
-from tests.factories import COUNTY, World
+from tests.factories import COUNTY, PNG, World
 from tests.payments.test_services import payable
 
 S = Application.Status
@@ -383,7 +383,7 @@ def test_a_visit_with_photos_is_all_or_nothing(
     _require_acceptance(world)
     [app] = payable(world, 1)
     url = f"/api/v1/applications/{app.pk}/acceptance/"
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    png = PNG
 
     def photo(name: str, data: bytes) -> SimpleUploadedFile:
         return SimpleUploadedFile(name, data, content_type="image/png")

@@ -13,12 +13,11 @@ from django.test import Client
 from applications.models import Application, ProgramVersion
 from approvals.models import Attachment
 from payments.models import Acceptance, AcceptanceSample, SampledAcceptance
-from tests.factories import COUNTY, World
+from tests.factories import COUNTY, PNG, World
 from tests.payments.test_services import payable
 
 S = Application.Status
 pytestmark = pytest.mark.django_db
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 def client_for(world: World, username: str) -> Client:

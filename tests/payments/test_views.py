@@ -296,7 +296,6 @@ def test_the_application_pages_show_its_payment_history_with_the_banks_reason(
     from django.test import Client
 
     from payments.services.bank_files import bank_return_import
-    from tests.factories import password_of
     from tests.payments.test_services import return_file, sent_round
 
     round_, _apps = sent_round(world, 1)
@@ -309,7 +308,7 @@ def test_the_application_pages_show_its_payment_history_with_the_banks_reason(
 
     def page(username: str, url: str) -> str:
         client = Client()
-        assert client.login(username=username, password=password_of(username))
+        client.force_login(world.user(username))
         response = client.get(url)
         assert response.status_code == 200
         return response.content.decode()

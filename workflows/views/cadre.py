@@ -286,9 +286,7 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
         rows = [m for m in new_members.forms if not m.is_blank()]
         # Only what was changed on this form: a colleague's change saved since it was opened
         # is not put back.
-        data = {
-            k: v for k, v in form.cleaned_data.items() if k in form.changed_data and v != ""
-        }
+        data = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data and v != ""}
         if (
             removing
             and form.cleaned_data["reason"].strip()

@@ -599,7 +599,7 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     return FileResponse(
         attachment.file.open("rb"),
         as_attachment=True,
-        filename=attachment.original_name,
+        filename=attachment.download_name,
         content_type=attachment.content_type,
     )
 

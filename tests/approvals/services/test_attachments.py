@@ -4,6 +4,7 @@ agreement."""
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
@@ -16,11 +17,9 @@ from approvals.services.transitions import available_transitions
 from audit.models import AuditEntry
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
 from payments.services.rounds import payment_refusal
-from tests.factories import SIGNED_AGREEMENT_PDF, World, upload_signed_agreement
+from tests.factories import JPEG, PNG, SIGNED_AGREEMENT_PDF, World, upload_signed_agreement
 
 S = Application.Status
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 SA = Attachment.Kind.SIGNED_AGREEMENT
 
 
@@ -199,3 +198,105 @@ def test_payment_goes_through_after_signed_agreement_uploaded(world: World) -> N
     world.pay([app])
     app.refresh_from_db()
     assert app.status == S.DISBURSED
+
+
+# --- the content, read whole (issue 14, item 7) ---------------------------------------------
+
+
+def _pdf_with_open_action(kind: str, *, escaped: bool = False) -> bytes:
+    """A real one-page PDF that runs JavaScript or launches a program when opened; with
+    ``escaped``, the action's name written with a ``#xx`` escape (``/J#61vaScript``)."""
+    import io
+
+    from pypdf import PdfWriter
+    from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    action: dict[NameObject, Any] = {NameObject("/S"): NameObject(f"/{kind}")}
+    if kind == "JavaScript":
+        action[NameObject("/JS")] = TextStringObject("app.alert(1)")
+    else:
+        action[NameObject("/F")] = TextStringObject("setup.exe")
+    writer._root_object[NameObject("/OpenAction")] = DictionaryObject(action)
+    out = io.BytesIO()
+    writer.write(out)
+    data = out.getvalue()
+    if escaped:
+        name = kind.encode()
+        data = data.replace(b"/" + name, b"/" + name[:1] + b"#%x" % name[1] + name[2:])
+    return data
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (b"%PDF-1.4\n<html><script>alert(1)</script></html>", "report.html"),
+        (b"\xff\xd8\xff\xe0<html><script>alert(1)</script></html>", "photo.jpg"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "pen.png"),
+        (
+            b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+            b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n",
+            "fake.pdf",
+        ),
+        (b"%PDF-1.4\n" + b"MZ\x90\x00" * 40, "setup.exe"),
+    ],
+)
+def test_a_file_that_only_starts_like_a_pdf_or_picture_is_refused(
+    world: World, data: bytes, name: str
+) -> None:
+    app = world.application(S.APPROVED)
+
+    with pytest.raises(InvalidInput) as refused:
+        _add(world, app, data, name=name)
+
+    assert refused.value.code == Code.INVALID and "file" in refused.value.errors
+    assert not Attachment.objects.filter(application=app).exists()
+    assert not AuditEntry.objects.filter(action="attachment.add", object_id=str(app.pk)).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kind", "escaped"),
+    [("JavaScript", False), ("JavaScript", True), ("Launch", False), ("Launch", True)],
+)
+def test_a_pdf_that_runs_code_when_opened_is_refused(
+    world: World, kind: str, escaped: bool
+) -> None:
+    app = world.application(S.APPROVED)
+
+    with translation.override("en"), pytest.raises(InvalidInput) as refused:
+        _add(world, app, _pdf_with_open_action(kind, escaped=escaped))
+
+    assert "JavaScript or a launch action" in refused.value.errors["file"][0]
+    assert not Attachment.objects.filter(application=app).exists()
+
+
+@pytest.mark.django_db
+def test_the_fake_pdf_no_longer_unlocks_payment(world: World) -> None:
+    app = world.application(S.APPROVED)
+    fake = b"%PDF-1.4\n" + b"x" * 51  # 60 bytes, as the probe sent
+
+    with pytest.raises(InvalidInput):
+        _add(world, app, fake)
+
+    assert payment_refusal(world.user("finance_a"), app) is not None
+
+
+@pytest.mark.django_db
+def test_a_download_carries_a_name_of_ours_and_the_detected_type(world: World) -> None:
+    from django.test import Client
+
+    app = world.application(S.APPROVED)
+    attachment = _add(world, app, SIGNED_AGREEMENT_PDF, name="report.html")
+    client = Client()
+    client.force_login(world.user("cadre_v1"))
+
+    response = client.get(f"/attachments/{attachment.pk}/")
+
+    assert response["Content-Type"] == "application/pdf"
+    disposition = response["Content-Disposition"]
+    assert f"signed_agreement-{app.pk}-{attachment.pk}.pdf" in disposition
+    assert "report.html" not in disposition
+    assert response["X-Content-Type-Options"] == "nosniff"
