@@ -5,6 +5,7 @@ It fails on:
 - a page wider than the window (outside the boxes meant to scroll sideways);
 - anything left in English on a Chinese page;
 - a page without the site's header;
+- a content security policy violation (an inline script or style, a foreign source);
 - any answer but 200 (the walk follows the site's own links: a 4xx is a broken link).
 
 It seeds the demo (about 20 s) and opens about 250 pages twice: about three minutes, so it is not
@@ -46,6 +47,17 @@ ROLES = (
     None,
 )
 WIDTHS = (390, 1280)
+# Collects what the content security policy refuses on a page (read after it loads).
+CSP_LISTENER = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "inline"));
+});
+"""
+# Pages the links do not reach, opened too: the admin and the API's documents (which keep
+# their own look: only the policy is checked there).
+EXTRA = {"admin": ["/admin/", "/admin/applications/application/", "/api/v1/docs/"]}
+OUTSIDE_THE_SITES_LOOK = ("/admin/", "/admin/applications/application/", "/api/v1/docs/")
 # Pages worth a picture (role, page's shape: name), the first of each shape; the README
 # shows some of them.
 SHOTS_OF = {
@@ -63,11 +75,13 @@ def _urls(username: str | None) -> list[str]:
     if username:
         client.force_login(get_user_model().objects.get(username=username))
     start = "/" if username else "/notice/"
-    return [page.url for page in walk(client, start, per_shape=2) if page.html]
+    found = [page.url for page in walk(client, start, per_shape=2) if page.html]
+    return found + EXTRA.get(username or "", [])
 
 
 def _context(browser: Browser, base: str, username: str | None, language: str) -> BrowserContext:
     context = browser.new_context(viewport={"width": WIDTHS[0], "height": 844})
+    context.add_init_script(CSP_LISTENER)
     context.add_cookies([{"name": "django_language", "value": language, "url": base}])
     if username:
         page = context.new_page()
@@ -81,7 +95,9 @@ def _context(browser: Browser, base: str, username: str | None, language: str) -
 
 
 def _check(page: Page, where: str, language: str, usernames: set[str]) -> list[str]:
-    problems = []
+    problems = [f"{where}: CSP refused {v}" for v in page.evaluate("window.__csp || []")]
+    if page.url.split("?")[0].endswith(OUTSIDE_THE_SITES_LOOK):
+        return problems
     if page.locator("header.top").count() != 1:
         problems.append(f"{where}: no site header")
     for width in WIDTHS:

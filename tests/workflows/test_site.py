@@ -48,3 +48,32 @@ def test_signing_out_lands_on_the_sign_in_page(world: World) -> None:
     response = client_for(world, "cadre_v1").post("/accounts/logout/")
 
     assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+
+
+def test_every_page_and_the_api_carry_a_content_security_policy(world: World) -> None:
+    client = client_for(world, "reviewer_t1")
+
+    for url in ("/review/queue/", "/api/v1/applications/", "/accounts/login/", "/notice/"):
+        policy = client.get(url)["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy, url
+        assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+
+    docs = client.get("/api/v1/docs/")["Content-Security-Policy"]
+    assert "style-src 'self' 'unsafe-inline'" in docs and "script-src 'self';" in docs + ";"
+
+
+def test_no_page_template_has_an_inline_script_or_style() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offending = [
+        str(path.relative_to(root))
+        for path in [*root.glob("*/templates/**/*.html"), *root.glob("templates/**/*.html")]
+        if "documents/templates/documents/" not in str(path)  # the PDFs' own templates
+        or path.name in ("page.html", "batches.html", "batch.html", "verify.html", "_slots.html")
+        if re.search(
+            r"<script>|<script\s+(?!src=)[^>]*>|<style|\sstyle=\"|\son[a-z]+=\"", path.read_text()
+        )
+    ]
+    assert offending == []
