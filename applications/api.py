@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -38,9 +38,13 @@ class AreaSerializer(serializers.ModelSerializer[Area]):
         fields = ["code", "name", "level", "parent"]
 
 
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("level", str, enum=Area.Level.values)])
+)
 class AreaViewSet(viewsets.ReadOnlyModelViewSet[Area]):
     serializer_class = AreaSerializer
     lookup_field = "code"
+    lookup_value_regex = r"\d{12}"
 
     def get_queryset(self) -> QuerySet[Area]:
         qs = areas_visible_to(self.request.user).order_by("code")
@@ -111,6 +115,11 @@ class ProgramViewSet(viewsets.ReadOnlyModelViewSet[Program]):
         return programs_visible_to(self.request.user).prefetch_related("versions__items")
 
 
+# The 18-character resident ID number's shape (the check digit is ``_id_number``'s): in the
+# schema as its pattern.
+ID_NUMBER_PATTERN = r"^\d{17}[\dXx]$"
+
+
 def _id_number(value: str) -> None:
     try:
         idnumbers.validate_id_number(value)
@@ -120,7 +129,7 @@ def _id_number(value: str) -> None:
 
 class MemberInputSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=50)
-    id_number = serializers.CharField(max_length=18, validators=[_id_number])
+    id_number = serializers.RegexField(ID_NUMBER_PATTERN, max_length=18, validators=[_id_number])
     relation = serializers.ChoiceField(choices=Person.Relation.choices)
 
 
@@ -138,7 +147,9 @@ def _card_holder_field() -> serializers.CharField:
 class HouseholdCreateSerializer(serializers.Serializer[Any]):
     area = serializers.CharField(max_length=12)
     head_name = serializers.CharField(max_length=50)
-    head_id_number = serializers.CharField(max_length=18, validators=[_id_number])
+    head_id_number = serializers.RegexField(
+        ID_NUMBER_PATTERN, max_length=18, validators=[_id_number]
+    )
     bank_card = serializers.CharField(max_length=30)
     bank_card_holder = _card_holder_field()
     phone = serializers.CharField(max_length=20)
@@ -194,6 +205,16 @@ class HouseholdSerializer(serializers.ModelSerializer[Household]):
         return idnumbers.mask_phone(obj.phone)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("name", str, description="part of the head's name"),
+            OpenApiParameter("id_last4", str, description="the head's ID number's last four"),
+            OpenApiParameter("status", str, enum=Household.Status.values),
+            OpenApiParameter("area", str, description="an area code, or its prefix"),
+        ]
+    )
+)
 class HouseholdViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -300,7 +321,7 @@ class KinDeclarationSerializer(serializers.ModelSerializer[KinDeclaration]):
 class KinDeclarationCreateSerializer(serializers.Serializer[Any]):
     relation = serializers.ChoiceField(choices=KinDeclaration.Relation.choices)
     name = serializers.CharField(max_length=50)
-    id_number = serializers.CharField(max_length=18, validators=[_id_number])
+    id_number = serializers.RegexField(ID_NUMBER_PATTERN, max_length=18, validators=[_id_number])
     official = serializers.IntegerField(
         min_value=1, required=False, help_text="user id; admins only, default yourself"
     )
@@ -309,7 +330,7 @@ class KinDeclarationCreateSerializer(serializers.Serializer[Any]):
 class KinCorrectionSerializer(serializers.Serializer[Any]):
     relation = serializers.ChoiceField(choices=KinDeclaration.Relation.choices)
     name = serializers.CharField(max_length=50)
-    id_number = serializers.CharField(max_length=18, validators=[_id_number])
+    id_number = serializers.RegexField(ID_NUMBER_PATTERN, max_length=18, validators=[_id_number])
     reason = serializers.CharField(max_length=500)
 
 

@@ -12,7 +12,12 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone as django_timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -557,7 +562,12 @@ class ApplicationViewSet(
         )
         return Response(CardCheckSerializer(check).data, status=201)
 
-    @extend_schema(request=ObjectionCreateSerializer, responses=ObjectionSerializer)
+    @extend_schema(methods=["GET"], request=None, responses={200: ObjectionSerializer(many=True)})
+    @extend_schema(
+        methods=["POST"],
+        request=ObjectionCreateSerializer,
+        responses={201: ObjectionSerializer, **REFUSALS},
+    )
     @action(detail=True, methods=["get", "post"])
     def objections(self, request: Request, pk: str | None = None) -> Response:
         app = self.get_object()
@@ -571,6 +581,9 @@ class ApplicationViewSet(
         return Response(ObjectionSerializer(objection).data, status=201)
 
 
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("status", str, enum=Objection.Status.values)])
+)
 class ObjectionViewSet(viewsets.ReadOnlyModelViewSet[Objection]):
     serializer_class = ObjectionSerializer
     lookup_value_regex = "[0-9]+"

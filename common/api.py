@@ -42,6 +42,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             {"detail": _("Not found."), "code": Code.NOT_FOUND}, status=status.HTTP_404_NOT_FOUND
         )
     response = drf_exception_handler(exc, context)
+    # A 400 always names its problems as lists (a body that is not JSON included).
+    if (
+        response is not None
+        and response.status_code == 400
+        and isinstance(response.data, dict)
+        and isinstance(response.data.get("detail"), str)
+    ):
+        response.data = {"detail": [response.data["detail"]]}
     # DRF's own refusals (not signed in, no permission, no such page) carry a code too.
     if response is not None and isinstance(response.data, dict) and "code" not in response.data:
         code = next((c for kind, c in _DRF_CODES if isinstance(exc, kind)), None)
@@ -73,7 +81,11 @@ class RefusalSerializer(serializers.Serializer[Any]):
 # The body of a 400: each field's (or ``detail``'s) messages, for ``extend_schema``.
 FIELD_ERRORS: dict[str, Any] = {
     "type": "object",
-    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "additionalProperties": {
+        "type": "array",
+        "description": "The field's problems: sentences, or for a list of objects, each "
+        "object's own field errors.",
+    },
     "description": "Each field's problems (``detail``: the request's as a whole).",
 }
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.http import FileResponse
 from django.urls import path
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -182,6 +182,14 @@ class VerifyThrottle(AnonRateThrottle):
     rate = "120/hour"
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str, enum=StoredDocument.Kind.values),
+            OpenApiParameter("application", int, description="the application's number"),
+        ]
+    )
+)
 class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
     """Issued documents the user may see; issue one (POST); download its PDF; verify a code
     or a PDF (public, like the verification page)."""

@@ -39,6 +39,11 @@ class SubsidyClaimSerializer(serializers.ModelSerializer[SubsidyClaim]):
     approved_by = serializers.CharField(
         source="approved_by.username", allow_null=True, default=None, read_only=True
     )
+    reason = serializers.ChoiceField(
+        choices=[("", ""), *SubsidyClaim.Reason.choices],
+        read_only=True,
+        help_text="Why the claim is 0 (empty when it is not).",
+    )
 
     class Meta:
         model = SubsidyClaim

@@ -153,6 +153,7 @@ class PaymentRoundViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[PaymentRound]
 ):
     permission_classes = [IsAuthenticated]
+    lookup_value_regex = "[0-9]+"
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         return PaymentRoundDetailSerializer if self.action == "retrieve" else PaymentRoundSerializer
@@ -459,6 +460,7 @@ class AcceptanceSampleViewSet(
     recorded seed draws the same sample again), draw one, record a re-check."""
 
     permission_classes = [IsAuthenticated]
+    lookup_value_regex = "[0-9]+"
 
     def get_queryset(self) -> QuerySet[AcceptanceSample]:
         return (
