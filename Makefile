@@ -35,13 +35,14 @@ export UV_PYTHON_DOWNLOADS := never
 # Extra arguments for pytest, e.g. `make test ARGS="-k audit -x"`.
 ARGS ?=
 
-.PHONY: help bootstrap run test test-postgres walk check upgrade-check bench format
+.PHONY: help bootstrap run test test-postgres walk schema-check check upgrade-check bench format
 
 help:
 	@echo "make run            migrate, seed demo data, run timers, the task worker and the dev server on :8000"
 	@echo "make test           run the test suite (SQLite; ARGS=... passes on to pytest)"
 	@echo "make test-postgres  run the test suite against PostgreSQL on 127.0.0.1:5432"
 	@echo "make walk           walk every role's pages in Chromium (390/1280 px, Chinese/English)"
+	@echo "make schema-check   schemathesis: the API against its schema, live on PostgreSQL, as three roles"
 	@echo "make check          tests under branch coverage (with its floor), ruff, mypy, import-linter, migrations and deploy checks"
 	@echo "make format         apply ruff fixes and formatting"
 	@echo "make upgrade-check  seed the demo with the previous release, migrate it with this code, verify"
@@ -87,6 +88,11 @@ test: bootstrap
 walk: bootstrap
 	@bash scripts/system-packages.sh $(TEST_SYSTEM_PACKAGES)
 	$(BIN)/pytest -m walk tests/browser/test_walk.py $(ARGS)
+
+# The API against its schema with schemathesis, on a live server on PostgreSQL, as three
+# roles (about 5 minutes; scripts/schemathesis.sh).
+schema-check: bootstrap
+	bash scripts/schemathesis.sh
 
 # FUPIN_REQUIRE_POSTGRES makes the suite fail, not skip, when PostgreSQL is unreachable.
 test-postgres: bootstrap

@@ -568,7 +568,7 @@ class ApplicationViewSet(
         request=ObjectionCreateSerializer,
         responses={201: ObjectionSerializer, **REFUSALS},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def objections(self, request: Request, pk: str | None = None) -> Response:
         app = self.get_object()
         if request.method == "GET":

@@ -82,9 +82,9 @@ class RefusalSerializer(serializers.Serializer[Any]):
 FIELD_ERRORS: dict[str, Any] = {
     "type": "object",
     "additionalProperties": {
-        "type": "array",
-        "description": "The field's problems: sentences, or for a list of objects, each "
-        "object's own field errors.",
+        "anyOf": [{"type": "array"}, {"type": "object"}],
+        "description": "The field's problems: sentences; for a list, each element's problems "
+        "by its position (an object), or each object's own field errors.",
     },
     "description": "Each field's problems (``detail``: the request's as a whole).",
 }
