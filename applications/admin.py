@@ -92,12 +92,13 @@ class SignInLockoutAdmin(ReadOnlyAdmin):
         from applications.security import login_unlock
 
         cleared = 0
-        for attempt in list(queryset):
-            cleared += login_unlock(
-                actor=request.user,
-                username=attempt.username or "",
-                address=attempt.ip_address or "",
-            )
+        # Each user name's failures from every address (the lockout counts them all), and
+        # the failures of each address as such.
+        for username, address in sorted(set(queryset.values_list("username", "ip_address"))):
+            if username:
+                cleared += login_unlock(actor=request.user, username=username)
+            if address:
+                cleared += login_unlock(actor=request.user, address=address)
         self.message_user(
             request,
             gettext("Unlocked: %(n)d record(s) of failed sign-ins cleared.") % {"n": cleared},

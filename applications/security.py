@@ -9,11 +9,12 @@ from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_client_ip_address, get_cool_off
+from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from axes.utils import reset
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
-from django.contrib.auth.signals import user_logged_out, user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import transaction
 from django.db.models.signals import pre_save
 from django.dispatch import receiver
@@ -118,11 +119,27 @@ def lockout_response(
     return response
 
 
+def _failures_forgotten(username: str) -> None:
+    """A successful sign-in clears that user name's failures, from every address (and
+    nobody else's)."""
+    AccessAttempt.objects.filter(username=username).delete()
+
+
+@receiver(user_logged_in)
+def _logged_in(sender: Any, request: Any, user: Any, **_: Any) -> None:
+    _failures_forgotten(user.get_username())
+
+
 def login_unlock(*, actor: Actor, username: str = "", address: str = "") -> int:
-    """An admin lifts a lockout (of a user name, or of an address); audited. Returns the
-    number of failure records cleared."""
-    cleared = int(reset(username=username or None, ip=address or None))
+    """An admin lifts a lockout: of a user name (its failures from every address), else of
+    an address; audited, in the same transaction. Returns the number of records cleared."""
+    if not (username or address):
+        return 0  # axes' reset of nothing named would clear everyone's failures
     with transaction.atomic():
+        if username:
+            cleared = int(reset(username=username))
+        else:
+            cleared = int(reset(ip=address))
         for county in _counties_of(username) if username else [""]:
             audit_record(
                 actor=actor,
@@ -150,6 +167,7 @@ def token_issue(request: HttpRequest, *, username: str, password: str) -> tuple[
         ):
             raise _locked_out_error(request)
         raise InvalidInput({"detail": [_("The user name or the password is wrong.")]})
+    _failures_forgotten(user.get_username())
     instance, token = AuthToken.objects.create(user=user)
     return token, instance.expiry
 
@@ -182,7 +200,9 @@ def _logged_out(sender: Any, request: Any, user: Any, **_: Any) -> None:
 @receiver(pre_save, sender=settings.AUTH_USER_MODEL)
 def _password_changed(sender: Any, instance: Any, **_: Any) -> None:
     """A new password revokes the user's API tokens (whoever held one must sign in again)."""
-    if instance.pk is None:
+    # Only a password just set (``set_password`` keeps it in ``_password`` until saved): not
+    # Django re-hashing the same password with a newer hasher at sign-in.
+    if instance.pk is None or getattr(instance, "_password", None) is None:
         return
     before = sender.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
     if before is not None and before != instance.password:

@@ -20,7 +20,7 @@ def _nul_fields(request: HttpRequest) -> list[str]:
     fields += [name for name in request.GET if "\x00" in name]
     if "\x00" in request.path:
         fields.append("path")
-    if request.method in ("POST", "PUT", "PATCH"):
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         content_type = request.content_type or ""
         if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             fields += [
@@ -42,7 +42,9 @@ class RefuseNulBytes:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         """A page's value the database cannot hold (a number past its range): the request
         is wrong, not the server (the API's handler says the same in JSON)."""
-        if isinstance(exception, DataError) and not request.path.startswith("/api/"):
+        if isinstance(exception, (DataError, OverflowError)) and not request.path.startswith(
+            "/api/"
+        ):
             return render(
                 request,
                 "400.html",

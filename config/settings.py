@@ -191,7 +191,9 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = int(os.environ.get("FUPIN_LOGIN_FAILURES", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("FUPIN_LOGIN_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+# A success clears that user name's failures only (applications.security): axes' own reset
+# would clear the address's too, and with it another user's count from the same address.
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "applications.security.lockout_response"
 AXES_ENABLE_ADMIN = False  # ours: read-only but for the audited unlock (applications.admin)
 AXES_VERBOSE = False

@@ -45,18 +45,32 @@ def sniff_content_type(head: bytes) -> tuple[str, str] | None:
     return None
 
 
-# What a PDF may not carry: actions that run code or start programs when it is opened.
-_ACTIVE_NAMES = frozenset({"/JavaScript", "/JS", "/Launch"})
+# What a PDF may not carry: code, programs it starts, forms that send or fetch data, files or
+# media carried inside it.
+_ACTIVE_NAMES = frozenset(
+    {
+        "/JavaScript",
+        "/JS",
+        "/Launch",
+        "/XFA",
+        "/EmbeddedFile",
+        "/EmbeddedFiles",
+        "/RichMedia",
+        "/GoToE",
+        "/SubmitForm",
+        "/ImportData",
+    }
+)
 # A walk through a PDF's objects stops here (a real scan has hundreds of objects).
 _MAX_PDF_OBJECTS = 200_000
 
 
 def pdf_problem(data: bytes) -> str:
     """Why these bytes are not a PDF we keep, or "": it opens (pypdf), has at least one page,
-    and no object in it is JavaScript or a launch action (names are read decoded, so
+    and no object in it is JavaScript, a launch, submit or import action, XFA, rich media or an
+    embedded file (names are read decoded, so
     ``/J#61vaScript`` is caught too)."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
     from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
     try:
@@ -81,11 +95,14 @@ def pdf_problem(data: bytes) -> str:
                 item = item.get_object()
             if isinstance(item, DictionaryObject):
                 if _ACTIVE_NAMES & {str(k) for k in item} or str(item.get("/S")) in _ACTIVE_NAMES:
-                    return _("The PDF contains JavaScript or a launch action: it is refused.")
+                    return _(
+                        "The PDF contains JavaScript, a launch or form action or an embedded "
+                        "file: it is refused."
+                    )
                 stack.extend(item.values())
             elif isinstance(item, ArrayObject):
                 stack.extend(item)
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+    except Exception:  # whatever pypdf meets in a damaged file: it is not one we keep
         return _("The file is not a PDF that can be read.")
     return ""
 
@@ -100,7 +117,7 @@ def image_problem(data: bytes) -> str:
             image.load()
             if image.width < 1 or image.height < 1:
                 return _("The picture is empty.")
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+    except Exception:  # a forged, truncated or oversized picture: not one we keep
         return _("The file is not a picture that can be read.")
     return ""
 

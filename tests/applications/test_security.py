@@ -5,6 +5,7 @@ unlocked by an admin (audited); API tokens that expire and are revoked."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -161,3 +162,35 @@ def test_a_new_password_revokes_the_users_tokens(world: World) -> None:
 
     assert _authorised(token).get("/api/v1/applications/").status_code == 401
     assert _authorised(token).delete("/api/v1/auth/token/").status_code == 401
+
+
+def test_a_sign_in_of_ones_own_does_not_clear_another_users_failures(world: World) -> None:
+    """Guessing a colleague's password from one's own desk, signing in as oneself between
+    the guesses, must still lock the colleague's name out."""
+    answers = []
+    for _ in range(2):
+        for _guess in range(3):
+            response: Any = token_post("cadre_v1", "wrong", address="10.7.7.7")
+            answers.append(response.status_code)
+        page_post("reviewer_t1", password_of("reviewer_t1"), address="10.7.7.7")
+
+    assert 429 in answers
+
+
+def test_a_sign_in_clears_that_users_own_failures(world: World) -> None:
+    for _ in range(LIMIT - 1):
+        token_post("cadre_v1", "wrong")
+    assert token_post("cadre_v1", password_of("cadre_v1")).status_code == 200  # type: ignore[attr-defined]
+
+    again = [token_post("cadre_v1", "wrong").status_code for _ in range(LIMIT - 1)]  # type: ignore[attr-defined]
+
+    assert again == [400] * (LIMIT - 1)
+
+
+def test_a_rehash_at_sign_in_keeps_the_tokens(world: World) -> None:
+    token = token_post("cadre_v1", password_of("cadre_v1")).json()["token"]  # type: ignore[attr-defined]
+    user = world.user("cadre_v1")
+
+    user.save()  # no new password: a save of anything else (or a re-hash) keeps the tokens
+
+    assert _authorised(token).get("/api/v1/applications/").status_code == 200

@@ -89,3 +89,12 @@ def test_a_body_that_is_not_json_is_a_field_error_in_the_documented_shape(world:
 
     assert response.status_code == 400
     assert isinstance(response.json()["detail"], list)
+
+
+def test_a_page_size_in_other_digits_is_a_field_error(world: World) -> None:
+    client = APIClient()
+    client.force_authenticate(world.user("inspector_a"))
+
+    response = client.get("/api/v1/applications/?page_size=%C2%B2")
+
+    assert response.status_code == 400 and "page_size" in response.json()

@@ -269,7 +269,7 @@ def test_a_pdf_that_runs_code_when_opened_is_refused(
     with translation.override("en"), pytest.raises(InvalidInput) as refused:
         _add(world, app, _pdf_with_open_action(kind, escaped=escaped))
 
-    assert "JavaScript or a launch action" in refused.value.errors["file"][0]
+    assert "JavaScript, a launch or form action" in refused.value.errors["file"][0]
     assert not Attachment.objects.filter(application=app).exists()
 
 
@@ -300,3 +300,31 @@ def test_a_download_carries_a_name_of_ours_and_the_detected_type(world: World) -
     assert f"signed_agreement-{app.pk}-{attachment.pk}.pdf" in disposition
     assert "report.html" not in disposition
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.django_db
+def test_a_pdf_carrying_an_embedded_file_is_refused(world: World) -> None:
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_attachment("setup.exe", b"MZ\x90\x00" * 10)
+    out = io.BytesIO()
+    writer.write(out)
+    app = world.application(S.APPROVED)
+
+    with pytest.raises(InvalidInput):
+        _add(world, app, out.getvalue())
+
+    assert not Attachment.objects.filter(application=app).exists()
+
+
+@pytest.mark.django_db
+def test_a_damaged_pdf_is_a_field_error_not_a_crash(world: World) -> None:
+    app = world.application(S.APPROVED)
+    damaged = SIGNED_AGREEMENT_PDF[:200] + b"\xff" * 500 + SIGNED_AGREEMENT_PDF[-100:]
+
+    with pytest.raises(InvalidInput):
+        _add(world, app, damaged)
