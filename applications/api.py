@@ -150,7 +150,7 @@ class HouseholdCreateSerializer(serializers.Serializer[Any]):
     head_id_number = serializers.RegexField(
         ID_NUMBER_PATTERN, max_length=18, validators=[_id_number]
     )
-    bank_card = serializers.CharField(max_length=30)
+    bank_card = serializers.CharField(min_length=1, max_length=30)
     bank_card_holder = _card_holder_field()
     phone = serializers.CharField(max_length=20)
     household_type = serializers.ChoiceField(choices=Household.Kind.choices)
@@ -331,7 +331,7 @@ class KinCorrectionSerializer(serializers.Serializer[Any]):
     relation = serializers.ChoiceField(choices=KinDeclaration.Relation.choices)
     name = serializers.CharField(max_length=50)
     id_number = serializers.RegexField(ID_NUMBER_PATTERN, max_length=18, validators=[_id_number])
-    reason = serializers.CharField(max_length=500)
+    reason = serializers.CharField(min_length=1, max_length=500)
 
 
 class KinDeclarationViewSet(

@@ -262,17 +262,7 @@ def household_create(
                     id_hash=hashes[0],
                     id_masked=draft.head_id_masked,
                 )
-            ] + [
-                Person(
-                    household=draft,
-                    name=name,
-                    relation=relation,
-                    id_cipher=idnumbers.encrypt(number),
-                    id_hash=digest,
-                    id_masked=idnumbers.mask_id_number(number),
-                )
-                for (name, number, relation), digest in zip(member_rows, hashes[1:], strict=True)
-            ]
+            ] + _people(draft, member_rows, hashes[1:])
             Person.objects.bulk_create(people)
             audit_record(
                 actor=actor,
@@ -489,7 +479,14 @@ def _member_changes(
         .exists()
     ):
         errors["members"] = [_DUPLICATE_PERSON]
-    added = [
+    return _people(household, rows, hashes), removed
+
+
+def _people(
+    household: Household, rows: list[tuple[str, str, str]], hashes: list[str]
+) -> list[Person]:
+    """Members besides the head, as rows to create: the number encrypted, hashed, masked."""
+    return [
         Person(
             household=household,
             name=name,
@@ -500,7 +497,6 @@ def _member_changes(
         )
         for (name, number, relation), digest in zip(rows, hashes, strict=True)
     ]
-    return added, removed
 
 
 def person_reveal_id(*, actor: Actor, person_id: int) -> str:

@@ -308,7 +308,7 @@ class BulkTransitionResultSerializer(serializers.Serializer[Any]):
 
 
 class CardCheckInputSerializer(serializers.Serializer[Any]):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(min_length=1, max_length=2000)
 
 
 class CardCheckSerializer(serializers.ModelSerializer[CardCheck]):
@@ -342,7 +342,7 @@ class ObjectionCreateSerializer(serializers.Serializer[Any]):
 
 class ObjectionResolveSerializer(serializers.Serializer[Any]):
     upheld = serializers.BooleanField()
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(min_length=1, max_length=2000)
 
 
 # The largest id the database holds (PostgreSQL's bigint): a larger number is no id.

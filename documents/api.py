@@ -158,8 +158,19 @@ class DocumentIssueSerializer(serializers.Serializer[Any]):
 
 
 class VerifySerializer(serializers.Serializer[Any]):
-    code = serializers.CharField(max_length=40, required=False, allow_blank=True)
-    file = serializers.FileField(required=False, allow_empty_file=True)
+    """Give the code printed on the paper, the PDF, or both: at least one of them."""
+
+    code = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        help_text="The verification code on the paper (give it, the file, or both).",
+    )
+    file = serializers.FileField(
+        required=False,
+        allow_empty_file=True,
+        help_text="The PDF to compare with the issued one (give it, the code, or both).",
+    )
 
 
 class VerificationSerializer(serializers.Serializer[Any]):

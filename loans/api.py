@@ -406,7 +406,7 @@ class RecoveryInputSerializer(serializers.Serializer[Any]):
 
 class WriteOffInputSerializer(serializers.Serializer[Any]):
     date = serializers.DateField()
-    reason = serializers.CharField(max_length=500)
+    reason = serializers.CharField(min_length=1, max_length=500)
 
 
 def _fund_movement_response(movement: FundMovement) -> Response:

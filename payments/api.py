@@ -122,7 +122,7 @@ class PaymentRoundCreateSerializer(serializers.Serializer[Any]):
 
 
 class CancelSerializer(serializers.Serializer[Any]):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(min_length=1, max_length=2000)
 
 
 class ReturnUploadSerializer(serializers.Serializer[Any]):
@@ -332,7 +332,7 @@ class AcceptanceStateSerializer(serializers.Serializer[Any]):
 
 
 class ReasonSerializer(serializers.Serializer[Any]):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(min_length=1, max_length=2000)
 
 
 class AcceptanceView(APIView):

@@ -13,6 +13,18 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 from django.test import Client
 
+# The demo's users the walks sign in as, one of each kind, and the public (None).
+ROLES = (
+    "cadre_sibacun",
+    "reviewer_quanhu",
+    "approver",
+    "finance",
+    "inspector",
+    "xindai_gsnx",
+    "admin",
+    None,
+)
+
 # Links the walk does not follow: files (downloads, exports), the admin, the API and its
 # documents, leaving (sign out), and the language switch (a POST anyway).
 SKIP = re.compile(

@@ -8,7 +8,8 @@ It fails on:
 - a content security policy violation (an inline script or style, a foreign source);
 - any answer but 200 (the walk follows the site's own links: a 4xx is a broken link).
 
-It seeds the demo (about 20 s) and opens about 250 pages twice: about three minutes, so it is not
+It seeds the demo (about 20 s) and opens about 200 pages (194 on the demo county, counted
+with ``tests.pages.walk``), in each language: about two minutes, so it is not
 in ``make test``; ``make walk`` runs it, and ``.ci/run`` calls that. Screenshots of a few
 pages go to ``var/screenshots/walk/`` (the README shows some)."""
 
@@ -30,22 +31,12 @@ from applications.models import Program
 from demo.seed import DEMO_PASSWORD
 from demo.world import SUBSIDY_CODE
 from tests.browser.test_chain import browser
-from tests.pages import read, shape, untranslated, walk
+from tests.pages import ROLES, read, shape, untranslated, walk
 
 pytestmark = [pytest.mark.browser, pytest.mark.walk]
 __all__ = ["browser"]
 
 SHOTS = Path(os.environ.get("FUPIN_SCREENSHOTS", settings.VAR_DIR / "screenshots" / "walk"))
-ROLES = (
-    "cadre_sibacun",
-    "reviewer_quanhu",
-    "approver",
-    "finance",
-    "inspector",
-    "xindai_gsnx",
-    "admin",
-    None,
-)
 WIDTHS = (390, 1280)
 # Collects what the content security policy refuses on a page (read after it loads).
 CSP_LISTENER = """

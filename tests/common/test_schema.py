@@ -98,3 +98,11 @@ def test_a_page_size_in_other_digits_is_a_field_error(world: World) -> None:
     response = client.get("/api/v1/applications/?page_size=%C2%B2")
 
     assert response.status_code == 400 and "page_size" in response.json()
+
+
+def test_non_blank_fields_say_so(schema: dict[str, Any]) -> None:
+    components = schema["components"]["schemas"]
+    assert components["CardCheckInput"]["properties"]["reason"]["minLength"] == 1
+    assert components["ObjectionResolve"]["properties"]["reason"]["minLength"] == 1
+    assert components["HouseholdCreate"]["properties"]["bank_card"]["minLength"] == 1
+    assert "or both" in components["Verify"]["properties"]["code"]["description"]

@@ -11,22 +11,10 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from tests.demo.test_seed import seeded
-from tests.pages import LATIN_ALLOWED, untranslated, walk
+from tests.pages import LATIN_ALLOWED, ROLES, untranslated, walk
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 __all__ = ["seeded"]
-
-# One user of each kind (the demo's), and the public.
-ROLES = (
-    "cadre_sibacun",
-    "reviewer_quanhu",
-    "approver",
-    "finance",
-    "inspector",
-    "xindai_gsnx",
-    "admin",
-    None,
-)
 
 
 def _client(username: str | None) -> Client:
