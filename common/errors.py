@@ -65,6 +65,8 @@ class Code(StrEnum):
     ACCEPTANCE_ONLY = "acceptance_only"
     BANK_FILE_INVALID = "bank_file_invalid"
     ALREADY_IMPORTED = "already_imported"
+    # inspectors' cross-checks
+    REFERENCE_LIST_INVALID = "reference_list_invalid"
     # loans
     RATE_EXISTS = "rate_exists"
     LOAN_REQUEST_MISSING = "loan_request_missing"

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connections, router
-from django.db.models import Field, Model
+from django.db.models import Field, JSONField, Model
 
 BATCH = 1000
 
@@ -94,12 +94,18 @@ def rows_insert(model: type[Model], fields: Sequence[str], rows: Iterable[Sequen
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             raw = cursor.cursor  # psycopg's own cursor, under Django's wrapper
+            # JSON goes through its field (psycopg's Jsonb wrapper); other values as they are.
+            json_at = [i for i, f in enumerate(concrete) if isinstance(f, JSONField)]
             # Its errors as Django's (a constraint broken is an ``IntegrityError``).
             with (
                 connection.wrap_database_errors,
                 raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
             ):
                 for row in rows:
+                    if json_at:
+                        row = list(row)
+                        for i in json_at:
+                            row[i] = concrete[i].get_db_prep_save(row[i], connection)
                     copy.write_row(row)
                     count += 1
             return count

@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "payments",
     "loans",
     "documents",
+    "crosscheck",
     "workflows",
     "inspection",
     "demo",

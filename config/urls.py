@@ -69,6 +69,7 @@ urlpatterns = [
     # Documents, batches and attachments: before the router, whose application routes
     # would not know /applications/{id}/attachments/.
     path("api/v1/", include("documents.api")),
+    path("api/v1/", include("crosscheck.api")),
     path(
         "api/v1/applications/<int:pk>/acceptance/",
         AcceptanceView.as_view(),
