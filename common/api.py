@@ -17,7 +17,11 @@ from common.errors import Code, InvalidInput, ServiceError
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, InvalidInput):
-        return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
+        body: dict[str, Any] = dict(exc.as_dict())
+        # A file or a request refused as a whole for a reason of its own says which.
+        if exc.code != Code.INVALID and "code" not in body:
+            body["code"] = exc.code
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ServiceError):
         return Response(
             {"detail": exc.message, "code": exc.code},
@@ -81,6 +85,15 @@ class RefusalSerializer(serializers.Serializer[Any]):
 # The body of a 400: each field's (or ``detail``'s) messages, for ``extend_schema``.
 FIELD_ERRORS: dict[str, Any] = {
     "type": "object",
+    "properties": {
+        "code": {
+            "type": "string",
+            "enum": [c.value for c in Code],
+            "description": "Why the request was refused as a whole, when a rule of its own "
+            "refused it (a file that does not fit, a file sent twice); absent for plain field "
+            "errors.",
+        }
+    },
     "additionalProperties": {
         "anyOf": [{"type": "array"}, {"type": "object"}],
         "description": "The field's problems: sentences; for a list, each element's problems "

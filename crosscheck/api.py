@@ -9,6 +9,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -224,15 +225,21 @@ class LeadViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
 
     def _filters(self) -> dict[str, Any]:
         params = self.request.query_params
+        errors: dict[str, list[str]] = {}
+        numbers: dict[str, int | None] = {}
+        for name in ("scan", "household"):
+            try:
+                numbers[name] = _int_param(self.request, name)
+            except DRFValidationError as error:
+                numbers[name] = None
+                errors.update({k: [str(m) for m in v] for k, v in error.detail.items()})  # type: ignore[union-attr]
         filters: dict[str, Any] = {
-            "scan": _int_param(self.request, "scan"),
-            "household": _int_param(self.request, "household"),
+            **numbers,
             "rule": params.get("rule", ""),
             "status": params.get("status", ""),
             "severity": params.get("severity", ""),
             "area": params.get("area", ""),
         }
-        errors: dict[str, list[str]] = {}
         if filters["rule"] and filters["rule"] not in RULES_BY_CODE:
             errors["rule"] = [f"unknown rule; one of {', '.join(RULES_BY_CODE)}"]
         if filters["status"] and filters["status"] not in Lead.Status.values:
