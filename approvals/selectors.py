@@ -34,9 +34,10 @@ from applications.selectors import (
     scope_prefixes,
 )
 from approvals import policy
-from approvals.labels import ACTION_LABELS
+from approvals.labels import ACTION_LABELS, TASK_STATE_LABELS, action_label, actor_label
 from approvals.models import Attachment, CardCheck, Objection
 from audit.models import AuditEntry
+from audit.selectors import audit_history_of
 from common.actors import Actor
 
 if TYPE_CHECKING:
@@ -403,3 +404,38 @@ def notices_posted(village_code: str) -> list[Notice]:
 def notice_application_exists(*, village_code: str, application_id: int) -> bool:
     """Is there such an application in the village (posted or not: the service decides)?"""
     return Application.objects.filter(pk=application_id, area_code=village_code).exists()
+
+
+# --- an application's history, as its pages show it -------------------------------------------
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    actor: str
+    action: str
+    from_state: str
+    to_state: str
+    reason: str
+
+
+def application_timeline(app: Application) -> list[TimelineEntry]:
+    """The application's history from the audit trail, oldest first: what was done to it.
+    Views of the page are left out, and so are refused attempts (a double tap, a step
+    someone else took first): they stay on the record, in the inspectors' audit search."""
+    labels: dict[str, str] = {str(v): str(label) for v, label in Application.Status.choices} | {
+        code: str(label) for code, label in TASK_STATE_LABELS.items()
+    }
+    entries = audit_history_of(object_type="application", object_id=app.pk)
+    return [
+        TimelineEntry(
+            at=e.created_at,
+            actor=actor_label(e.actor_name),
+            action=action_label(e.action),
+            from_state=str(labels.get(e.from_state, e.from_state)),
+            to_state=str(labels.get(e.to_state, e.to_state)),
+            reason=e.reason,
+        )
+        for e in entries
+        if e.outcome != AuditEntry.Outcome.REFUSED
+    ]

@@ -131,7 +131,7 @@ def _encoding(file: IO[bytes]) -> tuple[str, int]:
 def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, list[Cell]]]:
     encoding, bom = _encoding(file)
     file.seek(bom)
-    text = io.TextIOWrapper(file, encoding=encoding, newline="")  # type: ignore[type-var]
+    text = io.TextIOWrapper(file, encoding=encoding, newline="")
     try:
         for number, row in enumerate(csv.reader(text), start=1):
             cells: list[Cell] = [

@@ -64,7 +64,7 @@ class ReferenceListSerializer(serializers.ModelSerializer[ReferenceList]):
 
 class ReferenceListUploadSerializer(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=ReferenceList.Kind.choices)
-    source = serializers.CharField(max_length=200, min_length=1)
+    source = serializers.CharField(max_length=200, min_length=1)  # type: ignore[assignment]
     as_of = serializers.DateField()
     file = serializers.FileField(help_text=".xlsx, or .csv in UTF-8 or GB18030")
     county = serializers.RegexField(

@@ -61,11 +61,11 @@ def header_positions(kind: str, cells: list[Cell]) -> dict[str, int] | list[str]
     positions: dict[str, int] = {}
     missing: list[str] = []
     for header in headers_of(kind):
-        index = found.get(header_key(header))
-        if index is None:
+        at = found.get(header_key(header))
+        if at is None:
             missing.append(header)
         else:
-            positions[header] = index
+            positions[header] = at
     return missing or positions
 
 

@@ -209,3 +209,6 @@ class LeadSighting(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["scan", "lead"], name="sighting_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.scan_id}:{self.lead_id}"

@@ -122,7 +122,7 @@ def _matches(ctx: Context, kind: str, rows_filter: Q | None = None) -> list[_Mat
     if rows_filter is not None:
         rows = rows.filter(rows_filter)
     rows = rows.filter(id_hash__in=ctx.persons().values("id_hash"))
-    by_hash: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_hash: dict[str, list[Any]] = defaultdict(list)
     for row in rows.order_by("row").values(
         "row", "id_hash", "name", "detail", "category", "value", "date"
     ):
@@ -364,8 +364,8 @@ def _kin_handled(ctx: Context) -> Iterable[Finding]:
         .order_by("pk")
     )
     relatives: dict[str, list[tuple[int, str, str, str, datetime.datetime]]] = defaultdict(list)
-    for official, username, id_hash, relation, name, declared in declarations:
-        relatives[id_hash].append((official, username, relation, name, declared))
+    for official, username, id_hash, relation, name, declared_on in declarations:
+        relatives[id_hash].append((official, username, relation, name, declared_on))
     if not relatives:
         return
     # household → [(official, username, relation, relative's name, declared at)]
@@ -492,6 +492,8 @@ def _card_changed_before_payment(ctx: Context) -> Iterable[Finding]:
         .order_by("pk")
     )
     for pk, app, household, area, head, card_hash, card_masked, sent, reference in lines:
+        if sent is None:
+            continue
         became = [
             when
             for when, prefix in changes[household]
@@ -538,6 +540,8 @@ def _paid_amount_mismatch(ctx: Context) -> Iterable[Finding]:
         .order_by("pk")
     )
     for pk, app, household, area, head, amount, paid, reference, answered in lines:
+        if paid is None:
+            continue
         yield Finding(
             key=f"paid_amount_mismatch:l{pk}",
             household_id=household,
@@ -638,8 +642,8 @@ def _appraisal_pattern(ctx: Context) -> Iterable[Finding]:
                 "count": group["n"],
                 "dates": group["dates"],
                 "threshold": least,
-                "first": members[0][1].isoformat(),
-                "last": members[-1][1].isoformat(),
+                "first": _day(members[0][1]),
+                "last": _day(members[-1][1]),
                 "applications": [pk for pk, _date in members],
             },
         )

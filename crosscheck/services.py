@@ -94,9 +94,8 @@ def reference_list_upload(
         errors["as_of"] = [_("The list's date cannot be in the future.")]
     if file is None:
         errors["file"] = [_("Choose the file (.xlsx or .csv).")]
-    if errors:
+    if errors or file is None or as_of is None:
         raise InvalidInput(errors)
-    assert file is not None and as_of is not None
     sha256, size = _digest(file)
     if size == 0:
         raise _list_invalid(_("The file is empty."))

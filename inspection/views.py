@@ -30,7 +30,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 from applications.roles import Role
 from applications.selectors import (
     is_everywhere,
-    kin_declarations_visible_to,
     scope_prefixes,
 )
 from approvals.labels import ACTION_LABELS
@@ -42,14 +41,7 @@ from audit.verify import Report
 from common import clock
 from common.actors import Actor
 from inspection.exports import audit_header, audit_rows, csv_lines, xlsx_bytes
-from inspection.selectors import (
-    MAX_RED_FLAGS,
-    kin_flags_for_inspection,
-    payments_held_visible_to,
-    shared_cards_visible_to,
-)
 from inspection.services import audit_export_record, audit_verify
-from payments.selectors import payment_discrepancies_visible_to
 
 R = TypeVar("R", bound=HttpResponseBase)
 PAGE_SIZE = 50
@@ -295,32 +287,5 @@ def audit_verify_page(request: HttpRequest) -> HttpResponse:
             "created": created,
             "empty": empty,
             "other_heads": _other_heads(form.cleaned_data["anchor"], chains) if report else 0,
-        },
-    )
-
-
-# --- red flags -------------------------------------------------------------------------------
-
-
-@inspector_required
-@require_GET
-def red_flags_page(request: HttpRequest) -> HttpResponse:
-    """What inspectors look for under rules 4 and 5, in their county: applications flagged
-    for an official's close relative (the official recused), bank cards shared by
-    households, payments held for a card check, and the officials' declarations."""
-    user = request.user
-    return render(
-        request,
-        "inspection/flags.html",
-        {
-            "kin_flags": list(kin_flags_for_inspection(user)[:MAX_RED_FLAGS]),
-            "shared_cards": shared_cards_visible_to(user),
-            "held": payments_held_visible_to(user, now=clock.now(), limit=MAX_RED_FLAGS),
-            "discrepancies": payment_discrepancies_visible_to(user, limit=MAX_RED_FLAGS),
-            "declarations": list(
-                kin_declarations_visible_to(user)
-                .select_related("official")
-                .order_by("-created_at", "-pk")[:MAX_RED_FLAGS]
-            ),
         },
     )

@@ -26,7 +26,9 @@ def list_csv(kind: str, rows: Sequence[Sequence[Any]], *, encoding: str = "utf-8
     return out.getvalue().encode(encoding)
 
 
-def list_xlsx(kind: str, rows: Sequence[Sequence[Any]], headers: Sequence[str] | None = None) -> bytes:
+def list_xlsx(
+    kind: str, rows: Sequence[Sequence[Any]], headers: Sequence[str] | None = None
+) -> bytes:
     from openpyxl import Workbook
 
     book = Workbook()

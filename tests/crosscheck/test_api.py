@@ -75,11 +75,17 @@ def test_upload_of_a_misfit_file_answers_its_code(world: World, api: Api) -> Non
 
 def test_non_inspectors_are_refused(world: World, api: Api) -> None:
     client = api("approver_a")
-    for url in ("/api/v1/crosscheck/lists/", "/api/v1/integrity/scans/", "/api/v1/integrity/leads/"):
+    for url in (
+        "/api/v1/crosscheck/lists/",
+        "/api/v1/integrity/scans/",
+        "/api/v1/integrity/leads/",
+    ):
         response = client.get(url)
         assert response.status_code == 403, url
         assert response.json()["code"] == "role"
-    response = _upload(client, K.PUBLIC_SERVANT, list_csv(K.PUBLIC_SERVANT, [[id_number(), "王", "单位"]]))
+    response = _upload(
+        client, K.PUBLIC_SERVANT, list_csv(K.PUBLIC_SERVANT, [[id_number(), "王", "单位"]])
+    )
     assert response.status_code == 403 and response.json()["code"] == "role"
 
 
@@ -92,14 +98,21 @@ def test_scan_then_leads_with_filters_and_disposition(
     world.household(bank_card=card)
     world.household(bank_card=card)
     client = api("inspector_a")
-    assert _upload(client, K.PUBLIC_SERVANT, list_csv(K.PUBLIC_SERVANT, [[number, "王明", "县教育局"]])).status_code == 201
+    assert (
+        _upload(
+            client, K.PUBLIC_SERVANT, list_csv(K.PUBLIC_SERVANT, [[number, "王明", "县教育局"]])
+        ).status_code
+        == 201
+    )
     scan = _scan(client, django_capture_on_commit_callbacks)
     assert scan["counts"]["public_servant"] == 1 and scan["counts"]["shared_card"] == 2
     assert scan["lists"][0]["kind"] == "public_servant" and len(scan["lists"][0]["sha256"]) == 64
     assert scan["rules"]["vehicle"]["params"]["vehicle_value_min"] == "30000"
     assert scan["duration_ms"] is not None
 
-    found = client.get("/api/v1/integrity/leads/", {"rule": "public_servant", "scan": scan["id"]}).json()
+    found = client.get(
+        "/api/v1/integrity/leads/", {"rule": "public_servant", "scan": scan["id"]}
+    ).json()
     (lead,) = found["results"]
     assert lead["household"] == servant.pk and lead["application"] is None
     assert lead["status"] == "open" and lead["first_seen_scan"] == scan["id"]
@@ -157,13 +170,17 @@ def test_other_county_inspector_sees_no_lead(
     response = other.get(f"/api/v1/integrity/leads/{lead.pk}/")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
     response = other.post(
-        f"/api/v1/integrity/leads/{lead.pk}/disposition/", {"status": "cleared", "note": "x"}, format="json"
+        f"/api/v1/integrity/leads/{lead.pk}/disposition/",
+        {"status": "cleared", "note": "x"},
+        format="json",
     )
     assert response.status_code == 404
 
 
 def test_bad_filters_are_field_errors(world: World, api: Api) -> None:
     client = api("inspector_a")
-    response = client.get("/api/v1/integrity/leads/", {"rule": "nope", "status": "maybe", "scan": "x"})
+    response = client.get(
+        "/api/v1/integrity/leads/", {"rule": "nope", "status": "maybe", "scan": "x"}
+    )
     assert response.status_code == 400
     assert {"rule", "status", "scan"} <= set(response.json())

@@ -257,7 +257,11 @@ def test_bank_paying_less_than_sent_is_a_lead(world: World) -> None:
     bank_file_export(actor=maker, round_id=round_.pk)
     round_.refresh_from_db()
     answers = {
-        line.reference: ("0000", "成功", Decimal("3500.00") if line.application_id == short.pk else None)
+        line.reference: (
+            "0000",
+            "成功",
+            Decimal("3500.00") if line.application_id == short.pk else None,
+        )
         for line in round_.lines.all()
     }
     bank_return_import(actor=maker, round_id=round_.pk, data=return_file(round_, answers))
@@ -353,4 +357,3 @@ def test_other_county_is_not_scanned(world: World) -> None:
     world.household("620903100200", bank_card=card)
     scan()
     assert leads("shared_card") == []
-

@@ -49,7 +49,9 @@ def test_upload_reads_workbook_with_typed_cells(world: World) -> None:
 def test_upload_accepts_half_width_brackets_in_headers(world: World) -> None:
     number = id_number()
     data = list_xlsx(
-        K.VEHICLE, [[number, "王明", "甘F1", "45000"]], headers=["身份证号", "姓名", "号牌", "车辆价值(元)"]
+        K.VEHICLE,
+        [[number, "王明", "甘F1", "45000"]],
+        headers=["身份证号", "姓名", "号牌", "车辆价值(元)"],
     )
     reference = upload(world.user("inspector_a"), K.VEHICLE, [], data=data, name="v.xlsx")
     assert reference.rows_kept == 1
@@ -64,7 +66,7 @@ def test_bad_rows_are_skipped_and_reported_by_row(world: World) -> None:
         [id_number(), "", "县教育局"],
         [id_number(), "张三", ""],
         ["", "", ""],  # blank: not a row
-        [id_number(), "=HYPERLINK(\"x\")", "县教育局"],
+        [id_number(), '=HYPERLINK("x")', "县教育局"],
     ]
     reference = upload(world.user("inspector_a"), K.PUBLIC_SERVANT, rows)
     assert (reference.rows_read, reference.rows_kept, reference.rows_skipped) == (6, 1, 5)
@@ -114,7 +116,9 @@ def test_binary_file_is_refused(world: World) -> None:
 
 def test_broken_workbook_is_refused(world: World) -> None:
     with pytest.raises(InvalidInput) as refused:
-        upload(world.user("inspector_a"), K.PUBLIC_SERVANT, [], data=b"PK\x03\x04broken", name="a.xlsx")
+        upload(
+            world.user("inspector_a"), K.PUBLIC_SERVANT, [], data=b"PK\x03\x04broken", name="a.xlsx"
+        )
     assert refused.value.code == Code.REFERENCE_LIST_INVALID
 
 
@@ -132,7 +136,11 @@ def test_missing_fields_are_refused_before_reading(world: World) -> None:
 
     with pytest.raises(InvalidInput) as refused:
         reference_list_upload(
-            actor=world.user("inspector_a"), kind="cars", source=" ", as_of=date(2999, 1, 1), file=None
+            actor=world.user("inspector_a"),
+            kind="cars",
+            source=" ",
+            as_of=date(2999, 1, 1),
+            file=None,
         )
     assert set(refused.value.errors) == {"kind", "source", "as_of", "file"}
 
@@ -141,8 +149,12 @@ def test_newer_list_replaces_the_older_for_scans(world: World) -> None:
     number = id_number()
     world.household(members=[{"name": "王明", "id_number": number, "relation": "child"}])
     inspector = world.user("inspector_a")
-    old = upload(inspector, K.PUBLIC_SERVANT, [[number, "王明", "县教育局"]], as_of=date(2026, 1, 1))
-    new = upload(inspector, K.PUBLIC_SERVANT, [[id_number(), "李强", "县教育局"]], as_of=date(2026, 6, 1))
+    old = upload(
+        inspector, K.PUBLIC_SERVANT, [[number, "王明", "县教育局"]], as_of=date(2026, 1, 1)
+    )
+    new = upload(
+        inspector, K.PUBLIC_SERVANT, [[id_number(), "李强", "县教育局"]], as_of=date(2026, 6, 1)
+    )
     assert lists_in_force("620902")[K.PUBLIC_SERVANT] == new
     assert old != new
     scan()
@@ -156,8 +168,9 @@ def test_only_inspectors_upload(world: World) -> None:
 
 
 def test_inspector_cannot_upload_for_another_county(world: World) -> None:
-    from crosscheck.services import reference_list_upload
     from django.core.files.base import ContentFile
+
+    from crosscheck.services import reference_list_upload
 
     with pytest.raises(NotFound) as refused:
         reference_list_upload(
@@ -184,9 +197,15 @@ def _a_lead(world: World) -> Lead:
 
 def test_disposition_is_audited(world: World) -> None:
     lead = _a_lead(world)
-    lead_dispose(actor=world.user("inspector_a"), lead_id=lead.pk, status="confirmed", note="核实为冒领。")
+    lead_dispose(
+        actor=world.user("inspector_a"), lead_id=lead.pk, status="confirmed", note="核实为冒领。"
+    )
     lead.refresh_from_db()
-    assert (lead.status, lead.note, lead.disposed_by) == ("confirmed", "核实为冒领。", world.user("inspector_a"))
+    assert (lead.status, lead.note, lead.disposed_by) == (
+        "confirmed",
+        "核实为冒领。",
+        world.user("inspector_a"),
+    )
     (entry,) = AuditEntry.objects.filter(action="lead.dispose", object_id=str(lead.pk))
     assert (entry.from_state, entry.to_state, entry.reason) == ("open", "confirmed", "核实为冒领。")
 
@@ -203,20 +222,26 @@ def test_disposition_needs_a_note(world: World) -> None:
 def test_same_status_again_is_refused(world: World) -> None:
     lead = _a_lead(world)
     with pytest.raises(Refused) as refused:
-        lead_dispose(actor=world.user("inspector_a"), lead_id=lead.pk, status="open", note="仍待核实")
+        lead_dispose(
+            actor=world.user("inspector_a"), lead_id=lead.pk, status="open", note="仍待核实"
+        )
     assert refused.value.code == Code.WRONG_STATE
 
 
 def test_other_countys_inspector_cannot_dispose(world: World) -> None:
     lead = _a_lead(world)
     with pytest.raises(NotFound) as refused:
-        lead_dispose(actor=world.user("inspector_b"), lead_id=lead.pk, status="cleared", note="无问题")
+        lead_dispose(
+            actor=world.user("inspector_b"), lead_id=lead.pk, status="cleared", note="无问题"
+        )
     assert refused.value.code == Code.NOT_FOUND
 
 
 def test_cleared_lead_stays_cleared_when_found_again(world: World) -> None:
     lead = _a_lead(world)
-    lead_dispose(actor=world.user("inspector_a"), lead_id=lead.pk, status="cleared", note="夫妻分户，合规。")
+    lead_dispose(
+        actor=world.user("inspector_a"), lead_id=lead.pk, status="cleared", note="夫妻分户，合规。"
+    )
     scan()
     lead.refresh_from_db()
     assert lead.status == "cleared"
@@ -228,7 +253,9 @@ def test_cleared_lead_reopens_when_its_evidence_changes(world: World) -> None:
     world.household(bank_card=card)
     scan()
     lead = Lead.objects.get(rule="shared_card", household=first)
-    lead_dispose(actor=world.user("inspector_a"), lead_id=lead.pk, status="cleared", note="夫妻分户，合规。")
+    lead_dispose(
+        actor=world.user("inspector_a"), lead_id=lead.pk, status="cleared", note="夫妻分户，合规。"
+    )
     world.household(bank_card=card)  # a third household takes the card
     scan()
     lead.refresh_from_db()

@@ -45,20 +45,26 @@ AUDIT = reverse("inspection:audit")
 CSV = reverse("inspection:audit_export_csv")
 XLSX = reverse("inspection:audit_export_xlsx")
 VERIFY = reverse("inspection:audit_verify")
-FLAGS = reverse("inspection:red_flags")
+FLAGS = reverse("inspection:leads")  # the red flags are the last part of the leads page
 
 COL = {key: n for n, (key, _label) in enumerate(AUDIT_COLUMNS)}
 FORMULAS = ["=1+1", "+SUM(A1)", "-2+3", "@A1", "\tTAB", "\rCR"]
 
 
 def test_inspection_urls_are_where_they_always_were() -> None:
-    assert (AUDIT, CSV, XLSX, VERIFY, FLAGS) == (
+    assert (AUDIT, CSV, XLSX, VERIFY, reverse("inspection:red_flags")) == (
         "/inspect/audit/",
         "/inspect/audit/export.csv",
         "/inspect/audit/export.xlsx",
         "/inspect/verify/",
         "/inspect/flags/",
     )
+
+
+def test_old_red_flags_address_leads_to_the_leads_page(world: World) -> None:
+    response = client_for(world, "inspector_a").get("/inspect/flags/")
+    assert response.status_code == 302
+    assert response["Location"] == "/inspect/leads/#flags"
 
 
 def client_for(world: World, username: str) -> Client:

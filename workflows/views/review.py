@@ -35,9 +35,10 @@ from applications.selectors import (
     programs_visible_to,
 )
 from approvals import policy
-from approvals.labels import STEP_LABELS, TASK_STATE_LABELS, action_label, actor_label
+from approvals.labels import STEP_LABELS
 from approvals.models import Objection
 from approvals.selectors import (
+    application_timeline,
     applications_kin_flagged,
     applications_payment_held,
     applications_recused,
@@ -57,8 +58,6 @@ from approvals.services.transitions import (
     available_transitions,
     transition_refusals,
 )
-from audit.models import AuditEntry
-from audit.selectors import audit_history_of
 from common import clock
 from common.actors import Actor
 from common.confirm import confirmation_page
@@ -346,38 +345,6 @@ def bulk_approve(request: HttpRequest) -> HttpResponse:
 # --- one application -----------------------------------------------------------------------
 
 
-@dataclass
-class TimelineEntry:
-    at: datetime
-    actor: str
-    action: str
-    from_state: str
-    to_state: str
-    reason: str
-
-
-def timeline_of(app: Application) -> list[TimelineEntry]:
-    """The application's history from the audit trail, oldest first: what was done to it.
-    Views of the page are left out, and so are refused attempts (a double tap, a step
-    someone else took first): they stay on the record, in the inspectors' audit search."""
-    labels: dict[str, str] = {str(v): str(label) for v, label in S.choices} | {
-        code: str(label) for code, label in TASK_STATE_LABELS.items()
-    }
-    entries = audit_history_of(object_type="application", object_id=app.pk)
-    return [
-        TimelineEntry(
-            at=e.created_at,
-            actor=actor_label(e.actor_name),
-            action=action_label(e.action),
-            from_state=str(labels.get(e.from_state, e.from_state)),
-            to_state=str(labels.get(e.to_state, e.to_state)),
-            reason=e.reason,
-        )
-        for e in entries
-        if e.outcome != AuditEntry.Outcome.REFUSED
-    ]
-
-
 def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[str, Any]:
     user = request.user
     objections = selectors.objections_of(user, app)
@@ -417,7 +384,7 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
         "objections": objections,
         "can_resolve": has_role_in(user, Role.TOWNSHIP_REVIEWER, app.area_code),
         "days_left": days_left_in_posting(app, clock.now()),
-        "timeline": timeline_of(app),
+        "timeline": application_timeline(app),
         "steps": steps,
         # Only a person's task (the posting window is the timer's).
         "task": task if task is not None and task.owner_permission else None,
