@@ -296,6 +296,9 @@ SPECTACULAR_SETTINGS = {
         "AcceptanceResultEnum": "payments.models.Acceptance.Result",
         "PersonRelationEnum": "applications.models.Person.Relation",
         "KinRelationEnum": "applications.models.KinDeclaration.Relation",
+        "ReferenceListKindEnum": "crosscheck.models.ReferenceList.Kind",
+        "LeadStatusEnum": "crosscheck.models.Lead.Status",
+        "LeadSeverityEnum": "crosscheck.models.Lead.Severity",
     },
 }
 

@@ -40,8 +40,12 @@ def _relation(code: str) -> str:
 
 
 def _list(facts: dict[str, Any]) -> str:
+    from crosscheck.models import ReferenceList
+
     listed = facts.get("list") or {}
-    return _("%(source)s list of %(as_of)s") % {
+    kind = listed.get("kind", "")
+    return _("list of %(kind)s from %(source)s (%(as_of)s)") % {
+        "kind": ReferenceList.Kind(kind).label if kind in ReferenceList.Kind.values else kind,
         "source": listed.get("source", ""),
         "as_of": listed.get("as_of", ""),
     }
@@ -189,7 +193,7 @@ def lead_sentence(rule: str, facts: dict[str, Any]) -> str:  # noqa: C901 - one 
 
 def _others(facts: dict[str, Any]) -> str:
     others = facts.get("others", [])
-    text = "、".join(f"{o.get('head')}（{o.get('area')}）" for o in others)
+    text = "、".join(f"{o.get('head')}（{o.get('village') or o.get('area')}）" for o in others)
     if facts.get("elsewhere"):
         text += _("; and %(n)s households outside the county") % {"n": facts["elsewhere"]}
     return text or "—"

@@ -21,7 +21,14 @@ from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from applications.idnumbers import mask_name, mask_phone
-from applications.models import Application, ApplicationItem, Household, KinDeclaration, Person
+from applications.models import (
+    Application,
+    ApplicationItem,
+    Area,
+    Household,
+    KinDeclaration,
+    Person,
+)
 from applications.selectors import bank_cards_shared
 from approvals.models import CardCheck, Decision, Objection
 from audit.models import AuditEntry
@@ -283,12 +290,24 @@ def _moved_out(ctx: Context) -> Iterable[Finding]:
 # --- the record itself ------------------------------------------------------------------------
 
 
-def _others(households: Sequence[Household], this: Household) -> list[dict[str, Any]]:
+def _others(
+    households: Sequence[Household], this: Household, names: Mapping[str, str]
+) -> list[dict[str, Any]]:
     return [
-        {"id": h.pk, "head": mask_name(h.head_name), "area": h.area_code}
+        {
+            "id": h.pk,
+            "head": mask_name(h.head_name),
+            "area": h.area_code,
+            "village": names.get(h.area_code, h.area_code),
+        }
         for h in households
         if h.pk != this.pk
     ]
+
+
+def _village_names(groups: Mapping[str, list[Household]]) -> dict[str, str]:
+    codes = {h.area_code for found in groups.values() for h in found}
+    return dict(Area.objects.filter(code__in=codes).values_list("code", "name"))
 
 
 def _shared_card(ctx: Context) -> Iterable[Finding]:
@@ -299,6 +318,7 @@ def _shared_card(ctx: Context) -> Iterable[Finding]:
     groups: dict[str, list[Household]] = defaultdict(list)
     for household in county.filter(bank_card_hash__in=list(totals)).order_by("pk"):
         groups[household.bank_card_hash].append(household)
+    names = _village_names(groups)
     for card_hash, households in sorted(groups.items(), key=lambda kv: kv[1][0].pk):
         elsewhere = totals[card_hash] - len(households)
         for household in households:
@@ -311,7 +331,7 @@ def _shared_card(ctx: Context) -> Iterable[Finding]:
                 facts={
                     "card": household.bank_card_masked,
                     "households": totals[card_hash],
-                    "others": _others(households, household),
+                    "others": _others(households, household, names),
                     "elsewhere": elsewhere,
                 },
             )
@@ -332,6 +352,7 @@ def _shared_phone(ctx: Context) -> Iterable[Finding]:
     groups: dict[str, list[Household]] = defaultdict(list)
     for household in county.filter(phone__in=phones).order_by("pk"):
         groups[household.phone].append(household)
+    names = _village_names(groups)
     for phone, households in sorted(groups.items(), key=lambda kv: kv[1][0].pk):
         for household in households:
             yield Finding(
@@ -344,7 +365,7 @@ def _shared_phone(ctx: Context) -> Iterable[Finding]:
                     "phone": mask_phone(phone),
                     "households": len(households),
                     "threshold": least,
-                    "others": _others(households, household),
+                    "others": _others(households, household, names),
                 },
             )
 

@@ -297,15 +297,15 @@ def _scan_create(*, actor: Actor, county: str) -> Scan:
     return scan
 
 
-def scan_now(*, county: str) -> Scan:
-    """A scan of the county by the system, run here and now (``manage.py integrity_scan``).
-    Raises ``NotFound`` for a county that does not exist."""
+def scan_now(*, county: str, actor: Actor = None) -> Scan:
+    """A scan of the county run here and now, by the system (``manage.py integrity_scan``)
+    or by ``actor``. Raises ``NotFound`` for a county that does not exist."""
     if len(county) == 12 and county.endswith("000000"):
         county = county[:6]
     if not Area.objects.filter(code=county.ljust(12, "0"), level=Area.Level.COUNTY).exists():
         raise NotFound(_("No such county."))
     with transaction.atomic():
-        scan = _scan_create(actor=None, county=county)
+        scan = _scan_create(actor=actor, county=county)
     return scan_run(scan_id=scan.pk)
 
 

@@ -65,6 +65,7 @@ from approvals.services.transitions import application_transition, postings_clos
 from audit.services import audit_record
 from common import clock
 from common.actors import Actor
+from demo.crosscheck_story import crosscheck_story
 from demo.loan_story import loans_summary
 from demo.world import (
     LOAN_CODE,
@@ -1086,6 +1087,7 @@ class Seeder:
             for day in range(-60, -2):
                 self.timer(day)
             self.play(simulated)
+            crosschecks = crosscheck_story(COUNTY[0], self.users["inspector"], self.rng)()
         counts = dict.fromkeys(Application.Status.values, 0)
         for status in Application.objects.filter(area_code__startswith=COUNTY[0][:6]).values_list(
             "status", flat=True
@@ -1118,6 +1120,7 @@ class Seeder:
             f"{KinDeclaration.objects.count()} kin declaration(s), "
             f"{CardCheck.objects.count()} card check(s)"
         )
+        self.out(crosschecks)
 
 
 def bank_return_file(round_: PaymentRound, failures: dict[int, tuple[str, str]]) -> bytes:

@@ -62,7 +62,9 @@ def test_lead_page_shows_evidence_and_records_the_conclusion(world: World) -> No
     assert "登记在 2 户" in response.content.decode()
     assert AuditEntry.objects.filter(action="lead.read", object_id=str(lead.pk)).exists()
 
-    response = client.post(f"{LEADS}{lead.pk}/", {"status": "cleared", "note": "经核实为同一户拆分。"})
+    response = client.post(
+        f"{LEADS}{lead.pk}/", {"status": "cleared", "note": "经核实为同一户拆分。"}
+    )
     assert response.status_code == 302
     lead.refresh_from_db()
     assert (lead.status, lead.note) == ("cleared", "经核实为同一户拆分。")
@@ -100,7 +102,9 @@ def test_export_is_a_workbook_of_the_leads_and_on_the_record(world: World) -> No
 
 
 def test_lists_page_uploads_and_reports(world: World) -> None:
-    data = list_csv(ReferenceList.Kind.PUBLIC_SERVANT, [[id_number(), "王明", "县教育局"], ["1", "李", "局"]])
+    data = list_csv(
+        ReferenceList.Kind.PUBLIC_SERVANT, [[id_number(), "王明", "县教育局"], ["1", "李", "局"]]
+    )
     client = client_for(world, "inspector_a")
     response = client.post(
         "/inspect/lists/",
