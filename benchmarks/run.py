@@ -1457,11 +1457,18 @@ def main() -> None:
         documents_run(world)
         print(f"total {time.perf_counter() - started:.0f} s")
         return
-    if sys.argv[1:] in (["payments"], ["loans"]):
+    if sys.argv[1:] in (["payments"], ["loans"], ["crosscheck"]):
+        from benchmarks.crosscheck import crosscheck_run
         from benchmarks.loans import loans_run
 
         stage = sys.argv[1]
-        rows = payments_table(payments_run(world)) if stage == "payments" else loans_run(world)
+        rows = (
+            payments_table(payments_run(world))
+            if stage == "payments"
+            else loans_run(world)
+            if stage == "loans"
+            else crosscheck_run(world)
+        )
         print()
         print(render_text(rows))
         print()
@@ -1470,7 +1477,8 @@ def main() -> None:
         return
     if sys.argv[1:]:
         raise SystemExit(
-            f"usage: python -m benchmarks.run [documents|payments|loans] (not {sys.argv[1:]})"
+            "usage: python -m benchmarks.run [documents|payments|loans|crosscheck] "
+            f"(not {sys.argv[1:]})"
         )
 
     scales = []

@@ -30,7 +30,7 @@ from payments.models import PaymentLine
 
 K = ReferenceList.Kind
 
-SOURCES = {
+SOURCES: dict[str, str] = {
     K.PUBLIC_SERVANT: "县委组织部、县人社局",
     K.VEHICLE: "市公安局交警支队",
     K.PROPERTY: "县不动产登记中心",
@@ -91,14 +91,15 @@ class CrosscheckStory:
 
     def filler(self, kind: str) -> list[str]:
         day = (self.today - timedelta(days=self.rng.randrange(30, 900))).isoformat()
-        return {
+        fill: dict[str, Callable[[], list[str]]] = {
             K.PUBLIC_SERVANT: lambda: [self.rng.choice(["县教育局", "县卫健局", "某镇政府"])],
             K.VEHICLE: lambda: ["甘F" + f"{self.rng.randrange(10000, 99999)}", "86000"],
             K.PROPERTY: lambda: ["肃州区某小区", "商品房"],
             K.BUSINESS: lambda: ["某商贸有限公司", "存续"],
             K.DECEASED: lambda: [day],
             K.MOVED_OUT: lambda: [day],
-        }[kind]()
+        }
+        return fill[kind]()
 
     def run(self) -> str:
         apps = self.applied()
