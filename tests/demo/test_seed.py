@@ -189,6 +189,24 @@ def test_seed_demo_lends_repays_subsidises_and_compensates(seeded: str) -> None:
     assert {"approved", "bank_approved", "declined", "disbursed"} <= statuses
 
 
+def test_seed_demo_cross_checks_find_matches_not_near_misses(seeded: str) -> None:
+    """The lists of ``demo.crosscheck_story``: one lead per planted match; the cheap
+    tricycle, the self-built house, the deregistered shop, the death after the payment and
+    the move after the application are not leads; one lead confirmed, one cleared."""
+    from crosscheck.models import Lead, ReferenceList, Scan
+
+    assert ReferenceList.objects.count() == 6
+    assert Scan.objects.get().status == Scan.Status.DONE
+    per_rule = {
+        rule: Lead.objects.filter(rule=rule).count()
+        for rule in ("vehicle", "property", "business", "public_servant", "deceased", "moved_out")
+    }
+    assert per_rule == dict.fromkeys(per_rule, 1)
+    assert Lead.objects.filter(status="confirmed").count() == 1
+    assert Lead.objects.filter(status="cleared", rule="shared_phone").count() == 1
+    assert "cross-checks: 6 lists" in seeded
+
+
 def test_seed_demo_second_run_changes_nothing(seeded: str) -> None:
     entries = AuditEntry.objects.count()
 

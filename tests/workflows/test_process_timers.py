@@ -138,3 +138,29 @@ def test_process_timers_leaves_batch_with_live_worker(world: World) -> None:
     assert "requeued 0 document batch(es), failed 0" in output
     batch.refresh_from_db()
     assert batch.status == DocumentBatch.Status.RUNNING
+
+
+@pytest.mark.django_db
+def test_process_timers_requeues_a_scan_whose_worker_stopped(
+    world: World, django_capture_on_commit_callbacks: Capture
+) -> None:
+    from crosscheck.models import Scan
+    from crosscheck.services import SCAN_STALE_AFTER
+
+    scan = Scan.objects.create(
+        county_code="620902",
+        requested_by=world.user("inspector_a"),
+        status=Scan.Status.RUNNING,
+        attempts=1,
+        heartbeat_at=timezone.now() - SCAN_STALE_AFTER - timedelta(minutes=1),
+    )
+
+    with django_capture_on_commit_callbacks(execute=False):
+        output = _run()
+
+    assert "requeued 1 scan(s)" in output
+    scan.refresh_from_db()
+    assert scan.status == Scan.Status.QUEUED
+    assert AuditEntry.objects.filter(
+        action="integrity_scan.requeue", object_id=str(scan.pk)
+    ).exists()

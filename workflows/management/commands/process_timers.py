@@ -1,6 +1,6 @@
 """The timers of the system, in one command for cron or ``--loop``. It lives in the top
-layer because it drives lower ones: approvals (postings), documents (batches) and loans
-(the daily sweep of days past due)."""
+layer because it drives lower ones: approvals (postings), documents (batches), the
+cross-checks (scans) and loans (the daily sweep of days past due)."""
 
 import time
 from typing import Any
@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from approvals.services.transitions import postings_close_due
+from crosscheck.services import scans_recover
 from documents.services.batches import document_batches_recover
 from loans.services.servicing import loans_sweep
 
@@ -15,8 +16,8 @@ from loans.services.servicing import loans_sweep
 class Command(BaseCommand):
     help = (
         "Close the public postings whose window has passed and that have no open objection, "
-        "put the document batches whose worker has stopped back in the queue (or fail "
-        "them after too many attempts), and bring the loans' days past due and status up to "
+        "put the document batches and the inspectors' scans whose worker has stopped back "
+        "in the queue (or fail them after too many attempts), and bring the loans' days past due and status up to "
         "today. Idempotent: safe to run every minute from cron, or "
         "with --loop."
     )
@@ -35,6 +36,12 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"requeued {batches.requeued} document batch(es), "
                     f"failed {batches.failed} after too many attempts"
+                )
+            scans = scans_recover()
+            if scans.requeued or scans.failed or not opts["loop"]:
+                self.stdout.write(
+                    f"requeued {scans.requeued} scan(s), "
+                    f"failed {scans.failed} after too many attempts"
                 )
             swept = loans_sweep()
             if swept or not opts["loop"]:
