@@ -1000,13 +1000,14 @@ def queues_run(world: World) -> dict[str, ListResult]:
 
 
 def flags_run(world: World) -> ListResult:
-    """The county inspector's red flags page (``/inspect/flags/``): kin flags, shared bank
+    """The county inspector's red flags, the last part of the leads page (``/inspect/leads/``,
+    once ``/inspect/flags/``, which leads there): kin flags, shared bank
     cards and held payments, the last searched among every approved application of the
     county (their number is the rows column)."""
     from applications.models import Application
 
     approved = Application.objects.filter(status=Application.Status.APPROVED).count()
-    return page_run(world.users["inspector"], "/inspect/flags/", approved)
+    return page_run(world.users["inspector"], "/inspect/leads/", approved)
 
 
 @dataclass

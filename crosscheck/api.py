@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -240,14 +241,15 @@ class LeadViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
             "severity": params.get("severity", ""),
             "area": params.get("area", ""),
         }
-        if filters["rule"] and filters["rule"] not in RULES_BY_CODE:
-            errors["rule"] = [f"unknown rule; one of {', '.join(RULES_BY_CODE)}"]
-        if filters["status"] and filters["status"] not in Lead.Status.values:
-            errors["status"] = [f"one of {', '.join(Lead.Status.values)}"]
-        if filters["severity"] and filters["severity"] not in Lead.Severity.values:
-            errors["severity"] = [f"one of {', '.join(Lead.Severity.values)}"]
+        for name, allowed in (
+            ("rule", list(RULES_BY_CODE)),
+            ("status", Lead.Status.values),
+            ("severity", Lead.Severity.values),
+        ):
+            if filters[name] and filters[name] not in allowed:
+                errors[name] = [_("Choose one of: %(values)s.") % {"values": ", ".join(allowed)}]
         if filters["area"] and not (filters["area"].isdigit() and len(filters["area"]) <= 12):
-            errors["area"] = ["an area code (up to 12 digits)"]
+            errors["area"] = [_("An area code is up to 12 digits.")]
         if errors:
             raise InvalidInput(errors)
         return filters
@@ -290,7 +292,7 @@ class LeadViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         try:
             lead_id = int(pk)
         except ValueError:
-            raise NotFound("") from None
+            raise NotFound(_("No such lead in your area.")) from None
         lead = services.lead_dispose(
             actor=request.user,
             lead_id=lead_id,

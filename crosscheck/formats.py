@@ -91,6 +91,20 @@ class ParsedRow:
     date: datetime.date | None = None
 
 
+# ="110101199003071234": how Excel users keep a long number as text. A literal, not a
+# computation: read as the text inside.
+_QUOTED = re.compile(r'^=\s*"([^"]*)"$')
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _unquoted(cell: Cell) -> Cell:
+    if isinstance(cell, Formula):
+        match = _QUOTED.match(cell.text.strip())
+        if match:
+            return match.group(1)
+    return cell
+
+
 def _text(cell: Cell) -> str:
     if cell is None:
         return ""
@@ -129,7 +143,10 @@ def _value(cell: Cell) -> Decimal:
             raise ValueError(text) from None
     if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
         raise ValueError(cell)
-    return amount.quantize(Decimal("0.01"))
+    amount = amount.quantize(Decimal("0.01"))
+    if amount >= Decimal("1e12"):  # 999999999999.995 rounds up past the column
+        raise ValueError(cell)
+    return amount
 
 
 _CONVERT: dict[str, Callable[[Cell], Any]] = {
@@ -155,15 +172,16 @@ def row_parse(
 
     def cell(header: str) -> Cell:
         index = positions[header]
-        return cells[index] if index < len(cells) else None
+        return _unquoted(cells[index]) if index < len(cells) else None
 
     for header in positions:
-        if isinstance(cell(header), Formula):
+        value = cell(header)
+        # The formula is not repeated: it may hold an ID number.
+        if isinstance(value, Formula):
+            return RowProblem(number, header, _("The cell holds a formula; write values only."))
+        if isinstance(value, str) and _CONTROL.search(value):
             return RowProblem(
-                number,
-                header,
-                _("The cell holds a formula (%(text)s); write values only.")
-                % {"text": str(cell(header))},
+                number, header, _("The cell holds control characters; write plain text.")
             )
     raw_id = _text(cell(ID))
     if not raw_id:

@@ -53,6 +53,11 @@ class ReferenceList(models.Model):
         verbose_name_plural = _("reference lists")
         ordering = ["-as_of", "-uploaded_at", "-id"]
         indexes = [models.Index(fields=["county_code", "kind"], name="reflist_county_kind_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["county_code", "kind", "sha256"], name="reflist_file_once"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.source} {self.as_of}"

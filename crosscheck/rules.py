@@ -20,7 +20,7 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from applications.idnumbers import mask_name, mask_phone
+from applications.idnumbers import lookup_hash, mask_name, mask_phone
 from applications.models import (
     Application,
     ApplicationItem,
@@ -80,6 +80,15 @@ class Rule:
     find: Callable[[Context], Iterable[Finding]]
     # The list the rule needs, if any: without one, it finds nothing.
     needs: str | None = None
+
+
+CHUNK = 5000  # ids per query: well under the databases' limits on parameters
+
+
+def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), CHUNK):
+        yield ordered[start : start + CHUNK]
 
 
 def list_facts(reference: ReferenceList) -> dict[str, Any]:
@@ -200,8 +209,11 @@ def _property(ctx: Context) -> Iterable[Finding]:
 
 
 def _business(ctx: Context) -> Iterable[Finding]:
-    active = list(ctx.params["business"]["active_statuses"])
-    for match in _matches(ctx, Kind.BUSINESS, Q(category__in=active)):
+    # A registry writes a status with its synonyms too: 存续（在营、开业、在册）.
+    active = Q()
+    for status in ctx.params["business"]["active_statuses"]:
+        active |= Q(category__startswith=status)
+    for match in _matches(ctx, Kind.BUSINESS, active):
         yield _person_finding(ctx, "business", Kind.BUSINESS, match)
 
 
@@ -211,21 +223,23 @@ def _business(ctx: Context) -> Iterable[Finding]:
 def _benefits(household_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
     """Each household's applications (not withdrawn or drafts), with the day it applied
     and the days its payments went out."""
-    ids = sorted(set(household_ids))
-    apps = (
-        Application.objects.filter(household_id__in=ids)
-        .exclude(status__in=[Application.Status.DRAFT, Application.Status.WITHDRAWN])
-        .values("pk", "household_id", "created_at", "program__name", "status")
-        .order_by("pk")
-    )
+    apps: list[Any] = []
     paid: dict[int, list[datetime.date]] = defaultdict(list)
-    for application_id, sent in (
-        PaymentLine.objects.filter(household_id__in=ids, status__in=PAID)
-        .values_list("application_id", "round__sent_at")
-        .order_by("round__sent_at", "pk")
-    ):
-        if sent is not None:
-            paid[application_id].append(_local_date(sent))
+    for ids in _chunks(household_ids):
+        apps += list(
+            Application.objects.filter(household_id__in=ids)
+            .exclude(status__in=[Application.Status.DRAFT, Application.Status.WITHDRAWN])
+            .values("pk", "household_id", "created_at", "program__name", "status")
+            .order_by("pk")
+        )
+        for application_id, sent in (
+            PaymentLine.objects.filter(household_id__in=ids, status__in=PAID)
+            .values_list("application_id", "round__sent_at")
+            .order_by("round__sent_at", "pk")
+        ):
+            if sent is not None:
+                paid[application_id].append(_local_date(sent))
+    apps.sort(key=lambda a: a["pk"])
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for app in apps:
         out[app["household_id"]].append(
@@ -312,11 +326,14 @@ def _village_names(groups: Mapping[str, list[Household]]) -> dict[str, str]:
 
 def _shared_card(ctx: Context) -> Iterable[Finding]:
     county = ctx.households()
-    totals = dict(bank_cards_shared(county.values("bank_card_hash")))
+    shared = bank_cards_shared(county.values("bank_card_hash"))
+    totals = dict(shared)
     if not totals:
         return
     groups: dict[str, list[Household]] = defaultdict(list)
-    for household in county.filter(bank_card_hash__in=list(totals)).order_by("pk"):
+    for household in county.filter(
+        bank_card_hash__in=shared.values_list("bank_card_hash", flat=True)
+    ).order_by("pk"):
         groups[household.bank_card_hash].append(household)
     names = _village_names(groups)
     for card_hash, households in sorted(groups.items(), key=lambda kv: kv[1][0].pk):
@@ -340,15 +357,13 @@ def _shared_card(ctx: Context) -> Iterable[Finding]:
 def _shared_phone(ctx: Context) -> Iterable[Finding]:
     least = int(ctx.params["shared_phone"]["shared_phone_min"])
     county = ctx.households().exclude(phone="")
-    phones = [
-        phone
-        for phone, n in county.values("phone")
+    phones = (
+        county.order_by()
+        .values("phone")
         .annotate(n=Count("pk"))
         .filter(n__gte=least)
-        .values_list("phone", "n")
-    ]
-    if not phones:
-        return
+        .values("phone")
+    )
     groups: dict[str, list[Household]] = defaultdict(list)
     for household in county.filter(phone__in=phones).order_by("pk"):
         groups[household.phone].append(household)
@@ -356,7 +371,8 @@ def _shared_phone(ctx: Context) -> Iterable[Finding]:
     for phone, households in sorted(groups.items(), key=lambda kv: kv[1][0].pk):
         for household in households:
             yield Finding(
-                key=f"shared_phone:h{household.pk}:{phone}",
+                # The phone only as its keyed hash: the key goes on the record.
+                key=f"shared_phone:h{household.pk}:{lookup_hash(phone)[:24]}",
                 household_id=household.pk,
                 application_id=None,
                 area_code=household.area_code,
@@ -396,70 +412,87 @@ def _kin_handled(ctx: Context) -> Iterable[Finding]:
         ctx.persons()
         .filter(id_hash__in=list(relatives))
         .values_list("household_id", "household__area_code", "id_hash")
+        .order_by("pk")
     ):
         kin[household].extend(relatives[id_hash])
         areas[household] = area
-    officials = {k[0] for found in kin.values() for k in found}
-    steps: dict[tuple[int, int], list[tuple[str, datetime.datetime]]] = defaultdict(list)
+    officials = sorted({k[0] for found in kin.values() for k in found})
+    steps: dict[tuple[int, int], set[tuple[str, datetime.datetime]]] = defaultdict(set)
     app_household: dict[int, int] = {}
 
     def add(rows: Iterable[tuple[int, int, int | None, str, datetime.datetime | None]]) -> None:
         for app, household, actor, what, when in rows:
             if actor is not None and when is not None:
-                steps[(app, actor)].append((what, when))
+                steps[(app, actor)].add((what, when))
                 app_household[app] = household
 
-    in_scope = {"application__household_id__in": list(kin)}
-    add(
-        Decision.objects.filter(actor_id__in=officials, **in_scope).values_list(
-            "application_id", "application__household_id", "actor_id", "transition", "decided_at"
+    for households in _chunks(kin):
+        in_scope = {"application__household_id__in": households}
+        add(
+            Decision.objects.filter(actor_id__in=officials, **in_scope).values_list(
+                "application_id",
+                "application__household_id",
+                "actor_id",
+                "transition",
+                "decided_at",
+            )
         )
-    )
-    add(
-        (a, h, u, "objection." + s, t)
-        for a, h, u, s, t in Objection.objects.filter(
-            resolved_by_id__in=officials, **in_scope
-        ).values_list(
-            "application_id", "application__household_id", "resolved_by_id", "status", "resolved_at"
+        add(
+            (a, h, u, "objection." + s, t)
+            for a, h, u, s, t in Objection.objects.filter(
+                resolved_by_id__in=officials, **in_scope
+            ).values_list(
+                "application_id",
+                "application__household_id",
+                "resolved_by_id",
+                "status",
+                "resolved_at",
+            )
         )
-    )
-    add(
-        (a, h, u, "card_check", t)
-        for a, h, u, t in CardCheck.objects.filter(
-            checked_by_id__in=officials, **in_scope
-        ).values_list("application_id", "application__household_id", "checked_by_id", "checked_at")
-    )
-    lines = PaymentLine.objects.filter(household_id__in=list(kin))
-    add(
-        (a, h, u, "round.approve", t)
-        for a, h, u, t in lines.filter(round__approved_by_id__in=officials).values_list(
-            "application_id", "household_id", "round__approved_by_id", "round__approved_at"
+        add(
+            (a, h, u, "card_check", t)
+            for a, h, u, t in CardCheck.objects.filter(
+                checked_by_id__in=officials, **in_scope
+            ).values_list(
+                "application_id", "application__household_id", "checked_by_id", "checked_at"
+            )
         )
-    )
-    add(
-        (a, h, u, "round.draw_up", t)
-        for a, h, u, t in lines.filter(round__made_by_id__in=officials).values_list(
-            "application_id", "household_id", "round__made_by_id", "round__created_at"
+        lines = PaymentLine.objects.filter(household_id__in=households)
+        add(
+            (a, h, u, "round.approve", t)
+            for a, h, u, t in lines.filter(round__approved_by_id__in=officials).values_list(
+                "application_id", "household_id", "round__approved_by_id", "round__approved_at"
+            )
         )
-    )
+        add(
+            (a, h, u, "round.draw_up", t)
+            for a, h, u, t in lines.filter(round__made_by_id__in=officials).values_list(
+                "application_id", "household_id", "round__made_by_id", "round__created_at"
+            )
+        )
     for app, official in sorted(steps):
         household = app_household[app]
-        declared = [k for k in kin[household] if k[0] == official]
+        declared = sorted(
+            (k for k in kin[household] if k[0] == official), key=lambda k: (k[4], k[2], k[3])
+        )
         if not declared:
             continue
-        _official, username, relation, name, declared_at = declared[0]
-        taken = sorted(set(steps[(app, official)]), key=lambda s: (s[1], s[0]))
+        taken = sorted(steps[(app, official)], key=lambda s: (s[1], s[0]))
+        first = declared[0]
         yield Finding(
             key=f"kin_handled:a{app}:u{official}",
             household_id=household,
             application_id=app,
             area_code=areas[household],
-            person_masked=mask_name(name),
+            person_masked="、".join(mask_name(k[3]) for k in declared),
             facts={
-                "official": username,
-                "relation": relation,
-                "relative": name,
-                "declared": _day(declared_at),
+                "official": first[1],
+                "relation": first[2],
+                "relative": first[3],
+                "declared": _day(first[4]),
+                "relatives": [
+                    {"relation": k[2], "name": k[3], "declared": _day(k[4])} for k in declared
+                ],
                 "steps": [{"step": what, "date": _day(when)} for what, when in taken],
             },
         )
@@ -497,7 +530,10 @@ def _card_changed_before_payment(ctx: Context) -> Iterable[Finding]:
         return
     lines = (
         PaymentLine.objects.filter(
-            household_id__in=list(changes), status__in=PAID, round__sent_at__isnull=False
+            household__area_code__startswith=ctx.county,
+            household__bank_card_changed_at__isnull=False,
+            status__in=PAID,
+            round__sent_at__isnull=False,
         )
         .values_list(
             "pk",
@@ -513,7 +549,7 @@ def _card_changed_before_payment(ctx: Context) -> Iterable[Finding]:
         .order_by("pk")
     )
     for pk, app, household, area, head, card_hash, card_masked, sent, reference in lines:
-        if sent is None:
+        if sent is None or household not in changes:
             continue
         became = [
             when
@@ -599,7 +635,9 @@ def _duplicate_benefit(ctx: Context) -> Iterable[Finding]:
         return
     approved: dict[int, datetime.datetime] = {}
     for app, when in Decision.objects.filter(
-        application_id__in={i[0] for i in items}, to_status=Application.Status.APPROVED
+        application__area_code__startswith=ctx.county,
+        application__status__in=BENEFIT_HELD,
+        to_status=Application.Status.APPROVED,
     ).values_list("application_id", "decided_at"):
         approved[app] = max(when, approved.get(app, when))
     groups: dict[tuple[int, str, int], list[tuple[Any, ...]]] = defaultdict(list)

@@ -11,9 +11,10 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from applications.models import Area
 from audit.services import audit_record
@@ -53,6 +54,9 @@ def _digest(file: IO[bytes]) -> tuple[str, int]:
         size += len(chunk)
     file.seek(0)
     return digest.hexdigest(), size
+
+
+_ALREADY_UPLOADED = gettext_lazy("This very file was uploaded before for this kind of list.")
 
 
 def _list_invalid(message: str) -> InvalidInput:
@@ -104,10 +108,7 @@ def reference_list_upload(
             _("The file is larger than %(limit)s MB.") % {"limit": MAX_LIST_BYTES // (1024 * 1024)}
         )
     if ReferenceList.objects.filter(county_code=code, kind=kind, sha256=sha256).exists():
-        raise InvalidInput(
-            {"file": [_("This very file was uploaded before for this kind of list.")]},
-            code=Code.ALREADY_IMPORTED,
-        )
+        raise InvalidInput({"file": [str(_ALREADY_UPLOADED)]}, code=Code.ALREADY_IMPORTED)
     try:
         rows = sheet_rows(file, name=file_name)
         positions = _header(kind, rows)
@@ -162,6 +163,8 @@ def reference_list_upload(
             )
     except SheetError as error:
         raise _list_invalid(str(error)) from None
+    except IntegrityError:  # the same file, uploaded at the same moment by someone else
+        raise InvalidInput({"file": [str(_ALREADY_UPLOADED)]}, code=Code.ALREADY_IMPORTED) from None
     return reference
 
 
@@ -321,10 +324,23 @@ def scan_run(*, scan_id: int) -> Scan:
     return batch_run(SCANS, scan_id, _scan_work)
 
 
+# What is not evidence: the list's identity (its date, its hash) and a threshold in force.
+_NOT_EVIDENCE = frozenset({"list", "threshold"})
+# Of a list's row, what the match is about: the employer, the plate, the address, the
+# business, their class, the date. Not where the row stood in the file, nor how the
+# department spelled the name or valued the car that year.
+_ROW_EVIDENCE = ("detail", "category", "date")
+
+
 def _fingerprint(facts: Mapping[str, Any]) -> str:
-    # The list's own identity (its date, its hash) is not evidence: the same match on a
-    # newer list is the same lead with the same evidence.
-    evidence = {k: v for k, v in facts.items() if k != "list"}
+    """The hash of a finding's evidence: the same match on a newer list (its rows in
+    another order, say) has the same fingerprint, so a cleared lead stays cleared."""
+    evidence = {k: v for k, v in facts.items() if k not in _NOT_EVIDENCE}
+    if "rows" in evidence:
+        evidence["rows"] = sorted(
+            json.dumps({k: r[k] for k in _ROW_EVIDENCE if k in r}, sort_keys=True)
+            for r in evidence["rows"]
+        )
     text = json.dumps(evidence, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -372,18 +388,23 @@ def _scan_work(claim: Claim[Scan]) -> None:
 
 
 def _leads_keep(scan: Scan, found: Mapping[str, tuple[str, Finding]]) -> int:
-    """Write the scan's findings as leads and sightings; return how many leads are new."""
+    """Write the scan's findings as leads and sightings; return how many leads are new.
+
+    A lead found before gets the newest facts (the evidence cites the list in force) but
+    keeps its status, note and who disposed of it: those are the inspectors', and a
+    conclusion recorded while the scan runs is never written over. A cleared lead whose
+    evidence changed opens again by a conditional UPDATE, audited."""
     severity = {r.code: str(r.severity) for r in RULES}
     existing = {
-        key: (pk, fingerprint, status, area)
-        for key, pk, fingerprint, status, area in Lead.objects.filter(
+        key: (pk, fingerprint, facts, area)
+        for key, pk, fingerprint, facts, area in Lead.objects.filter(
             county_code=scan.county_code
-        ).values_list("key", "pk", "fingerprint", "status", "area_code")
+        ).values_list("key", "pk", "fingerprint", "facts", "area_code")
     }
     now = clock.now()
     new_rows = []
     changed: list[Lead] = []
-    reopened: list[Lead] = []
+    evidence_changed: list[tuple[int, str]] = []
     seen: list[int] = []
     for key in sorted(found):
         code, finding = found[key]
@@ -409,16 +430,12 @@ def _leads_keep(scan: Scan, found: Mapping[str, tuple[str, Finding]]) -> int:
                 )
             )
             continue
-        pk, old_fingerprint, status, area = existing[key]
+        pk, old_fingerprint, old_facts, area = existing[key]
         seen.append(pk)
+        if old_facts != finding.facts or old_fingerprint != fingerprint:
+            changed.append(Lead(pk=pk, facts=finding.facts, fingerprint=fingerprint))
         if old_fingerprint != fingerprint:
-            lead = Lead(
-                pk=pk, facts=finding.facts, fingerprint=fingerprint, status=status, area_code=area
-            )
-            if status == Lead.Status.CLEARED:
-                lead.status = Lead.Status.OPEN
-                reopened.append(lead)
-            changed.append(lead)
+            evidence_changed.append((pk, area))
     rows_insert(
         Lead,
         [
@@ -440,20 +457,21 @@ def _leads_keep(scan: Scan, found: Mapping[str, tuple[str, Finding]]) -> int:
         ],
         new_rows,
     )
-    rows_update(changed, ["facts", "fingerprint", "status"])
+    rows_update(changed, ["facts", "fingerprint"])
     for start in range(0, len(seen), 5000):
         Lead.objects.filter(pk__in=seen[start : start + 5000]).update(last_seen_scan=scan)
-    for lead in reopened:
-        audit_record(
-            actor=None,
-            action="lead.reopen",
-            object_type="lead",
-            object_id=lead.pk,
-            area_code=lead.area_code,
-            from_state=Lead.Status.CLEARED,
-            to_state=Lead.Status.OPEN,
-            reason=_("The evidence changed in scan %(scan)s.") % {"scan": scan.pk},
-        )
+    for pk, area in evidence_changed:
+        if Lead.objects.filter(pk=pk, status=Lead.Status.CLEARED).update(status=Lead.Status.OPEN):
+            audit_record(
+                actor=None,
+                action="lead.reopen",
+                object_type="lead",
+                object_id=pk,
+                area_code=area,
+                from_state=Lead.Status.CLEARED,
+                to_state=Lead.Status.OPEN,
+                reason=_("The evidence changed in scan %(scan)s.") % {"scan": scan.pk},
+            )
     sighted = seen + list(
         Lead.objects.filter(county_code=scan.county_code, first_seen_scan=scan).values_list(
             "pk", flat=True

@@ -7,6 +7,8 @@ Every read of leads is on the record (``crosscheck.services.leads_read_record``)
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -118,6 +120,9 @@ class LeadFilterForm(forms.Form):
         choices=[("", gettext_lazy("all"))] + list(Lead.Severity.choices),
     )
     area = forms.ChoiceField(label=gettext_lazy("Village"), required=False)
+    household = forms.IntegerField(
+        label=gettext_lazy("Household no."), required=False, min_value=1, max_value=2**31 - 1
+    )
     scan = forms.IntegerField(
         label=gettext_lazy("Scan no."), required=False, min_value=1, max_value=2**31 - 1
     )
@@ -128,6 +133,16 @@ class LeadFilterForm(forms.Form):
             (r.code, rule_label(r.code)) for r in RULES
         ]
         self.fields["area"].choices = [("", _("all"))] + villages  # type: ignore[attr-defined]
+
+
+def _counties(user: Any) -> list[tuple[str, str]]:
+    """The counties the user works on, (6-digit code, name): one choice for most
+    inspectors, several for a prefecture's or an administrator."""
+    codes = crosscheck_counties(user)
+    counties = Area.objects.filter(level=Area.Level.COUNTY).order_by("code")
+    if codes is not None:
+        counties = counties.filter(code__in=[c.ljust(12, "0") for c in codes])
+    return [(code[:6], f"{name} {code[:6]}") for code, name in counties.values_list("code", "name")]
 
 
 def _villages(user: Any) -> dict[str, str]:
@@ -198,6 +213,7 @@ def leads_page(request: HttpRequest) -> HttpResponse:
             "area_chart": bar_chart([(label, total, link) for label, total, _o, link in by_area]),
             "query": query,
             "latest_scan": latest,
+            "counties": _counties(user),
             **_red_flags(user),
         },
     )
@@ -231,8 +247,10 @@ def leads_export_xlsx(request: HttpRequest) -> HttpResponse:
     leads = list(
         leads_filtered(user, filters=filters)
         .select_related("household", "application__program")
-        .order_by("-pk")[:EXPORT_MAX]
+        .order_by("-pk")[: EXPORT_MAX + 1]
     )
+    more = len(leads) > EXPORT_MAX
+    leads = leads[:EXPORT_MAX]
     leads_read_record(actor=user, leads=leads, filters=filters, what="export")
     header = [
         _("Lead no."),
@@ -248,7 +266,7 @@ def leads_export_xlsx(request: HttpRequest) -> HttpResponse:
         _("Note"),
         _("First found by scan"),
     ]
-    rows = (
+    rows: Iterable[list[str]] = (
         [
             neutralise(v)
             for v in (
@@ -268,6 +286,11 @@ def leads_export_xlsx(request: HttpRequest) -> HttpResponse:
         ]
         for lead in leads
     )
+    if more:
+        note = _("Only the newest %(n)s leads: narrow the filters for the others.") % {
+            "n": f"{EXPORT_MAX:,}"
+        }
+        rows = itertools.chain(rows, [[note]])
     data, _truncated = xlsx_bytes(header, rows, title=_("Leads"))
     response = HttpResponse(data, content_type=XLSX)
     response["Content-Disposition"] = (
@@ -378,6 +401,7 @@ def _history(lead: Lead) -> list[Any]:
 
 
 class ListUploadForm(forms.Form):
+    county = forms.ChoiceField(label=gettext_lazy("County"), required=False)
     kind = forms.ChoiceField(label=gettext_lazy("Kind of list"), choices=ReferenceList.Kind.choices)
     source = forms.CharField(label=gettext_lazy("From which department"), max_length=200)
     as_of = forms.DateField(
@@ -390,8 +414,12 @@ class ListUploadForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def lists_page(request: HttpRequest) -> HttpResponse:
     user = request.user
-    counties = crosscheck_counties(user)
+    counties = _counties(user)
     form = ListUploadForm(request.POST or None, request.FILES or None)
+    form.fields["county"].choices = counties  # type: ignore[attr-defined]
+    if len(counties) == 1:
+        form.fields["county"].initial = counties[0][0]
+        form.fields["county"].widget = forms.HiddenInput()
     uploaded = None
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -403,7 +431,7 @@ def lists_page(request: HttpRequest) -> HttpResponse:
                 as_of=form.cleaned_data["as_of"],
                 file=upload,
                 file_name=upload.name or "",
-                county=request.POST.get("county") or None,
+                county=form.cleaned_data["county"] or None,
             )
         except InvalidInput as error:
             for field, problems in error.errors.items():
@@ -433,7 +461,7 @@ def lists_page(request: HttpRequest) -> HttpResponse:
             "form": form,
             "lists": lists,
             "in_force": in_force,
-            "counties": counties or [],
+            "counties": counties,
             "columns": [
                 (label, "、".join(headers_of(kind))) for kind, label in ReferenceList.Kind.choices
             ],

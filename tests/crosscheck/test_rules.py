@@ -357,3 +357,43 @@ def test_other_county_is_not_scanned(world: World) -> None:
     world.household("620903100200", bank_card=card)
     scan()
     assert leads("shared_card") == []
+
+
+def test_official_with_two_relatives_in_one_household_is_one_lead_naming_both(
+    world: World,
+) -> None:
+    head, child = id_number(), id_number()
+    household = world.household(
+        head_id_number=head, members=[{"name": "王小明", "id_number": child, "relation": "child"}]
+    )
+    app = world.application("approved", household=household)
+    reviewer = world.user("reviewer_t1")
+    declare_kin(official=reviewer, relation="sibling", id_number=head, name="王大")
+    declare_kin(official=reviewer, relation="child", id_number=child, name="王小明")
+    scan()
+    (lead,) = leads("kin_handled")
+    assert lead.application_id == app.pk
+    assert sorted(r["relation"] for r in lead.facts["relatives"]) == ["child", "sibling"]
+    fingerprint = lead.fingerprint
+    scan()
+    lead.refresh_from_db()
+    assert lead.fingerprint == fingerprint
+
+
+def test_business_status_written_with_its_synonyms_is_active(world: World) -> None:
+    number, child = member()
+    found = world.household(members=[child])
+    upload(
+        world.user("inspector_a"),
+        K.BUSINESS,
+        [[number, "王小明", "小明商贸", "存续（在营、开业、在册）"]],
+    )
+    scan()
+    assert [lead.household_id for lead in leads("business")] == [found.pk]
+
+
+def test_shared_phone_key_holds_no_phone_number(world: World) -> None:
+    for _ in range(3):
+        world.household(phone="13900001111")
+    scan()
+    assert all("13900001111" not in lead.key for lead in leads("shared_phone"))

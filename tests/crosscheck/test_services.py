@@ -270,3 +270,134 @@ def test_reading_a_lead_is_on_the_record(world: World) -> None:
     assert AuditEntry.objects.filter(
         action="lead.read", object_id=str(lead.pk), actor=world.user("inspector_a")
     ).exists()
+
+
+# --- two scans at once (PostgreSQL: real row locks, real threads) --------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("flushable_ledger")
+def test_two_scans_at_once_keep_one_lead_per_finding(world: World) -> None:
+    from crosscheck.models import Scan
+    from crosscheck.services import scan_run
+    from tests.factories import race
+
+    card = bank_card_number()
+    world.household(bank_card=card)
+    world.household(bank_card=card)
+    first, second = (Scan.objects.create(county_code="620902") for _ in range(2))
+
+    outcomes = race(lambda: scan_run(scan_id=first.pk), lambda: scan_run(scan_id=second.pk))
+
+    assert outcomes == ["ok", "ok"]
+    assert Lead.objects.filter(rule="shared_card").count() == 2
+    assert {s.status for s in Scan.objects.all()} == {"done"}
+    scans = list(Scan.objects.all())
+    assert scans[0].leads_found == scans[1].leads_found == Lead.objects.count()
+    # One scan wrote every lead, the other found them written: none twice.
+    assert sorted(s.leads_new for s in scans) == [0, Lead.objects.count()]
+
+
+# --- the review's cases: evidence that did not change, and a conclusion during a scan -----
+
+
+def test_same_match_on_a_newer_list_in_another_order_stays_cleared(world: World) -> None:
+    number = id_number()
+    world.household(members=[{"name": "王明", "id_number": number, "relation": "child"}])
+    inspector = world.user("inspector_a")
+    upload(inspector, K.VEHICLE, [[number, "王明", "甘F1", "45000"]], as_of=date(2026, 1, 1))
+    scan()
+    (lead,) = leads("vehicle")
+    lead_dispose(actor=inspector, lead_id=lead.pk, status="cleared", note="车辆已过户。")
+    newer = upload(
+        inspector,
+        K.VEHICLE,
+        [[id_number(), "李强", "甘F9", "8000"], [number, "王 明", "甘F1", "41000"]],
+        as_of=date(2026, 6, 1),
+    )
+    scan()
+    lead.refresh_from_db()
+    assert lead.status == "cleared"
+    assert lead.facts["list"]["id"] == newer.pk  # the evidence cites the list in force
+    assert not AuditEntry.objects.filter(action="lead.reopen").exists()
+
+
+def test_new_vehicle_on_a_newer_list_reopens_a_cleared_lead(world: World) -> None:
+    number = id_number()
+    world.household(members=[{"name": "王明", "id_number": number, "relation": "child"}])
+    inspector = world.user("inspector_a")
+    upload(inspector, K.VEHICLE, [[number, "王明", "甘F1", "45000"]], as_of=date(2026, 1, 1))
+    scan()
+    (lead,) = leads("vehicle")
+    lead_dispose(actor=inspector, lead_id=lead.pk, status="cleared", note="车辆已过户。")
+    upload(
+        inspector,
+        K.VEHICLE,
+        [[number, "王明", "甘F1", "45000"], [number, "王明", "甘F2", "90000"]],
+        as_of=date(2026, 6, 1),
+    )
+    scan()
+    lead.refresh_from_db()
+    assert lead.status == "open"
+
+
+def test_conclusion_recorded_while_a_scan_writes_is_kept(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crosscheck.services as services
+
+    card = bank_card_number()
+    first = world.household(bank_card=card)
+    world.household(bank_card=card)
+    scan()
+    lead = Lead.objects.get(rule="shared_card", household=first)
+    world.household(bank_card=card)  # the evidence changes for the next scan
+    original = services.rows_update
+
+    def inspector_first(*args: object, **kwargs: object) -> None:
+        # The inspector's conclusion lands between the scan's read and its write.
+        Lead.objects.filter(pk=lead.pk).update(status="confirmed", note="已查实")
+        original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(services, "rows_update", inspector_first)
+    scan()
+    lead.refresh_from_db()
+    assert (lead.status, lead.note) == ("confirmed", "已查实")
+    assert lead.facts["households"] == 3
+
+
+def test_id_written_as_a_quoted_formula_is_read_as_text(world: World) -> None:
+    number = id_number()
+    data = list_csv(K.PUBLIC_SERVANT, [[f'="{number}"', "王明", "县教育局"]])
+    reference = upload(world.user("inspector_a"), K.PUBLIC_SERVANT, [], data=data)
+    assert reference.rows_kept == 1
+
+
+def test_formula_problem_never_repeats_the_cell(world: World) -> None:
+    number = id_number()
+    data = list_csv(
+        K.PUBLIC_SERVANT,
+        [[id_number(), "王明", "县教育局"], [f"=TEXT({number},0)", "李强", "县教育局"]],
+    )
+    reference = upload(world.user("inspector_a"), K.PUBLIC_SERVANT, [], data=data)
+    assert reference.rows_skipped == 1
+    assert number not in str(reference.skipped)
+
+
+def test_control_characters_in_a_cell_skip_the_row(world: World) -> None:
+    data = list_csv(
+        K.PUBLIC_SERVANT, [[id_number(), "王明", "县教育局"], [id_number(), "李\x07强", "县局"]]
+    )
+    reference = upload(world.user("inspector_a"), K.PUBLIC_SERVANT, [], data=data)
+    assert (reference.rows_kept, reference.rows_skipped) == (1, 1)
+    assert reference.skipped[0]["column"] == "姓名"
+
+
+def test_amount_rounding_past_the_column_is_skipped(world: World) -> None:
+    reference = upload(
+        world.user("inspector_a"),
+        K.VEHICLE,
+        [[id_number(), "王明", "甘F1", "45000"], [id_number(), "李强", "甘F2", "999999999999.995"]],
+    )
+    assert (reference.rows_kept, reference.rows_skipped) == (1, 1)

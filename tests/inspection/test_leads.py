@@ -155,3 +155,34 @@ def test_scan_button_runs_a_scan(
     (done,) = Scan.objects.all()
     assert done.status == "done" and done.requested_by == world.user("inspector_a")
     assert done.counts["shared_card"] == 2
+
+
+def test_household_filter_shows_only_that_households_leads(world: World) -> None:
+    leads = _shared(world)
+    household = leads[0].household_id
+    response = client_for(world, "inspector_a").get(LEADS, {"household": household})
+    assert {lead.household_id for lead, *_rest in response.context["leads"]} == {household}
+
+
+def test_inspector_of_two_counties_chooses_the_county(world: World) -> None:
+    from tests.factories import colleague
+
+    colleague("inspector_ab", "inspector", "620902000000")
+    both = colleague("inspector_ab", "inspector", "620903000000")
+    client = Client()
+    client.force_login(both)
+    page = client.get(LEADS).content.decode()
+    assert 'name="county"' in page and "620903" in page
+    data = list_csv(ReferenceList.Kind.PUBLIC_SERVANT, [[id_number(), "王明", "县教育局"]])
+    response = client.post(
+        "/inspect/lists/",
+        {
+            "county": "620903",
+            "kind": "public_servant",
+            "source": "县委组织部",
+            "as_of": "2026-11-01",
+            "file": SimpleUploadedFile("servants.csv", data),
+        },
+    )
+    assert response.status_code == 302
+    assert ReferenceList.objects.get().county_code == "620903"

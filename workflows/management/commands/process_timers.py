@@ -16,10 +16,10 @@ from loans.services.servicing import loans_sweep
 class Command(BaseCommand):
     help = (
         "Close the public postings whose window has passed and that have no open objection, "
-        "put the document batches and the inspectors' scans whose worker has stopped back "
-        "in the queue (or fail them after too many attempts), and bring the loans' days past due and status up to "
-        "today. Idempotent: safe to run every minute from cron, or "
-        "with --loop."
+        "put the document batches and the inspectors' scans whose worker has stopped "
+        "back in the queue (or fail them after too many attempts), and bring the loans' "
+        "days past due and status up to today. Idempotent: safe to run every minute from "
+        "cron, or with --loop."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
