@@ -82,6 +82,16 @@ _OTHER_ACTIONS: dict[str, Promise] = {
     "subsidy_claim.approve": _("interest subsidy claim approved"),
     "subsidy_claim.pay": _("interest subsidy paid to the household"),
     "interest_subsidy.bank_transfer": _("interest subsidy paid to the bank"),
+    "crosscheck.list_upload": _("department's list uploaded"),
+    "integrity_scan.request": _("cross-check scan requested"),
+    "integrity_scan.finish": _("cross-check scan finished"),
+    "integrity_scan.requeue": _("cross-check scan queued again"),
+    "integrity_scan.fail": _("cross-check scan failed"),
+    "lead.list": _("leads read (a list)"),
+    "lead.read": _("lead read"),
+    "lead.export": _("leads exported"),
+    "lead.dispose": _("conclusion on a lead recorded"),
+    "lead.reopen": _("lead opened again (its evidence changed)"),
 }
 
 
@@ -168,6 +178,9 @@ OBJECT_LABELS: Mapping[str, Promise] = {
     "risk_fund": _("risk fund"),
     "reference_rate": _("reference rate"),
     "ledger": _("ledger"),
+    "reference_list": _("department's list"),
+    "integrity_scan": _("cross-check scan"),
+    "lead": _("lead"),
 }
 
 

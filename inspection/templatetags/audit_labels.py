@@ -14,6 +14,8 @@ from approvals.labels import action_label as _action_label
 from approvals.labels import actor_label as _actor_label
 from approvals.labels import object_label as _object_label
 from approvals.models import Objection
+from common.models import BatchJob
+from crosscheck.models import Lead
 from loans.models import Loan, SubsidyClaim
 from payments.models import PaymentLine, PaymentRound
 
@@ -27,6 +29,8 @@ _STATES: tuple[type[TextChoices], ...] = (
     PaymentRound.Status,
     PaymentLine.Status,
     Objection.Status,
+    Lead.Status,
+    BatchJob.Status,
 )
 
 
