@@ -545,13 +545,14 @@ def lead_read(*, actor: Actor, lead_id: int) -> Lead:
     )
     if lead is None:
         raise NotFound(_("No such lead in your area."))
-    audit_record(
-        actor=actor,
-        action="lead.read",
-        object_type="lead",
-        object_id=lead.pk,
-        area_code=lead.area_code,
-    )
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="lead.read",
+            object_type="lead",
+            object_id=lead.pk,
+            area_code=lead.area_code,
+        )
     return lead
 
 

@@ -76,6 +76,11 @@ class CrosscheckStory:
         writer.writerow(headers_of(kind))
         strangers = [[*self.stranger(), *self.filler(kind)] for _ in range(12)]
         mixed = [list(r) for r in rows] + strangers
+        if kind == K.VEHICLE:
+            # A clerk's typing error: a check digit that does not fit. Skipped, reported.
+            number, name = self.stranger()
+            wrong = next(c for c in "0123456789X" if c != number[17])
+            mixed.append([number[:17] + wrong, name, "甘F00000", "52000"])
         self.rng.shuffle(mixed)
         writer.writerows(mixed)
         # Departments write GB18030 more often than not.

@@ -401,3 +401,12 @@ def test_amount_rounding_past_the_column_is_skipped(world: World) -> None:
         [[id_number(), "王明", "甘F1", "45000"], [id_number(), "李强", "甘F2", "999999999999.995"]],
     )
     assert (reference.rows_kept, reference.rows_skipped) == (1, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("flushable_ledger")
+def test_reading_a_lead_outside_a_transaction_is_recorded(world: World) -> None:
+    # As a page or the API reads it: no transaction around the request.
+    lead = _a_lead(world)
+    lead_read(actor=world.user("inspector_a"), lead_id=lead.pk)
+    assert AuditEntry.objects.filter(action="lead.read", object_id=str(lead.pk)).exists()

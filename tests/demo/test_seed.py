@@ -196,6 +196,8 @@ def test_seed_demo_cross_checks_find_matches_not_near_misses(seeded: str) -> Non
     from crosscheck.models import Lead, ReferenceList, Scan
 
     assert ReferenceList.objects.count() == 6
+    vehicles = ReferenceList.objects.get(kind="vehicle")
+    assert vehicles.rows_skipped == 1 and vehicles.skipped[0]["column"] == "身份证号"
     assert Scan.objects.get().status == Scan.Status.DONE
     per_rule = {
         rule: Lead.objects.filter(rule=rule).count()
