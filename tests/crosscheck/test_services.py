@@ -353,7 +353,7 @@ def test_conclusion_recorded_while_a_scan_writes_is_kept(
     scan()
     lead = Lead.objects.get(rule="shared_card", household=first)
     world.household(bank_card=card)  # the evidence changes for the next scan
-    original = services.rows_update
+    original = services.rows_update  # type: ignore[attr-defined]
 
     def inspector_first(*args: object, **kwargs: object) -> None:
         # The inspector's conclusion lands between the scan's read and its write.

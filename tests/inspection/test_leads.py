@@ -160,6 +160,7 @@ def test_scan_button_runs_a_scan(
 def test_household_filter_shows_only_that_households_leads(world: World) -> None:
     leads = _shared(world)
     household = leads[0].household_id
+    assert household is not None
     response = client_for(world, "inspector_a").get(LEADS, {"household": household})
     assert {lead.household_id for lead, *_rest in response.context["leads"]} == {household}
 
