@@ -329,7 +329,7 @@ def test_every_rule_through_the_api_with_its_near_misses(
     _scan(client, django_capture_on_commit_callbacks)
 
     for rule, households in expected.items():
-        body = client.get("/api/v1/integrity/leads/", {"rule": rule, "page_size": 200}).json()
+        body = client.get("/api/v1/integrity/leads/", {"rule": rule, "page_size": "200"}).json()
         found = {lead["household"] for lead in body["results"]}
         if rule == "appraisal_pattern":
             continue
