@@ -8,6 +8,7 @@ the caller to report."""
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import zipfile
@@ -147,4 +148,7 @@ def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, list[Cell]]]:
     except csv.Error:
         raise SheetError(_("The CSV file is malformed; save it again as CSV or .xlsx.")) from None
     finally:
-        text.detach()
+        # Leave the caller's file open (a wrapper closes what it wraps); it may be closed
+        # already when the reader was left unfinished.
+        with contextlib.suppress(ValueError):
+            text.detach()
