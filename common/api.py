@@ -86,12 +86,12 @@ class RefusalSerializer(serializers.Serializer[Any]):
 FIELD_ERRORS: dict[str, Any] = {
     "type": "object",
     "properties": {
+        # A request with a field named ``code`` (a verification code) has its errors here.
         "code": {
-            "type": "string",
-            "enum": [c.value for c in Code],
+            "anyOf": [{"type": "string", "enum": [c.value for c in Code]}, {"type": "array"}],
             "description": "Why the request was refused as a whole, when a rule of its own "
             "refused it (a file that does not fit, a file sent twice); absent for plain field "
-            "errors.",
+            "errors; the field's problems when the request has a field named code.",
         }
     },
     "additionalProperties": {

@@ -106,3 +106,28 @@ def test_non_blank_fields_say_so(schema: dict[str, Any]) -> None:
     assert components["ObjectionResolve"]["properties"]["reason"]["minLength"] == 1
     assert components["HouseholdCreate"]["properties"]["bank_card"]["minLength"] == 1
     assert "or both" in components["Verify"]["properties"]["code"]["description"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"file": ["表头不符"], "code": "reference_list_invalid"},
+        {"code": ["请输入验证码或上传 PDF 文件。"]},  # a request field named code
+        {"detail": ["x"]},
+    ],
+)
+def test_field_errors_schema_takes_a_refusal_code_or_a_code_field(body: dict[str, Any]) -> None:
+    import jsonschema
+
+    from common.api import FIELD_ERRORS
+
+    jsonschema.validate(body, FIELD_ERRORS)
+
+
+def test_field_errors_schema_refuses_an_unknown_code() -> None:
+    import jsonschema
+
+    from common.api import FIELD_ERRORS
+
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"code": "no_such_code"}, FIELD_ERRORS)
