@@ -117,7 +117,7 @@ def test_non_blank_fields_say_so(schema: dict[str, Any]) -> None:
     ],
 )
 def test_field_errors_schema_takes_a_refusal_code_or_a_code_field(body: dict[str, Any]) -> None:
-    import jsonschema
+    import jsonschema  # type: ignore[import-untyped]  # schemathesis's, without stubs
 
     from common.api import FIELD_ERRORS
 
@@ -125,7 +125,7 @@ def test_field_errors_schema_takes_a_refusal_code_or_a_code_field(body: dict[str
 
 
 def test_field_errors_schema_refuses_an_unknown_code() -> None:
-    import jsonschema
+    import jsonschema  # type: ignore[import-untyped]  # schemathesis's, without stubs
 
     from common.api import FIELD_ERRORS
 
