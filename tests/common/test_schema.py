@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]  # schemathesis's, without stubs
 import pytest
 import yaml
 from django.core.management import call_command
@@ -117,16 +118,12 @@ def test_non_blank_fields_say_so(schema: dict[str, Any]) -> None:
     ],
 )
 def test_field_errors_schema_takes_a_refusal_code_or_a_code_field(body: dict[str, Any]) -> None:
-    import jsonschema  # type: ignore[import-untyped]  # schemathesis's, without stubs
-
     from common.api import FIELD_ERRORS
 
     jsonschema.validate(body, FIELD_ERRORS)
 
 
 def test_field_errors_schema_refuses_an_unknown_code() -> None:
-    import jsonschema  # type: ignore[import-untyped]  # schemathesis's, without stubs
-
     from common.api import FIELD_ERRORS
 
     with pytest.raises(jsonschema.ValidationError):
