@@ -57,9 +57,7 @@ class ReferenceListSerializer(serializers.ModelSerializer[ReferenceList]):
     def get_in_force(self, obj: ReferenceList) -> bool:
         in_force = self.context.setdefault("in_force", {})
         if obj.county_code not in in_force:
-            in_force[obj.county_code] = {
-                r.pk for r in selectors.lists_in_force(obj.county_code).values()
-            }
+            in_force[obj.county_code] = selectors.lists_in_force_ids([obj.county_code])
         return obj.pk in in_force[obj.county_code]
 
 

@@ -3,7 +3,7 @@ counties (an administrator's: every county). Nobody else reads any of it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -64,6 +64,11 @@ def lists_in_force(county: str) -> dict[str, ReferenceList]:
     ):
         out.setdefault(reference.kind, reference)
     return out
+
+
+def lists_in_force_ids(counties: Iterable[str]) -> set[int]:
+    """The ids of the lists in force in these counties (``lists_in_force``)."""
+    return {r.pk for county in set(counties) for r in lists_in_force(county).values()}
 
 
 def scans_visible_to(user: Actor) -> QuerySet[Scan]:

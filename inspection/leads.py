@@ -36,7 +36,7 @@ from crosscheck.selectors import (
     crosscheck_counties,
     lead_counts,
     leads_filtered,
-    lists_in_force,
+    lists_in_force_ids,
     reference_lists_visible_to,
     scans_visible_to,
 )
@@ -451,9 +451,7 @@ def lists_page(request: HttpRequest) -> HttpResponse:
             )
             return redirect(f"{reverse('inspection:lists')}#list-{uploaded.pk}")
     lists = list(reference_lists_visible_to(user)[:200])
-    in_force = {
-        r.pk for county in {x.county_code for x in lists} for r in lists_in_force(county).values()
-    }
+    in_force = lists_in_force_ids(x.county_code for x in lists)
     return render(
         request,
         "inspection/lists.html",
