@@ -1,9 +1,17 @@
-"""Reading a table a person or another department sends: an ``.xlsx`` workbook (its first
+"""Tables in and out of the system.
+
+Reading a table a person or another department sends: an ``.xlsx`` workbook (its first
 sheet) or a CSV file in UTF-8 (with or without a byte-order mark) or GB18030, the encodings
 Chinese offices write. Rows come one at a time, so a list of hundreds of thousands of rows
 is never held whole; a cell keeps its type from a workbook (a date, a number) and is text
 from a CSV file. A formula is never evaluated or trusted: its cell reads as ``Formula``, for
-the caller to report."""
+the caller to report.
+
+Writing one: CSV streamed line by line (any size), or an ``.xlsx`` workbook written row by
+row to a temporary file. Every text cell that a spreadsheet could take for a formula (it
+starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) gets a leading
+apostrophe, so that a name or a reason such as ``=HYPERLINK(...)`` stays text when someone
+opens the file (OWASP "CSV injection")."""
 
 from __future__ import annotations
 
@@ -11,12 +19,15 @@ import codecs
 import contextlib
 import csv
 import io
+import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
 import openpyxl
+import xlsxwriter
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from django.utils.translation import gettext as _
 
 # A zip that unpacks to more than this is refused before it is read (a "zip bomb").
@@ -152,3 +163,93 @@ def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, list[Cell]]]:
         # already when the reader was left unfinished.
         with contextlib.suppress(ValueError):
             text.detach()
+
+
+# --- writing ------------------------------------------------------------------------------
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+XLSX_MAX_ROWS = 200_000  # beyond this, by default, the CSV export (streamed) is the tool
+XLSX_SHEET_ROWS = 1_048_576  # what a worksheet holds, its header included
+
+
+def neutralise(value: object) -> str:
+    """The cell's text, without control characters (openpyxl refuses them; tab and carriage
+    return stay) and with a leading apostrophe when a spreadsheet would evaluate it."""
+    text = str(ILLEGAL_CHARACTERS_RE.sub("", "" if value is None else str(value)))
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+class _Echo:
+    """A file-like object whose ``write`` returns the line, for ``csv.writer``."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[str]:
+    """The CSV text line by line, starting with a byte-order mark (Excel then reads it as
+    UTF-8, Chinese included). The rows' cells are written as given (``neutralise`` them)."""
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + str(writer.writerow([neutralise(h) for h in header]))
+    for row in rows:
+        yield str(writer.writerow(row))
+
+
+def xlsx_file(
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    title: str,
+    max_rows: int = XLSX_MAX_ROWS,
+    text_columns: Sequence[int] = (),
+    widths: Sequence[int] = (),
+) -> tuple[IO[bytes], bool]:
+    """An .xlsx workbook of the rows (at most ``max_rows``), in a temporary file positioned
+    at its start (closing it removes it); and whether rows were cut off, which its last row
+    then says. Every cell is written as text, so nothing is evaluated; ``text_columns``
+    (0-based) are also formatted as text, so that a long number typed into them later (an
+    ID number) keeps its digits. Written row by row (XlsxWriter's constant-memory mode:
+    about 25 µs a row of ten cells, a third of openpyxl's time)."""
+    max_rows = min(max_rows, XLSX_SHEET_ROWS - 2)
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
+    book = xlsxwriter.Workbook(
+        out,
+        {
+            "constant_memory": True,
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
+    sheet = book.add_worksheet(title[:31])
+    text = book.add_format({"num_format": "@"})
+    for i in range(max(len(widths), max(text_columns, default=-1) + 1)):
+        width = widths[i] if i < len(widths) else None
+        if width is not None or i in text_columns:
+            sheet.set_column(i, i, width, text if i in text_columns else None)
+    write = sheet.write_string
+    for c, heading in enumerate(header):
+        write(0, c, neutralise(heading))
+    truncated = False
+    r = 0
+    for r, row in enumerate(rows, start=1):
+        if r > max_rows:
+            truncated = True
+            break
+        for c, value in enumerate(row):
+            if value:
+                write(r, c, value)
+    if truncated:
+        write(r, 0, _("Cut off after %(n)s rows: use the CSV export.") % {"n": max_rows})
+    book.close()
+    out.seek(0)
+    return out, truncated
+
+
+def xlsx_bytes(
+    header: Sequence[str], rows: Iterable[Sequence[str]], *, title: str
+) -> tuple[bytes, bool]:
+    """``xlsx_file`` read into memory, for the capped exports (at most ``XLSX_MAX_ROWS``)."""
+    file, truncated = xlsx_file(header, rows, title=title)
+    with file:
+        return file.read(), truncated

@@ -7,32 +7,19 @@ injection")."""
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterable, Iterator
-from io import BytesIO
-from typing import Any
+from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import QuerySet
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
 from audit.models import AuditEntry
+from common.sheets import csv_lines, neutralise, xlsx_bytes
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-XLSX_MAX_ROWS = 200_000  # beyond this, the CSV export (streamed) is the tool
+__all__ = ["AUDIT_COLUMNS", "audit_header", "audit_rows", "csv_lines", "neutralise", "xlsx_bytes"]
+
 CHUNK = 2000
-
-
-def neutralise(value: object) -> str:
-    """The cell's text, without control characters (openpyxl refuses them; tab and carriage
-    return stay) and with a leading apostrophe when a spreadsheet would evaluate it."""
-    text = str(ILLEGAL_CHARACTERS_RE.sub("", "" if value is None else str(value)))
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 AUDIT_COLUMNS = (
@@ -82,38 +69,3 @@ def audit_rows(entries: QuerySet[AuditEntry]) -> Iterator[list[str]]:
             neutralise(e.reason),
             neutralise(e.hash),
         ]
-
-
-class _Echo:
-    """A file-like object whose ``write`` returns the line, for ``csv.writer``."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_lines(header: list[str], rows: Iterable[list[str]]) -> Iterator[str]:
-    """The CSV text line by line, starting with a byte-order mark (Excel then reads it as
-    UTF-8, Chinese included)."""
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + str(writer.writerow([neutralise(h) for h in header]))
-    for row in rows:
-        yield str(writer.writerow(row))
-
-
-def xlsx_bytes(header: list[str], rows: Iterable[list[str]], *, title: str) -> tuple[bytes, bool]:
-    """An .xlsx workbook of the rows (at most ``XLSX_MAX_ROWS``); and whether rows were cut
-    off. Every cell is written as text, so nothing is evaluated."""
-    book = Workbook(write_only=True)
-    sheet: Any = book.create_sheet(title=title[:31])
-    sheet.append([neutralise(h) for h in header])
-    truncated = False
-    for n, row in enumerate(rows):
-        if n >= XLSX_MAX_ROWS:
-            truncated = True
-            break
-        sheet.append(row)
-    if truncated:
-        sheet.append([_("Cut off after %(n)s rows: use the CSV export.") % {"n": XLSX_MAX_ROWS}])
-    out = BytesIO()
-    book.save(out)
-    return out.getvalue(), truncated
