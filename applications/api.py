@@ -6,30 +6,41 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django.http import FileResponse
+from django.http.response import HttpResponseBase
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from applications import idnumbers, services
+from applications.exports import XLSX, export_format, households_export
+from applications.imports import household_import_confirm, household_import_start, importer_prefixes
 from applications.models import (
     Area,
     Household,
+    HouseholdImport,
     KinDeclaration,
     Person,
     Program,
     ProgramItem,
     ProgramVersion,
 )
+from applications.registry_sheet import registry_template
 from applications.selectors import (
     areas_visible_to,
+    households_search,
     households_visible_to,
     kin_declarations_visible_to,
     programs_visible_to,
 )
 from common import clock
 from common.api import REFUSALS
+from common.errors import Code
+from common.sheets import sheet_response
 
 
 class AreaSerializer(serializers.ModelSerializer[Area]):
@@ -205,16 +216,70 @@ class HouseholdSerializer(serializers.ModelSerializer[Household]):
         return idnumbers.mask_phone(obj.phone)
 
 
-@extend_schema_view(
-    list=extend_schema(
-        parameters=[
-            OpenApiParameter("name", str, description="part of the head's name"),
-            OpenApiParameter("id_last4", str, description="the head's ID number's last four"),
-            OpenApiParameter("status", str, enum=Household.Status.values),
-            OpenApiParameter("area", str, description="an area code, or its prefix"),
+class HouseholdImportSerializer(serializers.ModelSerializer[HouseholdImport]):
+    class Meta:
+        model = HouseholdImport
+        fields = [
+            "id",
+            "status",
+            "phase",
+            "done",
+            "total",
+            "file_name",
+            "sha256",
+            "size",
+            "dry_run",
+            "confirms",
+            "rows_read",
+            "households_found",
+            "persons_found",
+            "problem_count",
+            "problems",
+            "applied",
+            "households_created",
+            "error",
+            "created_at",
+            "finished_at",
         ]
+        read_only_fields = fields
+
+
+class HouseholdImportRequestSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField(
+        help_text="the registry template: .xlsx, or .csv in UTF-8 or GB18030"
     )
-)
+    dry_run = serializers.BooleanField(
+        default=True, help_text="true (the default): check and report, change nothing"
+    )
+
+
+_LIST_FILTERS = [
+    OpenApiParameter("name", str, description="part of the head's name"),
+    OpenApiParameter("id_last4", str, description="the head's ID number's last four"),
+    OpenApiParameter("status", str, enum=Household.Status.values),
+    OpenApiParameter("area", str, description="an area code, or its prefix"),
+]
+
+
+def _import_answer(job: HouseholdImport) -> Response:
+    """A finished import is its report (200; 201 when it registered households; 400 with
+    the code ``import_invalid`` when a real run was refused for its problems); a queued one
+    answers 202 and is followed at ``/api/v1/household-imports/{id}/``."""
+    body = dict(HouseholdImportSerializer(job).data)
+    if job.status in (HouseholdImport.Status.QUEUED, HouseholdImport.Status.RUNNING):
+        return Response(
+            body, status=202, headers={"Location": f"/api/v1/household-imports/{job.pk}/"}
+        )
+    if job.applied:
+        return Response(body, status=201)
+    if not job.dry_run and (job.problem_count or job.status == HouseholdImport.Status.FAILED):
+        body["code"] = Code.IMPORT_INVALID
+        body["detail"] = _("Nothing was imported: the file has problems (see the list).")
+        return Response(body, status=400)
+    return Response(body, status=200)
+
+
+@extend_schema_view(list=extend_schema(parameters=_LIST_FILTERS))
 class HouseholdViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -227,17 +292,11 @@ class HouseholdViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Household]:
-        qs = households_visible_to(self.request.user).prefetch_related("members").order_by("-id")
-        params = self.request.query_params
-        if params.get("area"):
-            qs = qs.filter(area_code__startswith=params["area"])
-        if params.get("name"):
-            qs = qs.filter(head_name__contains=params["name"])
-        if params.get("id_last4"):
-            qs = qs.filter(head_id_masked__endswith=params["id_last4"].upper()[-4:])
-        if params.get("status"):
-            qs = qs.filter(status=params["status"])
-        return qs
+        return (
+            households_search(self.request.user, self.request.query_params)
+            .prefetch_related("members")
+            .order_by("-id")
+        )
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         if self.action == "create":
@@ -277,6 +336,107 @@ class HouseholdViewSet(
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.partial_update(request, *args, **kwargs)
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # The export's ``?format=xlsx|csv`` is the file's format, not DRF's renderer.
+        return super().perform_content_negotiation(request, force=force or self.action == "export")
+
+    @extend_schema(request=None, responses={(200, XLSX): bytes})
+    @action(detail=False, methods=["get"], url_path="import-template")
+    def import_template(self, request: Request) -> FileResponse:
+        """The registry template to fill in: one row per person, the household's columns
+        on its head's row."""
+        return FileResponse(
+            registry_template(),
+            as_attachment=True,
+            filename="registry-template.xlsx",
+            content_type=XLSX,
+        )
+
+    @extend_schema(
+        request={"multipart/form-data": HouseholdImportRequestSerializer},
+        responses={
+            200: HouseholdImportSerializer,
+            201: HouseholdImportSerializer,
+            202: HouseholdImportSerializer,
+            **REFUSALS,
+        },
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[MultiPartParser, FormParser],
+    )
+    def import_file(self, request: Request) -> Response:
+        """Check a registry sheet (``dry_run``, the default) or import it, all or nothing.
+        The answer is the report: rows, households and people found, and every problem
+        as (row, column, message)."""
+        importer_prefixes(request.user)
+        data = HouseholdImportRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        job = household_import_start(
+            actor=request.user,
+            file=upload,
+            file_name=upload.name or "",
+            dry_run=data.validated_data["dry_run"],
+        )
+        return _import_answer(job)
+
+    @extend_schema(
+        parameters=[
+            *_LIST_FILTERS,
+            OpenApiParameter("format", str, enum=["xlsx", "csv"]),
+            OpenApiParameter(
+                "reveal_id_number",
+                bool,
+                description="full ID, card and phone numbers where you hold reveal_id_number",
+            ),
+        ],
+        responses={(200, XLSX): bytes, (200, "text/csv"): str},
+    )
+    @action(detail=False, methods=["get"])
+    def export(self, request: Request) -> HttpResponseBase:
+        """The list's households in the registry template's layout; masked numbers unless
+        ``reveal_id_number=true``. Every export is audited."""
+        params = request.query_params
+        reveal = str(params.get("reveal_id_number", "")).lower() in ("1", "true", "yes")
+        out = households_export(
+            actor=request.user,
+            params=params,
+            fmt=export_format(params.get("format")),
+            reveal=reveal,
+        )
+        return sheet_response(
+            out.header,
+            out.rows,
+            fmt=export_format(params.get("format")),
+            filename=out.filename,
+            title=out.title,
+            text_columns=out.text_columns,
+            widths=out.widths,
+        )
+
+
+class HouseholdImportViewSet(viewsets.ReadOnlyModelViewSet[HouseholdImport]):
+    """The user's registry imports, newest first, with their progress and report."""
+
+    serializer_class = HouseholdImportSerializer
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self) -> QuerySet[HouseholdImport]:
+        return HouseholdImport.objects.filter(requested_by_id=self.request.user.pk)
+
+    @extend_schema(
+        request=None,
+        responses={201: HouseholdImportSerializer, 202: HouseholdImportSerializer, **REFUSALS},
+    )
+    @action(detail=True, methods=["post"])
+    def confirm(self, request: Request, pk: str | None = None) -> Response:
+        """Apply a dry run that found no problem: its file, checked again, all or nothing."""
+        job = household_import_confirm(actor=request.user, import_id=int(pk or 0))
+        return _import_answer(job)
 
 
 class RevealSerializer(serializers.Serializer[Any]):

@@ -119,6 +119,16 @@ def encrypt(value: str) -> str:
     return _fernet().encrypt(value.encode()).decode()
 
 
+def encrypt_bytes(value: bytes) -> bytes:
+    """A file that holds clear numbers (a registry sheet waiting to be imported), for the
+    time it is kept."""
+    return _fernet().encrypt(value)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    return _fernet().decrypt(token)
+
+
 def decrypt(token: str) -> str:
     return _fernet().decrypt(token.encode()).decode()
 

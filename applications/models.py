@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from common import clock
+from common.models import BatchJob
 
 MAX_DIGITS, PLACES = 14, 2  # money: Decimal yuan with two places, never float
 area_code_validator = RegexValidator(r"^\d{12}$", _("An area code has 12 digits."))
@@ -615,3 +616,62 @@ class LoanRequest(models.Model):
 
     def __str__(self) -> str:
         return f"loan request {self.application_id}"
+
+
+class HouseholdImport(BatchJob):
+    """A registry sheet sent to be imported (``applications.imports``): read and checked
+    (a dry run), or applied all or nothing. Small files run while their sender waits; large
+    ones in the background on the shared batch runner, their progress here. The file is
+    kept, encrypted, only until it is applied or abandoned: it holds clear ID numbers."""
+
+    class Phase(models.TextChoices):
+        WAITING = "waiting", _("waiting")
+        READING = "reading", _("reading the file")
+        CHECKING = "checking", _("checking against the registry")
+        WRITING = "writing", _("writing the households")
+        FINISHED = "finished", _("finished")
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    # The messages of the report are written in the sender's language.
+    language = models.CharField(max_length=16, default="zh-hans")
+    # The chain its audit entries go on: the sender's area.
+    area_code = models.CharField(_("area code"), max_length=12, blank=True)
+    file_name = models.CharField(_("file name"), max_length=200, blank=True)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    # The stored, encrypted copy ("" once removed).
+    stored_name = models.CharField(max_length=200, blank=True)
+    dry_run = models.BooleanField(_("dry run"), default=True)
+    # The dry run this run applies (the page's "confirm").
+    confirms = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="applications"
+    )
+    phase = models.CharField(
+        _("phase"), max_length=10, choices=Phase.choices, default=Phase.WAITING
+    )
+    rows_read = models.PositiveIntegerField(_("rows read"), default=0)
+    households_found = models.PositiveIntegerField(_("households in the file"), default=0)
+    persons_found = models.PositiveIntegerField(_("people in the file"), default=0)
+    problem_count = models.PositiveIntegerField(_("problems"), default=0)
+    # The first 1,000 problems: {"row", "column", "message"}.
+    problems = models.JSONField(default=list)
+    applied = models.BooleanField(_("applied"), default=False)
+    households_created = models.PositiveIntegerField(_("households created"), default=0)
+
+    class Meta:
+        verbose_name = _("registry import")
+        verbose_name_plural = _("registry imports")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A dry run is applied once.
+            models.UniqueConstraint(
+                fields=["confirms"],
+                condition=Q(confirms__isnull=False) & ~Q(status="failed"),
+                name="household_import_applied_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.file_name})"

@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone as django_timezone
 from django.utils.dateparse import parse_datetime
+from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -28,6 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from applications.exports import XLSX, applications_export, export_format
 from applications.models import Application, ApplicationItem, LoanRequest
 from applications.security import token_issue, token_revoke
 from applications.selectors import (
@@ -56,6 +58,7 @@ from approvals.services.transitions import (
 from audit.models import AuditEntry
 from common.api import CODE_CHOICES, FIELD_ERRORS, REFUSALS, RefusalSerializer
 from common.errors import Code, InvalidInput, NotFound
+from common.sheets import sheet_response
 
 
 class FastRepresentation:
@@ -435,6 +438,35 @@ class ApplicationViewSet(
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # The export's ``?format=xlsx|csv`` is the file's format, not DRF's renderer.
+        return super().perform_content_negotiation(request, force=force or self.action == "export")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=["xlsx", "csv"]),
+            OpenApiParameter("status", str),
+            OpenApiParameter("program", int),
+            OpenApiParameter("household", int),
+            OpenApiParameter("area", str, description="area code prefix"),
+        ],
+        responses={(200, XLSX): bytes, (200, "text/csv"): str},
+    )
+    @action(detail=False, methods=["get"])
+    def export(self, request: Request) -> HttpResponseBase:
+        """The list's applications (the same filters) as a sheet, one row each; audited."""
+        fmt = export_format(request.query_params.get("format"))
+        out = applications_export(actor=request.user, params=request.query_params, fmt=fmt)
+        return sheet_response(
+            out.header,
+            out.rows,
+            fmt=fmt,
+            filename=out.filename,
+            title=out.title,
+            text_columns=out.text_columns,
+            widths=out.widths,
+        )
 
     def get_queryset(self) -> QuerySet[Application]:
         qs: QuerySet[Application] = with_open_objections(

@@ -67,6 +67,8 @@ class Code(StrEnum):
     ALREADY_IMPORTED = "already_imported"
     # inspectors' cross-checks
     REFERENCE_LIST_INVALID = "reference_list_invalid"
+    # the registry's import
+    IMPORT_INVALID = "import_invalid"
     # loans
     RATE_EXISTS = "rate_exists"
     LOAN_REQUEST_MISSING = "loan_request_missing"

@@ -19,16 +19,18 @@ import codecs
 import contextlib
 import csv
 import io
+import re
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 import openpyxl
 import xlsxwriter
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from django.http import FileResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 # A zip that unpacks to more than this is refused before it is read (a "zip bomb").
 MAX_UNZIPPED = 1024 * 1024 * 1024
@@ -57,6 +59,49 @@ class Formula:
 Cell = object  # str | int | float | Decimal | date | datetime | Formula | None
 
 
+@dataclass(frozen=True)
+class RowProblem:
+    """Why a row (or one of its cells) will not do, by row number and column heading."""
+
+    row: int
+    column: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+_FULLWIDTH = str.maketrans({"（": "(", "）": ")", "　": ""})
+# ="110101199003071234": how Excel users keep a long number as text. A literal, not a
+# computation: read as the text inside.
+_QUOTED = re.compile(r'^=\s*"([^"]*)"$')
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def header_key(text: object) -> str:
+    """A header as compared: spaces dropped, full-width brackets as half-width."""
+    return re.sub(r"\s", "", str(text or "")).translate(_FULLWIDTH)
+
+
+def cell_unquoted(cell: Cell) -> Cell:
+    """A ``="…"`` formula (a literal kept as text) as the text inside; any other cell as it
+    is."""
+    if isinstance(cell, Formula):
+        match = _QUOTED.match(cell.text.strip())
+        if match:
+            return match.group(1)
+    return cell
+
+
+def cell_text(cell: Cell) -> str:
+    """A cell as text: nothing for an empty cell, a whole number without its ``.0``."""
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell).strip()
+
+
 def sheet_rows(file: IO[bytes], *, name: str = "") -> Iterator[tuple[int, list[Cell]]]:
     """The rows of the table in ``file`` as (row number from 1, cells), the trailing empty
     cells dropped; an empty row is an empty list. A workbook is recognised by its content,
@@ -70,6 +115,33 @@ def sheet_rows(file: IO[bytes], *, name: str = "") -> Iterator[tuple[int, list[C
     if name.lower().endswith((".xlsx", ".xlsm", ".xls")):
         raise SheetError(_("This is not a valid .xlsx workbook."))
     return _csv_rows(file)
+
+
+def sheet_sniff(file: IO[bytes], *, name: str = "") -> None:
+    """Refuse at once (``SheetError``) a file that is no table ``sheet_rows`` can read: not
+    a workbook, binary, or in neither encoding; without reading more than its start (and,
+    for a workbook, its zip directory)."""
+    file.seek(0)
+    head = file.read(len(_XLSX_MAGIC))
+    file.seek(0)
+    if head == _XLSX_MAGIC:
+        if _unzipped_size(file) > MAX_UNZIPPED:
+            raise SheetError(
+                _("The workbook unpacks to more than %(limit)s MB.")
+                % {"limit": MAX_UNZIPPED // (1024 * 1024)}
+            )
+        return
+    if name.lower().endswith((".xlsx", ".xlsm", ".xls")):
+        raise SheetError(_("This is not a valid .xlsx workbook."))
+    encoding, bom = _encoding(file)
+    sample = file.read(_SNIFF)
+    file.seek(0)
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(sample[bom:], final=False)
+    except UnicodeDecodeError:
+        raise SheetError(
+            _("The file is neither UTF-8 nor GB18030 text; save it as CSV (UTF-8) or .xlsx.")
+        ) from None
 
 
 def _unzipped_size(file: IO[bytes]) -> int:
@@ -246,6 +318,46 @@ def xlsx_file(
     return out, truncated
 
 
+def template_file(
+    header: Sequence[str],
+    *,
+    title: str,
+    text_columns: Sequence[int] = (),
+    widths: Sequence[int] = (),
+    choices: Mapping[int, Sequence[str]] | None = None,
+    notes_title: str = "",
+    notes: Sequence[tuple[str, str]] = (),
+    rows: int = 5000,
+) -> IO[bytes]:
+    """An empty .xlsx form to fill in: the header row (frozen), ``text_columns`` formatted
+    as text for their first ``rows`` rows, ``choices`` as drop-down lists on their column,
+    and a second sheet of (column, what to write) notes. In a temporary file at its start."""
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
+    book = xlsxwriter.Workbook(out, {"strings_to_numbers": False, "strings_to_formulas": False})
+    sheet = book.add_worksheet(title[:31])
+    bold = book.add_format({"bold": True})
+    text = book.add_format({"num_format": "@"})
+    for i, heading in enumerate(header):
+        width = widths[i] if i < len(widths) else 12
+        sheet.set_column(i, i, width, text if i in text_columns else None)
+        sheet.write_string(0, i, heading, bold)
+    sheet.freeze_panes(1, 0)
+    for i, values in (choices or {}).items():
+        sheet.data_validation(
+            1, i, rows, i, {"validate": "list", "source": list(values), "ignore_blank": True}
+        )
+    if notes:
+        explained = book.add_worksheet(notes_title[:31] or "notes")
+        explained.set_column(0, 0, 14)
+        explained.set_column(1, 1, 80)
+        for r, (column, note) in enumerate(notes):
+            explained.write_string(r, 0, column, bold)
+            explained.write_string(r, 1, note)
+    book.close()
+    out.seek(0)
+    return out
+
+
 def xlsx_bytes(
     header: Sequence[str], rows: Iterable[Sequence[str]], *, title: str
 ) -> tuple[bytes, bool]:
@@ -253,3 +365,40 @@ def xlsx_bytes(
     file, truncated = xlsx_file(header, rows, title=title)
     with file:
         return file.read(), truncated
+
+
+def sheet_response(
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    fmt: str,
+    filename: str,
+    title: str,
+    text_columns: Sequence[int] = (),
+    widths: Sequence[int] = (),
+) -> StreamingHttpResponse | FileResponse:
+    """The rows as a download: ``csv`` streamed as it is read, ``xlsx`` as a whole sheet
+    (up to the million rows a worksheet holds). Never cached."""
+    response: StreamingHttpResponse | FileResponse
+    if fmt == "csv":
+        response = StreamingHttpResponse(
+            csv_lines(header, rows), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    else:
+        file, _truncated = xlsx_file(
+            header,
+            rows,
+            title=title,
+            max_rows=XLSX_SHEET_ROWS,
+            text_columns=text_columns,
+            widths=widths,
+        )
+        response = FileResponse(
+            file,
+            as_attachment=True,
+            filename=f"{filename}.xlsx",
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -318,6 +318,10 @@ TASKS = {
     }
 }
 
+# A registry sheet up to this size is imported while its sender waits (about 5,000 people,
+# a few seconds); a larger one runs in the background on the task worker.
+FUPIN_IMPORT_INLINE_BYTES = int(os.environ.get("FUPIN_IMPORT_INLINE_BYTES", str(512 * 1024)))
+
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Production hardening: on whenever DEBUG is off.

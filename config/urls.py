@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from applications.api import (
     AreaViewSet,
+    HouseholdImportViewSet,
     HouseholdViewSet,
     KinDeclarationViewSet,
     PersonViewSet,
@@ -34,6 +35,7 @@ router = DefaultRouter()
 router.register("areas", AreaViewSet, basename="area")
 router.register("programs", ProgramViewSet, basename="program")
 router.register("households", HouseholdViewSet, basename="household")
+router.register("household-imports", HouseholdImportViewSet, basename="household-import")
 router.register("persons", PersonViewSet, basename="person")
 router.register("kin-declarations", KinDeclarationViewSet, basename="kin-declaration")
 router.register("applications", ApplicationViewSet, basename="application")

@@ -5,7 +5,6 @@ reason it cannot be (a bad ID number, a missing value), by row and column."""
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -15,7 +14,9 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from applications import idnumbers
-from common.sheets import Cell, Formula
+from common.sheets import CONTROL_CHARACTERS, Cell, Formula, RowProblem, header_key
+from common.sheets import cell_text as _text
+from common.sheets import cell_unquoted as _unquoted
 from crosscheck.models import ReferenceList
 
 Kind = ReferenceList.Kind
@@ -45,14 +46,6 @@ def headers_of(kind: str) -> list[str]:
     return [ID, NAME, *(c.header for c in COLUMNS[kind])]
 
 
-_FULLWIDTH = str.maketrans({"（": "(", "）": ")", "　": ""})
-
-
-def header_key(text: object) -> str:
-    """A header as compared: spaces dropped, full-width brackets as half-width."""
-    return re.sub(r"\s", "", str(text or "")).translate(_FULLWIDTH)
-
-
 def header_positions(kind: str, cells: list[Cell]) -> dict[str, int] | list[str]:
     """Where each of the kind's headers is in the header row, or the headers missing."""
     found: dict[str, int] = {}
@@ -70,16 +63,6 @@ def header_positions(kind: str, cells: list[Cell]) -> dict[str, int] | list[str]
 
 
 @dataclass(frozen=True)
-class RowProblem:
-    row: int
-    column: str
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "message": self.message}
-
-
-@dataclass(frozen=True)
 class ParsedRow:
     row: int
     id_hash: str
@@ -89,28 +72,6 @@ class ParsedRow:
     category: str = ""
     value: Decimal | None = None
     date: datetime.date | None = None
-
-
-# ="110101199003071234": how Excel users keep a long number as text. A literal, not a
-# computation: read as the text inside.
-_QUOTED = re.compile(r'^=\s*"([^"]*)"$')
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _unquoted(cell: Cell) -> Cell:
-    if isinstance(cell, Formula):
-        match = _QUOTED.match(cell.text.strip())
-        if match:
-            return match.group(1)
-    return cell
-
-
-def _text(cell: Cell) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    return str(cell).strip()
 
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y年%m月%d日")
@@ -179,7 +140,7 @@ def row_parse(
         # The formula is not repeated: it may hold an ID number.
         if isinstance(value, Formula):
             return RowProblem(number, header, _("The cell holds a formula; write values only."))
-        if isinstance(value, str) and _CONTROL.search(value):
+        if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
             return RowProblem(
                 number, header, _("The cell holds control characters; write plain text.")
             )
