@@ -35,7 +35,6 @@ def csv_rows(response: Any) -> list[list[str]]:
 
 def test_export_is_the_template_layout_masked(world: World, api: Callable[..., APIClient]) -> None:
     mine = world.household(VILLAGE_1)
-    )
     world.household(VILLAGE_3)  # another township's: not in cadre_v1's list
 
     response = api("cadre_v1").get(EXPORT, {"format": "csv"})
