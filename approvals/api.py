@@ -9,9 +9,9 @@ from operator import attrgetter
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.http.response import HttpResponseBase
 from django.utils import timezone as django_timezone
 from django.utils.dateparse import parse_datetime
-from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiParameter,

@@ -1458,9 +1458,10 @@ def main() -> None:
         documents_run(world)
         print(f"total {time.perf_counter() - started:.0f} s")
         return
-    if sys.argv[1:] in (["payments"], ["loans"], ["crosscheck"]):
+    if sys.argv[1:] in (["payments"], ["loans"], ["crosscheck"], ["registry"]):
         from benchmarks.crosscheck import crosscheck_run
         from benchmarks.loans import loans_run
+        from benchmarks.registry import registry_run
 
         stage = sys.argv[1]
         rows = (
@@ -1468,6 +1469,8 @@ def main() -> None:
             if stage == "payments"
             else loans_run(world)
             if stage == "loans"
+            else registry_run(world)
+            if stage == "registry"
             else crosscheck_run(world)
         )
         print()
@@ -1478,7 +1481,7 @@ def main() -> None:
         return
     if sys.argv[1:]:
         raise SystemExit(
-            "usage: python -m benchmarks.run [documents|payments|loans|crosscheck] "
+            "usage: python -m benchmarks.run [documents|payments|loans|crosscheck|registry] "
             f"(not {sys.argv[1:]})"
         )
 

@@ -31,7 +31,7 @@ from common.batches import (
 )
 from common.errors import Code, InvalidInput, NotFound, Refused
 from common.rows import rows_insert, rows_update
-from common.sheets import SheetError, sheet_rows
+from common.sheets import RowProblem, SheetError, sheet_rows
 from crosscheck import formats
 from crosscheck.models import Lead, LeadSighting, ReferenceList, ReferenceRow, Scan
 from crosscheck.rules import RULES, Context, Finding, list_facts, rule_params
@@ -211,7 +211,7 @@ def _kept_rows(
             continue  # blank rows are not rows
         counts.read += 1
         parsed = formats.row_parse(kind, number, cells, positions, as_of=as_of)
-        if isinstance(parsed, formats.RowProblem):
+        if isinstance(parsed, RowProblem):
             counts.skipped += 1
             if len(counts.problems) < MAX_PROBLEMS_KEPT:
                 counts.problems.append(parsed.as_dict())

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy
+
 from audit.models import AuditEntry
 from common.sheets import csv_lines, neutralise, xlsx_bytes
 

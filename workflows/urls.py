@@ -1,7 +1,7 @@
 from django.urls import URLPattern, URLResolver
 
 from workflows import views
-from workflows.views import cadre, kin, public, review
+from workflows.views import cadre, kin, public, registry, review
 
 app_name = "workflows"
 
@@ -11,4 +11,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *review.urlpatterns,
     *kin.urlpatterns,
     *public.urlpatterns,
+    *registry.urlpatterns,
 ]

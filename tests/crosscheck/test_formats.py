@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from common.sheets import Formula
-from crosscheck.formats import ParsedRow, RowProblem, header_positions, row_parse
+from common.sheets import Formula, RowProblem
+from crosscheck.formats import ParsedRow, header_positions, row_parse
 from crosscheck.models import ReferenceList
 from tests.factories import id_number
 

@@ -164,3 +164,31 @@ def test_process_timers_requeues_a_scan_whose_worker_stopped(
     assert AuditEntry.objects.filter(
         action="integrity_scan.requeue", object_id=str(scan.pk)
     ).exists()
+
+
+def test_process_timers_requeues_an_import_whose_worker_stopped(
+    world: World, django_capture_on_commit_callbacks: Capture
+) -> None:
+    from applications.imports import IMPORT_STALE_AFTER
+    from applications.models import HouseholdImport
+
+    job = HouseholdImport.objects.create(
+        requested_by=world.user("cadre_v1"),
+        area_code="620902100200",
+        sha256="0" * 64,
+        size=10,
+        stored_name="imports/x.bin",
+        status=HouseholdImport.Status.RUNNING,
+        attempts=1,
+        heartbeat_at=timezone.now() - IMPORT_STALE_AFTER - timedelta(minutes=1),
+    )
+
+    with django_capture_on_commit_callbacks(execute=False):
+        output = _run()
+
+    assert "requeued 1 registry import(s)" in output
+    job.refresh_from_db()
+    assert job.status == HouseholdImport.Status.QUEUED
+    assert AuditEntry.objects.filter(
+        action="household_import.requeue", object_id=str(job.pk)
+    ).exists()

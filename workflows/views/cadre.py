@@ -28,7 +28,7 @@ from applications import idnumbers
 from applications.chains import Page, chain_of
 from applications.lifecycle import lifecycle_of
 from applications.models import Application, Area, Household, Program
-from applications.roles import Role
+from applications.roles import REVEAL_PERMISSION, Role
 from applications.selectors import (
     application_filters_parse,
     applications_search,
@@ -170,6 +170,7 @@ def household_search(request: HttpRequest) -> HttpResponse:
             "query": query,
             "results": results[:SEARCH_LIMIT],
             "more": len(results) > SEARCH_LIMIT,
+            "may_reveal": bool(scope_prefixes(request.user, [REVEAL_PERMISSION])),
         },
     )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from applications.imports import household_imports_recover
 from approvals.services.transitions import postings_close_due
 from crosscheck.services import scans_recover
 from documents.services.batches import document_batches_recover
@@ -16,10 +17,10 @@ from loans.services.servicing import loans_sweep
 class Command(BaseCommand):
     help = (
         "Close the public postings whose window has passed and that have no open objection, "
-        "put the document batches and the inspectors' scans whose worker has stopped "
-        "back in the queue (or fail them after too many attempts), and bring the loans' "
-        "days past due and status up to today. Idempotent: safe to run every minute from "
-        "cron, or with --loop."
+        "put the document batches, the inspectors' scans and the registry imports whose "
+        "worker has stopped back in the queue (or fail them after too many attempts), and "
+        "bring the loans' days past due and status up to today. Idempotent: safe to run "
+        "every minute from cron, or with --loop."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -42,6 +43,12 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"requeued {scans.requeued} scan(s), "
                     f"failed {scans.failed} after too many attempts"
+                )
+            imports = household_imports_recover()
+            if imports.requeued or imports.failed or not opts["loop"]:
+                self.stdout.write(
+                    f"requeued {imports.requeued} registry import(s), "
+                    f"failed {imports.failed} after too many attempts"
                 )
             swept = loans_sweep()
             if swept or not opts["loop"]:
