@@ -56,6 +56,7 @@ from common.batches import (
     batches_recover,
 )
 from common.errors import Code, Forbidden, InvalidInput, NotFound, Refused
+from common.rows import rows_insert
 from common.sheets import SheetError, sheet_rows, sheet_sniff
 
 MAX_IMPORT_BYTES = 40 * 1024 * 1024
@@ -388,46 +389,51 @@ def _registry_checks(actor: Actor, read: SheetRead) -> None:
     read.problems.kept.sort(key=lambda p: (p.row, p.column))
 
 
+WRITE_CHUNK = 5000
+
+
 def _households_write(job: HouseholdImport, read: SheetRead) -> int:
     """Every household of a clean sheet, with its people and its audit entries, in the
-    caller's transaction."""
+    caller's transaction: written 5,000 households at a time, so that what is held at once
+    is one chunk's rows, never the whole county's."""
     actor = job.requested_by
     drafts = sorted(read.households.values(), key=lambda d: (d.village, d.row))
     areas = dict(
         Area.objects.filter(code__in={d.village for d in drafts}).values_list("code", "pk")
     )
     now = clock.now()
-    households = [_household_of(d, areas[d.village], actor, now) for d in drafts]
-    Household.objects.bulk_create(households, batch_size=2000)
-    people: list[tuple[Household, list[Person]]] = []
-    for household, draft in zip(households, drafts, strict=True):
-        people.append((household, [_person_of(household, p, read.digests) for p in draft.people]))
-    from common.rows import rows_insert
-
-    rows_insert(
-        Person,
-        ["household", "name", "relation", "id_cipher", "id_hash", "id_masked"],
-        (
-            (p.household_id, p.name, p.relation, p.id_cipher, p.id_hash, p.id_masked)
-            for _h, members in people
-            for p in members
-        ),
-    )
-    entries: list[dict[str, Any]] = [
-        {
-            "action": "household.create",
-            "object_type": "household",
-            "object_id": household.pk,
-            "area_code": household.area_code,
-            "changes": model_changes(None, household_snapshot(household, members)),
-            "reason": _("Imported from %(file)s (import %(id)s).")
-            % {"file": job.file_name, "id": job.pk},
-        }
-        for household, members in people
-    ]
-    entries.extend(_shared_card_entries(households))
-    audit_records(actor=actor, entries=entries)
-    return len(households)
+    reason = _("Imported from %(file)s (import %(id)s).") % {"file": job.file_name, "id": job.pk}
+    for start in range(0, len(drafts), WRITE_CHUNK):
+        chunk = drafts[start : start + WRITE_CHUNK]
+        households = [_household_of(d, areas[d.village], actor, now) for d in chunk]
+        Household.objects.bulk_create(households, batch_size=1000)
+        people = [
+            (household, [_person_of(household, p, read.digests) for p in draft.people])
+            for household, draft in zip(households, chunk, strict=True)
+        ]
+        rows_insert(
+            Person,
+            ["household", "name", "relation", "id_cipher", "id_hash", "id_masked"],
+            (
+                (p.household_id, p.name, p.relation, p.id_cipher, p.id_hash, p.id_masked)
+                for _h, members in people
+                for p in members
+            ),
+        )
+        entries: list[dict[str, Any]] = [
+            {
+                "action": "household.create",
+                "object_type": "household",
+                "object_id": household.pk,
+                "area_code": household.area_code,
+                "changes": model_changes(None, household_snapshot(household, members)),
+                "reason": reason,
+            }
+            for household, members in people
+        ]
+        entries.extend(_shared_card_entries(households))
+        audit_records(actor=actor, entries=entries)
+    return len(drafts)
 
 
 def _household_of(draft: HouseholdDraft, area_id: str, actor: Any, now: Any) -> Household:
