@@ -172,10 +172,23 @@ class HouseholdCreateSerializer(serializers.Serializer[Any]):
 
 
 class HouseholdUpdateSerializer(serializers.Serializer[Any]):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "status" in self.initial_data:
+            raise serializers.ValidationError(
+                {
+                    "status": [
+                        _(
+                            "A household's status changes only through an exit from poverty "
+                            "or a return to it, approved by the county."
+                        )
+                    ]
+                }
+            )
+        return attrs
+
     phone = serializers.CharField(max_length=20, required=False)
     bank_card = serializers.CharField(max_length=30, required=False)
     bank_card_holder = _card_holder_field()
-    status = serializers.ChoiceField(choices=Household.Status.choices, required=False)
     household_type = serializers.ChoiceField(choices=Household.Kind.choices, required=False)
     poverty_causes = serializers.ListField(
         child=serializers.ChoiceField(choices=Household.Cause.choices),

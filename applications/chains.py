@@ -287,12 +287,21 @@ CADRE, TOWNSHIP, COUNTY, FINANCE = (
 )
 
 
-def head_steps(*, submit_rules: tuple[str, ...], commits_budget: bool) -> tuple[Step, ...]:
+def head_steps(
+    *,
+    submit_rules: tuple[str, ...],
+    commits_budget: bool,
+    approved: str = S.APPROVED,
+    approve_rules: tuple[str, ...] = (),
+    approve_effect: Effect | None = None,
+) -> tuple[Step, ...]:
     """The steps every chain shares (``workflows.flows.ApplicationHead``): filing and
     submission in the village, the public posting, the township's review and the county's
     approval, a return for correction and a withdrawal. ``submit_rules``: what the chain
     checks before submission; ``commits_budget``: the county's approval spends the
-    program's budget. A rejection is each chain's own (it may be reached from its tail)."""
+    program's budget; ``approved``: the state the county's approval leads to, with its
+    own ``approve_rules`` checked first and its ``approve_effect``. A rejection is each
+    chain's own (it may be reached from its tail)."""
     return (
         Step(
             "submit",
@@ -328,8 +337,9 @@ def head_steps(*, submit_rules: tuple[str, ...], commits_budget: bool) -> tuple[
             "county_approve",
             _("Approve (county)"),
             Page.REVIEW,
-            moves(S.COUNTY_REVIEW, S.APPROVED, COUNTY, "county_review"),
+            moves(S.COUNTY_REVIEW, approved, COUNTY, "county_review"),
             rules=(
+                *approve_rules,
                 "no_open_objection",
                 "filer_not_approver",
                 "different_approvers",
@@ -337,6 +347,7 @@ def head_steps(*, submit_rules: tuple[str, ...], commits_budget: bool) -> tuple[
             ),
             records_actor="county_approved_by",
             commits_budget=commits_budget,
+            effect=approve_effect,
         ),
         Step(
             "return",
@@ -460,6 +471,90 @@ LOAN = chain_register(
                 moves(S.BANK_APPROVED, S.DISBURSED, BANK, "drawdown"),
                 rules=("through_loan_desk", "loan_contract"),
                 records_actor="disbursed_by",
+            ),
+        ),
+    )
+)
+
+
+# --- exit from poverty (脱贫销号) and return to it (返贫挂号) ----------------------------------
+
+
+def _household_status_to(status: str) -> Effect:
+    """The county's approval of an exit or a return: the household's new status, from
+    today (``applications.services.household_status_change``, audited, under its lock)."""
+
+    def effect(application: Application, actor: Actor, now: datetime) -> None:
+        from applications.services import household_status_change
+
+        household_status_change(
+            actor=actor,
+            household_id=application.household_id,
+            status=status,
+            application=application,
+        )
+
+    return effect
+
+
+EXIT = chain_register(
+    Chain(
+        key="exit",
+        label=_("Exit from poverty"),
+        kinds=(Program.Kind.EXIT,),
+        flow="workflows.flows.HouseholdExitFlow",
+        initial=S.DRAFT,
+        committed=frozenset(),
+        steps=(
+            *head_steps(
+                submit_rules=(
+                    "household_status_fits",
+                    "appraisal_recorded",
+                    "exit_facts",
+                    "exit_confirmation",
+                ),
+                commits_budget=False,
+                approved=S.CONCLUDED,
+                approve_rules=("household_status_fits",),
+                approve_effect=_household_status_to("exited"),
+            ),
+            Step(
+                "reject",
+                _("Reject"),
+                Page.REVIEW,
+                _HEAD_REJECTIONS,
+                rules=("objection_only_in_posting", "filer_not_decider"),
+                reason_required=True,
+                confirm=_("Reject this proposal? This cannot be undone."),
+            ),
+        ),
+    )
+)
+
+RETURN = chain_register(
+    Chain(
+        key="return",
+        label=_("Return to poverty"),
+        kinds=(Program.Kind.RETURN,),
+        flow="workflows.flows.PovertyReturnFlow",
+        initial=S.DRAFT,
+        committed=frozenset(),
+        steps=(
+            *head_steps(
+                submit_rules=("household_status_fits", "appraisal_recorded", "risk_recorded"),
+                commits_budget=False,
+                approved=S.CONCLUDED,
+                approve_rules=("household_status_fits",),
+                approve_effect=_household_status_to("returned"),
+            ),
+            Step(
+                "reject",
+                _("Reject"),
+                Page.REVIEW,
+                _HEAD_REJECTIONS,
+                rules=("objection_only_in_posting", "filer_not_decider"),
+                reason_required=True,
+                confirm=_("Reject this proposal? This cannot be undone."),
             ),
         ),
     )

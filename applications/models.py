@@ -103,9 +103,16 @@ class Household(models.Model):
     head_id_masked = models.CharField(_("head's ID number"), max_length=18, editable=False)
     household_type = models.CharField(_("household type"), max_length=16, choices=Kind.choices)
     poverty_causes = models.JSONField(_("causes of poverty"), default=list)
+    # Changed only by the exit and return chains (``applications.chains``): the county's
+    # approval of an exit (脱贫销号) or of a return to poverty (返贫挂号), on ``status_since``.
     status = models.CharField(
-        _("status"), max_length=16, choices=Status.choices, default=Status.REGISTERED
+        _("status"),
+        max_length=16,
+        choices=Status.choices,
+        default=Status.REGISTERED,
+        editable=False,
     )
+    status_since = models.DateField(_("status since"), null=True, blank=True, editable=False)
     bank_card_cipher = models.TextField(editable=False)
     bank_card_hash = models.CharField(max_length=64, editable=False, db_index=True)
     bank_card_masked = models.CharField(_("bank card"), max_length=32, editable=False)
@@ -173,6 +180,11 @@ class Program(models.Model):
     class Kind(models.TextChoices):
         SUBSIDY = "subsidy", _("subsidy")
         LOAN = "loan", _("loan")
+        # Not money: the household's exit from poverty (脱贫销号) and its return (返贫挂号),
+        # each a chain of its own travelled by a "program" of the county that holds its
+        # parameters (the posting's days, the monitoring's deadline, the income line).
+        EXIT = "exit", _("exit from poverty")
+        RETURN = "return", _("return to poverty")
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=100)
@@ -248,6 +260,26 @@ class ProgramVersion(models.Model):
         default=20,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
+    # Exited households keep their policies for the transition period (脱贫不脱政策): where
+    # this is set, they may still apply to the program.
+    exited_eligible = models.BooleanField(_("open to exited households"), default=False)
+    # A return to poverty (返贫监测): identification is finished within this many days of
+    # the risk signal (the queues show the days left).
+    monitoring_days = models.PositiveSmallIntegerField(
+        _("identification deadline (days)"),
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+    )
+    # An exit: the household's per-capita income for the year must reach this line (yuan;
+    # None: no line checked).
+    income_line = models.DecimalField(
+        _("income line per person (yuan a year)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        max_digits=MAX_DIGITS,
+        decimal_places=PLACES,
+    )
     # After payment (事后公告): the paid lines of a reconciled round stay on the village
     # notice boards this many days.
     announcement_days = models.PositiveSmallIntegerField(
@@ -312,8 +344,17 @@ class Application(models.Model):
         RETURNED = "returned", _("returned for correction")
         REJECTED = "rejected", _("rejected")
         WITHDRAWN = "withdrawn", _("withdrawn")
+        # The end of an exit or a return: approved by the county, the household's status
+        # changed (办结).
+        CONCLUDED = "concluded", _("concluded")
 
-    CLOSED = (Status.REJECTED, Status.WITHDRAWN, Status.DISBURSED, Status.DECLINED)
+    CLOSED = (
+        Status.REJECTED,
+        Status.WITHDRAWN,
+        Status.DISBURSED,
+        Status.DECLINED,
+        Status.CONCLUDED,
+    )
 
     household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="applications")
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="applications")
@@ -374,7 +415,9 @@ class Application(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["household", "program"],
-                condition=~Q(status__in=["rejected", "withdrawn", "disbursed", "declined"]),
+                condition=~Q(
+                    status__in=["rejected", "withdrawn", "disbursed", "declined", "concluded"]
+                ),
                 name="one_active_application_per_household_program",
             ),
             models.CheckConstraint(condition=Q(amount__gte=0), name="application_amount_gte_0"),
@@ -419,6 +462,47 @@ class ApplicationItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item} × {self.quantity}"
+
+
+class StatusChange(models.Model):
+    """What an exit (脱贫销号) or a return to poverty (返贫挂号) proposes, beside its
+    application (as a ``LoanRequest`` is beside a loan's): for an exit, the household's
+    per-capita income for the year and the date of the visit that verified it; for a
+    return, the risk signal (its cause and date) and the date identification is due. The
+    date the household's status changed is written by the county's approval."""
+
+    application = models.OneToOneField(
+        Application, on_delete=models.PROTECT, related_name="status_change", primary_key=True
+    )
+    income_per_capita = models.DecimalField(
+        _("per-capita income (yuan a year)"),
+        null=True,
+        blank=True,
+        max_digits=MAX_DIGITS,
+        decimal_places=PLACES,
+    )
+    income_year = models.PositiveSmallIntegerField(_("income year"), null=True, blank=True)
+    visit_date = models.DateField(_("date of the household visit"), null=True, blank=True)
+    risk_cause = models.CharField(
+        _("cause of the risk"), max_length=16, choices=Household.Cause.choices, blank=True
+    )
+    risk_date = models.DateField(_("date of the risk signal"), null=True, blank=True)
+    due_on = models.DateField(_("identification due"), null=True, blank=True)
+    effective_on = models.DateField(_("status changed on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
+        indexes = [models.Index(fields=["due_on"], name="status_change_due_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(income_per_capita__isnull=True) | Q(income_per_capita__gte=0),
+                name="status_change_income_gte_0",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"status change {self.application_id}"
 
 
 class KinDeclaration(models.Model):

@@ -248,6 +248,15 @@ def programs_visible_to(user: Actor) -> QuerySet[Program]:
     return Program.objects.filter(area__code__in=[c + "000000" for c in counties])
 
 
+def status_programs(user: Actor, household: Household, kind: str) -> QuerySet[Program]:
+    """The household's county's active exit (or return) program, as the user sees it."""
+    return (
+        programs_visible_to(user)
+        .filter(kind=kind, active=True, area__code=household.area_code[:6] + "000000")
+        .order_by("pk")
+    )
+
+
 def has_role_in(user: Actor, role: str, area_code: str) -> bool:
     """True when the user holds ``role`` on an area that contains ``area_code``."""
     return any(g.role == role and area_code.startswith(g.prefix) for g in grants_of(user))

@@ -27,6 +27,7 @@ from applications.models import (
     Program,
     ProgramItem,
     ProgramVersion,
+    StatusChange,
 )
 from applications.permissions import grants_of, permission_grant
 from applications.roles import REVEAL_PERMISSION, ROLE_LEVEL, ROLE_PERMISSION, Role
@@ -315,7 +316,6 @@ def household_update(
     household_id: int,
     phone: str | None = None,
     bank_card: str | None = None,
-    status: str | None = None,
     household_type: str | None = None,
     poverty_causes: Iterable[str] | None = None,
     bank_card_holder: str | None = None,
@@ -384,10 +384,6 @@ def household_update(
             if holder_errors:
                 errors["bank_card_holder"] = holder_errors
             household.bank_card_holder = holder
-        if status is not None:
-            if status not in Household.Status.values:
-                errors["status"] = [_("Choose a status from the list.")]
-            household.status = status
         if household_type is not None:
             if household_type not in Household.Kind.values:
                 errors["household_type"] = [_("Choose a household type from the list.")]
@@ -434,6 +430,39 @@ def household_update(
             )
         if household.bank_card_hash != card_hash:
             _shared_card_record(actor=actor, household=household)
+    return household
+
+
+def household_status_change(
+    *, actor: Actor, household_id: int, status: str, application: Application
+) -> Household:
+    """The household's new status from today, as the county's approval of an exit
+    (``exited``) or a return to poverty (``returned``) makes it: the only way a status
+    changes (``applications.chains``, ``EXIT`` and ``RETURN``). In the approval's
+    transaction, under the household's row lock; recorded on the proposal
+    (``StatusChange.effective_on``) and audited (``household.status``, from and to)."""
+    if status not in Household.Status.values:
+        raise ValueError(f"unknown household status {status}")
+    household = Household.objects.select_for_update().get(pk=household_id)
+    before = household.status
+    today = clock.today()
+    household.status = status
+    household.status_since = today
+    household.save(update_fields=["status", "status_since"])
+    StatusChange.objects.filter(application=application).update(effective_on=today)
+    audit_record(
+        actor=actor,
+        action="household.status",
+        object_type="household",
+        object_id=household.pk,
+        area_code=household.area_code,
+        from_state=before,
+        to_state=status,
+        changes={
+            "status_since": [None, today.isoformat()],
+            "application": [None, application.pk],
+        },
+    )
     return household
 
 
@@ -567,6 +596,9 @@ def program_create(
     acceptance_required: bool = False,
     acceptance_sample_percent: int = 20,
     announcement_days: int = 10,
+    exited_eligible: bool = False,
+    monitoring_days: int = 15,
+    income_line: Decimal | None = None,
 ) -> Program:
     """Create a program with its first parameter version and items."""
     county = Area.objects.filter(code=county_code, level=Area.Level.COUNTY).first()
@@ -603,6 +635,9 @@ def program_create(
             acceptance_required=acceptance_required,
             acceptance_sample_percent=acceptance_sample_percent,
             announcement_days=announcement_days,
+            exited_eligible=exited_eligible,
+            monitoring_days=monitoring_days,
+            income_line=income_line,
         )
     return program
 
@@ -622,6 +657,9 @@ def program_version_add(
     acceptance_required: bool = False,
     acceptance_sample_percent: int = 20,
     announcement_days: int = 10,
+    exited_eligible: bool = False,
+    monitoring_days: int = 15,
+    income_line: Decimal | None = None,
 ) -> ProgramVersion:
     """New effective-dated parameters. Past versions stay as they were: applications
     decided under them keep pointing at them."""
@@ -647,6 +685,9 @@ def program_version_add(
             acceptance_required=acceptance_required,
             acceptance_sample_percent=acceptance_sample_percent,
             announcement_days=announcement_days,
+            exited_eligible=exited_eligible,
+            monitoring_days=monitoring_days,
+            income_line=income_line,
         )
         try:
             version.full_clean()
@@ -685,6 +726,12 @@ def program_version_add(
                             "acceptance_sample_percent": acceptance_sample_percent,
                         }
                         if acceptance_required
+                        else {}
+                    ),
+                    **({"exited_eligible": True} if exited_eligible else {}),
+                    **(
+                        {"monitoring_days": monitoring_days, "income_line": income_line}
+                        if program.kind in (Program.Kind.EXIT, Program.Kind.RETURN)
                         else {}
                     ),
                     "items": [f"{i.code}:{i.unit_amount}/{i.unit}" for i in item_rows],

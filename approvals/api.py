@@ -30,7 +30,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from applications.exports import XLSX, applications_export, export_format
-from applications.models import Application, ApplicationItem, LoanRequest
+from applications.models import Application, ApplicationItem, Household, LoanRequest, StatusChange
 from applications.security import token_issue, token_revoke
 from applications.selectors import (
     application_filters_parse,
@@ -38,7 +38,7 @@ from applications.selectors import (
     applications_visible_to,
     recusing_hashes,
 )
-from approvals import hooks
+from approvals import hooks, policy
 from approvals.models import CardCheck, Objection
 from approvals.selectors import (
     applications_with_kin_flag,
@@ -56,6 +56,7 @@ from approvals.services.transitions import (
     with_open_objections,
 )
 from audit.models import AuditEntry
+from common import clock
 from common.api import CODE_CHOICES, FIELD_ERRORS, REFUSALS, RefusalSerializer
 from common.errors import Code, InvalidInput, NotFound
 from common.sheets import sheet_response
@@ -140,6 +141,54 @@ class LoanRequestSerializer(serializers.ModelSerializer[LoanRequest]):
         ]
 
 
+class StatusChangeSerializer(serializers.ModelSerializer[StatusChange]):
+    """An exit's or a return's facts, with a return's deadline."""
+
+    days_left = serializers.SerializerMethodField()
+    days_overdue = serializers.SerializerMethodField()
+
+    class Meta:
+        model = StatusChange
+        fields = [
+            "income_per_capita",
+            "income_year",
+            "visit_date",
+            "risk_cause",
+            "risk_date",
+            "due_on",
+            "effective_on",
+            "days_left",
+            "days_overdue",
+        ]
+
+    def get_days_left(self, obj: StatusChange) -> int | None:
+        deadline = policy.monitoring_deadline(obj, clock.today())
+        return None if deadline is None else deadline.left
+
+    def get_days_overdue(self, obj: StatusChange) -> int | None:
+        deadline = policy.monitoring_deadline(obj, clock.today())
+        return None if deadline is None else deadline.overdue
+
+
+class StatusChangeInputSerializer(serializers.Serializer[Any]):
+    income_per_capita = serializers.DecimalField(
+        max_digits=12, decimal_places=2, required=False, help_text=_("Exit: yuan a year.")
+    )
+    income_year = serializers.IntegerField(required=False, help_text=_("Exit: the income's year."))
+    visit_date = serializers.DateField(required=False, help_text=_("Exit: the visit's date."))
+    risk_cause = serializers.ChoiceField(
+        choices=Household.Cause.choices, required=False, help_text=_("Return: the risk's cause.")
+    )
+    risk_date = serializers.DateField(required=False, help_text=_("Return: the signal's date."))
+
+
+def status_change_of(application: Application) -> StatusChange | None:
+    try:
+        return application.status_change
+    except StatusChange.DoesNotExist:
+        return None
+
+
 def loan_request_of(application: Application) -> LoanRequest | None:
     try:
         return application.loan
@@ -157,6 +206,7 @@ class ApplicationSerializer(FastRepresentation, serializers.ModelSerializer[Appl
     kin_flagged = serializers.BooleanField(read_only=True)
     available_transitions = serializers.SerializerMethodField()
     loan = serializers.SerializerMethodField()
+    status_change = serializers.SerializerMethodField()
 
     class Meta:
         model = Application
@@ -186,7 +236,13 @@ class ApplicationSerializer(FastRepresentation, serializers.ModelSerializer[Appl
             "kin_flagged",
             "available_transitions",
             "loan",
+            "status_change",
         ]
+
+    @extend_schema_field(StatusChangeSerializer(allow_null=True))
+    def get_status_change(self, obj: Application) -> dict[str, Any] | None:
+        change = status_change_of(obj)
+        return None if change is None else dict(StatusChangeSerializer(change).data)
 
     @extend_schema_field(LoanRequestSerializer(allow_null=True))
     def get_loan(self, obj: Application) -> dict[str, Any] | None:
@@ -240,6 +296,10 @@ class ApplicationCreateSerializer(serializers.Serializer[Any]):
     loan = LoanInputSerializer(
         required=False, help_text=_("What a loan program's application asks instead of items.")
     )
+    change = StatusChangeInputSerializer(
+        required=False,
+        help_text=_("An exit's facts (income, year, visit) or a return's (risk cause and date)."),
+    )
 
 
 class ApplicationEditSerializer(serializers.Serializer[Any]):
@@ -251,6 +311,7 @@ class ApplicationEditSerializer(serializers.Serializer[Any]):
     appraisal_votes_for = serializers.IntegerField(min_value=0, max_value=10000, required=False)
     appraisal_votes_against = serializers.IntegerField(min_value=0, max_value=10000, required=False)
     loan = LoanInputSerializer(required=False)
+    change = StatusChangeInputSerializer(required=False)
 
 
 class TransitionSerializer(serializers.Serializer[Any]):
@@ -398,6 +459,11 @@ LOAN_FIELDS = [
     "loan__bank__code",
     "loan__bank__name",
 ]
+STATUS_CHANGE_FIELDS = [
+    f"status_change__{f.name}"
+    for f in StatusChange._meta.concrete_fields
+    if f.name != "application"
+]
 ITEM_FIELDS = [
     *(f.name for f in ApplicationItem._meta.concrete_fields),
     "item__code",
@@ -471,10 +537,16 @@ class ApplicationViewSet(
     def get_queryset(self) -> QuerySet[Application]:
         qs: QuerySet[Application] = with_open_objections(
             applications_visible_to(self.request.user)
-            .select_related("household", "program", "loan__bank")
+            .select_related("household", "program", "loan__bank", "status_change")
             # Of the household and the program only what a row shows or its steps' rules
             # read (the household's status): no cipher texts, JSON or times to convert.
-            .only(*APPLICATION_FIELDS, *HOUSEHOLD_FIELDS, *PROGRAM_FIELDS, *LOAN_FIELDS)
+            .only(
+                *APPLICATION_FIELDS,
+                *HOUSEHOLD_FIELDS,
+                *PROGRAM_FIELDS,
+                *LOAN_FIELDS,
+                *STATUS_CHANGE_FIELDS,
+            )
             .prefetch_related(
                 Prefetch(
                     "items",
@@ -516,6 +588,7 @@ class ApplicationViewSet(
             program_id=v["program"],
             items=v.get("items") or (),
             loan=v.get("loan"),
+            change=v.get("change"),
         )
         return Response(self._out(app), status=201)
 

@@ -51,6 +51,13 @@ _OTHER_ACTIONS: dict[str, Promise] = {
     "household.create": _("household registered"),
     "household.update": _("household edited"),
     "household.shared_card": _("bank card shared with another household"),
+    "household.status": _("household's status changed (exit or return)"),
+    "household.export": _("registry exported"),
+    "application.export": _("applications exported"),
+    "household_import.request": _("registry sheet sent"),
+    "household_import.finish": _("registry sheet checked or imported"),
+    "household_import.requeue": _("registry import queued again"),
+    "household_import.fail": _("registry import failed"),
     "kin.declare": _("relative declared"),
     "person.reveal_id": _("ID number revealed"),
     "role.grant": _("role granted"),
@@ -181,6 +188,7 @@ OBJECT_LABELS: Mapping[str, Promise] = {
     "reference_list": _("department's list"),
     "integrity_scan": _("cross-check scan"),
     "lead": _("lead"),
+    "household_import": _("registry import"),
 }
 
 

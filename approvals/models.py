@@ -88,6 +88,9 @@ class Attachment(models.Model):
         SIGNED_AGREEMENT = "signed_agreement", _("signed agreement")
         ACCEPTANCE_PHOTO = "acceptance_photo", _("acceptance visit photo")
         LOAN_CONTRACT = "loan_contract", _("signed loan contract")
+        # An exit from poverty (脱贫销号): the head's signed confirmation of the verified
+        # income (户主签字确认).
+        EXIT_CONFIRMATION = "exit_confirmation", _("head's signed confirmation of exit")
 
     application = models.ForeignKey(
         Application,

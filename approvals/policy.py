@@ -6,14 +6,21 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.chains import chain_of
-from applications.models import Application, Household, ProgramItem, ProgramVersion
+from applications.models import (
+    Application,
+    Household,
+    Program,
+    ProgramItem,
+    ProgramVersion,
+    StatusChange,
+)
 from common.actors import Actor
 from common.errors import Code, Refusal
 from common.money import to_fen
@@ -35,8 +42,42 @@ def subsidy_cap(version: ProgramVersion, already_received: Decimal) -> Decimal:
     return to_fen(max(version.household_cap - already_received, Decimal("0")))
 
 
-def household_eligible(household: Household) -> bool:
-    return household.status in ELIGIBLE_HOUSEHOLD_STATUSES
+# Which household statuses a proposal of each status chain starts from: an exit from a
+# registered or returned household, a return from an exited one.
+STATUS_CHAIN_FROM: dict[str, tuple[str, ...]] = {
+    Program.Kind.EXIT: (Household.Status.REGISTERED, Household.Status.RETURNED),
+    Program.Kind.RETURN: (Household.Status.EXITED,),
+}
+
+
+def household_eligible(household: Household, version: ProgramVersion | None = None) -> bool:
+    """May the household apply to the version's program? A registered or returned
+    household may; an exited one too where the program keeps its policies for exited
+    households (脱贫不脱政策, ``exited_eligible``)."""
+    if household.status in ELIGIBLE_HOUSEHOLD_STATUSES:
+        return True
+    return bool(
+        version is not None
+        and version.exited_eligible
+        and household.status == Household.Status.EXITED
+    )
+
+
+def household_status_fits(household: Household, kind: str) -> bool:
+    """Does the household's status allow a proposal of this status chain (or, for a
+    program of money, an application at all)?"""
+    allowed = STATUS_CHAIN_FROM.get(kind)
+    return household.status in allowed if allowed is not None else True
+
+
+def status_fits_refusal(household: Household, kind: str) -> Refusal | None:
+    if household_status_fits(household, kind):
+        return None
+    if kind == Program.Kind.EXIT:
+        message = _("Only a registered or returned household can exit poverty: this one is %(s)s.")
+    else:
+        message = _("Only an exited household can return to poverty: this one is %(s)s.")
+    return Refusal(Code.HOUSEHOLD_INELIGIBLE, message % {"s": household.get_status_display()})
 
 
 def is_editable(application: Application) -> bool:
@@ -192,13 +233,17 @@ class StepContext:
     # the terms it carries (the amount, rate and term granted; the drawdown's date and sum).
     via_loan_desk: bool = False
     loan_contract: bool = False  # the signed loan contract is on the record
+    # An exit's or a return's facts, and whether the head's signed confirmation of an exit
+    # is on the record.
+    status_change: StatusChange | None = None
+    exit_confirmation: bool = False
 
 
 Rule = Callable[[StepContext], Refusal | None]
 
 
 def _household_eligible(c: StepContext) -> Refusal | None:
-    if not household_eligible(c.application.household):
+    if not household_eligible(c.application.household, c.application.program_version):
         return Refusal(
             Code.HOUSEHOLD_INELIGIBLE,
             _("Only registered or returned-to-poverty households may apply."),
@@ -350,6 +395,75 @@ def _loan_contract(c: StepContext) -> Refusal | None:
     return None
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """Where a return's identification stands against its deadline: whole days left, or
+    overdue (one of the two is 0)."""
+
+    left: int
+    overdue: int
+
+
+def monitoring_deadline(change: StatusChange | None, today: date) -> Deadline | None:
+    """The days left to identify a return to poverty (due ``monitoring_days`` after the
+    risk signal), or how many it is overdue; None once identified (the household's status
+    changed) or for a proposal without a deadline."""
+    if change is None or change.due_on is None or change.effective_on is not None:
+        return None
+    days = (change.due_on - today).days
+    return Deadline(left=max(days, 0), overdue=max(-days, 0))
+
+
+def _household_status_fits(c: StepContext) -> Refusal | None:
+    return status_fits_refusal(c.application.household, c.application.program.kind)
+
+
+def exit_facts_refusal(change: StatusChange | None, version: ProgramVersion) -> Refusal | None:
+    """Why an exit's facts do not make the case (None when they do): the per-capita income
+    of a year and the visit's date are recorded, and the income reaches the program's
+    line."""
+    if (
+        change is None
+        or change.income_per_capita is None
+        or change.income_year is None
+        or change.visit_date is None
+    ):
+        return Refusal(
+            Code.EXIT_FACTS_MISSING,
+            _("Record the household's per-capita income for the year and the visit's date."),
+        )
+    if version.income_line is not None and change.income_per_capita < version.income_line:
+        return Refusal(
+            Code.INCOME_BELOW_LINE,
+            _(
+                "A per-capita income of %(income)s yuan is below the exit line of %(line)s "
+                "yuan: the household cannot exit yet."
+            )
+            % {"income": change.income_per_capita, "line": version.income_line},
+        )
+    return None
+
+
+def _exit_facts(c: StepContext) -> Refusal | None:
+    return exit_facts_refusal(c.status_change, c.application.program_version)
+
+
+def _exit_confirmation(c: StepContext) -> Refusal | None:
+    if not c.exit_confirmation:
+        return Refusal(
+            Code.EXIT_CONFIRMATION_MISSING,
+            _("Upload the head's signed confirmation of the exit."),
+        )
+    return None
+
+
+def _risk_recorded(c: StepContext) -> Refusal | None:
+    change = c.status_change
+    if change is None or not change.risk_cause or change.risk_date is None:
+        return Refusal(Code.RISK_MISSING, _("Record the risk signal: its cause and date."))
+    return None
+
+
 # The rules a chain's steps name (``applications.chains.Step.rules``), by name.
 RULES: dict[str, Rule] = {
     "household_eligible": _household_eligible,
@@ -369,6 +483,10 @@ RULES: dict[str, Rule] = {
     "loan_requested": _loan_requested,
     "through_loan_desk": _through_loan_desk,
     "loan_contract": _loan_contract,
+    "household_status_fits": _household_status_fits,
+    "exit_facts": _exit_facts,
+    "exit_confirmation": _exit_confirmation,
+    "risk_recorded": _risk_recorded,
 }
 
 
@@ -388,6 +506,8 @@ def transition_refusal(
     via_round: bool = False,
     via_loan_desk: bool = False,
     loan_contract: bool = False,
+    status_change: StatusChange | None = None,
+    exit_confirmation: bool = False,
 ) -> Refusal | None:
     """Why the step may not be taken now, or None when the rules allow it: recusal, the
     reason a step needs, then the step's own rules in their declared order
@@ -416,6 +536,8 @@ def transition_refusal(
         via_round=via_round,
         via_loan_desk=via_loan_desk,
         loan_contract=loan_contract,
+        status_change=status_change,
+        exit_confirmation=exit_confirmation,
     )
     for rule in step.rules:
         refusal = RULES[rule](context)

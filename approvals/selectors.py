@@ -20,7 +20,9 @@ from applications.models import (
     Household,
     KinFlag,
     Person,
+    Program,
     ProgramVersion,
+    StatusChange,
 )
 from applications.roles import Role
 from applications.selectors import (
@@ -331,6 +333,10 @@ class Notice:
     items: tuple[NoticeItem, ...]
     posting_started_at: datetime | None
     posting_ends_at: datetime | None
+    # The program's kind: an exit (脱贫销号) shows the per-capita income it rests on; a return
+    # to poverty shows no cause (it may be a health detail: DOMAIN rule 6).
+    kind: str = Program.Kind.SUBSIDY
+    income_per_capita: Decimal | None = None
 
 
 def notice_villages(
@@ -366,14 +372,16 @@ def notices_posted(village_code: str) -> list[Notice]:
     """The applications of the village in posting now, soonest-ending first."""
     rows = (
         Application.objects.filter(area_code=village_code, status=Application.Status.POSTED)
-        .select_related("program", "household")
+        .select_related("program", "household", "status_change")
         .only(
             "id",
             "amount",
             "posting_started_at",
             "posting_ends_at",
             "program__name",
+            "program__kind",
             "household__head_name",
+            "status_change__income_per_capita",
         )
         .prefetch_related(
             Prefetch(
@@ -396,9 +404,18 @@ def notices_posted(village_code: str) -> list[Notice]:
             ),
             posting_started_at=a.posting_started_at,
             posting_ends_at=a.posting_ends_at,
+            kind=a.program.kind,
+            income_per_capita=_income_of(a),
         )
         for a in rows
     ]
+
+
+def _income_of(app: Application) -> Decimal | None:
+    try:
+        return app.status_change.income_per_capita
+    except StatusChange.DoesNotExist:
+        return None
 
 
 def notice_application_exists(*, village_code: str, application_id: int) -> bool:

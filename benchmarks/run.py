@@ -1458,8 +1458,9 @@ def main() -> None:
         documents_run(world)
         print(f"total {time.perf_counter() - started:.0f} s")
         return
-    if sys.argv[1:] in (["payments"], ["loans"], ["crosscheck"], ["registry"]):
+    if sys.argv[1:] in (["payments"], ["loans"], ["crosscheck"], ["registry"], ["dashboard"]):
         from benchmarks.crosscheck import crosscheck_run
+        from benchmarks.dashboard import dashboard_run
         from benchmarks.loans import loans_run
         from benchmarks.registry import registry_run
 
@@ -1471,6 +1472,8 @@ def main() -> None:
             if stage == "loans"
             else registry_run(world)
             if stage == "registry"
+            else dashboard_run(world)
+            if stage == "dashboard"
             else crosscheck_run(world)
         )
         print()
@@ -1481,7 +1484,8 @@ def main() -> None:
         return
     if sys.argv[1:]:
         raise SystemExit(
-            "usage: python -m benchmarks.run [documents|payments|loans|crosscheck|registry] "
+            "usage: python -m benchmarks.run "
+            "[documents|payments|loans|crosscheck|registry|dashboard] "
             f"(not {sys.argv[1:]})"
         )
 

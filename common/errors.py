@@ -69,6 +69,11 @@ class Code(StrEnum):
     REFERENCE_LIST_INVALID = "reference_list_invalid"
     # the registry's import
     IMPORT_INVALID = "import_invalid"
+    # exit from poverty and return to it
+    EXIT_FACTS_MISSING = "exit_facts_missing"
+    INCOME_BELOW_LINE = "income_below_line"
+    EXIT_CONFIRMATION_MISSING = "exit_confirmation_missing"
+    RISK_MISSING = "risk_missing"
     # loans
     RATE_EXISTS = "rate_exists"
     LOAN_REQUEST_MISSING = "loan_request_missing"

@@ -283,6 +283,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ApplicationStatusEnum": "applications.models.Application.Status",
         "HouseholdStatusEnum": "applications.models.Household.Status",
+        "PovertyCauseEnum": "applications.models.Household.Cause",
         "ObjectionStatusEnum": "approvals.models.Objection.Status",
         "AttachmentKindEnum": "approvals.models.Attachment.Kind",
         "DocumentKindEnum": "documents.models.StoredDocument.Kind",

@@ -30,6 +30,7 @@ from payments.api import (
     PaymentRoundViewSet,
     RectificationView,
 )
+from workflows.api import DashboardView
 
 router = DefaultRouter()
 router.register("areas", AreaViewSet, basename="area")
@@ -88,6 +89,7 @@ urlpatterns = [
         name="application-acceptance-reject",
     ),
     path("api/v1/", include(router.urls)),
+    path("api/v1/dashboard/", DashboardView.as_view(), name="dashboard"),
     path("api/v1/loan-calculator/", LoanCalculatorView.as_view(), name="loan-calculator"),
     path("api/v1/risk-funds/<str:county>/", RiskFundView.as_view(), name="risk-fund"),
     path(

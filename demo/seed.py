@@ -67,15 +67,19 @@ from common import clock
 from common.actors import Actor
 from demo.crosscheck_story import crosscheck_story
 from demo.loan_story import loans_summary
+from demo.registry_story import registry_story
 from demo.world import (
+    EXIT_CODE,
     LOAN_CODE,
     PEN,
+    RETURN_CODE,
     SUBSIDY_CODE,
     Grant,
     Place,
     grants_give,
     loan_program_create,
     places_create,
+    status_programs_create,
     subsidy_program_create,
 )
 from payments.models import Acceptance, PaymentRound, SampledAcceptance
@@ -240,12 +244,14 @@ REJECTIONS = [
 ]
 
 # How many applications end in each state (about 69% of households apply, as in seed 000).
+# 217 filings of 300 households, 10 of them withdrawn: 207 households applying, 69 %, as in
+# seed 000 (1,634 of about 2,400).
 PLAN: list[tuple[str, int]] = [
     ("draft", 18),
-    ("submitted", 14),
+    ("submitted", 21),
     ("posted", 12),  # the window still open; some with an open objection
     ("posted_overdue", 10),  # the window passed, the timer has not run since
-    ("township_review", 24),
+    ("township_review", 30),
     ("county_review", 20),
     ("approved", 20),
     ("disbursed", 50),
@@ -522,6 +528,7 @@ class Seeder:
                 (SUBSIDY_CODE, self.subsidy_program),
                 (PEN_CODE, self.pen_program),
                 (LOAN_CODE, self.loan_program),
+                (EXIT_CODE, self.status_programs),
             ):
                 if not Program.objects.filter(code=code).exists():
                     create(admin)
@@ -544,6 +551,11 @@ class Seeder:
                         )
                     households.append((household, v_code))
         return households
+
+    def status_programs(self, admin: Actor) -> None:
+        status_programs_create(
+            actor=admin, county_code=COUNTY[0], effective_from=self.programs_from
+        )
 
     def subsidy_program(self, admin: Actor) -> None:
         subsidy_program_create(
@@ -611,9 +623,13 @@ class Seeder:
         self.rng.shuffle(kinds)
         filings += [Filing(h, v, k, self.items()) for (h, v), k in zip(chosen, kinds, strict=True)]
         # A few households leave poverty before the round starts (not among the applicants).
-        for household, village in rest[len(chosen) : len(chosen) + 6]:
-            when = self.at(-58, 15)
-            self.schedule(when, self.exit_household(household, village))
+        leaving = rest[len(chosen) : len(chosen) + 6]
+        for household, village in leaving:
+            self.exit_household(household, village, -58)
+        # Two of them are at risk again (返贫监测): one waits for the county with three days
+        # left of its fifteen, the other is in the township's review, five days overdue.
+        self.return_household(*leaving[0], day=-12, steps=5)
+        self.return_household(*leaving[1], day=-20, steps=4)
         self.non_applicants = rest[len(chosen) + 6 :]
         return filings
 
@@ -886,15 +902,73 @@ class Seeder:
 
         return run
 
-    def exit_household(self, household: Household, village: str) -> Callable[[], None]:
-        def run() -> None:
-            household_update(
-                actor=self.users[self.cadre_of[village]],
+    def exit_household(self, household: Household, village: str, day: int) -> None:
+        """An exit from poverty (脱贫销号) through its chain, concluded by the county on
+        ``day``: proposed with the year's income fifteen days before, appraised, the head's
+        confirmation uploaded, posted seven days, then the township and the county."""
+        filing = Filing(household, village, "exit", [], program_id=self.exit_program.pk)
+        income = Decimal(self.rng.randrange(4600, 9800))
+
+        def propose() -> None:
+            filing.app_id = application_create(
+                actor=self.cadre(filing),
                 household_id=household.pk,
-                status=Household.Status.EXITED,
+                program_id=filing.program_id,
+                change={
+                    "income_per_capita": income,
+                    "income_year": (self.today + timedelta(days=day - 15)).year - 1,
+                    "visit_date": self.today + timedelta(days=day - 16),
+                },
+            ).pk
+
+        def confirm() -> None:
+            attachment_add(
+                actor=self.cadre(filing),
+                application_id=filing.app_id,
+                kind=Attachment.Kind.EXIT_CONFIRMATION,
+                file=ContentFile(
+                    signed_scan(filing.app_id), name=f"户主确认书-{filing.app_id}.pdf"
+                ),
             )
 
-        return run
+        self.schedule(self.at(day - 15, 9), propose)
+        self.schedule(self.at(day - 14, 18), lambda: self.appraise(filing, day - 14))
+        self.schedule(self.at(day - 14, 19), confirm)
+        self.schedule(self.at(day - 13, 9), lambda: self.move(filing, "submit"))
+        self.schedule(self.at(day - 13, 10), lambda: self.move(filing, "start_posting"))
+        reviewer = self.users[self.reviewer_of[village[:9] + "000"]]
+        self.schedule(
+            self.at(day - 2, 14), lambda: self.move(filing, "township_approve", actor=reviewer)
+        )
+        self.schedule(
+            self.at(day, 15),
+            lambda: self.move(filing, "county_approve", actor=self.users["approver"]),
+        )
+
+    def return_household(self, household: Household, village: str, day: int, steps: int) -> None:
+        """A risk signal on an exited household (返贫监测) on ``day``, taken ``steps`` steps
+        along its chain: 1 filed, 4 posted (the timer then closes the posting into the
+        township's review), 5 approved by the township."""
+        filing = Filing(household, village, "return", [], program_id=self.return_program.pk)
+
+        def signal() -> None:
+            filing.app_id = application_create(
+                actor=self.cadre(filing),
+                household_id=household.pk,
+                program_id=filing.program_id,
+                change={"risk_cause": "illness", "risk_date": self.today + timedelta(days=day)},
+            ).pk
+
+        reviewer = self.users[self.reviewer_of[village[:9] + "000"]]
+        plan: list[tuple[int, int, Callable[[], None]]] = [
+            (0, 16, signal),
+            (1, 18, lambda: self.appraise(filing, day + 1)),
+            (2, 9, lambda: self.move(filing, "submit")),
+            (2, 10, lambda: self.move(filing, "start_posting")),
+            (9, 14, lambda: self.move(filing, "township_approve", actor=reviewer)),
+        ]
+        for offset, hour, run in plan[:steps]:
+            self.schedule(self.at(day + offset, hour), run)
 
     def plan(self, filing: Filing) -> None:
         """Schedule one application's steps. Day 0 is the day it is filed; the democratic
@@ -1074,6 +1148,8 @@ class Seeder:
         with transaction.atomic():
             households = self.registry(simulated)
             self.subsidy = Program.objects.get(code=SUBSIDY_CODE)
+            self.exit_program = Program.objects.get(code=EXIT_CODE)
+            self.return_program = Program.objects.get(code=RETURN_CODE)
             filings = self.filings(households)
             for filing in filings:
                 self.plan(filing)
@@ -1088,6 +1164,7 @@ class Seeder:
                 self.timer(day)
             self.play(simulated)
             crosschecks = crosscheck_story(COUNTY[0], self.users["inspector"], self.rng)()
+            registry_story(self.users["cadre_sibacun"], self.rng)
         counts = dict.fromkeys(Application.Status.values, 0)
         for status in Application.objects.filter(area_code__startswith=COUNTY[0][:6]).values_list(
             "status", flat=True

@@ -123,6 +123,55 @@ def subsidy_program_create(
     )
 
 
+EXIT_CODE = "tuopin-xiaohao"
+RETURN_CODE = "fanpin-jiance"
+# The exit line: the household's per-capita net income for the year above the national
+# poverty line of the year (about 4,000 yuan in 2020, 2,300 yuan in 2010 prices).
+EXIT_INCOME_LINE = Decimal("4000.00")
+EXIT_POSTING_DAYS = 7
+RETURN_POSTING_DAYS = 5  # monitoring-object postings: at least five days (DOMAIN rule 6)
+MONITORING_DAYS = 15
+
+
+def status_programs_create(
+    *,
+    actor: Actor,
+    county_code: str,
+    effective_from: date,
+    suffix: str = "",
+) -> tuple[Program, Program]:
+    """The county's exit (脱贫销号: posted 7 days, the 4,000-yuan income line) and return to
+    poverty (返贫挂号: posted 5 days, identified within 15 days of the risk signal), each
+    a program of no money whose parameters its chain reads; through ``program_create``."""
+    exit_program = program_create(
+        actor=actor,
+        code=EXIT_CODE + suffix,
+        name="脱贫销号",
+        kind=Program.Kind.EXIT,
+        county_code=county_code,
+        budget=Decimal("0.00"),
+        effective_from=effective_from,
+        policy_reference="国务院扶贫办《关于建立贫困退出机制的意见》（厅字〔2016〕16号）",
+        household_cap=Decimal("0.00"),
+        posting_days=EXIT_POSTING_DAYS,
+        income_line=EXIT_INCOME_LINE,
+    )
+    return_program = program_create(
+        actor=actor,
+        code=RETURN_CODE + suffix,
+        name="返贫监测",
+        kind=Program.Kind.RETURN,
+        county_code=county_code,
+        budget=Decimal("0.00"),
+        effective_from=effective_from,
+        policy_reference="《关于建立防止返贫监测和帮扶机制的指导意见》（国开发〔2020〕6号）",
+        household_cap=Decimal("0.00"),
+        posting_days=RETURN_POSTING_DAYS,
+        monitoring_days=MONITORING_DAYS,
+    )
+    return exit_program, return_program
+
+
 def loan_program_create(
     *,
     actor: Actor,

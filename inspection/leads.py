@@ -27,6 +27,7 @@ from applications.models import Area
 from applications.selectors import kin_declarations_visible_to
 from approvals.selectors import application_timeline
 from common import clock
+from common.charts import bar_chart
 from common.errors import InvalidInput, NotFound, ServiceError
 from crosscheck.evidence import lead_sentence, rule_label
 from crosscheck.formats import headers_of
@@ -59,49 +60,6 @@ from payments.selectors import payment_discrepancies_visible_to
 
 PAGE_SIZE = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-# --- a bar chart drawn on the server (SVG), with its table beside it --------------------------
-
-
-@dataclass(frozen=True)
-class Bar:
-    label: str
-    value: int
-    # Geometry in the SVG's own units (the chart scales to its box).
-    y: int
-    width: int
-    link: str = ""
-
-
-@dataclass(frozen=True)
-class BarChart:
-    bars: tuple[Bar, ...]
-    height: int
-    label_width: int = 180
-    bar_area: int = 300
-    row: int = 22
-
-    @property
-    def value_x(self) -> int:
-        return self.label_width + 6
-
-
-def bar_chart(rows: list[tuple[str, int, str]]) -> BarChart:
-    """Horizontal bars for (label, value, link) rows, longest bar for the largest value."""
-    top = max((value for _label, value, _link in rows), default=0) or 1
-    chart = BarChart(bars=(), height=0)
-    bars = tuple(
-        Bar(
-            label=label,
-            value=value,
-            y=index * chart.row,
-            width=max(1, round(chart.bar_area * value / top)) if value else 0,
-            link=link,
-        )
-        for index, (label, value, link) in enumerate(rows)
-    )
-    return BarChart(bars=bars, height=max(chart.row, len(bars) * chart.row))
 
 
 # --- the leads -------------------------------------------------------------------------------

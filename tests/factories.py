@@ -28,13 +28,16 @@ from approvals.services.transitions import application_transition, posting_close
 from audit.models import AuditEntry
 from common import clock
 from demo.world import (
+    EXIT_CODE,
     PEN,
+    RETURN_CODE,
     SHEEP,
     SUBSIDY_CODE,
     Grant,
     Place,
     grants_give,
     places_create,
+    status_programs_create,
     subsidy_program_create,
     users_get,
 )
@@ -208,6 +211,7 @@ PATH_TO: dict[str, list[str]] = {
     S.RETURNED: [*TO_TOWNSHIP_REVIEW, "return"],
     S.REJECTED: [*TO_TOWNSHIP_REVIEW, "reject"],
     S.WITHDRAWN: ["withdraw"],
+    S.CONCLUDED: [*TO_TOWNSHIP_REVIEW, "township_approve", "county_approve"],
 }
 STEP_ROLE = {  # ``disburse``: through a payment round (``World.pay``)
     "submit": Role.VILLAGE_CADRE,
@@ -312,6 +316,8 @@ class World:
     users: dict[str, Any]
     program: Program
     program_b: Program
+    exit_program: Program
+    return_program: Program
 
     def user(self, username: str) -> Any:
         return self.users[username]
@@ -379,6 +385,49 @@ class World:
         assert app.status == status
         return app
 
+    def status_change(
+        self,
+        household: Household,
+        kind: str = "exit",
+        status: str = S.CONCLUDED,
+        *,
+        change: Mapping[str, Any] | None = None,
+        confirmed: bool = True,
+    ) -> Application:
+        """An exit (``kind="exit"``) or a return to poverty (``"return"``) of the household,
+        proposed with valid facts (or ``change``), appraised, the head's confirmation of
+        an exit uploaded (unless ``confirmed=False``), and walked to ``status``."""
+        cadre = self.actor(Role.VILLAGE_CADRE, household.area_code)
+        program = self.exit_program if kind == "exit" else self.return_program
+        facts = change or (
+            {
+                "income_per_capita": Decimal("6200.00"),
+                "income_year": clock.today().year - 1,
+                "visit_date": clock.today() - timedelta(days=3),
+            }
+            if kind == "exit"
+            else {"risk_cause": "illness", "risk_date": clock.today() - timedelta(days=2)}
+        )
+        app = application_create(
+            actor=cadre, household_id=household.pk, program_id=program.pk, change=facts
+        )
+        record_appraisal(actor=cadre, application_id=app.pk)
+        if kind == "exit" and confirmed:
+            attachment_add(
+                actor=cadre,
+                application_id=app.pk,
+                kind=Attachment.Kind.EXIT_CONFIRMATION,
+                file=ContentFile(one_page_pdf(), name="户主确认书.pdf"),
+            )
+        return self.walk(app, status)
+
+    def exited(self, area_code: str = VILLAGE_1) -> Household:
+        """A household that has exited poverty through its chain."""
+        household = self.household(area_code)
+        self.status_change(household, "exit")
+        household.refresh_from_db()
+        return household
+
     def pay(
         self, apps: list[Application], *, maker: Any = None, approver: Any = None
     ) -> PaymentRound:
@@ -412,14 +461,19 @@ def pay_through_round(apps: list[Application], *, maker: Any, approver: Any) -> 
 
 
 PROGRAM_CODES = (SUBSIDY_CODE, f"{SUBSIDY_CODE}-b")
+STATUS_CODES = (EXIT_CODE, RETURN_CODE)
 
 
 def load_world() -> World:
     """The shared data built by ``build_world``, as fresh objects for one test."""
     users = users_get(username for username, _role, _code in GRANTS)
-    programs = {p.code: p for p in Program.objects.filter(code__in=PROGRAM_CODES)}
+    programs = {p.code: p for p in Program.objects.filter(code__in=PROGRAM_CODES + STATUS_CODES)}
     return World(
-        users=users, program=programs[PROGRAM_CODES[0]], program_b=programs[PROGRAM_CODES[1]]
+        users=users,
+        program=programs[PROGRAM_CODES[0]],
+        program_b=programs[PROGRAM_CODES[1]],
+        exit_program=programs[EXIT_CODE],
+        return_program=programs[RETURN_CODE],
     )
 
 
@@ -436,6 +490,8 @@ def build_world() -> None:
     for program_code, county in zip(PROGRAM_CODES, (COUNTY, COUNTY_B), strict=True):
         if not Program.objects.filter(code=program_code).exists():
             seed_program(county_code=county, code=program_code)
+    if not Program.objects.filter(code=EXIT_CODE).exists():
+        status_programs_create(actor=None, county_code=COUNTY, effective_from=date(2020, 1, 1))
 
 
 def audit_entries(app: Application, action: str, outcome: str = "done") -> list[AuditEntry]:

@@ -27,6 +27,7 @@ TESTED_ELSEWHERE = {
     "documents/services/loan_documents.py": "tests/loans/test_documents.py (printed loans)",
     "demo/loan_story.py": "tests/demo/test_seed.py (the demo's loans)",
     "demo/crosscheck_story.py": "tests/demo/test_seed.py (the demo's cross-checks)",
+    "demo/registry_story.py": "tests/demo/test_seed.py (the demo's registry sheets)",
     "demo/world.py": "tests/demo/test_seed.py and every test's world (tests/factories.py)",
     "inspection/exports.py": "tests/inspection/test_views.py (CSV and XLSX exports)",
     "workflows/templatetags/cadre_tags.py": "tests/workflows/views/test_cadre.py",

@@ -177,6 +177,42 @@ class LoanApplicationFlow(ApplicationHead, flow.Flow):
     lent = flow.End().Annotation(title=_("Loan drawn down"))
 
 
+class HouseholdExitFlow(ApplicationHead, flow.Flow):
+    """An exit from poverty (脱贫销号): the head, and the county's approval ends it with the
+    household exited."""
+
+    process_class = ApplicationProcess
+    lock_impl = lock.SelectForUpdateLock(nowait=False, attempts=1)
+    process_title = _("Exit from poverty")
+
+    after_county = (
+        flow.Switch()
+        .Annotation(title=_("County decision"))
+        .Case(this.exited, _status_is(S.CONCLUDED))
+        .Case(this.submit, _status_is(S.RETURNED))
+        .Default(this.rejected)
+    )
+    exited = flow.End().Annotation(title=_("Household exited"))
+
+
+class PovertyReturnFlow(ApplicationHead, flow.Flow):
+    """A return to poverty (返贫挂号), identified within the monitoring deadline: the head,
+    and the county's approval ends it with the household returned."""
+
+    process_class = ApplicationProcess
+    lock_impl = lock.SelectForUpdateLock(nowait=False, attempts=1)
+    process_title = _("Return to poverty")
+
+    after_county = (
+        flow.Switch()
+        .Annotation(title=_("County decision"))
+        .Case(this.returned, _status_is(S.CONCLUDED))
+        .Case(this.submit, _status_is(S.RETURNED))
+        .Default(this.rejected)
+    )
+    returned = flow.End().Annotation(title=_("Household returned to poverty"))
+
+
 @cache
 def flow_of(chain: Chain) -> Any:
     """The viewflow class of a chain, from the dotted path its declaration names."""
@@ -185,6 +221,8 @@ def flow_of(chain: Chain) -> Any:
 
 __all__ = [
     "ApplicationHead",
+    "HouseholdExitFlow",
+    "PovertyReturnFlow",
     "LoanApplicationFlow",
     "SubsidyApplicationFlow",
     "flow_of",

@@ -15,7 +15,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from applications.chains import Chain, chain_of, chains
-from applications.models import Application
+from applications.models import Application, Program, StatusChange
 from applications.permissions import holders_of
 from applications.roles import PERMISSION_ROLE, Role
 from applications.selectors import (
@@ -23,12 +23,14 @@ from applications.selectors import (
     has_role_in,
     scope_prefixes,
 )
+from approvals import policy
 from approvals.models import Attachment, Objection
 from approvals.selectors import (
     attachments_visible_to,
     objections_visible_to,
     recused_from,
 )
+from common import clock
 from common.actors import Actor
 from workflows import diagram
 from workflows.flows import flow_of
@@ -279,3 +281,16 @@ def process_diagram(application: Application) -> diagram.Diagram:
         name: STATE_OF_TASK[status] for name, status in latest.items() if status in STATE_OF_TASK
     }
     return diagram.diagram_of(flow_of(chain_of(application)), states)
+
+
+def status_context(app: Application) -> dict[str, Any]:
+    """An exit's or a return's facts for its pages: the proposal, whether it may still be
+    corrected, and a return's deadline (nothing for an application of another chain)."""
+    if app.program.kind not in (Program.Kind.EXIT, Program.Kind.RETURN):
+        return {}
+    change = StatusChange.objects.filter(application=app).first()
+    return {
+        "change": change,
+        "facts_editable": change is not None and policy.is_editable(app),
+        "deadline": policy.monitoring_deadline(change, clock.today()),
+    }

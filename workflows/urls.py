@@ -1,7 +1,7 @@
 from django.urls import URLPattern, URLResolver
 
 from workflows import views
-from workflows.views import cadre, kin, public, registry, review
+from workflows.views import cadre, kin, public, registry, review, status
 
 app_name = "workflows"
 
@@ -12,4 +12,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *kin.urlpatterns,
     *public.urlpatterns,
     *registry.urlpatterns,
+    *status.urlpatterns,
 ]

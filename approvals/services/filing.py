@@ -4,7 +4,7 @@ items within the program's caps, the village's democratic appraisal, field-by-fi
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from applications.models import (
     Program,
     ProgramItem,
     ProgramVersion,
+    StatusChange,
 )
 from applications.roles import Role
 from applications.selectors import (
@@ -40,8 +41,14 @@ from common.money import to_fen
 S = Application.Status
 
 
+STATUS_KINDS = (Program.Kind.EXIT, Program.Kind.RETURN)
+
+
 def _application_snapshot(
-    app: Application, lines: Iterable[ApplicationItem], loan: LoanRequest | None = None
+    app: Application,
+    lines: Iterable[ApplicationItem],
+    loan: LoanRequest | None = None,
+    change: StatusChange | None = None,
 ) -> dict[str, Any]:
     out = {
         "household": app.household_id,
@@ -59,6 +66,72 @@ def _application_snapshot(
             "loan_purpose": loan.purpose,
             "loan_repayment_method": loan.repayment_method,
         }
+    if change is not None:
+        out |= {
+            f: getattr(change, f)
+            for f in (
+                "income_per_capita",
+                "income_year",
+                "visit_date",
+                "risk_cause",
+                "risk_date",
+                "due_on",
+            )
+            if getattr(change, f) not in (None, "")
+        }
+    return out
+
+
+def _status_change_checked(
+    kind: str, version: ProgramVersion, change: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """What an exit or a return proposes, checked: an exit's per-capita income for a year
+    and the visit's date; a return's risk signal (cause and date), and from it the date
+    identification is due (``monitoring_days`` later). The fields of its ``StatusChange``."""
+    change = change or {}
+    errors: dict[str, list[str]] = {}
+    today = clock.today()
+    out: dict[str, Any] = {}
+    if kind == Program.Kind.EXIT:
+        try:
+            income = Decimal(str(change.get("income_per_capita", "")).strip())
+            if not income.is_finite() or income < 0 or income >= Decimal("1e9"):
+                raise ValueError
+            out["income_per_capita"] = to_fen(income)
+        except (ArithmeticError, ValueError):
+            errors["income_per_capita"] = [
+                _("Give the per-capita income in yuan for the year, such as 6200.")
+            ]
+        try:
+            year = int(str(change.get("income_year", "")).strip())
+            if not 2000 <= year <= today.year:
+                raise ValueError
+            out["income_year"] = year
+        except ValueError:
+            errors["income_year"] = [_("Give the year the income is for, up to this year.")]
+        visit = change.get("visit_date")
+        if not isinstance(visit, date):
+            errors["visit_date"] = [_("Give the date of the household visit.")]
+        elif visit > today:
+            errors["visit_date"] = [_("The visit's date is in the future.")]
+        else:
+            out["visit_date"] = visit
+    else:
+        cause = str(change.get("risk_cause", ""))
+        if cause not in Household.Cause.values:
+            errors["risk_cause"] = [_("Choose the cause of the risk from the list.")]
+        else:
+            out["risk_cause"] = cause
+        signal = change.get("risk_date")
+        if not isinstance(signal, date):
+            errors["risk_date"] = [_("Give the date of the risk signal.")]
+        elif signal > today:
+            errors["risk_date"] = [_("The risk signal's date is in the future.")]
+        else:
+            out["risk_date"] = signal
+            out["due_on"] = signal + timedelta(days=version.monitoring_days)
+    if errors:
+        raise InvalidInput(errors)
     return out
 
 
@@ -188,6 +261,7 @@ def application_create(
     program_id: int,
     items: Iterable[Mapping[str, Any]] = (),
     loan: Mapping[str, Any] | None = None,
+    change: Mapping[str, Any] | None = None,
 ) -> Application:
     """File a draft application on a household's behalf.
 
@@ -197,7 +271,9 @@ def application_create(
     application per household and program; audited; a conflict of interest of another
     official of the area is flagged at once (``kin_flags_detect``). A loan program's
     application asks for a ``loan`` (amount, months, purpose, repayment method, bank)
-    instead of items, checked by the loan rules (``hooks.on_request``).
+    instead of items, checked by the loan rules (``hooks.on_request``). An exit's or a
+    return's (``change``: its facts, see ``_status_change_checked``) has neither, and
+    starts from the household status its chain leaves (``policy.household_status_fits``).
     """
     household = households_visible_to(actor).filter(pk=household_id).first()
     if household is None or not has_role_in(actor, Role.VILLAGE_CADRE, household.area_code):
@@ -210,23 +286,33 @@ def application_create(
         object_type="household",
         object_id=household.pk,
     )
-    if not policy.household_eligible(household):
-        raise InvalidInput(
-            {"household": [_("Only registered or returned-to-poverty households may apply.")]},
-            code=Code.HOUSEHOLD_INELIGIBLE,
-        )
     program = programs_visible_to(actor).filter(pk=program_id, active=True).first()
     if program is None or program.area_id[:6] != household.area_code[:6]:
         raise InvalidInput({"program": [_("No such program in your county.")]})
     if chain_for_kind(program.kind) is None:
         raise InvalidInput({"program": [_("Loan applications are not open yet.")]})
     version = program_version_current(program)
+    if program.kind in STATUS_KINDS:
+        refusal = policy.status_fits_refusal(household, program.kind)
+        if refusal is not None:
+            raise InvalidInput({"household": [refusal.message]}, code=refusal.code)
+    elif not policy.household_eligible(household, version):
+        raise InvalidInput(
+            {"household": [_("Only registered or returned-to-poverty households may apply.")]},
+            code=Code.HOUSEHOLD_INELIGIBLE,
+        )
     request: dict[str, Any] | None = None
-    if program.kind == Program.Kind.LOAN:
+    facts: dict[str, Any] | None = None
+    lines: list[tuple[ProgramItem, int]] = []
+    if program.kind in STATUS_KINDS:
+        if items or loan:
+            raise InvalidInput({"items": [_("An exit or a return asks for no money.")]})
+        facts = _status_change_checked(program.kind, version, change)
+        amount = Decimal("0.00")
+    elif program.kind == Program.Kind.LOAN:
         if items:
             raise InvalidInput({"items": [_("A loan application has no items.")]})
         request = _loan_request_checked(household, version, loan)
-        lines: list[tuple[ProgramItem, int]] = []
         amount = request["amount"]
     else:
         if loan:
@@ -250,6 +336,9 @@ def application_create(
                 if request is not None
                 else None
             )
+            change_row = (
+                StatusChange.objects.create(application=app, **facts) if facts is not None else None
+            )
             audit_record(
                 actor=actor,
                 action="application.create",
@@ -257,7 +346,7 @@ def application_create(
                 object_id=app.pk,
                 area_code=app.area_code,
                 to_state=app.status,
-                changes=model_changes(None, _application_snapshot(app, rows, loan_row)),
+                changes=model_changes(None, _application_snapshot(app, rows, loan_row, change_row)),
             )
             kin_flags_detect(actor=actor, application_ids=[app.pk])
             hooks.notify_created(app, actor)
@@ -283,10 +372,11 @@ def application_edit(
     appraisal_votes_for: int | None = None,
     appraisal_votes_against: int | None = None,
     loan: Mapping[str, Any] | None = None,
+    change: Mapping[str, Any] | None = None,
 ) -> Application:
-    """Change the items (a loan application: what it asks, ``loan``) or record the
-    democratic appraisal, while the application is a draft or returned for correction.
-    Field-by-field audit."""
+    """Change the items (a loan application: what it asks, ``loan``; an exit or a return:
+    its facts, ``change``) or record the democratic appraisal, while the application is a
+    draft or returned for correction. Field-by-field audit."""
     household_id, area_code = _household_and_area(actor, application_id, "application.edit")
     _refuse_if_recused(
         actor=actor,
@@ -306,7 +396,15 @@ def application_edit(
             )
         old_lines = list(app.items.select_related("item"))
         loan_row = LoanRequest.objects.select_related("bank").filter(application=app).first()
-        before = _application_snapshot(app, old_lines, loan_row) | _appraisal(app)
+        change_row = StatusChange.objects.filter(application=app).first()
+        before = _application_snapshot(app, old_lines, loan_row, change_row) | _appraisal(app)
+        if change is not None:
+            if change_row is None:
+                raise InvalidInput({"change": [_("This application is no exit or return.")]})
+            facts = _status_change_checked(app.program.kind, app.program_version, change)
+            for field, value in facts.items():
+                setattr(change_row, field, value)
+            change_row.save()
         lines = old_lines
         if loan is not None:
             if loan_row is None:
@@ -318,6 +416,8 @@ def application_edit(
             app.amount = request["amount"]
         if items is not None and loan_row is not None:
             raise InvalidInput({"items": [_("A loan application has no items.")]})
+        if items is not None and change_row is not None:
+            raise InvalidInput({"items": [_("An exit or a return asks for no money.")]})
         if items is not None:
             version = app.program_version
             resolved = _resolve_items({i.code: i for i in version.items.all()}, items)
@@ -338,7 +438,7 @@ def application_edit(
                 raise InvalidInput({"appraisal_votes_for": [_("More votes than attendees.")]})
         app.save()
         changes = model_changes(
-            before, _application_snapshot(app, lines, loan_row) | _appraisal(app)
+            before, _application_snapshot(app, lines, loan_row, change_row) | _appraisal(app)
         )
         if changes:
             audit_record(

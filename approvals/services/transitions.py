@@ -20,10 +20,11 @@ from applications.lifecycle import Lifecycle, lifecycle_of
 from applications.models import (
     Application,
     Program,
+    StatusChange,
 )
 from applications.selectors import applications_visible_to
 from approvals import hooks, policy
-from approvals.models import Decision, Objection
+from approvals.models import Attachment, Decision, Objection
 from approvals.selectors import (
     card_facts,
     has_loan_contract,
@@ -207,6 +208,7 @@ def _transition_locked(
         card=card_facts(app) if step.pays else None,
         via_loan_desk=via_loan_desk,
         loan_contract="loan_contract" in step.rules and has_loan_contract(app.pk),
+        **_status_facts(app, step.rules),
     )
     if recused and refusal is not None:
         raise _Refusal(Forbidden(refusal.message, code=refusal.code), app.area_code, from_state)
@@ -224,6 +226,19 @@ def _transition_locked(
     return _transition_apply(
         actor=actor, app=app, lifecycle=lifecycle, step=step, reason=reason, changes=changes
     )
+
+
+def _status_facts(app: Application, rules: tuple[str, ...]) -> dict[str, Any]:
+    """What the rules of an exit or a return read, when the step names them: the proposal's
+    facts, and whether the head's signed confirmation of an exit is on the record."""
+    facts: dict[str, Any] = {}
+    if {"exit_facts", "risk_recorded"} & set(rules):
+        facts["status_change"] = StatusChange.objects.filter(application=app).first()
+    if "exit_confirmation" in rules:
+        facts["exit_confirmation"] = Attachment.objects.filter(
+            application=app, kind=Attachment.Kind.EXIT_CONFIRMATION
+        ).exists()
+    return facts
 
 
 def _transition_apply(
@@ -434,7 +449,13 @@ def transition_refusals(app: Application, user: Actor, *, open_objections: int) 
     out: list[Refusal] = []
     for name in names:
         refusal = policy.transition_refusal(
-            name, app, user, open_objections=open_objections, reason="-", now=now
+            name,
+            app,
+            user,
+            open_objections=open_objections,
+            reason="-",
+            now=now,
+            **_status_facts(app, chain.steps_by_name[name].rules),
         )
         if refusal is not None and refusal not in out:
             out.append(refusal)

@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from applications.models import Application, Area, Household
+from applications.models import Application, Area, Household, Program, StatusChange
 from applications.selectors import (
     applications_visible_to,
     areas_visible_to,
@@ -266,6 +266,16 @@ def decision_letter_issue(*, actor: Actor, application_id: int) -> StoredDocumen
 _digest = subject_digest
 
 
+def _notice_content(app: Application, income: Decimal | None) -> str:
+    """What a notice's row says an application is for: its items; for an exit the income it
+    rests on; for a return to poverty nothing more (its cause may be a health detail)."""
+    if app.program.kind == Program.Kind.EXIT:
+        return f"拟脱贫销号（人均纯收入{income}元）"
+    if app.program.kind == Program.Kind.RETURN:
+        return "拟纳入返贫监测"
+    return "、".join(f"{line.item.name}{line.quantity}{line.item.unit}" for line in app.items.all())
+
+
 def notice_issue(*, actor: Actor, village_code: str) -> StoredDocument:
     """The public notice (公示表) of a village: the applications now in posting, with names
     and amounts only, never an ID, phone or card number. One notice per set of postings."""
@@ -282,15 +292,18 @@ def notice_issue(*, actor: Actor, village_code: str) -> StoredDocument:
             _("No application of this village is in public posting."), code=Code.NOTHING_POSTED
         )
     subject_key = notice_subject(village.code, apps)
+    incomes = dict(
+        StatusChange.objects.filter(application__in=[a.pk for a in apps]).values_list(
+            "application_id", "income_per_capita"
+        )
+    )
     rows = [
         {
             "number": index,
             "head_name": app.household.head_name,
             "household_type": app.household.get_household_type_display(),
             "program": app.program.name,
-            "items": "、".join(
-                f"{line.item.name}{line.quantity}{line.item.unit}" for line in app.items.all()
-            ),
+            "items": _notice_content(app, incomes.get(app.pk)),
             "amount": amount_in_figures(app.amount),
             "ends_on": chinese_date(app.posting_ends_at),
         }

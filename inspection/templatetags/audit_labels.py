@@ -8,7 +8,7 @@ from functools import cache
 from django import template
 from django.db.models import TextChoices
 
-from applications.models import Application
+from applications.models import Application, Household
 from approvals.labels import TASK_STATE_LABELS
 from approvals.labels import action_label as _action_label
 from approvals.labels import actor_label as _actor_label
@@ -58,9 +58,18 @@ def object_label(code: str) -> str:
     return _object_label(code)
 
 
+# States whose code another model also uses, read by what the entry is about: a household
+# ``returned`` to poverty, not an application returned for correction.
+_OBJECT_STATES: dict[str, type[TextChoices]] = {"household": Household.Status}
+
+
 @register.filter
-def state_label(code: str) -> str:
-    """The label of a recorded state (the code itself when no model knows it)."""
+def state_label(code: str, object_type: str = "") -> str:
+    """The label of a recorded state (the code itself when no model knows it), read as a
+    state of ``object_type`` when that has states of its own."""
+    own = _OBJECT_STATES.get(object_type)
+    if own is not None and code in own.values:
+        return str(own(code).label)
     choices = _state_codes().get(code)
     if choices is not None:
         return str(choices(code).label)

@@ -101,7 +101,11 @@ def test_application_get_out_of_scope_does_not_exist(world: World) -> None:
 
 
 def test_programs_visible_to_county_only(world: World) -> None:
-    assert list(programs_visible_to(world.user("cadre_v3"))) == [world.program]
+    assert set(programs_visible_to(world.user("cadre_v3"))) == {
+        world.program,
+        world.exit_program,
+        world.return_program,
+    }
     assert list(programs_visible_to(world.user("cadre_b"))) == [world.program_b]
 
 

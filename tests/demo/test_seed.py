@@ -209,6 +209,30 @@ def test_seed_demo_cross_checks_find_matches_not_near_misses(seeded: str) -> Non
     assert "cross-checks: 6 lists" in seeded
 
 
+def test_seed_demo_checks_a_registry_sheet_twice(seeded: str) -> None:
+    from applications.models import HouseholdImport
+
+    first, second = HouseholdImport.objects.order_by("pk")
+    assert first.requested_by.username == "cadre_sibacun"
+    assert [(p["row"], p["column"]) for p in first.problems] == [(3, "身份证号"), (5, "开户名")]
+    assert second.problem_count == 0 and second.households_found == 3
+    assert not first.applied and not second.applied and second.stored_name
+
+
+def test_seed_demo_dashboard_shows_seed_000_s_share_applying(seeded: str) -> None:
+    from workflows.dashboard import dashboard_figures
+
+    approver = get_user_model().objects.get(username="approver")
+    figures = {f.key: f for f in dashboard_figures(approver)}
+    subsidy = next(r for r in figures["applying"].rows if r.code == SUBSIDY_CODE)
+    applied, did_not = subsidy.values
+    assert 0.68 <= applied / (applied + did_not) <= 0.70, subsidy
+    households = sum(sum(r.values) for r in figures["households"].rows)
+    assert households == Household.objects.filter(area_code__startswith="620902").count()
+    exited = Household.Status.labels.index(Household.Status.EXITED.label)
+    assert sum(r.values[exited] for r in figures["households"].rows) == 6
+
+
 def test_seed_demo_second_run_changes_nothing(seeded: str) -> None:
     entries = AuditEntry.objects.count()
 

@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -23,6 +24,8 @@ from applications.roles import REVEAL_PERMISSION, Role
 from applications.selectors import applications_visible_to
 from approvals.services.access import access_refused
 from common.actors import Actor
+from common.sheets import neutralise, sheet_response
+from workflows.dashboard import dashboard_figure, dashboard_figures
 
 
 def application_or_404(
@@ -80,8 +83,28 @@ def home(request: HttpRequest) -> HttpResponse:
                 (Role(g.role).label, names.get(g.area_code, ""), g.area_code) for g in grants
             ],
             "roles": roles,
+            "figures": dashboard_figures(request.user),
         },
     )
 
 
-urlpatterns = [path("", home, name="home")]
+@login_required
+def dashboard_csv(request: HttpRequest, key: str) -> HttpResponseBase:
+    """One of the dashboard's figures as a CSV file: its table, as the page shows it."""
+    figure = dashboard_figure(request.user, key)
+    if figure is None:
+        raise Http404(_("No such figure."))
+    header, rows = figure.csv_rows()
+    return sheet_response(
+        header,
+        [[neutralise(c) for c in row] for row in rows],
+        fmt="csv",
+        filename=f"dashboard-{key}",
+        title=figure.title,
+    )
+
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("dashboard/<slug:key>.csv", dashboard_csv, name="dashboard_csv"),
+]

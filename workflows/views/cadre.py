@@ -38,6 +38,7 @@ from applications.selectors import (
     households_visible_to,
     programs_visible_to,
     scope_prefixes,
+    status_programs,
 )
 from applications.services import household_create, household_update, program_version_current
 from approvals import policy
@@ -69,7 +70,7 @@ from workflows.forms import (
     ObjectionForm,
     add_service_errors,
 )
-from workflows.selectors import attachments_of, objections_of
+from workflows.selectors import attachments_of, objections_of, status_context
 from workflows.views import application_or_404
 
 CADRE = Role.VILLAGE_CADRE
@@ -135,6 +136,14 @@ def _subsidy_programs(user: Actor, household: Household) -> list[Program]:
             area__code=household.area_code[:6] + "000000",
         )
         .order_by("name")
+    )
+
+
+def _status_program(user: Actor, household: Household, kind: str) -> bool:
+    """Whether the household's page offers an exit or a return: the county has the
+    program and the household's status allows it."""
+    return policy.household_status_fits(household, kind) and (
+        status_programs(user, household, kind).exists()
     )
 
 
@@ -256,6 +265,8 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "payment_lines": household_payment_lines(household.pk),
             "document_slots": household_document_slots(request.user, household),
             "can_apply": bool(_subsidy_programs(request.user, household)),
+            "can_exit": _status_program(request.user, household, Program.Kind.EXIT),
+            "can_return": _status_program(request.user, household, Program.Kind.RETURN),
             "can_borrow": bool(loan_programs(request.user, household)),
             "loans": list(
                 loans_visible_to(request.user)
@@ -451,6 +462,7 @@ def _application_page(
             else None,
             "objections": objections_of(user, app),
             "steps": steps,
+            **status_context(app),
             "cap": app.program_version.household_cap,
             "available": subsidy_available(
                 household_id=app.household_id, version=app.program_version

@@ -24,7 +24,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from applications.chains import chain_of
-from applications.models import Application, Area
+from applications.models import Application, Area, StatusChange
 from applications.permissions import holders_of
 from applications.roles import ROLE_PERMISSION, Role
 from applications.selectors import (
@@ -66,6 +66,7 @@ from documents.selectors import application_document_slots
 from payments.selectors import payment_lines_of
 from payments.services.rounds import payment_refusal
 from workflows import selectors
+from workflows.selectors import status_context
 from workflows.services import task_claim, task_reassign, task_release
 from workflows.views import application_or_404
 
@@ -101,6 +102,8 @@ class Row:
     kin_flagged: bool = False  # an official of the area is recused from it (rule 4)
     recused: bool = False  # ... and that official is the user
     payment_held: bool = False  # the payment waits for a bank card check (rule 5)
+    # A return to poverty: where its identification stands against the deadline.
+    deadline: policy.Deadline | None = None
 
 
 def days_left_in_posting(app: Application, now: datetime) -> int | None:
@@ -178,6 +181,13 @@ def _task_list(request: HttpRequest, mode: str) -> HttpResponse:
     flagged = applications_kin_flagged(a.pk for a in found)
     recused = applications_recused(user, found)
     held = applications_payment_held(found, now=now)
+    today = clock.today()
+    deadlines = {
+        change.application_id: policy.monitoring_deadline(change, today)
+        for change in StatusChange.objects.filter(
+            application_id__in=[a.pk for a in found], due_on__isnull=False
+        )
+    }
     rows = [
         Row(
             application=a,
@@ -190,6 +200,7 @@ def _task_list(request: HttpRequest, mode: str) -> HttpResponse:
             kin_flagged=a.pk in flagged or a.pk in recused,
             recused=a.pk in recused,
             payment_held=a.pk in held,
+            deadline=deadlines.get(a.pk),
         )
         for a in found
     ]
@@ -385,6 +396,7 @@ def _page_context(request: HttpRequest, app: Application, **extra: Any) -> dict[
         "can_resolve": has_role_in(user, Role.TOWNSHIP_REVIEWER, app.area_code),
         "days_left": days_left_in_posting(app, clock.now()),
         "timeline": application_timeline(app),
+        **status_context(app),
         "steps": steps,
         # Only a person's task (the posting window is the timer's).
         "task": task if task is not None and task.owner_permission else None,

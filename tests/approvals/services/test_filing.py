@@ -12,7 +12,6 @@ from django.utils.translation import gettext as _
 
 from applications.models import Application, Household
 from applications.services import (
-    household_update,
     program_version_current,
 )
 from approvals.services.filing import application_create, application_edit, subsidy_available
@@ -64,10 +63,7 @@ def test_application_create_allowed_after_rejection(world: World) -> None:
 
 @pytest.mark.django_db
 def test_application_create_refused_for_exited_household(world: World) -> None:
-    household = world.household(VILLAGE_1)
-    household_update(
-        actor=world.user("cadre_v1"), household_id=household.pk, status=Household.Status.EXITED
-    )
+    household = world.exited(VILLAGE_1)
 
     with pytest.raises(InvalidInput) as error:
         application_create(
@@ -80,15 +76,15 @@ def test_application_create_refused_for_exited_household(world: World) -> None:
     assert error.value.as_dict()["household"] == [
         _("Only registered or returned-to-poverty households may apply.")
     ]
-    assert not Application.objects.filter(household=household).exists()
+    assert not Application.objects.filter(household=household, program=world.program).exists()
 
 
 @pytest.mark.django_db
 def test_application_create_allowed_for_returned_household(world: World) -> None:
-    household = world.household(VILLAGE_1)
-    household_update(
-        actor=world.user("cadre_v1"), household_id=household.pk, status=Household.Status.RETURNED
-    )
+    household = world.exited(VILLAGE_1)
+    world.status_change(household, "return")
+    household.refresh_from_db()
+    assert household.status == Household.Status.RETURNED
 
     app = application_create(
         actor=world.user("cadre_v1"),
@@ -127,7 +123,7 @@ def test_application_create_refused_over_cap(world: World) -> None:
     assert error.value.code == Code.OVER_CAP
 
     assert "items" in error.value.as_dict()
-    assert not Application.objects.filter(household=household).exists()
+    assert not Application.objects.filter(household=household, program=world.program).exists()
 
 
 @pytest.mark.django_db
@@ -209,7 +205,7 @@ def test_application_create_refused_for_household_of_other_village(world: World)
     assert refused.value.code == Code.INVALID
     assert refused.value.as_dict()["household"] == [_("No such household in your village.")]
 
-    assert not Application.objects.filter(household=household).exists()
+    assert not Application.objects.filter(household=household, program=world.program).exists()
 
 
 @pytest.mark.django_db

@@ -15,7 +15,6 @@ from applications.models import Application, Household, Program
 from applications.permissions import forget_grants
 from applications.roles import Role
 from applications.services import (
-    household_update,
     role_grant,
 )
 from approvals.models import Decision, Objection
@@ -238,9 +237,8 @@ def test_approver_with_finance_role_may_not_put_their_approval_in_a_round(world:
 @pytest.mark.django_db
 def test_submit_refused_after_household_exited(world: World) -> None:
     app = world.application(S.DRAFT)
-    household_update(
-        actor=world.user("cadre_v1"), household_id=app.household_id, status=Household.Status.EXITED
-    )
+    # The household exits while the application waits (an exit of its own, approved).
+    world.status_change(Household.objects.get(pk=app.household_id), "exit")
 
     with pytest.raises(Refused) as refused:
         application_transition(actor=world.user("cadre_v1"), application_id=app.pk, name="submit")

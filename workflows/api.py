@@ -1,0 +1,53 @@
+"""The dashboard's figures as JSON (``workflows.dashboard``): what the home page draws and
+its CSV downloads write, read by the same selector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.api import REFUSALS
+from common.errors import Code, Forbidden
+from workflows.dashboard import dashboard_figures, has_dashboard
+
+
+class FigureRowSerializer(serializers.Serializer[Any]):
+    label = serializers.CharField()  # type: ignore[assignment]
+    code = serializers.CharField()
+    values = serializers.ListField(child=serializers.CharField())
+    note = serializers.CharField(required=False)
+
+
+class FigureSerializer(serializers.Serializer[Any]):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    row_title = serializers.CharField()
+    unit = serializers.CharField()
+    series = serializers.ListField(child=serializers.CharField())
+    rows = FigureRowSerializer(many=True)
+
+
+class DashboardSerializer(serializers.Serializer[Any]):
+    figures = FigureSerializer(many=True)
+
+
+class DashboardView(APIView):
+    """Where the reader's township or county stands: households by type and status,
+    applications by stage per area, the share of households that applied per program, the
+    budget's execution, the microloans outstanding and overdue, and (for an inspector) the
+    leads by village. Counts are whole numbers, amounts yuan as decimal strings."""
+
+    @extend_schema(responses={200: DashboardSerializer, **REFUSALS})
+    def get(self, request: Request) -> Response:
+        if not has_dashboard(request.user):
+            raise Forbidden(
+                _("Only township and county officials and inspectors have a dashboard."),
+                code=Code.ROLE,
+            )
+        return Response({"figures": [f.as_dict() for f in dashboard_figures(request.user)]})
