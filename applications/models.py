@@ -438,6 +438,12 @@ class Application(models.Model):
             models.Index(
                 fields=["status", "status_changed_at", "id"], name="application_waiting_idx"
             ),
+            # The dashboard's households that applied, per program: counted off this index
+            # alone (``workflows.dashboard``).
+            models.Index(
+                fields=["program", "area_code", "household", "status"],
+                name="application_applied_idx",
+            ),
         ]
 
     def __str__(self) -> str:

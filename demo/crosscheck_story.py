@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from applications import idnumbers
 from applications.idnumbers import id_check_digit
-from applications.models import Application, Person
+from applications.models import Application, Person, Program
 from applications.services import household_update
 from crosscheck.formats import headers_of
 from crosscheck.models import Lead, ReferenceList
@@ -62,7 +62,10 @@ class CrosscheckStory:
 
     def applied(self) -> list[Application]:
         return list(
-            Application.objects.filter(area_code__startswith=self.county)
+            Application.objects.filter(
+                area_code__startswith=self.county,
+                program__kind__in=[Program.Kind.SUBSIDY, Program.Kind.LOAN],
+            )
             .exclude(status__in=[Application.Status.DRAFT, Application.Status.WITHDRAWN])
             .select_related("household")
             .order_by("pk")
@@ -116,7 +119,7 @@ class CrosscheckStory:
                 seen.add(app.household_id)
                 picks.append(app)
         members = {
-            app.household_id: list(app.household.members.order_by("pk")) for app in picks[:40]
+            app.household_id: list(app.household.members.order_by("pk")) for app in picks
         }
         with_spouse = [
             a for a in picks if any(m.relation == "spouse" for m in members.get(a.household_id, []))
@@ -197,7 +200,14 @@ class CrosscheckStory:
         self.upload(K.DECEASED, deaths, as_of)
         # Moves: a son who left before the household applied (a lead), one who left after
         # (a near miss).
-        before, after_app = with_child[8], with_child[9]
+        # The move after the application is dated ten days after it, so that application
+        # must be older than that (and than the list).
+        before = with_child[8]
+        after_app = next(
+            a
+            for a in with_child[9:]
+            if timezone.localdate(a.created_at) + timedelta(days=10) <= as_of
+        )
         self.upload(
             K.MOVED_OUT,
             [

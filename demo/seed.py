@@ -1030,7 +1030,12 @@ class Seeder:
         later = 0
         # Returned once for correction, corrected, posted again and round again: eleven more
         # days, so only for applications filed early enough.
-        if c <= {"disbursed": -33, "county_review": -24}.get(kind, -99) and rng.random() < 0.4:
+        # (Never seed 000's two families: their applications are the article's, unchanged.)
+        if (
+            c <= {"disbursed": -33, "county_review": -24}.get(kind, -99)
+            and rng.random() < 0.4
+            and filing.household.head_name not in ("王怀玉", "毛汉春")
+        ):
             step(11, 10, lambda: self.move(filing, "return", rng.choice(RETURNS), township))
             step(12, 17, lambda: self.correct(filing))
             step(13, 9, lambda: self.move(filing, "submit"))

@@ -192,17 +192,24 @@ def figure_stages(user: Actor, scope: Scope) -> Figure:
     """Applications for money (subsidies, loans) by stage (series), per area one level
     below the reader's (rows)."""
     digits = scope.digits
+    visible = applications_visible_to(user, roles=list(DASHBOARD_ROLES))
     counts: dict[tuple[str, str], int] = {}
-    for area, status, n in (
-        applications_visible_to(user, roles=list(DASHBOARD_ROLES))
-        .filter(program__kind__in=MONEY_KINDS)
-        .order_by()
-        .annotate(part=Substr("area_code", 1, digits))
-        .values_list("part", "status")
-        .annotate(n=Count("pk"))
-        .values_list("part", "status", "n")
-    ):
-        counts[(area, status)] = n
+
+    def add(qs: Any, sign: int) -> None:
+        # By village and status: read off the (area code, status) index alone; the rows of
+        # an area one level up are summed here.
+        for code, status, n in (
+            qs.order_by().values_list("area_code", "status").annotate(n=Count("pk"))
+        ):
+            key = (code[:digits], status)
+            counts[key] = counts.get(key, 0) + sign * n
+
+    add(visible, 1)
+    # An exit or a return is no application for money: its few rows are taken off again
+    # (filtering by program would read every row of the table instead of the index).
+    others = list(Program.objects.exclude(kind__in=MONEY_KINDS).values_list("pk", flat=True))
+    if others:
+        add(visible.filter(program_id__in=others), -1)
     areas = sorted({a for a, _s in counts} | set(_areas_below(scope)))
     names = _names([_area_code(a) for a in areas])
     rows = tuple(
@@ -373,25 +380,31 @@ def figure_leads(user: Actor) -> Figure:
     )
 
 
-def dashboard_figures(user: Actor) -> list[Figure]:
-    """The figures the reader's home page shows, in order: households, applications by
-    stage, the share applying, and for a county the budget; the loans where there are any;
-    the leads for an inspector."""
+def _makers(user: Actor) -> dict[str, Callable[[], Figure]]:
+    """The figures the reader's home page shows, in order, each not yet worked out:
+    households, applications by stage, the share applying, and for a county the budget;
+    the loans; the leads for an inspector."""
     if not has_dashboard(user):
-        return []
+        return {}
     scope = dashboard_scope(user)
-    makers: list[Callable[[], Figure]] = [
-        lambda: figure_households(user),
-        lambda: figure_stages(user, scope),
-        lambda: figure_applying(user),
-    ]
+    makers: dict[str, Callable[[], Figure]] = {
+        "households": lambda: figure_households(user),
+        "stages": lambda: figure_stages(user, scope),
+        "applying": lambda: figure_applying(user),
+    }
     if scope.county_wide:
-        makers.append(lambda: figure_budget(user))
-    makers.append(lambda: figure_loans(user, scope))
+        makers["budget"] = lambda: figure_budget(user)
+    makers["loans"] = lambda: figure_loans(user, scope)
     if is_everywhere(user) or scope_prefixes(user, [Role.INSPECTOR]):
-        makers.append(lambda: figure_leads(user))
-    return [make() for make in makers]
+        makers["leads"] = lambda: figure_leads(user)
+    return makers
+
+
+def dashboard_figures(user: Actor) -> list[Figure]:
+    return [make() for make in _makers(user).values()]
 
 
 def dashboard_figure(user: Actor, key: str) -> Figure | None:
-    return next((f for f in dashboard_figures(user) if f.key == key), None)
+    """One figure of the reader's dashboard (its CSV), the others not worked out."""
+    make = _makers(user).get(key)
+    return make() if make is not None else None
