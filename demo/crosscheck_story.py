@@ -118,9 +118,7 @@ class CrosscheckStory:
             if app.household_id not in seen:
                 seen.add(app.household_id)
                 picks.append(app)
-        members = {
-            app.household_id: list(app.household.members.order_by("pk")) for app in picks
-        }
+        members = {app.household_id: list(app.household.members.order_by("pk")) for app in picks}
         with_spouse = [
             a for a in picks if any(m.relation == "spouse" for m in members.get(a.household_id, []))
         ]

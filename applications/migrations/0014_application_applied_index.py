@@ -5,15 +5,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('applications', '0013_exit_and_return'),
+        ("applications", "0013_exit_and_return"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='application',
-            index=models.Index(fields=['program', 'area_code', 'household', 'status'], name='application_applied_idx'),
+            model_name="application",
+            index=models.Index(
+                fields=["program", "area_code", "household", "status"],
+                name="application_applied_idx",
+            ),
         ),
     ]
