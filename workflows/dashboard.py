@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -25,8 +26,6 @@ from django.utils.translation import gettext_lazy
 from applications.models import Application, Area, Household, Program
 from applications.roles import Role
 from applications.selectors import (
-    applications_visible_to,
-    households_visible_to,
     is_everywhere,
     programs_visible_to,
     scope_prefixes,
@@ -37,6 +36,8 @@ from common.money import to_fen
 from crosscheck.models import Lead
 from crosscheck.selectors import leads_visible_to
 from loans.selectors import loans_visible_to
+from workflows.models import Tally
+from workflows.services import tallies_refresh
 
 S = Application.Status
 # The roles whose home page is the dashboard (a cadre's is their village; a bank's officer
@@ -153,22 +154,72 @@ def _area_code(prefix: str) -> str:
     return prefix.ljust(12, "0")
 
 
-def figure_households(user: Actor) -> Figure:
+@dataclass(frozen=True)
+class Tallies:
+    """The tallies of the reader's area (``Tally``, refreshed by the timers), read once for
+    all the figures: applications by (village, program, status) with their amounts, the
+    households that applied by (village, program), and the households by (village, type,
+    status); and the moment they were counted."""
+
+    applications: tuple[tuple[str, int, str, int, Decimal], ...]
+    applied: tuple[tuple[str, int, int], ...]
+    households: tuple[tuple[str, str, int], ...]
+    as_of: datetime | None
+
+
+def tallies_of(user: Actor, scope: Scope) -> Tallies:
+    """The reader's tallies; a county never counted yet is counted now."""
+    if scope.prefixes:
+        counties = sorted({p[:6] for p in scope.prefixes})
+    else:
+        counties = [
+            c[:6]
+            for c in Area.objects.filter(level=Area.Level.COUNTY).values_list("code", flat=True)
+        ]
+    counted = set(
+        Tally.objects.filter(county_code__in=counties).values_list("county_code", flat=True)
+    )
+    missing = [c for c in counties if c not in counted]
+    if missing:
+        tallies_refresh(counties=missing)
+    qs = Tally.objects.filter(county_code__in=counties)
+    if scope.prefixes:
+        cond = Q()
+        for prefix in scope.prefixes:
+            cond |= Q(area_code__startswith=prefix)
+        qs = qs.filter(cond)
+    applications, applied, households = [], [], []
+    as_of = None
+    for kind, area, program, key, n, amount, at in qs.values_list(
+        "kind", "area_code", "program_id", "key", "count", "amount", "refreshed_at"
+    ):
+        as_of = at if as_of is None or at < as_of else as_of
+        if kind == Tally.Kind.APPLICATIONS:
+            applications.append((area, program, key, n, amount))
+        elif kind == Tally.Kind.APPLIED:
+            applied.append((area, program, n))
+        elif key:
+            households.append((area, key, n))
+    stamp = (
+        Tally.objects.filter(county_code__in=counties)
+        .order_by("refreshed_at")
+        .values_list("refreshed_at", flat=True)
+        .first()
+    )
+    return Tallies(tuple(applications), tuple(applied), tuple(households), stamp or as_of)
+
+
+def figure_households(tallies: Tallies) -> Figure:
     """Households by type (rows) and status (series)."""
-    counts: dict[tuple[str, str], int] = {
-        (kind, status): n
-        for kind, status, n in households_visible_to(user)
-        .order_by()
-        .values_list("household_type", "status")
-        .annotate(n=Count("pk"))
-        .values_list("household_type", "status", "n")
-    }
+    counts: dict[str, int] = {}
+    for _area, key, n in tallies.households:
+        counts[key] = counts.get(key, 0) + n
     statuses = Household.Status.values
     rows = tuple(
         FigureRow(
             label=str(label),
             code=kind,
-            values=tuple(counts.get((kind, s), 0) for s in statuses),
+            values=tuple(counts.get(f"{kind}:{s}", 0) for s in statuses),
         )
         for kind, label in Household.Kind.choices
     )
@@ -188,28 +239,19 @@ def _queue_link(scope: Scope, code: str) -> str:
     return reverse("workflows:queue") + "?" + urlencode({name: value})
 
 
-def figure_stages(user: Actor, scope: Scope) -> Figure:
+def _money_programs() -> set[int]:
+    return set(Program.objects.filter(kind__in=MONEY_KINDS).values_list("pk", flat=True))
+
+
+def figure_stages(tallies: Tallies, scope: Scope) -> Figure:
     """Applications for money (subsidies, loans) by stage (series), per area one level
     below the reader's (rows)."""
-    digits = scope.digits
-    visible = applications_visible_to(user, roles=list(DASHBOARD_ROLES))
+    money = _money_programs()
     counts: dict[tuple[str, str], int] = {}
-
-    def add(qs: Any, sign: int) -> None:
-        # By village and status: read off the (area code, status) index alone; the rows of
-        # an area one level up are summed here.
-        for code, status, n in (
-            qs.order_by().values_list("area_code", "status").annotate(n=Count("pk"))
-        ):
-            key = (code[:digits], status)
-            counts[key] = counts.get(key, 0) + sign * n
-
-    add(visible, 1)
-    # An exit or a return is no application for money: its few rows are taken off again
-    # (filtering by program would read every row of the table instead of the index).
-    others = list(Program.objects.exclude(kind__in=MONEY_KINDS).values_list("pk", flat=True))
-    if others:
-        add(visible.filter(program_id__in=others), -1)
+    for area, program, status, n, _amount in tallies.applications:
+        if program in money:
+            key = (area[: scope.digits], status)
+            counts[key] = counts.get(key, 0) + n
     areas = sorted({a for a, _s in counts} | set(_areas_below(scope)))
     names = _names([_area_code(a) for a in areas])
     rows = tuple(
@@ -246,19 +288,13 @@ def _areas_below(scope: Scope) -> list[str]:
     return [code[: scope.digits] for code in qs.values_list("code", flat=True)]
 
 
-def figure_applying(user: Actor) -> Figure:
+def figure_applying(user: Actor, tallies: Tallies) -> Figure:
     """For each program of money: the households of the reader's area that applied (any
     application but a withdrawn one) and those that did not, and the share that applied."""
-    households = households_visible_to(user).count()
-    applied = dict(
-        applications_visible_to(user, roles=list(DASHBOARD_ROLES))
-        .filter(program__kind__in=MONEY_KINDS)
-        .exclude(status=S.WITHDRAWN)
-        .order_by()
-        .values_list("program_id")
-        .annotate(n=Count("household_id", distinct=True))
-        .values_list("program_id", "n")
-    )
+    households = sum(n for _a, _k, n in tallies.households)
+    applied: dict[int, int] = {}
+    for _area, program_id, n in tallies.applied:
+        applied[program_id] = applied.get(program_id, 0) + n
     rows = []
     for program in programs_visible_to(user).filter(kind__in=MONEY_KINDS).order_by("kind", "code"):
         n = applied.get(program.pk, 0)
@@ -283,16 +319,13 @@ def figure_applying(user: Actor) -> Figure:
     )
 
 
-def figure_budget(user: Actor) -> Figure:
+def figure_budget(user: Actor, tallies: Tallies) -> Figure:
     """For each subsidy program: its budget (allocated), what approved and paid
     applications commit, and what the bank has paid."""
-    paid = dict(
-        Application.objects.filter(status=S.DISBURSED, program__kind=Program.Kind.SUBSIDY)
-        .order_by()
-        .values_list("program_id")
-        .annotate(total=Sum("amount"))
-        .values_list("program_id", "total")
-    )
+    paid: dict[int, Decimal] = {}
+    for _area, program_id, status, _n, amount in tallies.applications:
+        if status == S.DISBURSED:
+            paid[program_id] = paid.get(program_id, Decimal("0")) + amount
     rows = []
     for program in programs_visible_to(user).filter(kind=Program.Kind.SUBSIDY).order_by("code"):
         done = to_fen(paid.get(program.pk) or 0)
@@ -380,31 +413,53 @@ def figure_leads(user: Actor) -> Figure:
     )
 
 
-def _makers(user: Actor) -> dict[str, Callable[[], Figure]]:
+@dataclass(frozen=True)
+class Dashboard:
+    figures: list[Figure]
+    # When the tallies behind the counts were counted (the timers count them every minute).
+    as_of: datetime | None
+
+
+def _makers(user: Actor) -> tuple[dict[str, Callable[[], Figure]], Callable[[], Tallies]]:
     """The figures the reader's home page shows, in order, each not yet worked out:
     households, applications by stage, the share applying, and for a county the budget;
-    the loans; the leads for an inspector."""
+    the loans; the leads for an inspector. And the tallies they read, read once."""
     if not has_dashboard(user):
-        return {}
+        return {}, lambda: Tallies((), (), (), None)
     scope = dashboard_scope(user)
+    read: list[Tallies] = []
+
+    def tallies() -> Tallies:
+        if not read:
+            read.append(tallies_of(user, scope))
+        return read[0]
+
     makers: dict[str, Callable[[], Figure]] = {
-        "households": lambda: figure_households(user),
-        "stages": lambda: figure_stages(user, scope),
-        "applying": lambda: figure_applying(user),
+        "households": lambda: figure_households(tallies()),
+        "stages": lambda: figure_stages(tallies(), scope),
+        "applying": lambda: figure_applying(user, tallies()),
     }
     if scope.county_wide:
-        makers["budget"] = lambda: figure_budget(user)
+        makers["budget"] = lambda: figure_budget(user, tallies())
     makers["loans"] = lambda: figure_loans(user, scope)
     if is_everywhere(user) or scope_prefixes(user, [Role.INSPECTOR]):
         makers["leads"] = lambda: figure_leads(user)
-    return makers
+    return makers, tallies
+
+
+def dashboard_read(user: Actor) -> Dashboard:
+    """Every figure of the reader's dashboard, and the moment of its counts."""
+    makers, tallies = _makers(user)
+    figures = [make() for make in makers.values()]
+    return Dashboard(figures, tallies().as_of if makers else None)
 
 
 def dashboard_figures(user: Actor) -> list[Figure]:
-    return [make() for make in _makers(user).values()]
+    return dashboard_read(user).figures
 
 
 def dashboard_figure(user: Actor, key: str) -> Figure | None:
     """One figure of the reader's dashboard (its CSV), the others not worked out."""
-    make = _makers(user).get(key)
+    makers, _tallies = _makers(user)
+    make = makers.get(key)
     return make() if make is not None else None

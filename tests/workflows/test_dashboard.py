@@ -131,3 +131,19 @@ def test_the_csv_writes_the_figure_s_table(world: World, county: dict[str, Any])
     assert rows[0] == [figure.row_title, *figure.series]
     assert rows[1:] == [[r.label, *(str(v) for v in r.values)] for r in figure.rows]
     assert client.get("/dashboard/nothing.csv").status_code == 404
+
+
+def test_the_counts_are_of_the_last_refresh_and_the_timers_bring_them_up_to_date(
+    world: World, api: Callable[..., APIClient], county: dict[str, Any]
+) -> None:
+    from django.core.management import call_command
+
+    before = figures(api, "reviewer_t1")["stages"]["rows"][0]["values"]
+    world.application(S.POSTED, area_code=VILLAGE_1)
+    assert figures(api, "reviewer_t1")["stages"]["rows"][0]["values"] == before
+
+    call_command("process_timers", stdout=io.StringIO())
+
+    after = figures(api, "reviewer_t1")["stages"]["rows"][0]["values"]
+    assert after[1] == before[1] + 1
+    assert api("reviewer_t1").get("/api/v1/dashboard/").json()["as_of"]

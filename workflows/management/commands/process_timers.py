@@ -12,15 +12,16 @@ from approvals.services.transitions import postings_close_due
 from crosscheck.services import scans_recover
 from documents.services.batches import document_batches_recover
 from loans.services.servicing import loans_sweep
+from workflows.services import tallies_refresh
 
 
 class Command(BaseCommand):
     help = (
         "Close the public postings whose window has passed and that have no open objection, "
         "put the document batches, the inspectors' scans and the registry imports whose "
-        "worker has stopped back in the queue (or fail them after too many attempts), and "
-        "bring the loans' days past due and status up to today. Idempotent: safe to run "
-        "every minute from cron, or with --loop."
+        "worker has stopped back in the queue (or fail them after too many attempts), count "
+        "the dashboards' figures again, and bring the loans' days past due and status up to "
+        "today. Idempotent: safe to run every minute from cron, or with --loop."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -50,6 +51,9 @@ class Command(BaseCommand):
                     f"requeued {imports.requeued} registry import(s), "
                     f"failed {imports.failed} after too many attempts"
                 )
+            counted = tallies_refresh()
+            if not opts["loop"]:
+                self.stdout.write(f"counted the dashboard of {counted} county(ies)")
             swept = loans_sweep()
             if swept or not opts["loop"]:
                 self.stdout.write(f"updated {swept} loan(s) past due or back to current")
