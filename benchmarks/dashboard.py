@@ -153,7 +153,6 @@ def dashboard_run(world: World) -> list[list[str]]:
 
     from benchmarks.run import percentile
     from workflows.dashboard import dashboard_figures
-
     from workflows.services import tallies_refresh
 
     started = time.perf_counter()
