@@ -12,6 +12,7 @@ households go in within two minutes (README)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import uuid
@@ -547,12 +548,22 @@ def household_imports_recover(*, now: Any = None) -> BatchRecovery:
     for job in HouseholdImport.objects.filter(
         created_at__lt=cutoff, status__in=[Status.DONE, Status.FAILED]
     ).exclude(stored_name=""):
-        if HouseholdImport.objects.filter(
-            confirms=job, status__in=[Status.QUEUED, Status.RUNNING]
-        ).exists():
-            continue
-        if HouseholdImport.objects.filter(pk=job.pk, stored_name=job.stored_name).update(
-            stored_name=""
-        ):
-            default_storage.delete(job.stored_name)
+        # Under the row's lock, which a confirmation holds while it queues its real run:
+        # a file is never removed from under a run about to read it.
+        with transaction.atomic():
+            locked = (
+                HouseholdImport.objects.select_for_update()
+                .filter(pk=job.pk, stored_name=job.stored_name)
+                .first()
+            )
+            if (
+                locked is None
+                or HouseholdImport.objects.filter(
+                    confirms=locked, status__in=[Status.QUEUED, Status.RUNNING]
+                ).exists()
+            ):
+                continue
+            locked.stored_name = ""
+            locked.save(update_fields=["stored_name"])
+            transaction.on_commit(functools.partial(default_storage.delete, job.stored_name))
     return recovery

@@ -264,7 +264,6 @@ def registry_sheet_read(
                 % {"value": values[RELATION], "choices": "、".join(RELATIONS)},
             )
         person = PersonRow(number, name, id_number, relation or "")
-        read.persons += 1
         village = values[VILLAGE]
         if relation == R.HEAD:
             if draft.head is not None:
@@ -282,6 +281,7 @@ def registry_sheet_read(
             draft.members.append(person)
             if village:
                 draft.villages_seen.setdefault(village, number)
+        read.persons += 1
     for draft in households.values():
         _household_checks(draft, add)
     return read

@@ -439,12 +439,26 @@ def household_status_change(
     """The household's new status from today, as the county's approval of an exit
     (``exited``) or a return to poverty (``returned``) makes it: the only way a status
     changes (``applications.chains``, ``EXIT`` and ``RETURN``). In the approval's
-    transaction, under the household's row lock; recorded on the proposal
+    transaction, under the household's row lock, from a status the change may leave
+    (``Refused`` otherwise, rolling the approval back); recorded on the proposal
     (``StatusChange.effective_on``) and audited (``household.status``, from and to)."""
     if status not in Household.Status.values:
         raise ValueError(f"unknown household status {status}")
     household = Household.objects.select_for_update().get(pk=household_id)
     before = household.status
+    # Under the household's lock: of two approvals at once (two proposals of one kind), the
+    # second finds the status changed and is refused with its whole step.
+    leaves: dict[str, tuple[str, ...]] = {
+        Household.Status.EXITED: (Household.Status.REGISTERED, Household.Status.RETURNED),
+        Household.Status.RETURNED: (Household.Status.EXITED,),
+    }
+    allowed = leaves.get(status, ())
+    if before not in allowed:
+        raise Refused(
+            _("The household's status changed meanwhile: it is %(status)s now.")
+            % {"status": household.get_status_display()},
+            code=Code.HOUSEHOLD_INELIGIBLE,
+        )
     today = clock.today()
     household.status = status
     household.status_since = today

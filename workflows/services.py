@@ -191,11 +191,27 @@ __all__ = ["task_claim", "task_reassign", "task_release"]
 # --- the dashboard's tallies ------------------------------------------------------------------
 
 
+# The key of the advisory lock that keeps two counts of one county apart (with the county's
+# code as the second key).
+TALLY_LOCK = 160_611
+
+
+def _tally_lock(county: str) -> None:
+    """Two counts of one county at once would each delete the old rows and both insert new
+    ones. On PostgreSQL a transaction-level advisory lock of its own keeps them apart
+    (the county's area row is locked by a settlement or a scan for longer: the timers must
+    not wait on those); SQLite runs one writing transaction at a time anyway."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [TALLY_LOCK, int(county)])
+
+
 def tallies_refresh(*, counties: Iterable[str] | None = None) -> int:
     """Work out again the dashboard's tallies (``Tally``) of these counties (6-digit codes;
     all by default), each county in one transaction: its old rows replaced by the counts of
     now, so a reader sees one county's figures all of one moment. Two refreshes of a county
-    never interleave (its area row is locked). Returns how many counties were refreshed."""
+    never interleave (``_tally_lock``). Returns how many counties were refreshed."""
     if counties is None:
         counties = [
             code[:6]
@@ -204,8 +220,9 @@ def tallies_refresh(*, counties: Iterable[str] | None = None) -> int:
     done = 0
     for county in counties:
         with transaction.atomic():
-            if not Area.objects.select_for_update().filter(code=county + "000000").exists():
+            if not Area.objects.filter(code=county + "000000").exists():
                 continue
+            _tally_lock(county)
             now = clock.now()
             Tally.objects.filter(county_code=county).delete()
             apps = Application.objects.filter(area_code__startswith=county).order_by()

@@ -507,7 +507,13 @@ def available_transitions(
         n
         for n in names
         if policy.transition_refusal(
-            n, app, user, open_objections=open_objections, reason="-", now=now
+            n,
+            app,
+            user,
+            open_objections=open_objections,
+            reason="-",
+            now=now,
+            **_status_facts(app, chain.steps_by_name[n].rules),
         )
         is None
     ]

@@ -193,3 +193,17 @@ def test_large_import_answers_202_and_is_followed(
 def _named(file: io.BytesIO, name: str) -> io.BytesIO:
     file.name = name
     return file
+
+
+def test_an_administrator_reveals_nothing_without_the_grant(world: World) -> None:
+    from django.contrib.auth import get_user_model
+
+    world.household(VILLAGE_1)
+    admin = get_user_model().objects.create_superuser("root_export", "", "x")
+
+    with pytest.raises(Forbidden) as refused:
+        households_export(actor=admin, params={}, fmt="csv", reveal=True)
+    masked = households_export(actor=admin, params={}, fmt="csv")
+
+    assert refused.value.code == Code.ROLE
+    assert all("*" in row[3] for row in masked.rows)

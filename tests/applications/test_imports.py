@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,11 +120,14 @@ def test_dry_run_reports_counts_and_writes_nothing(world: World) -> None:
     assert rows[0][3].encode() not in default_storage.open(job.stored_name).read()
 
 
-def test_confirmed_dry_run_registers_every_household_as_registration_does(world: World) -> None:
+def test_confirmed_dry_run_registers_every_household_as_registration_does(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
     rows = household_rows("1", members=2) + household_rows("2", VILLAGE_2, members=0, head="赵永福")
     dry = start(world, "reviewer_t1", as_csv(rows))
 
-    job = household_import_confirm(actor=world.user("reviewer_t1"), import_id=dry.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = household_import_confirm(actor=world.user("reviewer_t1"), import_id=dry.pk)
 
     assert job.status == HouseholdImport.Status.DONE and job.applied
     assert job.households_created == 2
@@ -140,14 +144,15 @@ def test_confirmed_dry_run_registers_every_household_as_registration_does(world:
     created = AuditEntry.objects.filter(action="household.create", object_id=str(first.pk)).get()
     assert created.actor_name == "reviewer_t1"
     assert created.changes["head_id"][1] == idnumbers.mask_id_number(rows[0][3])
-    assert f"import {job.pk}" in created.reason or str(job.pk) in created.reason
+    assert created.reason == f"从 台账.csv 导入（第 {job.pk} 次导入）。"
     assert AuditEntry.objects.filter(
         action="household_import.finish", object_id=str(job.pk)
     ).exists()
     # The file held clear numbers: gone once applied, from both runs.
+    stored = dry.stored_name
     dry.refresh_from_db()
-    assert job.stored_name == "" and dry.stored_name == ""
-    assert not default_storage.exists(dry.stored_name or "nothing")
+    assert stored and job.stored_name == "" and dry.stored_name == ""
+    assert not default_storage.exists(stored)
 
 
 def test_real_run_of_a_clean_xlsx_file(world: World) -> None:
@@ -390,13 +395,16 @@ def test_a_shared_card_is_recorded_as_at_registration(world: World) -> None:
     assert flag.changes["other_households"] == [None, "1"]
 
 
-def test_the_sweep_removes_unconfirmed_files_after_a_day(world: World) -> None:
+def test_the_sweep_removes_unconfirmed_files_after_a_day(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
     dry = start(world, "cadre_v1", as_csv(household_rows("1")))
     name = dry.stored_name
 
     household_imports_recover(now=clock.now())
     assert default_storage.exists(name)
-    household_imports_recover(now=clock.now() + __import__("datetime").timedelta(days=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        household_imports_recover(now=clock.now() + timedelta(days=2))
 
     dry.refresh_from_db()
     assert dry.stored_name == "" and not default_storage.exists(name)
@@ -414,3 +422,26 @@ def test_the_template_has_the_headers_and_reads_back_clean(world: World) -> None
 def test_media_root_is_the_tests_own(media_root: Path) -> None:
     location = str(getattr(default_storage, "location", ""))
     assert location.startswith(str(media_root))
+
+
+# --- two confirmations at once (PostgreSQL: real row locks, real threads) ------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("flushable_ledger")
+def test_two_confirmations_at_once_register_the_file_once(world: World) -> None:
+    from tests.factories import race
+
+    dry = start(world, "cadre_v1", as_csv(household_rows("1") + household_rows("2", head="赵永福")))
+
+    def confirm() -> None:
+        household_import_confirm(actor=world.user("cadre_v1"), import_id=dry.pk)
+
+    outcomes = race(confirm, confirm)
+
+    assert outcomes.count("ok") == 1
+    refused = next(o for o in outcomes if o != "ok")
+    assert isinstance(refused, Refused) and refused.code == Code.ALREADY_IMPORTED
+    assert Household.objects.filter(head_name__in=["王建国", "赵永福"]).count() == 2
+    assert HouseholdImport.objects.filter(confirms=dry).count() == 1

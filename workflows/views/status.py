@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from applications.models import Application, Household, Program, StatusChange
 from applications.selectors import status_programs
+from applications.services import program_version_current
 from approvals import policy
 from approvals.services.filing import application_create, application_edit
 from common.actors import Actor
@@ -102,7 +103,7 @@ def _propose(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
             "form": form,
             "title": TITLES[kind],
             "kind": kind,
-            "version": program.versions.order_by("-effective_from").first(),
+            "version": program_version_current(program),
         },
     )
 

@@ -223,3 +223,38 @@ def test_a_household_exits_again_after_returning(world: World) -> None:
     household.refresh_from_db()
     assert household.status == H.EXITED
     assert Application.objects.filter(household=household, status=S.CONCLUDED).count() == 3
+
+
+def test_submit_is_offered_once_the_exit_s_facts_and_confirmation_are_there(
+    world: World,
+) -> None:
+    from approvals.services.transitions import available_transitions
+
+    app = world.status_change(world.household(VILLAGE_1), "exit", S.DRAFT)
+    cadre = world.user("cadre_v1")
+
+    assert "submit" in available_transitions(app, cadre)
+    unconfirmed = world.status_change(world.household(VILLAGE_1), "exit", S.DRAFT, confirmed=False)
+    assert "submit" not in available_transitions(unconfirmed, cadre)
+
+
+def test_a_household_s_status_is_not_changed_twice_by_two_approvals(world: World) -> None:
+    from applications.services import household_status_change
+
+    household = world.exited(VILLAGE_1)
+    app = Application.objects.get(household=household, program=world.exit_program)
+
+    # A second exit approved at the same moment finds the household exited already.
+    with pytest.raises(Refused) as refused:
+        household_status_change(
+            actor=world.user("approver_a"),
+            household_id=household.pk,
+            status=H.EXITED,
+            application=app,
+        )
+
+    assert refused.value.code == Code.HOUSEHOLD_INELIGIBLE
+    assert (
+        AuditEntry.objects.filter(action="household.status", object_id=str(household.pk)).count()
+        == 1
+    )
