@@ -55,11 +55,13 @@ def export_format(value: str | None) -> str:
     return fmt
 
 
-def _stamp() -> str:
+def export_stamp() -> str:
     return clock.now().astimezone(ZoneInfo(settings.TIME_ZONE)).strftime("%Y%m%d-%H%M%S")
 
 
-def _area_of(actor: Actor) -> str:
+def export_area(actor: Actor) -> str:
+    """Where an export's audit entry goes: the reader's county (the global chain for
+    someone of several counties)."""
     prefixes = scope_prefixes(actor)
     if not prefixes or len({p[:6] for p in prefixes}) > 1:
         return ""
@@ -96,7 +98,7 @@ def households_export(
             actor=actor,
             action="household.export",
             object_type="household",
-            area_code=_area_of(actor),
+            area_code=export_area(actor),
             changes={
                 "format": [None, fmt],
                 "filters": [None, filters],
@@ -107,7 +109,7 @@ def households_export(
     return Export(
         header=list(HEADERS),
         rows=registry_rows(qs, reveal=may_reveal, chunk=CHUNK),
-        filename=f"households-{_stamp()}",
+        filename=f"households-{export_stamp()}",
         title=_("Registry"),
         text_columns=[HEADERS.index(h) for h in TEXT_COLUMNS],
         widths=[10, 14, 10, 22, 16, 16, 24, 22, 10, 14],
@@ -130,7 +132,7 @@ def applications_export(*, actor: Actor, params: Mapping[str, str], fmt: str) ->
             actor=actor,
             action="application.export",
             object_type="application",
-            area_code=_area_of(actor),
+            area_code=export_area(actor),
             changes={
                 "format": [None, fmt],
                 "filters": [None, chosen],
@@ -168,7 +170,7 @@ def applications_export(*, actor: Actor, params: Mapping[str, str], fmt: str) ->
     return Export(
         header=[str(h) for h in header],
         rows=rows(),
-        filename=f"applications-{_stamp()}",
+        filename=f"applications-{export_stamp()}",
         title=_("Applications"),
         text_columns=[2],
         widths=[10, 20, 14, 10, 22, 14, 12, 18, 18],

@@ -54,6 +54,8 @@ _OTHER_ACTIONS: dict[str, Promise] = {
     "household.status": _("household's status changed (exit or return)"),
     "household.export": _("registry exported"),
     "application.export": _("applications exported"),
+    "payment.export": _("payments exported"),
+    "loan.export": _("microloans exported"),
     "household_import.request": _("registry sheet sent"),
     "household_import.finish": _("registry sheet checked or imported"),
     "household_import.requeue": _("registry import queued again"),

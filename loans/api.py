@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
@@ -21,9 +22,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from applications.exports import XLSX, export_format
 from common import clock
 from common.api import REFUSALS
 from common.errors import InvalidInput, NotFound
+from common.sheets import sheet_response
+from loans.exports import loans_export
 from loans.models import FundMovement, Instalment, Loan, ReferenceRate, Repayment, RiskFund
 from loans.schedules import DayCount, Method, schedule
 from loans.selectors import (
@@ -506,6 +510,40 @@ class LoanViewSet(
         if errors:
             raise InvalidInput(errors)
         return qs.order_by("-drawdown_date", "-pk")
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # The export's ``?format=xlsx|csv`` is the file's format, not DRF's renderer.
+        return super().perform_content_negotiation(request, force=force or self.action == "export")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=["xlsx", "csv"]),
+            OpenApiParameter("status", str, enum=LOAN_STATUSES),
+            OpenApiParameter("bank", str, description="the bank's code"),
+            OpenApiParameter("area", str, description="area code prefix"),
+            OpenApiParameter("overdue", bool),
+        ],
+        responses={(200, XLSX): bytes, (200, "text/csv"): str},
+    )
+    @action(detail=False, methods=["get"])
+    def export(self, request: Request) -> HttpResponseBase:
+        """The list's loans (the same filters) as a sheet, one row each; audited."""
+        fmt = export_format(request.query_params.get("format"))
+        filters = {
+            k: str(v)
+            for k, v in request.query_params.items()
+            if k in ("status", "bank", "area", "overdue")
+        }
+        out = loans_export(actor=request.user, loans=self.get_queryset(), filters=filters, fmt=fmt)
+        return sheet_response(
+            out.header,
+            out.rows,
+            fmt=fmt,
+            filename=out.filename,
+            title=out.title,
+            text_columns=out.text_columns,
+            widths=out.widths,
+        )
 
     def get_object(self) -> Loan:
         loan = self.get_queryset().filter(pk=int(self.kwargs["pk"])).first()

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
@@ -17,9 +18,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from applications.exports import XLSX, export_format
 from applications.selectors import applications_visible_to, programs_visible_to
 from common.api import REFUSALS
 from common.errors import InvalidInput, NotFound
+from common.sheets import sheet_response
+from payments.exports import payments_export
 from payments.formats import MAX_RETURN_FILE
 from payments.models import Acceptance, AcceptanceSample, PaymentLine, PaymentRound, RoundExclusion
 from payments.policy import AcceptanceState
@@ -167,10 +171,33 @@ class PaymentRoundViewSet(
         return qs.order_by("-created_at", "-id")
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
-        # The bank file's ``?format=txt|xlsx`` is the file's format, not DRF's renderer
-        # override: that answer is a file whatever renderer the negotiation picks.
+        # The bank file's and the export's ``?format=`` is the file's format, not DRF's
+        # renderer override: that answer is a file whatever renderer the negotiation picks.
         return super().perform_content_negotiation(
-            request, force=force or self.action == "bank_file"
+            request, force=force or self.action in ("bank_file", "export")
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=["xlsx", "csv"]),
+            OpenApiParameter("program", int),
+            OpenApiParameter("status", str, enum=PaymentRound.Status.values),
+        ],
+        responses={(200, XLSX): bytes, (200, "text/csv"): str},
+    )
+    @action(detail=False, methods=["get"])
+    def export(self, request: Request) -> HttpResponseBase:
+        """Every payment line of the reader's rounds as a sheet (cards masked); audited."""
+        fmt = export_format(request.query_params.get("format"))
+        out = payments_export(actor=request.user, params=request.query_params, fmt=fmt)
+        return sheet_response(
+            out.header,
+            out.rows,
+            fmt=fmt,
+            filename=out.filename,
+            title=out.title,
+            text_columns=out.text_columns,
+            widths=out.widths,
         )
 
     def _detail(self, round_id: int) -> dict[str, Any]:
