@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,10 +17,21 @@ from common.errors import Code, Forbidden
 from workflows.dashboard import dashboard_read, has_dashboard
 
 
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "format": "decimal"}]})
+class IntOrDecimal(serializers.Field):  # type: ignore[type-arg]
+    """A figure's value: a count, or an amount in yuan as a decimal string."""
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class FigureRowSerializer(serializers.Serializer[Any]):
     label = serializers.CharField()  # type: ignore[assignment]
     code = serializers.CharField()
-    values = serializers.ListField(child=serializers.CharField())
+    values = serializers.ListField(
+        child=IntOrDecimal(),
+        help_text="one per series: a count (a whole number) or an amount (yuan, a string)",
+    )
     note = serializers.CharField(required=False)
 
 
