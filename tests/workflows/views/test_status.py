@@ -134,3 +134,24 @@ def test_the_notice_board_shows_an_exit_s_income_and_no_return_cause(world: Worl
     assert f'id="a{returning.pk}"' in board
     cause = str(Household.Cause("illness").label)
     assert cause not in board
+
+
+def test_the_village_notice_pdf_says_what_an_exit_and_a_return_propose(world: World) -> None:
+    import io
+
+    import pdfplumber
+
+    from documents.services.issuing import notice_issue
+
+    world.status_change(world.household(VILLAGE_1), "exit", S.POSTED)
+    world.status_change(world.exited(VILLAGE_1), "return", S.POSTED)
+
+    document = notice_issue(actor=world.user("cadre_v1"), village_code=VILLAGE_1)
+
+    with pdfplumber.open(io.BytesIO(document.file.read())) as pdf:
+        text = "".join((page.extract_text() or "") for page in pdf.pages)
+    text = text.replace(" ", "").replace("\n", "")
+    # Cells wrap inside the table, so their lines interleave: each piece is looked for.
+    assert "拟脱贫销号（人均" in text and "6200.00" in text
+    assert "拟纳入返贫" in text
+    assert str(Household.Cause("illness").label) not in text
