@@ -623,14 +623,20 @@ class Seeder:
         self.rng.shuffle(kinds)
         filings += [Filing(h, v, k, self.items()) for (h, v), k in zip(chosen, kinds, strict=True)]
         # A few households leave poverty before the round starts (not among the applicants).
-        leaving = rest[len(chosen) : len(chosen) + 6]
+        # Two of them in 四坝村 and two in its township, so that its cadre and its reviewer
+        # see exits and returns at work.
+        remaining = rest[len(chosen) :]
+        ours = [h for h in remaining if h[1] == "620902100200"][:2]
+        near = [h for h in remaining if h[1][:9] == "620902100" and h not in ours][:2]
+        leaving = ours + near
+        leaving += [h for h in remaining if h not in leaving][: 6 - len(leaving)]
         for household, village in leaving:
             self.exit_household(household, village, -58)
         # Two of them are at risk again (返贫监测): one waits for the county with three days
         # left of its fifteen, the other is in the township's review, five days overdue.
         self.return_household(*leaving[0], day=-12, steps=5)
-        self.return_household(*leaving[1], day=-20, steps=4)
-        self.non_applicants = rest[len(chosen) + 6 :]
+        self.return_household(*leaving[2], day=-20, steps=4)
+        self.non_applicants = [h for h in remaining if h not in leaving]
         return filings
 
     # --- red flags (DOMAIN rules 4 and 5) -------------------------------------------------

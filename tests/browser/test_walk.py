@@ -27,7 +27,7 @@ from django.core.management import call_command
 from django.test import Client
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from applications.models import Program
+from applications.models import Application, Household, Program
 from demo.seed import DEMO_PASSWORD
 from demo.world import SUBSIDY_CODE
 from tests.browser.test_chain import browser
@@ -67,7 +67,33 @@ def _urls(username: str | None) -> list[str]:
         client.force_login(get_user_model().objects.get(username=username))
     start = "/" if username else "/notice/"
     found = [page.url for page in walk(client, start, per_shape=2) if page.html]
-    return found + EXTRA.get(username or "", [])
+    return found + EXTRA.get(username or "", []) + _status_pages(username)
+
+
+def _status_pages(username: str | None) -> list[str]:
+    """The exit's and the return's pages of the cadre's village, which two pages of a shape
+    may miss: an exited household's page (its risk signal offered) and the risk form, and
+    the return proposal waiting for the county."""
+    if username != "cadre_sibacun":
+        return []
+    exited = (
+        Household.objects.filter(area_code="620902100200", status=Household.Status.EXITED)
+        .exclude(applications__program__kind=Program.Kind.RETURN)
+        .order_by("pk")
+        .first()
+    )
+    proposal = (
+        Application.objects.filter(area_code="620902100200", program__kind=Program.Kind.RETURN)
+        .order_by("pk")
+        .first()
+    )
+    pages = []
+    if exited is not None:
+        pages += [f"/cadre/households/{exited.pk}/", f"/cadre/households/{exited.pk}/return/"]
+    if proposal is not None:
+        pages.append(f"/cadre/applications/{proposal.pk}/")
+    assert pages, "the demo's 四坝村 has no exit or return to walk"
+    return pages
 
 
 def _context(browser: Browser, base: str, username: str | None, language: str) -> BrowserContext:

@@ -141,9 +141,14 @@ def _subsidy_programs(user: Actor, household: Household) -> list[Program]:
 
 def _status_program(user: Actor, household: Household, kind: str) -> bool:
     """Whether the household's page offers an exit or a return: the county has the
-    program and the household's status allows it."""
-    return policy.household_status_fits(household, kind) and (
-        status_programs(user, household, kind).exists()
+    program, the household's status allows it, and no such proposal is under way."""
+    open_ = Application.objects.filter(household=household, program__kind=kind).exclude(
+        status__in=Application.CLOSED
+    )
+    return (
+        policy.household_status_fits(household, kind)
+        and not open_.exists()
+        and status_programs(user, household, kind).exists()
     )
 
 
