@@ -11,7 +11,6 @@ import pytest
 
 from applications.chains import EXIT, RETURN, chain_of
 from applications.models import Application, Household, StatusChange
-from applications.services import household_update
 from approvals.models import Objection
 from approvals.services.filing import application_create, application_edit
 from approvals.services.objections import objection_raise, objection_resolve
@@ -202,16 +201,20 @@ def test_an_exited_household_applies_where_the_program_keeps_its_policies(
     assert apply().status == S.DRAFT
 
 
-def test_status_is_not_edited_with_the_household(world: World) -> None:
+def test_status_is_not_edited_with_the_household(world: World, api: Any) -> None:
     household = world.household(VILLAGE_1)
 
-    with pytest.raises(TypeError):
-        household_update(  # type: ignore[call-arg]
-            actor=world.user("cadre_v1"), household_id=household.pk, status=H.EXITED
-        )
+    response = api("cadre_v1").patch(
+        f"/api/v1/households/{household.pk}/", {"status": "exited"}, format="json"
+    )
 
+    assert response.status_code == 400
+    assert "status" in response.json()
     household.refresh_from_db()
     assert household.status == H.REGISTERED
+    assert not AuditEntry.objects.filter(
+        action="household.update", object_id=str(household.pk)
+    ).exists()
 
 
 def test_a_household_exits_again_after_returning(world: World) -> None:
