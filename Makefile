@@ -35,10 +35,14 @@ export UV_PYTHON_DOWNLOADS := never
 # Extra arguments for pytest, e.g. `make test ARGS="-k audit -x"`.
 ARGS ?=
 
-.PHONY: help bootstrap run test test-postgres walk schema-check check upgrade-check bench format
+.PHONY: help bootstrap run serve backup restore replica-test test test-postgres walk schema-check check upgrade-check bench format
 
 help:
 	@echo "make run            migrate, seed demo data, run timers, the task worker and the dev server on :8000"
+	@echo "make serve          the production configuration on PostgreSQL (gunicorn, task workers, timers; settings from the environment)"
+	@echo "make backup         back up the database and the stored files, with a manifest of SHA-256 hashes"
+	@echo "make restore FROM=dir  restore a backup into a new database and check it"
+	@echo "make replica-test   the read replica against a real streaming replica (two clusters of its own; root)"
 	@echo "make test           run the test suite (SQLite; ARGS=... passes on to pytest)"
 	@echo "make test-postgres  run the test suite against PostgreSQL on 127.0.0.1:5432"
 	@echo "make walk           walk every role's pages in Chromium (390/1280 px, Chinese/English)"
@@ -78,6 +82,26 @@ run: bootstrap
 	trap 'kill $$timers $$worker 2>/dev/null || true' EXIT; \
 	trap 'exit 130' INT TERM; \
 	$(PY) manage.py runserver 0.0.0.0:8000
+
+# Production on this machine: DEBUG off, settings from the environment or FUPIN_ENV_FILE
+# (deploy/fupin.env.example); refuses to start without them (scripts/serve.sh).
+serve: bootstrap
+	bash scripts/serve.sh
+
+# A backup of the database and the stored files (FUPIN_BACKUP_DIR, default var/backups;
+# ARGS="--keep 14"), and its restore into a new database, checked (operations/backups.py).
+backup: bootstrap
+	$(PY) manage.py backup $(ARGS)
+
+restore: bootstrap
+	@[ -n "$(FROM)" ] || { echo "make restore FROM=<backup directory> [ARGS='--database-url ... --media-root ... --anchors ...']"; exit 2; }
+	$(PY) manage.py restore "$(FROM)" $(ARGS)
+
+# The read replica against a real PostgreSQL streaming replica: a primary and a hot standby
+# made by pg_createcluster and pg_basebackup beside the machine's cluster, removed after
+# (about 40 s; scripts/replica-test.sh).
+replica-test: bootstrap
+	bash scripts/replica-test.sh $(ARGS)
 
 test: bootstrap
 	@bash scripts/system-packages.sh $(TEST_SYSTEM_PACKAGES)

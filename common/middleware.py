@@ -5,10 +5,12 @@ elsewhere. And a value the database cannot hold, met by a page's query: 400 too.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import DataError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
@@ -61,3 +63,58 @@ class RefuseNulBytes:
         if request.path.startswith("/api/"):
             return JsonResponse({f: [message] for f in fields}, status=400)
         return render(request, "400.html", {"message": message}, status=400)
+
+
+class HealthCheck:
+    """``/healthz`` for the monitoring (``common.health``), answered first: it needs no
+    session, and the monitoring asks the server by its own address over plain HTTP, which the
+    host check and the redirect to HTTPS further down would refuse."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info not in ("/healthz", "/healthz/"):
+            return self.get_response(request)
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        from common.health import health_report
+
+        report = health_report()
+        response = JsonResponse(report, status=200 if report["ok"] else 503)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def _address(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return None
+
+
+class ForwardedClient:
+    """Behind nginx every request comes from 127.0.0.1: the client's address is the last one
+    nginx added to X-Forwarded-For. Believed only from the proxies of
+    ``FUPIN_FORWARDED_ALLOW_IPS`` (the same setting gunicorn reads for the scheme), and read
+    from the right, skipping those proxies, so that addresses a client wrote into the header
+    itself are never taken. ``REMOTE_ADDR`` then holds the client's address for everything
+    after: the sign-in lockouts per address (django-axes) and the API's throttles."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.proxies = frozenset(
+            a for a in (_address(p) for p in settings.FUPIN_FORWARDED_ALLOW_IPS) if a
+        )
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded and _address(request.META.get("REMOTE_ADDR", "")) in self.proxies:
+            for hop in reversed(forwarded.split(",")):
+                address = _address(hop)
+                if address is None:
+                    break  # a hop nobody trusted wrote: keep the proxy's own address
+                if address not in self.proxies:
+                    request.META["REMOTE_ADDR"] = address
+                    break
+        return self.get_response(request)

@@ -1,4 +1,5 @@
-"""Abstract models shared by the apps above. ``common`` has no tables of its own."""
+"""Abstract models shared by the apps above, and the one table of ``common``: the
+heartbeats of the processes that run beside the web server (``common.health``)."""
 
 from __future__ import annotations
 
@@ -39,3 +40,38 @@ class BatchJob(models.Model):
 
     class Meta:
         abstract = True
+
+
+class Heartbeat(models.Model):
+    """The last sign of life of a process that runs beside the web server: the timers
+    (``process_timers``, at the end of every run) and the task worker (when it runs the ping
+    the timers send it). ``/healthz`` reads their age."""
+
+    name = models.CharField(_("process"), max_length=40, primary_key=True)
+    beat_at = models.DateTimeField(_("last sign of life"))
+
+    class Meta:
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.beat_at.isoformat()}"
+
+
+class CacheEntry(models.Model):
+    """The table of Django's database cache (``CACHES`` when ``DEBUG`` is off): what must be
+    counted across every web process, such as the public objections per address and hour,
+    lives here rather than in one process's memory. Laid out as ``createcachetable`` makes
+    it, and created by a migration so that no deployment forgets that command."""
+
+    cache_key = models.CharField(max_length=255, primary_key=True)
+    value = models.TextField()
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "fupin_cache"
+        verbose_name = _("cache entry")
+        verbose_name_plural = _("cache entries")
+
+    def __str__(self) -> str:
+        return self.cache_key

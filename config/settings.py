@@ -69,6 +69,15 @@ def _required(name: str) -> str:
 SECRET_KEY = _required("DJANGO_SECRET_KEY")
 # Comma-separated Fernet keys; the first encrypts, all decrypt (key rotation).
 FUPIN_ID_KEYS = [k.strip() for k in _required("FUPIN_ID_KEY").split(",") if k.strip()]
+for _key in FUPIN_ID_KEYS:
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "FUPIN_ID_KEY holds a value that is not a Fernet key (44 characters of URL-safe "
+            'base64); generate one with: python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"'
+        ) from None
 
 ALLOWED_HOSTS = [
     h.strip()
@@ -87,7 +96,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
+    "config.apps.StaticFilesConfig",
     "django.contrib.humanize",
     "rest_framework",
     "knox",
@@ -109,10 +118,15 @@ INSTALLED_APPS = [
     "crosscheck",
     "workflows",
     "inspection",
+    "operations",
     "demo",
 ]
 
 MIDDLEWARE = [
+    # First: /healthz answers the monitoring before the host check and the HTTPS redirect.
+    "common.middleware.HealthCheck",
+    # The client's address behind nginx, for the lockouts and throttles below.
+    "common.middleware.ForwardedClient",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -126,6 +140,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a lockout met by a login (page or API) into its answer.
     "axes.middleware.AxesMiddleware",
+]
+
+# The proxies in front of the site (nginx), whose X-Forwarded-For and X-Forwarded-Proto are
+# believed (common.middleware.ForwardedClient here, gunicorn for the scheme).
+FUPIN_FORWARDED_ALLOW_IPS = [
+    a.strip()
+    for a in os.environ.get("FUPIN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1").split(",")
+    if a.strip()
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -169,6 +191,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+
+# A PostgreSQL streaming replica for the reads that may lag (common.replica): the inspectors'
+# searches and exports, the dashboards, the cross-check scans. In tests it mirrors the
+# primary's test database (the replica streams it).
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"],
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        conn_health_checks=True,
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["common.replica.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -218,6 +252,8 @@ MEDIA_ROOT = Path(os.environ.get("FUPIN_MEDIA_ROOT", VAR_DIR / "media"))
 FUPIN_AUDIT_ANCHOR_FILE = Path(
     os.environ.get("FUPIN_AUDIT_ANCHOR_FILE", VAR_DIR / "anchors" / "anchors.jsonl")
 )
+# Where `manage.py backup` writes, one directory per backup (operations.backups).
+FUPIN_BACKUP_DIR = Path(os.environ.get("FUPIN_BACKUP_DIR", VAR_DIR / "backups"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -267,6 +303,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "common.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"public_objection": "10/hour"},
+    # Throttles count REMOTE_ADDR, which common.middleware.ForwardedClient has set from the
+    # proxy's header; DRF's own reading of X-Forwarded-For would believe any client.
+    "NUM_PROXIES": 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "精准扶贫 审批 API",
@@ -323,7 +362,23 @@ TASKS = {
 # a few seconds); a larger one runs in the background on the task worker.
 FUPIN_IMPORT_INLINE_BYTES = int(os.environ.get("FUPIN_IMPORT_INLINE_BYTES", str(512 * 1024)))
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# /healthz (common.health): the timers and the task worker fail the check when their last sign
+# of life is older than this; the disk holding the stored files when it has less free space.
+FUPIN_HEALTH_STALE_SECONDS = int(os.environ.get("FUPIN_HEALTH_STALE_SECONDS", "300"))
+FUPIN_HEALTH_DISK_MIN_MB = int(os.environ.get("FUPIN_HEALTH_DISK_MIN_MB", "1024"))
+# ... and the read replica when its replay is further behind the primary's log than this.
+FUPIN_HEALTH_REPLICA_LAG_MB = int(os.environ.get("FUPIN_HEALTH_REPLICA_LAG_MB", "64"))
+
+# Development: one process's memory. Production runs many web processes, which must share
+# what they count (the public objections per address and hour): the database's table
+# (common.models.CacheEntry).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        if DEBUG
+        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "fupin_cache"}
+    )
+}
 
 # Production hardening: on whenever DEBUG is off.
 SESSION_COOKIE_SECURE = not DEBUG

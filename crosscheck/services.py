@@ -30,6 +30,7 @@ from common.batches import (
     batches_recover,
 )
 from common.errors import Code, InvalidInput, NotFound, Refused
+from common.replica import replica_reads
 from common.rows import rows_insert, rows_update
 from common.sheets import RowProblem, SheetError, sheet_rows
 from crosscheck import formats
@@ -355,7 +356,10 @@ def _scan_work(claim: Claim[Scan]) -> None:
     found: dict[str, tuple[str, Finding]] = {}
     counts: dict[str, int] = {}
     for index, rule in enumerate(RULES, start=1):
-        findings = list(rule.find(context))
+        # The registry is read from the replica when there is one; the leads are written,
+        # and what they are compared with read, in the transaction below, on the primary.
+        with replica_reads():
+            findings = list(rule.find(context))
         counts[rule.code] = len(findings)
         for finding in findings:
             found.setdefault(finding.key, (rule.code, finding))

@@ -29,6 +29,7 @@ from approvals.selectors import application_timeline
 from common import clock
 from common.charts import bar_chart
 from common.errors import InvalidInput, NotFound, ServiceError
+from common.replica import replica_reads_view
 from crosscheck.evidence import lead_sentence, rule_label
 from crosscheck.formats import headers_of
 from crosscheck.models import Lead, ReferenceList
@@ -119,6 +120,7 @@ def _filters(form: LeadFilterForm) -> dict[str, Any]:
 
 @inspector_required
 @require_GET
+@replica_reads_view
 def leads_page(request: HttpRequest) -> HttpResponse:
     user = request.user
     crosscheck_counties(user)
@@ -197,6 +199,7 @@ EXPORT_MAX = 10_000
 
 @inspector_required
 @require_GET
+@replica_reads_view
 def leads_export_xlsx(request: HttpRequest) -> HttpResponse:
     user = request.user
     crosscheck_counties(user)
@@ -297,6 +300,7 @@ def _fact_rows(lead: Lead) -> list[FactRow]:
 
 @inspector_required
 @require_http_methods(["GET", "POST"])
+@replica_reads_view
 def lead_page(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     crosscheck_counties(user)
@@ -370,6 +374,7 @@ class ListUploadForm(forms.Form):
 
 @inspector_required
 @require_http_methods(["GET", "POST"])
+@replica_reads_view
 def lists_page(request: HttpRequest) -> HttpResponse:
     user = request.user
     counties = _counties(user)
@@ -442,6 +447,7 @@ def scan_start(request: HttpRequest) -> HttpResponse:
 
 @inspector_required
 @require_GET
+@replica_reads_view
 def red_flags_page(request: HttpRequest) -> HttpResponse:
     """The red flags are the last part of the leads page now."""
     return redirect(reverse("inspection:leads") + "#flags")

@@ -40,6 +40,7 @@ from audit.services import audit_anchor_create
 from audit.verify import Report
 from common import clock
 from common.actors import Actor
+from common.replica import replica_alias, replica_reads_view
 from inspection.exports import audit_header, audit_rows, csv_lines, xlsx_bytes
 from inspection.services import audit_export_record, audit_verify
 
@@ -174,6 +175,7 @@ def _query_without_cursor(request: HttpRequest) -> str:
 
 @inspector_required
 @require_GET
+@replica_reads_view
 def audit_search_page(request: HttpRequest) -> HttpResponse:
     form = AuditSearchForm(request.GET or None)
     qs = _searched(request, form) if form.is_bound else audit_search(request.user)
@@ -198,7 +200,8 @@ def _export_name(ext: str) -> str:
 @require_GET
 def audit_export_csv(request: HttpRequest) -> StreamingHttpResponse:
     form = AuditSearchForm(request.GET)
-    qs = _searched(request, form).order_by("-created_at", "-id")
+    # Streamed after the view returns: the queryset names the replica itself.
+    qs = _searched(request, form).order_by("-created_at", "-id").using(replica_alias())
     audit_export_record(actor=request.user, kind="csv", search=_query_without_cursor(request))
     response = StreamingHttpResponse(
         csv_lines(audit_header(), audit_rows(qs)), content_type="text/csv; charset=utf-8"
@@ -212,7 +215,7 @@ def audit_export_csv(request: HttpRequest) -> StreamingHttpResponse:
 @require_GET
 def audit_export_xlsx(request: HttpRequest) -> HttpResponse:
     form = AuditSearchForm(request.GET)
-    qs = _searched(request, form).order_by("-created_at", "-id")
+    qs = _searched(request, form).order_by("-created_at", "-id").using(replica_alias())
     audit_export_record(actor=request.user, kind="xlsx", search=_query_without_cursor(request))
     data, _truncated = xlsx_bytes(audit_header(), audit_rows(qs), title=_("Audit trail"))
     response = HttpResponse(

@@ -84,6 +84,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("DATABASE_REPLICA_URL"):
+        no_replica = pytest.mark.skip(reason="needs a streaming replica (make replica-test)")
+        for item in items:
+            if item.get_closest_marker("replica"):
+                item.add_marker(no_replica)
     if _is_postgres() or _postgres_required():
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")
@@ -169,7 +174,19 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
             _restore_triggers_after_teardown = False
             with item.config.stash[blocking_manager_key].unblock():
                 triggers_on()
+                _reseed_published_rates()  # a migration's rows, which the flush took too
                 build_world()  # the flush took the shared data with it
+
+
+def _reseed_published_rates() -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from loans.models import ReferenceRate
+
+    if not ReferenceRate.objects.exists():
+        importlib.import_module("loans.migrations.0002_published_rates").seed(apps, None)
 
 
 # --- data ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ APPS = (
     "crosscheck",
     "workflows",
     "inspection",
+    "operations",
     "demo",
 )
 BOILERPLATE = {"__init__.py", "apps.py", "models.py", "urls.py", "admin.py", "tasks.py"}

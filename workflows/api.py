@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from common.api import REFUSALS
 from common.errors import Code, Forbidden
+from common.replica import replica_reads
 from workflows.dashboard import dashboard_read, has_dashboard
 
 
@@ -64,7 +65,8 @@ class DashboardView(APIView):
                 _("Only township and county officials and inspectors have a dashboard."),
                 code=Code.ROLE,
             )
-        dashboard = dashboard_read(request.user)
+        with replica_reads():
+            dashboard = dashboard_read(request.user)
         return Response(
             {
                 "as_of": dashboard.as_of,

@@ -194,3 +194,28 @@ def test_a_rehash_at_sign_in_keeps_the_tokens(world: World) -> None:
     user.save()  # no new password: a save of anything else (or a re-hash) keeps the tokens
 
     assert _authorised(token).get("/api/v1/applications/").status_code == 200
+
+
+def test_behind_the_proxy_failures_are_counted_per_client_not_per_proxy(world: World) -> None:
+    """nginx on 127.0.0.1 forwards every request: five failures from one villager's phone
+    must not lock every other user of the site out (DEPLOY: deploy/nginx/fupin.conf)."""
+    for name in ("a1", "a2", "a3", "a4", "a5"):
+        APIClient().post(
+            "/api/v1/auth/token/",
+            {"username": name, "password": "wrong"},
+            format="json",
+            REMOTE_ADDR="127.0.0.1",
+            HTTP_X_FORWARDED_FOR="10.9.9.9",
+        )
+
+    elsewhere = APIClient().post(
+        "/api/v1/auth/token/",
+        {"username": "approver_a", "password": password_of("approver_a")},
+        format="json",
+        REMOTE_ADDR="127.0.0.1",
+        HTTP_X_FORWARDED_FOR="10.1.1.1",
+    )
+    same_client = token_post("approver_a", password_of("approver_a"), address="10.9.9.9")
+
+    assert elsewhere.status_code == 200
+    assert same_client.status_code == 429  # type: ignore[attr-defined]

@@ -134,3 +134,44 @@ def test_a_page_with_a_number_past_the_range_is_not_a_server_error(world: World)
     response = client.get(f"/review/applications/{HUGE}/")
 
     assert response.status_code in (400, 404)
+
+
+# --- the client's address behind the proxy (ForwardedClient) ---------------------------
+
+
+def client_address(remote: str, forwarded: str | None) -> str:
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from common.middleware import ForwardedClient
+
+    seen: list[str] = []
+
+    def view(request: object) -> HttpResponse:
+        seen.append(request.META["REMOTE_ADDR"])  # type: ignore[attr-defined]
+        return HttpResponse()
+
+    request = RequestFactory().get("/", REMOTE_ADDR=remote)
+    if forwarded is not None:
+        request.META["HTTP_X_FORWARDED_FOR"] = forwarded
+    ForwardedClient(view)(request)
+    return seen[0]
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "expected"),
+    [
+        ("127.0.0.1", "10.1.1.1", "10.1.1.1"),  # nginx on the same machine
+        ("::1", "2001:db8::5", "2001:db8::5"),
+        ("127.0.0.1", "6.6.6.6, 10.1.1.1", "10.1.1.1"),  # the client wrote the first itself
+        ("127.0.0.1", "10.1.1.1, 127.0.0.1", "10.1.1.1"),  # two proxies of ours
+        ("127.0.0.1", "not-an-address", "127.0.0.1"),
+        ("127.0.0.1", "", "127.0.0.1"),
+        ("127.0.0.1", None, "127.0.0.1"),
+        ("10.5.5.5", "10.1.1.1", "10.5.5.5"),  # a client talking to gunicorn directly
+    ],
+)
+def test_the_clients_address_is_believed_from_our_proxy_only(
+    remote: str, forwarded: str | None, expected: str
+) -> None:
+    assert client_address(remote, forwarded) == expected

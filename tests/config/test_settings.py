@@ -35,3 +35,16 @@ def test_postgres_connections_close_after_each_request_unless_production_says_ot
 
     assert _setting(expression, DATABASE_URL=url) == "0"
     assert _setting(expression, DATABASE_URL=url, DATABASE_CONN_MAX_AGE="60") == "60"
+
+
+def test_production_counts_in_the_database_cache_every_web_process_shares() -> None:
+    production = {
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "x" * 50,
+        "FUPIN_ID_KEY": "gY48UxuzHZTorMILiajvcumwCm6JGnxx-29ddWP33ck=",
+        "FUPIN_PUBLIC_URL": "https://example.org",
+    }
+    expression = 'settings.CACHES["default"]["BACKEND"]'
+
+    assert _setting(expression) == "django.core.cache.backends.locmem.LocMemCache"
+    assert _setting(expression, **production) == "django.core.cache.backends.db.DatabaseCache"

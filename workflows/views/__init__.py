@@ -24,6 +24,7 @@ from applications.roles import REVEAL_PERMISSION, Role
 from applications.selectors import applications_visible_to
 from approvals.services.access import access_refused
 from common.actors import Actor
+from common.replica import replica_reads
 from common.sheets import neutralise, sheet_response
 
 
@@ -92,7 +93,8 @@ def _dashboard(user: Actor) -> Any:
     # reads through the process layer's services.
     from workflows.dashboard import dashboard_read
 
-    return dashboard_read(user)
+    with replica_reads():
+        return dashboard_read(user)
 
 
 @login_required
@@ -100,7 +102,8 @@ def dashboard_csv(request: HttpRequest, key: str) -> HttpResponseBase:
     """One of the dashboard's figures as a CSV file: its table, as the page shows it."""
     from workflows.dashboard import dashboard_figure
 
-    figure = dashboard_figure(request.user, key)
+    with replica_reads():
+        figure = dashboard_figure(request.user, key)
     if figure is None:
         raise Http404(_("No such figure."))
     header, rows = figure.csv_rows()

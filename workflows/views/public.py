@@ -43,14 +43,16 @@ def objections_per_hour() -> int:
 
 
 def _client_key(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the client says it is. Behind a proxy,
-    # the proxy must set REMOTE_ADDR (e.g. gunicorn's --forwarded-allow-ips).
+    # REMOTE_ADDR only: X-Forwarded-For is whatever the client says it is. Behind nginx,
+    # common.middleware.ForwardedClient has set REMOTE_ADDR from the proxy's own header.
     return "fupin:public-objections:" + str(request.META.get("REMOTE_ADDR") or "unknown")
 
 
 def _take_slot(request: HttpRequest) -> bool:
     """Count one objection for the client's address; False when the hour's quota is used
-    up (nothing counted then)."""
+    up (nothing counted then). In production the count is in the database's cache table,
+    shared by every web process (two objections sent in the same instant from one address
+    may both be counted as the last allowed one)."""
     key = _client_key(request)
     cache.add(key, 0, RATE_WINDOW)
     try:

@@ -217,3 +217,25 @@ def test_notice_page_speaks_chinese_by_default(posted: Application) -> None:
     page = text_of(Client().get(notice_url()))
 
     assert "公示栏" in page and "提出异议" in page
+
+
+def test_notice_objections_are_counted_across_web_processes_in_production(
+    posted: Application, settings: Any
+) -> None:
+    """Production runs several gunicorn processes: the count is in the database's cache
+    table, which every process shares (a process's own memory would allow 5 per process)."""
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "fupin_cache",
+        }
+    }
+    client = Client(REMOTE_ADDR="198.51.100.9")
+    for n in range(5):
+        assert client.post(objection_url(posted), {"text": f"异议 {n}"}).status_code == 302
+        caches.close_all()
+        del caches["default"]  # the next request as if served by another process
+
+    assert client.post(objection_url(posted), {"text": "第六条"}).status_code == 429

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from applications.imports import household_imports_recover
 from approvals.services.transitions import postings_close_due
+from common.health import TIMERS, heartbeat_record, worker_ping_send
 from crosscheck.services import scans_recover
 from documents.services.batches import document_batches_recover
 from loans.services.servicing import loans_sweep
@@ -57,6 +58,9 @@ class Command(BaseCommand):
             swept = loans_sweep()
             if swept or not opts["loop"]:
                 self.stdout.write(f"updated {swept} loan(s) past due or back to current")
+            # Last: the heartbeat says a whole run got through (/healthz).
+            worker_ping_send()
+            heartbeat_record(TIMERS)
             if not opts["loop"]:
                 return
             time.sleep(opts["interval"])
