@@ -9,6 +9,7 @@ import ipaddress
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DataError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import render
@@ -74,7 +75,7 @@ class HealthCheck:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info not in ("/healthz", "/healthz/"):
+        if request.path_info != "/healthz":  # exactly: nginx lets only this path through
             return self.get_response(request)
         if request.method not in ("GET", "HEAD"):
             return HttpResponseNotAllowed(["GET", "HEAD"])
@@ -86,11 +87,35 @@ class HealthCheck:
         return response
 
 
-def _address(text: str) -> str | None:
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _address(text: str) -> Address | None:
+    """An address, an IPv4 one written as IPv6 (::ffff:127.0.0.1) taken as IPv4."""
     try:
-        return str(ipaddress.ip_address(text.strip()))
+        address = ipaddress.ip_address(text.strip())
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def trusted_proxies(entries: list[str]) -> tuple[Network, ...]:
+    """``FUPIN_FORWARDED_ALLOW_IPS``: addresses or networks (10.0.0.0/24). An entry that is
+    neither stops the site at start: silently trusting no proxy would make every client
+    look like the proxy, and five failed sign-ins lock everyone out."""
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"FUPIN_FORWARDED_ALLOW_IPS: {entry!r} is not an address or a network "
+                "(e.g. 127.0.0.1 or 10.0.0.0/24)"
+            ) from None
+    return tuple(networks)
 
 
 class ForwardedClient:
@@ -103,18 +128,19 @@ class ForwardedClient:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.proxies = frozenset(
-            a for a in (_address(p) for p in settings.FUPIN_FORWARDED_ALLOW_IPS) if a
-        )
+        self.proxies = trusted_proxies(settings.FUPIN_FORWARDED_ALLOW_IPS)
+
+    def _trusted(self, address: Address | None) -> bool:
+        return address is not None and any(address in network for network in self.proxies)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded and _address(request.META.get("REMOTE_ADDR", "")) in self.proxies:
+        if forwarded and self._trusted(_address(request.META.get("REMOTE_ADDR", ""))):
             for hop in reversed(forwarded.split(",")):
                 address = _address(hop)
                 if address is None:
                     break  # a hop nobody trusted wrote: keep the proxy's own address
-                if address not in self.proxies:
-                    request.META["REMOTE_ADDR"] = address
+                if not self._trusted(address):
+                    request.META["REMOTE_ADDR"] = str(address)
                     break
         return self.get_response(request)

@@ -13,16 +13,20 @@ names its database itself: ``.using(replica_alias())``."""
 from __future__ import annotations
 
 import contextvars
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.http import HttpRequest
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.http import HttpRequest, HttpResponse
 
 REPLICA = "replica"
+# After a write, the same user's pages read the primary this long (they show what they did).
+STICKY_SECONDS = 15
+_PRIMARY_UNTIL = "fupin_primary_until"
 _reading = contextvars.ContextVar("fupin_replica_reads", default=False)
 R = TypeVar("R")
 
@@ -50,12 +54,60 @@ def replica_reads_view(view: Callable[..., R]) -> Callable[..., R]:
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> R:
-        if request.method not in ("GET", "HEAD"):
+        if request.method not in ("GET", "HEAD") or _wrote_lately(request):
             return view(request, *args, **kwargs)
         with replica_reads():
             return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def _wrote_lately(request: HttpRequest) -> bool:
+    session = getattr(request, "session", None)
+    return session is not None and float(session.get(_PRIMARY_UNTIL, 0)) > time.time()
+
+
+class StickToPrimaryAfterWrites:
+    """Middleware: a user who has just posted something reads the primary for
+    ``STICKY_SECONDS`` (the page a form redirects to shows the change it made, never the
+    replica's moment-old view of it). Only when a replica is configured."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if (
+            replica_configured()
+            and session is not None
+            and request.method not in ("GET", "HEAD", "OPTIONS")
+        ):
+            session[_PRIMARY_UNTIL] = time.time() + STICKY_SECONDS
+        return response
+
+
+def replica_caught_up(*, timeout: float = 30.0) -> bool:
+    """Wait until the replica has replayed everything the primary has written so far (at
+    most ``timeout`` seconds). True then, and at once without a replica (the primary is
+    always current); False when it is further behind, or does not answer."""
+    if not replica_configured():
+        return True
+    try:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute("SELECT pg_current_wal_lsn()")
+            target = cursor.fetchone()[0]
+        deadline = time.monotonic() + timeout
+        with connections[REPLICA].cursor() as cursor:
+            while True:
+                cursor.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target])
+                if cursor.fetchone()[0]:
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.2)
+    except DatabaseError:
+        return False
 
 
 class ReplicaRouter:

@@ -131,6 +131,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After a user's write, their pages read the primary for a while (common.replica).
+    "common.replica.StickToPrimaryAfterWrites",
     "django.middleware.locale.LocaleMiddleware",
     "common.middleware.RefuseNulBytes",
     "django.middleware.common.CommonMiddleware",
@@ -202,6 +204,8 @@ if os.environ.get("DATABASE_REPLICA_URL"):
         conn_health_checks=True,
     )
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    # A replica that does not answer fails its pages (and /healthz) in seconds, not minutes.
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 DATABASE_ROUTERS = ["common.replica.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -4,6 +4,7 @@ another department's data is sensitive). Each in one transaction with its audit 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -30,7 +31,7 @@ from common.batches import (
     batches_recover,
 )
 from common.errors import Code, InvalidInput, NotFound, Refused
-from common.replica import replica_reads
+from common.replica import replica_caught_up, replica_reads
 from common.rows import rows_insert, rows_update
 from common.sheets import RowProblem, SheetError, sheet_rows
 from crosscheck import formats
@@ -349,16 +350,20 @@ def _fingerprint(facts: Mapping[str, Any]) -> str:
 def _scan_work(claim: Claim[Scan]) -> None:
     scan = claim.job
     started = time.monotonic()
-    lists = lists_in_force(scan.county_code)
+    # The registry and the lists from the replica once it has replayed everything written so
+    # far (a list uploaded a moment ago is there, rows and all); from the primary when it
+    # lags more than half a minute. The leads are written, and compared with what is on
+    # record, in the transaction below, on the primary.
+    reads = replica_reads if replica_caught_up() else contextlib.nullcontext
+    with reads():
+        lists = lists_in_force(scan.county_code)
     params = rule_params()
     context = Context(county=scan.county_code, lists=lists, params=params)
     claim.heartbeat(total=len(RULES))
     found: dict[str, tuple[str, Finding]] = {}
     counts: dict[str, int] = {}
     for index, rule in enumerate(RULES, start=1):
-        # The registry is read from the replica when there is one; the leads are written,
-        # and what they are compared with read, in the transaction below, on the primary.
-        with replica_reads():
+        with reads():
             findings = list(rule.find(context))
         counts[rule.code] = len(findings)
         for finding in findings:

@@ -72,9 +72,12 @@ COUNTED = (
 class BackupError(Exception):
     """A backup or restore refused or failed; ``code`` says why, the message says it in full."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, refused: bool = True) -> None:
         super().__init__(message)
         self.code = code
+        # True: refused before anything changed. False: failed midway, what it had made
+        # removed again.
+        self.refused = refused
 
 
 @dataclass
@@ -260,6 +263,15 @@ def backups_in(root: Path) -> list[Path]:
     )
 
 
+STALE_PARTIAL = 24 * 3600  # seconds: an unfinished backup this old was killed
+
+
+def _stale_partials_remove(root: Path) -> None:
+    for old in root.glob(f".{PREFIX}*.partial"):
+        if time.time() - old.stat().st_mtime > STALE_PARTIAL:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def backup_create(root: Path, *, keep: int | None = None) -> BackupMade:
     """Back up the default database and ``MEDIA_ROOT`` into a new directory under ``root``;
     with ``keep``, remove the oldest finished backups beyond that many afterwards."""
@@ -273,6 +285,9 @@ def backup_create(root: Path, *, keep: int | None = None) -> BackupMade:
         suffix += 1
         name = f"{PREFIX}{stamp}-{suffix}"
     partial = root / f".{name}.partial"
+    _stale_partials_remove(root)
+    # The backup holds the whole database: readable by the site's user only.
+    umask = os.umask(0o077)
     partial.mkdir()
     try:
         if connection.vendor == "postgresql":
@@ -287,7 +302,10 @@ def backup_create(root: Path, *, keep: int | None = None) -> BackupMade:
         entries: list[dict[str, Any]] = [{"path": dump, "size": size, "sha256": sha}]
         media = Path(settings.MEDIA_ROOT)
         for source, relative in _media_files(media):
-            size, sha = _copy_hashing(source, partial / FILES / relative)
+            try:
+                size, sha = _copy_hashing(source, partial / FILES / relative)
+            except FileNotFoundError:
+                continue  # removed since it was listed (a registry upload once applied)
             entries.append({"path": f"{FILES}/{relative}", "size": size, "sha256": sha})
         manifest = {
             "format": FORMAT,
@@ -311,6 +329,8 @@ def backup_create(root: Path, *, keep: int | None = None) -> BackupMade:
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+    finally:
+        os.umask(umask)
     pruned = []
     if keep is not None and keep > 0:
         for old in backups_in(root)[:-keep]:
@@ -353,9 +373,17 @@ def backup_read(path: Path) -> dict[str, Any]:
         raise BackupError("manifest_unreadable", f"{manifest_path} names no database dump")
     for entry in entries:
         relative = str(entry.get("path", ""))
-        file = (path / relative).resolve()
-        if not file.is_relative_to(path.resolve()) or relative.startswith("/"):
-            raise BackupError("manifest_unreadable", f"{relative!r} is outside the backup")
+        parts = relative.split("/")
+        if (
+            not relative
+            or "\\" in relative
+            or any(part in ("", ".", "..") for part in parts)
+            or (relative != dump and parts[0] != FILES)
+        ):
+            raise BackupError(
+                "manifest_unreadable", f"{relative!r} is not a path inside the backup's files"
+            )
+        file = path / relative
         if not file.is_file():
             raise BackupError("file_missing", f"{relative} is listed in the manifest but missing")
         size, sha = _hash(file)
@@ -400,6 +428,56 @@ def _pg_target_state(db: Mapping[str, Any]) -> str:
             " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
         ).fetchone()[0]
     return "used" if tables else "empty"
+
+
+def _pg_create(db: Mapping[str, Any]) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with _pg_admin(db) as admin:
+        try:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
+        except psycopg.Error as error:
+            raise BackupError(
+                "cannot_create",
+                f"database {db['NAME']} cannot be created ({error}): create it empty first "
+                f"(createdb -O {db.get('USER') or 'fupin'} {db['NAME']}), or let the role "
+                "create databases",
+            ) from error
+
+
+def _undo(
+    target: Mapping[str, Any],
+    engine: str,
+    created_database: bool,
+    filled_database: bool,
+    media_root: Path,
+) -> None:
+    """Remove what a failed restore made: the database it created, or what it restored into
+    an empty one, and the files it wrote (the media directory was empty or absent before)."""
+    if filled_database and not created_database:
+        with closing(_pg_connect(target)) as restored:
+            restored.autocommit = True
+            restored.execute("DROP SCHEMA public CASCADE")
+            restored.execute("CREATE SCHEMA public")
+    if created_database:
+        if engine == "postgresql":
+            from psycopg import sql
+
+            with _pg_admin(target) as admin:
+                admin.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(target["NAME"])
+                    )
+                )
+        else:
+            Path(target["NAME"]).unlink(missing_ok=True)
+    if media_root.is_dir():
+        for child in media_root.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
 
 
 def _media_state(media_root: Path) -> bool:
@@ -478,48 +556,69 @@ def backup_restore(
         if sqlite_path.exists() and sqlite_path.stat().st_size > 0:
             raise BackupError("target_not_empty", f"{sqlite_path} already exists")
 
-    # From here on things change.
-    if engine == "postgresql":
-        pg_restore = _program("pg_restore")
-        if state == "absent":
-            with _pg_admin(target) as admin:
-                from psycopg import sql
+    # From here on things change; a failure removes what this restore made.
+    created_database = filled_database = False
+    try:
+        if engine == "postgresql":
+            pg_restore = _program("pg_restore")
+            if state == "absent":
+                _pg_create(target)
+                created_database = True
+            result = subprocess.run(  # noqa: S603 (a fixed program, no shell)
+                [
+                    pg_restore,
+                    "--exit-on-error",
+                    "--single-transaction",
+                    "--no-owner",
+                    "--no-privileges",
+                    f"--dbname={target['NAME']}",
+                    str(path / manifest["dump"]),
+                ],
+                env=_pg_env(target),
+                capture_output=True,
+                text=True,
+            )
+            if result.returncode != 0:
+                raise BackupError(
+                    "restore_failed", f"pg_restore failed: {result.stderr.strip()}", refused=False
+                )
+            filled_database = True
+            with closing(_pg_connect(target)) as restored, restored.cursor() as cursor:
+                facts = _facts(cursor)
+                restored.rollback()
+        else:
+            sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            created_database = True
+            _copy_hashing(path / manifest["dump"], sqlite_path)
+            with closing(sqlite3.connect(sqlite_path)) as restored:
+                facts = _facts(restored.cursor())
 
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target["NAME"])))
-        result = subprocess.run(  # noqa: S603 (a fixed program, no shell)
-            [
-                pg_restore,
-                "--exit-on-error",
-                "--single-transaction",
-                "--no-owner",
-                "--no-privileges",
-                f"--dbname={target['NAME']}",
-                str(path / manifest["dump"]),
-            ],
-            env=_pg_env(target),
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            raise BackupError("restore_failed", f"pg_restore failed: {result.stderr.strip()}")
-        with closing(_pg_connect(target)) as restored, restored.cursor() as cursor:
-            facts = _facts(cursor)
-    else:
-        sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        _copy_hashing(path / manifest["dump"], sqlite_path)
-        with closing(sqlite3.connect(sqlite_path)) as restored:
-            facts = _facts(restored.cursor())
-
-    files = 0
-    media_root.mkdir(parents=True, exist_ok=True)
-    prefix = f"{FILES}/"
-    for entry in manifest["files"]:
-        if not entry["path"].startswith(prefix):
-            continue
-        _, sha = _copy_hashing(path / entry["path"], media_root / entry["path"][len(prefix) :])
-        if sha != entry["sha256"]:
-            raise BackupError("file_changed", f"{entry['path']} changed while it was restored")
-        files += 1
+        files = 0
+        media_root.mkdir(parents=True, exist_ok=True)
+        base = media_root.resolve()
+        prefix = f"{FILES}/"
+        for entry in manifest["files"]:
+            if not entry["path"].startswith(prefix):
+                continue
+            destination = media_root / entry["path"][len(prefix) :]
+            if not destination.resolve().is_relative_to(base):  # checked by backup_read too
+                raise BackupError("manifest_unreadable", f"{entry['path']} leaves {media_root}")
+            _, sha = _copy_hashing(path / entry["path"], destination)
+            if sha != entry["sha256"]:
+                raise BackupError(
+                    "file_changed", f"{entry['path']} changed while it was restored", refused=False
+                )
+            files += 1
+    except BaseException as error:
+        _undo(target, engine, created_database, filled_database, media_root)
+        if isinstance(error, BackupError):
+            error.refused = False
+            raise
+        if isinstance(error, Exception):
+            raise BackupError(
+                "restore_failed", f"{type(error).__name__}: {error}", refused=False
+            ) from error
+        raise
 
     restored_report = Restored(
         database=str(target["NAME"]), media_root=media_root, files=files, seconds=0.0

@@ -44,7 +44,7 @@ install -d -o postgres -g postgres -m 0700 "$DATA"
 # -R writes standby.signal and primary_conninfo: it starts as a hot standby, streaming.
 runuser -u postgres -- pg_basebackup -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres \
     -D "$DATA" -R -X stream --checkpoint=fast
-echo "listen_addresses = '127.0.0.1'" >> "/etc/postgresql/$VERSION/$STANDBY/postgresql.conf"
+printf "listen_addresses = '127.0.0.1'\nhot_standby_feedback = on\n" >> "/etc/postgresql/$VERSION/$STANDBY/postgresql.conf"
 pg_ctlcluster --skip-systemctl-redirect "$VERSION" "$STANDBY" start
 for _ in $(seq 30); do
     pg_isready -q -h 127.0.0.1 -p "$STANDBY_PORT" && break

@@ -41,7 +41,7 @@ def test_everything_alive_answers_200() -> None:
     assert status == 200
     assert body["ok"] is True
     assert body["checks"]["database"]["ok"] is True
-    assert body["checks"]["timers"]["age_seconds"] == 0
+    assert 0 <= body["checks"]["timers"]["age_seconds"] <= 5
     assert body["checks"]["worker"]["ok"] is True
     assert body["checks"]["disk"]["free_mb"] > 0
 
@@ -118,7 +118,8 @@ def test_it_answers_the_monitoring_by_any_host_over_plain_http(settings: Any) ->
 
 def test_only_get_and_head() -> None:
     assert Client().post("/healthz").status_code == 405
-    assert Client().head("/healthz/").status_code in (200, 503)
+    assert Client().head("/healthz").status_code in (200, 503)
+    assert Client().get("/healthz/").status_code == 404  # only the path nginx lets through
 
 
 def test_a_ping_is_queued_for_the_worker_and_not_again_while_it_waits(settings: Any) -> None:

@@ -5,6 +5,7 @@ the database's range."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -169,9 +170,24 @@ def client_address(remote: str, forwarded: str | None) -> str:
         ("127.0.0.1", "", "127.0.0.1"),
         ("127.0.0.1", None, "127.0.0.1"),
         ("10.5.5.5", "10.1.1.1", "10.5.5.5"),  # a client talking to gunicorn directly
+        ("::ffff:127.0.0.1", "10.1.1.1", "10.1.1.1"),  # gunicorn listening on [::]
+        ("10.8.0.7", "10.1.1.1", "10.1.1.1"),  # a proxy of the network 10.8.0.0/24
     ],
 )
 def test_the_clients_address_is_believed_from_our_proxy_only(
-    remote: str, forwarded: str | None, expected: str
+    remote: str, forwarded: str | None, expected: str, settings: Any
 ) -> None:
+    settings.FUPIN_FORWARDED_ALLOW_IPS = ["127.0.0.1", "::1", "10.8.0.0/24"]
+
     assert client_address(remote, forwarded) == expected
+
+
+def test_a_proxy_setting_that_is_no_address_stops_the_site(settings: Any) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from common.middleware import ForwardedClient
+
+    settings.FUPIN_FORWARDED_ALLOW_IPS = ["127.0.0.1", "*"]
+
+    with pytest.raises(ImproperlyConfigured, match="'\\*' is not an address or a network"):
+        ForwardedClient(lambda request: None)  # type: ignore[arg-type,return-value]

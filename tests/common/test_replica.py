@@ -18,7 +18,13 @@ from applications.models import Application, Household
 from audit.models import AuditEntry
 from common import replica
 from common.errors import Code, ServiceError
-from common.replica import ReplicaRouter, replica_alias, replica_reads, replica_reads_view
+from common.replica import (
+    ReplicaRouter,
+    replica_alias,
+    replica_caught_up,
+    replica_reads,
+    replica_reads_view,
+)
 from tests.factories import S, World
 
 router = ReplicaRouter()
@@ -76,6 +82,37 @@ def test_a_view_reads_the_replica_for_get_and_head_only(configured: None) -> Non
     assert seen == ["replica", "replica", None]
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("flushable_ledger")
+def test_after_a_post_the_same_user_reads_the_primary_for_a_while(configured: None) -> None:
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.http import HttpResponse
+
+    from common.replica import StickToPrimaryAfterWrites
+
+    seen: list[str | None] = []
+
+    @replica_reads_view
+    def view(request: Any) -> HttpResponse:
+        seen.append(router.db_for_read(Household))
+        return HttpResponse()
+
+    site = StickToPrimaryAfterWrites(view)
+    mine, theirs = SessionStore(), SessionStore()
+    for method, session in (("get", mine), ("post", mine), ("get", mine), ("get", theirs)):
+        request = getattr(RequestFactory(), method)("/")
+        request.session = session
+        site(request)
+
+    assert seen == ["replica", None, None, "replica"]
+    assert float(mine[replica._PRIMARY_UNTIL]) > time.time() + 10
+    assert replica._PRIMARY_UNTIL not in theirs
+
+
+def test_without_a_replica_a_scan_reads_the_primary_at_once() -> None:
+    assert replica_caught_up(timeout=0) is True
+
+
 # --- against a real streaming replica (make replica-test) -----------------------------------
 
 
@@ -102,14 +139,7 @@ def replay_paused() -> Iterator[None]:
             yield
         finally:
             standby.execute("SELECT pg_wal_replay_resume()")
-            target = _primary_lsn()
-            for _ in range(100):
-                row = standby.execute(
-                    "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]
-                ).fetchone()
-                if row and row[0]:
-                    break
-                time.sleep(0.1)
+            assert replica_caught_up(timeout=30), "the standby did not catch up"
 
 
 def caught_up() -> None:
@@ -223,3 +253,12 @@ def test_healthz_reports_the_replicas_lag(world: World, settings: Any) -> None:
 
     assert current["ok"] is True and current["standby"] is True
     assert behind["lag_bytes"] > 0 and behind["ok"] is False
+
+
+@replica_test
+def test_a_scan_waits_for_the_replica_to_replay_what_was_written(world: World) -> None:
+    caught_up()
+    with replay_paused():
+        world.household()
+        assert replica_caught_up(timeout=0.5) is False  # a scan then reads the primary
+    assert replica_caught_up(timeout=5) is True

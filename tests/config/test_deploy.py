@@ -69,3 +69,30 @@ def test_nginx_takes_the_largest_upload_and_outwaits_gunicorn() -> None:
     assert int(body.group(1)) * 1024 * 1024 > MAX_IMPORT_BYTES
     assert int(read_timeout.group(1)) > gunicorn["timeout"]
     assert "location /media/" in site and "return 404;" in site
+
+
+def test_every_location_of_the_site_reaches_gunicorn_but_files_on_disk() -> None:
+    site = (DEPLOY / "nginx" / "fupin.conf").read_text()
+    server = site[site.index("listen 443") :]
+    blocks = dict(re.findall(r"location ([^{]+?) \{(.*?)\n    \}", server, flags=re.DOTALL))
+
+    assert set(blocks) == {
+        "/static/",
+        "/media/",
+        "= /healthz",
+        "~ ^/(accounts/login/|api/v1/auth/token/)",
+        "/",
+    }
+    for where, body in blocks.items():
+        if where in ("/static/", "/media/"):
+            assert "proxy_pass" not in body
+        else:
+            assert "proxy_pass http://fupin_web;" in body, where
+            assert "allow" in body or "X-Forwarded-Proto $scheme" in body, where
+
+
+def test_the_units_are_enabled_through_their_target() -> None:
+    target = (DEPLOY / "systemd" / "fupin.target").read_text()
+    for unit in ("fupin-web.service", "fupin-timers.service", "fupin-worker@.service"):
+        assert "WantedBy=fupin.target" in (DEPLOY / "systemd" / unit).read_text()
+    assert "Wants=fupin-web.service fupin-timers.service fupin-worker@1.service" in target

@@ -140,15 +140,17 @@ def served(tmp_path: Path, flushable_ledger: None) -> Iterator[tuple[subprocess.
         FUPIN_ACCESS_LOG="",
         **KEYS,
     )
+    log = (tmp_path / "serve.log").open("w+")
     process = subprocess.Popen(  # noqa: S603
         [BASH, str(SCRIPT)],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,  # a file, never a pipe nobody drains
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
+    process.log = log  # type: ignore[attr-defined]
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -161,9 +163,10 @@ def served(tmp_path: Path, flushable_ledger: None) -> Iterator[tuple[subprocess.
                 break
             time.sleep(0.5)
         else:
-            pytest.fail(
-                f"not healthy in time: {process.poll()} {process.stdout and process.stdout.read()}"
-            )
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+            log.seek(0)
+            pytest.fail(f"not healthy in time: {process.poll()}\n{log.read()[-3000:]}")
         yield process, base
     finally:
         if process.poll() is None:
@@ -217,4 +220,5 @@ def test_losing_any_one_process_stops_them_all(
     time.sleep(1)
     assert session_processes(process.pid) == []
     assert process.stdout is not None
-    assert "a process ended" in process.stdout.read()
+    process.log.seek(0)  # type: ignore[attr-defined]
+    assert "a process ended" in process.log.read()  # type: ignore[attr-defined]

@@ -361,3 +361,72 @@ def test_restore_drill_of_the_seeded_demo_on_postgresql(
             == households
         )
     assert StoredDocument.objects.count() >= 1
+
+
+@pytest.mark.postgres
+def test_the_manifest_is_read_in_the_snapshot_that_is_dumped(
+    world: World, tmp_path: Path, target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A household registered while the backup runs (after the snapshot is taken, before its
+    facts are read) is in neither the dump nor the manifest: they agree, and the restore's
+    comparison passes."""
+    from operations import backups
+
+    facts = backups._facts
+    late: list[Household] = []
+
+    def facts_after_a_write(cursor: Any) -> dict[str, Any]:
+        late.append(world.household())  # committed by Django's own connection meanwhile
+        return facts(cursor)
+
+    monkeypatch.setattr(backups, "_facts", facts_after_a_write)
+    made = backup_create(tmp_path / "backups")
+    monkeypatch.setattr(backups, "_facts", facts)
+
+    restored = backup_restore(made.path, database_url=target.url, media_root=target.media)
+
+    assert restored.checks[0][:2] == ("manifest", True), restored.checks[0]
+    manifest = json.loads((made.path / MANIFEST).read_text())
+    assert manifest["rows"]["applications_household"] == Household.objects.count() - 1
+    assert late
+
+
+def test_a_manifest_entry_climbing_out_of_files_is_refused(made: Path, target: Target) -> None:
+    """``files/../database.pgdump`` is inside the backup, but would be restored beside the
+    media directory rather than in it."""
+    manifest = json.loads((made / MANIFEST).read_text())
+    dump = next(e for e in manifest["files"] if e["path"] == manifest["dump"])
+    manifest["files"].append({**dump, "path": f"files/../{dump['path']}"})
+    (made / MANIFEST).write_text(json.dumps(manifest))
+
+    assert refused(made, target) == "manifest_unreadable"
+    assert not (target.media.parent / dump["path"]).exists()
+
+
+def test_a_restore_failing_midway_removes_what_it_made(
+    made: Path, target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database restored, then the disk fills while the files are copied back: the new
+    database is dropped and the files written so far removed; exit 1, not a refusal."""
+    from operations import backups
+
+    copy = backups._copy_hashing
+    copied: list[Path] = []
+
+    def copy_until_the_disk_is_full(source: Path, destination: Path) -> tuple[int, str]:
+        if copied and destination.is_relative_to(target.media):
+            raise OSError(28, "No space left on device")
+        copied.append(destination)
+        return copy(source, destination)
+
+    monkeypatch.setattr(backups, "_copy_hashing", copy_until_the_disk_is_full)
+
+    code, out = run(
+        "restore", str(made), "--database-url", target.url, "--media-root", str(target.media)
+    )
+
+    assert code == 1
+    assert out.startswith("restore failed (restore_failed): OSError: [Errno 28] No space left")
+    assert copied  # the database (and on PostgreSQL a first file) was made before it failed
+    assert not target.exists()
+    assert list(target.media.iterdir()) == []

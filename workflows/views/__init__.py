@@ -100,8 +100,11 @@ def _dashboard(user: Actor) -> Any:
 @login_required
 def dashboard_csv(request: HttpRequest, key: str) -> HttpResponseBase:
     """One of the dashboard's figures as a CSV file: its table, as the page shows it."""
-    from workflows.dashboard import dashboard_figure
+    from workflows.dashboard import dashboard_figure, has_dashboard
 
+    # The reader's roles are read on the primary (and kept on the user for the figure).
+    if not has_dashboard(request.user):
+        raise Http404(_("No such figure."))
     with replica_reads():
         figure = dashboard_figure(request.user, key)
     if figure is None:

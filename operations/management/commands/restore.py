@@ -13,7 +13,8 @@ class Command(BaseCommand):
         "media directory, after checking every file against the manifest; then compare the "
         "chain heads and row counts with the manifest, migrate, and run verify_audit and "
         "verify_files against what was restored. Exits 2 when refused (nothing changed), 1 "
-        "when a check of the restored site fails."
+        "when the restore failed midway (what it made is removed) or a check of the restored "
+        "site fails."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,8 +45,16 @@ class Command(BaseCommand):
                 opts["backup"], database_url=url, media_root=media_root, anchors=opts["anchors"]
             )
         except BackupError as error:
-            self.stderr.write(self.style.ERROR(f"restore refused ({error.code}): {error}"))
-            raise SystemExit(2) from error
+            if error.refused:
+                self.stderr.write(self.style.ERROR(f"restore refused ({error.code}): {error}"))
+                raise SystemExit(2) from error
+            self.stderr.write(
+                self.style.ERROR(
+                    f"restore failed ({error.code}): {error}; the database and files it had "
+                    "made are removed again"
+                )
+            )
+            raise SystemExit(1) from error
         self.stdout.write(
             f"restored {opts['backup']} into database {restored.database} and "
             f"{restored.files} files into {restored.media_root} in {restored.seconds:.1f} s"
