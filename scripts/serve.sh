@@ -82,4 +82,6 @@ set +e
 wait -n "${pids[@]}"
 status=$?
 echo "make serve: a process ended (exit $status); stopping the others" >&2
+# Nothing of the site ends on its own: even a clean exit is a failure here.
+[ "$status" -ne 0 ] || status=1
 exit "$status"
