@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from axes.apps import AppConfig as AxesAppConfig
-from django.contrib.staticfiles.apps import StaticFilesConfig as BaseStaticFilesConfig
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from django_tasks_db.apps import TasksAppConfig
@@ -12,15 +11,6 @@ from django_tasks_db.apps import TasksAppConfig
 
 class TasksDatabaseConfig(TasksAppConfig):
     verbose_name = _("Background tasks")  # type: ignore[assignment]
-
-
-class StaticFilesConfig(BaseStaticFilesConfig):
-    """``collectstatic`` leaves out viewflow's own front end (about 80 MB of scripts, maps
-    and fonts for its pages, which this site does not use: its pages are ours) and every
-    source map: WhiteNoise compresses all it collects, at every start of ``make serve``,
-    and those took most of a minute."""
-
-    ignore_patterns = [*BaseStaticFilesConfig.ignore_patterns, "viewflow", "*.map"]
 
 
 class AxesConfig(AxesAppConfig):  # type: ignore[misc]

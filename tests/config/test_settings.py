@@ -48,3 +48,10 @@ def test_production_counts_in_the_database_cache_every_web_process_shares() -> N
 
     assert _setting(expression) == "django.core.cache.backends.locmem.LocMemCache"
     assert _setting(expression, **production) == "django.core.cache.backends.db.DatabaseCache"
+
+
+def test_the_servers_entry_points_load_the_site() -> None:
+    from config.asgi import application as asgi
+    from config.wsgi import application as wsgi
+
+    assert callable(wsgi) and callable(asgi)

@@ -410,3 +410,18 @@ def test_reading_a_lead_outside_a_transaction_is_recorded(world: World) -> None:
     lead = _a_lead(world)
     lead_read(actor=world.user("inspector_a"), lead_id=lead.pk)
     assert AuditEntry.objects.filter(action="lead.read", object_id=str(lead.pk)).exists()
+
+
+def test_the_integrity_scan_command_scans_a_county_and_says_what_it_found(world: World) -> None:
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    out = io.StringIO()
+    call_command("integrity_scan", "--county", "620902", stdout=out)
+    with pytest.raises(CommandError):
+        call_command("integrity_scan", "--county", "999999", stdout=io.StringIO())
+
+    lines = out.getvalue().splitlines()
+    assert lines[-1].startswith("scan ") and " leads (" in lines[-1]
+    assert len(lines) > 1
