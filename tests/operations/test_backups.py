@@ -430,3 +430,38 @@ def test_a_restore_failing_midway_removes_what_it_made(
     assert copied  # the database (and on PostgreSQL a first file) was made before it failed
     assert not target.exists()
     assert list(target.media.iterdir()) == []
+
+
+def test_sqlites_online_backup_copies_the_committed_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded default (``make run``'s ``var/db.sqlite3``): copied by a connection of
+    its own, while the site may be writing; the facts read from the copy."""
+    import sqlite3
+
+    from operations import backups
+
+    source = tmp_path / "db.sqlite3"
+    with closing(sqlite3.connect(source)) as db:
+        db.execute("CREATE TABLE audit_chainhead (chain TEXT, seq INTEGER, hash TEXT)")
+        db.execute("INSERT INTO audit_chainhead VALUES ('620902', 7, 'ab')")
+        for table in backups.COUNTED:
+            db.execute(f'CREATE TABLE "{table}" (id INTEGER)')
+        db.execute('INSERT INTO "applications_household" VALUES (1), (2)')
+        db.execute("CREATE TABLE django_migrations (app TEXT, name TEXT)")
+        db.execute("INSERT INTO django_migrations VALUES ('audit', '0001_initial')")
+        db.commit()
+        db.execute('INSERT INTO "applications_household" VALUES (3)')  # not committed
+
+        class FileDatabase:
+            def is_in_memory_db(self) -> bool:
+                return False
+
+        monkeypatch.setattr(backups, "connection", FileDatabase())
+        facts = backups._dump_sqlite({"NAME": str(source)}, tmp_path / "copy.sqlite3")
+
+    assert facts["audit_heads"] == {"620902": [7, "ab"]}
+    assert facts["rows"]["applications_household"] == 2
+    assert facts["migrations"] == [["audit", "0001_initial"]]
+    with closing(sqlite3.connect(tmp_path / "copy.sqlite3")) as copy:
+        assert copy.execute("SELECT count(*) FROM applications_household").fetchone()[0] == 2
