@@ -4,6 +4,7 @@ row leaves no orphan behind."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
@@ -24,3 +25,13 @@ def stored_file(path: str, content: bytes | IO[bytes]) -> Iterator[str]:
     except BaseException:
         default_storage.delete(name)
         raise
+
+
+def sha256_of(stream: IO[bytes]) -> tuple[str, int]:
+    """The SHA-256 (hex) and the size of what is left to read in ``stream``, read a
+    megabyte at a time."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in iter(lambda: stream.read(1 << 20), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size

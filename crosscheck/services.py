@@ -31,6 +31,7 @@ from common.batches import (
     batches_recover,
 )
 from common.errors import Code, InvalidInput, NotFound, Refused
+from common.files import sha256_of
 from common.replica import replica_caught_up, replica_reads
 from common.rows import rows_insert, rows_update
 from common.sheets import RowProblem, SheetError, sheet_rows
@@ -49,13 +50,9 @@ MAX_PROBLEMS_KEPT = 1000
 
 def _digest(file: IO[bytes]) -> tuple[str, int]:
     file.seek(0)
-    digest = hashlib.sha256()
-    size = 0
-    for chunk in iter(lambda: file.read(1 << 20), b""):
-        digest.update(chunk)
-        size += len(chunk)
+    found = sha256_of(file)
     file.seek(0)
-    return digest.hexdigest(), size
+    return found
 
 
 _ALREADY_UPLOADED = gettext_lazy("This very file was uploaded before for this kind of list.")

@@ -447,7 +447,6 @@ def scan_start(request: HttpRequest) -> HttpResponse:
 
 @inspector_required
 @require_GET
-@replica_reads_view
 def red_flags_page(request: HttpRequest) -> HttpResponse:
     """The red flags are the last part of the leads page now."""
     return redirect(reverse("inspection:leads") + "#flags")

@@ -45,6 +45,7 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 
 from common import clock
+from common.files import sha256_of
 
 FORMAT = 1
 PREFIX = "fupin-"
@@ -131,13 +132,9 @@ def _copy_hashing(source: Path, target: Path) -> tuple[int, str]:
 
 
 def _hash(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
     with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
+        sha, size = sha256_of(stream)
+    return size, sha
 
 
 def _media_files(root: Path) -> Iterator[tuple[Path, str]]:

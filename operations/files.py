@@ -4,24 +4,19 @@ and whenever an administrator wants to know that the disk still holds what was s
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.core.files.storage import default_storage
 
 from approvals.models import Attachment
+from common.files import sha256_of
 from documents.models import StoredDocument
-
-CHUNK = 1024 * 1024
 
 
 def file_sha256(name: str) -> str:
-    digest = hashlib.sha256()
     with default_storage.open(name, "rb") as stream:
-        for chunk in iter(lambda: stream.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_of(stream)[0]
 
 
 @dataclass

@@ -36,3 +36,17 @@ def test_stored_file_removes_the_file_when_the_block_fails() -> None:
             raise RuntimeError("the row did not commit")
 
     assert seen and not default_storage.exists(seen[0])
+
+
+def test_sha256_of_reads_the_rest_of_a_stream_in_chunks() -> None:
+    import hashlib
+    import io
+
+    from common.files import sha256_of
+
+    body = b"x" * (3 << 20) + b"tail"
+    stream = io.BytesIO(b"head" + body)
+    stream.read(4)
+
+    assert sha256_of(stream) == (hashlib.sha256(body).hexdigest(), len(body))
+    assert sha256_of(io.BytesIO()) == (hashlib.sha256(b"").hexdigest(), 0)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 
@@ -332,9 +333,8 @@ def test_restore_drill_of_the_seeded_demo_on_postgresql(
     assert code == 0, out
     approved = Application.objects.filter(program__code=SUBSIDY_CODE, status=S.APPROVED).first()
     assert approved is not None
-    cadre = world.user("cadre_v1")
-    cadre = type(cadre).objects.get(username="cadre_sibacun")
     if not StoredDocument.objects.filter(application=approved).exists():
+        cadre = get_user_model().objects.get(username="cadre_sibacun")
         agreement_issue(actor=cadre, application_id=approved.pk)
     anchors = anchor(tmp_path)
     made = backup_create(tmp_path / "backups")
