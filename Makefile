@@ -35,7 +35,7 @@ export UV_PYTHON_DOWNLOADS := never
 # Extra arguments for pytest, e.g. `make test ARGS="-k audit -x"`.
 ARGS ?=
 
-.PHONY: help bootstrap run serve backup restore replica-test test test-postgres walk schema-check check upgrade-check bench format
+.PHONY: help bootstrap run serve backup restore replica-test loadtest test test-postgres walk schema-check check upgrade-check bench format
 
 help:
 	@echo "make run            migrate, seed demo data, run timers, the task worker and the dev server on :8000"
@@ -43,6 +43,7 @@ help:
 	@echo "make backup         back up the database and the stored files, with a manifest of SHA-256 hashes"
 	@echo "make restore FROM=dir  restore a backup into a new database and check it"
 	@echo "make replica-test   the read replica against a real streaming replica (two clusters of its own; root)"
+	@echo "make loadtest       make serve on PostgreSQL driven over HTTP by locust at 1 and 2 cores (about 6 min)"
 	@echo "make test           run the test suite (SQLite; ARGS=... passes on to pytest)"
 	@echo "make test-postgres  run the test suite against PostgreSQL on 127.0.0.1:5432"
 	@echo "make walk           walk every role's pages in Chromium (390/1280 px, Chinese/English)"
@@ -144,6 +145,10 @@ check: bootstrap
 upgrade-check: bootstrap
 	bash scripts/upgrade-check.sh
 	bash scripts/upgrade-check.sh postgres://postgres@127.0.0.1:5432/fupin_upgrade
+
+# LOADTEST_CORES, LOADTEST_SECONDS, LOADTEST_USERS, LOADTEST_APPLICATIONS: scripts/loadtest.sh.
+loadtest: bootstrap
+	bash scripts/loadtest.sh
 
 # With DEBUG off, as a county runs it (the throwaway keys above; plain http for the test client).
 bench: bootstrap

@@ -165,7 +165,7 @@ def household_import_confirm(*, actor: Actor, import_id: int) -> HouseholdImport
     prefixes = importer_prefixes(actor)
     with transaction.atomic():
         dry = (
-            HouseholdImport.objects.select_for_update()
+            HouseholdImport.objects.select_for_update(no_key=True)
             .filter(pk=import_id, requested_by_id=getattr(actor, "pk", None), dry_run=True)
             .first()
         )
@@ -552,7 +552,7 @@ def household_imports_recover(*, now: Any = None) -> BatchRecovery:
         # a file is never removed from under a run about to read it.
         with transaction.atomic():
             locked = (
-                HouseholdImport.objects.select_for_update()
+                HouseholdImport.objects.select_for_update(no_key=True)
                 .filter(pk=job.pk, stored_name=job.stored_name)
                 .first()
             )

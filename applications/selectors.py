@@ -346,10 +346,15 @@ def recusing_hashes(user: Actor) -> frozenset[str]:
     (``KinDeclaration.RECUSING``). Empty for the system and the public."""
     if user is None or not getattr(user, "is_authenticated", False):
         return frozenset()
-    return frozenset(
-        KinDeclaration.objects.filter(
-            official_id=user.pk, relation__in=KinDeclaration.RECUSING, superseded_at__isnull=True
-        ).values_list("id_hash", flat=True)
+    return frozenset(recusing_declarations(user).values_list("id_hash", flat=True))
+
+
+def recusing_declarations(user: Actor) -> QuerySet[KinDeclaration]:
+    """The declarations in force that recuse the user (``recusing_hashes``)."""
+    return KinDeclaration.objects.filter(
+        official_id=getattr(user, "pk", None),
+        relation__in=KinDeclaration.RECUSING,
+        superseded_at__isnull=True,
     )
 
 

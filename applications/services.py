@@ -350,7 +350,12 @@ def household_update(
         )
         raise NotFound(_("No such household in your area."))
     with transaction.atomic():
-        household = households_visible_to(actor).select_for_update().filter(pk=household_id).first()
+        household = (
+            households_visible_to(actor)
+            .select_for_update(no_key=True)
+            .filter(pk=household_id)
+            .first()
+        )
         if household is None or not (
             getattr(actor, "is_superuser", False)
             or has_role_in(actor, Role.VILLAGE_CADRE, household.area_code)
@@ -444,7 +449,7 @@ def household_status_change(
     (``StatusChange.effective_on``) and audited (``household.status``, from and to)."""
     if status not in Household.Status.values:
         raise ValueError(f"unknown household status {status}")
-    household = Household.objects.select_for_update().get(pk=household_id)
+    household = Household.objects.select_for_update(no_key=True).get(pk=household_id)
     before = household.status
     # Under the household's lock: of two approvals at once (two proposals of one kind), the
     # second finds the status changed and is refused with its whole step.

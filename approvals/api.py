@@ -36,11 +36,11 @@ from applications.selectors import (
     application_filters_parse,
     applications_filter,
     applications_visible_to,
-    recusing_hashes,
 )
 from approvals import hooks, policy
 from approvals.models import CardCheck, Objection
 from approvals.selectors import (
+    applications_recused,
     applications_with_kin_flag,
     audit_visible_to,
 )
@@ -57,7 +57,14 @@ from approvals.services.transitions import (
 )
 from audit.models import AuditEntry
 from common import clock
-from common.api import CODE_CHOICES, FIELD_ERRORS, REFUSALS, RefusalSerializer
+from common.api import (
+    CODE_CHOICES,
+    FIELD_ERRORS,
+    PREFER,
+    REFUSALS,
+    RefusalSerializer,
+    prefers_minimal,
+)
 from common.errors import Code, InvalidInput, NotFound
 from common.sheets import sheet_response
 
@@ -262,11 +269,17 @@ class ApplicationSerializer(FastRepresentation, serializers.ModelSerializer[Appl
         request = self.context.get("request")
         user = request.user if request else None
         by_role: dict[tuple[str, str, str], list[str]] = self.__dict__.setdefault("_by_role", {})
-        # The user's declared kin, read once per response rather than per row.
-        declared = self.__dict__.get("_declared")
-        if declared is None:
-            declared = self.__dict__["_declared"] = recusing_hashes(user)
-        return available_transitions(obj, user, by_role=by_role, declared_hashes=declared)
+        # Whom the user is recused from (declared kin, flags raised), for the whole page at
+        # once rather than per row.
+        recused: set[int] | None = self.__dict__.get("_recused")
+        if recused is None or obj.pk not in self.__dict__.get("_asked", ()):
+            page = getattr(self.parent, "instance", None) if self.parent is not None else None
+            rows = list(page) if isinstance(page, list | QuerySet) else [obj]
+            if obj.pk not in {row.pk for row in rows}:
+                rows = [obj]  # not a row of the page it names: asked for itself
+            recused = self.__dict__["_recused"] = applications_recused(user, rows)
+            self.__dict__["_asked"] = {row.pk for row in rows}
+        return available_transitions(obj, user, by_role=by_role, recused=obj.pk in recused)
 
 
 class ItemInputSerializer(serializers.Serializer[Any]):
@@ -607,7 +620,11 @@ class ApplicationViewSet(
         fresh = self.get_queryset().get(pk=app.pk)
         return dict(ApplicationSerializer(fresh, context={"request": self.request}).data)
 
-    @extend_schema(request=TransitionSerializer, responses={200: ApplicationSerializer, **REFUSALS})
+    @extend_schema(
+        request=TransitionSerializer,
+        parameters=[PREFER],
+        responses={200: ApplicationSerializer, 204: None, **REFUSALS},
+    )
     @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)")
     def transitions(self, request: Request, pk: str | None = None, name: str = "") -> Response:
         data = TransitionSerializer(data=request.data)
@@ -617,6 +634,8 @@ class ApplicationViewSet(
             .filter(pk=int(pk or 0))
             .values_list("program__kind", flat=True)
             .first()
+            if hooks.step_handled(name)  # else the step's own checks find the application
+            else None
         )
         handler = hooks.step_handler(kind, name) if kind is not None else None
         if handler is not None:
@@ -628,7 +647,11 @@ class ApplicationViewSet(
                 name=name,
                 reason=data.validated_data.get("reason", ""),
             )
-        return Response(self._out(app))
+        if prefers_minimal(request):
+            return Response(
+                status=204, headers={"Preference-Applied": "return=minimal", "Vary": "Prefer"}
+            )
+        return Response(self._out(app), headers={"Vary": "Prefer"})
 
     @extend_schema(
         request=BulkTransitionSerializer,

@@ -55,6 +55,11 @@ def step_handler(kind: str, name: str) -> StepHandler | None:
     return _step_handlers.get((kind, name))
 
 
+def step_handled(name: str) -> bool:
+    """Does any kind of program take the step ``name`` through a handler of its own?"""
+    return any(step == name for _kind, step in _step_handlers)
+
+
 def on_created(listener: CreatedListener) -> CreatedListener:
     if listener not in _created:
         _created.append(listener)

@@ -24,15 +24,17 @@ def chain_for_area(area_code: str) -> str:
 
 
 def _lock_head(chain: str) -> ChainHead:
-    head = ChainHead.objects.select_for_update().filter(chain=chain).first()
-    if head is not None:
-        return head
+    found = list(
+        ChainHead.objects.select_for_update(no_key=True).filter(chain=chain).order_by()[:1]
+    )
+    if found:
+        return found[0]
     try:
         with transaction.atomic():
             ChainHead.objects.create(chain=chain)
     except IntegrityError:
         pass  # created by a concurrent writer; lock theirs
-    return ChainHead.objects.select_for_update().get(chain=chain)
+    return ChainHead.objects.select_for_update(no_key=True).get(chain=chain)
 
 
 def audit_record(

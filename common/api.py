@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -105,3 +106,26 @@ FIELD_ERRORS: dict[str, Any] = {
 
 # The answers of an endpoint that may refuse, for ``extend_schema(responses=...)``.
 REFUSALS = {403: RefusalSerializer, 404: RefusalSerializer, 409: RefusalSerializer}
+
+
+# ``Prefer: return=minimal`` (RFC 7240): a client that only needs to know a step was taken
+# (a bank's system, a batch) gets 204 and no body, and the server skips reading the
+# application again to describe it.
+PREFER = OpenApiParameter(
+    "Prefer",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    enum=["return=minimal", "return=representation"],
+    description="return=minimal: answer 204 without the application (RFC 7240).",
+)
+
+
+def prefers_minimal(request: Any) -> bool:
+    """Does the request ask ``Prefer: return=minimal`` (among other preferences, with
+    parameters, spaces or quotes as RFC 7240 allows)?"""
+    for preference in request.headers.get("Prefer", "").split(","):
+        asked = preference.split(";", 1)[0].replace(" ", "").replace('"', "").lower()
+        if asked == "return=minimal":
+            return True
+    return False

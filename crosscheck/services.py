@@ -368,7 +368,9 @@ def _scan_work(claim: Claim[Scan]) -> None:
         claim.heartbeat(done=index)
     with transaction.atomic():
         # Two scans of one county write their leads one after the other.
-        Area.objects.select_for_update().filter(code=scan.county_code.ljust(12, "0")).first()
+        Area.objects.select_for_update(no_key=True).filter(
+            code=scan.county_code.ljust(12, "0")
+        ).first()
         new = _leads_keep(scan, found)
         claim.finish(
             lists=[list_facts(r) for _kind, r in sorted(lists.items())],
@@ -511,7 +513,7 @@ def lead_dispose(*, actor: Actor, lead_id: int, status: str, note: str) -> Lead:
     elif len(note) > 2000:
         errors["note"] = [_("The note is at most 2,000 characters.")]
     with transaction.atomic():
-        lead = leads_visible_to(actor).select_for_update().filter(pk=lead_id).first()
+        lead = leads_visible_to(actor).select_for_update(no_key=True).filter(pk=lead_id).first()
         if lead is None:
             raise NotFound(_("No such lead in your area."))
         if errors:

@@ -536,3 +536,53 @@ def race(*steps: Callable[[], object]) -> list[object]:
         thread.join(timeout=30)
     assert not any(thread.is_alive() for thread in threads)
     return outcomes
+
+
+def process_shape(app: Application) -> tuple[Any, ...]:
+    """What viewflow wrote for an application's process, without its ids and times: the
+    process's status, and each task in order with everything a person or a page reads of it
+    (node, type, status, owner, owner permission and its area, token, data, which times are
+    set, and the nodes it follows)."""
+    from viewflow.workflow.models import Task
+
+    from workflows.models import ApplicationProcess
+
+    process = ApplicationProcess.objects.get(application=app)
+    tasks = [
+        (
+            t.flow_task.name,
+            t.flow_task_type,
+            t.status,
+            t.owner_id,
+            t.owner_permission,
+            t.owner_permission_content_type_id,
+            t.owner_permission_obj_pk,
+            t.token,
+            t.data,
+            t.external_task_id,
+            t.seed_content_type_id,
+            t.artifact_content_type_id,
+            t.assigned is None,
+            t.started is None,
+            t.finished is None,
+            sorted(p.flow_task.name for p in t.previous.all()),
+        )
+        for t in Task.objects.filter(process=process).order_by("pk")
+    ]
+    return process.status, process.finished is None, tasks
+
+
+def direct_writes(monkeypatch: Any) -> list[bool]:
+    """What ``workflows.sync._follow_directly`` answered at each call from now on (True:
+    it wrote the step itself), to show that a test took the direct path."""
+    from workflows import sync
+
+    answers: list[bool] = []
+    follow_directly = sync._follow_directly
+
+    def spied(*args: Any) -> bool:
+        answers.append(follow_directly(*args))
+        return answers[-1]
+
+    monkeypatch.setattr(sync, "_follow_directly", spied)
+    return answers

@@ -35,15 +35,25 @@ def process_start(application: Application, actor: Actor) -> None:
     flow_of(chain_of(application)).start.run(application=application)
 
 
+# Write the tasks of a step's plain path directly (``_follow_directly``) rather than through
+# viewflow's activations. Off only in the test that compares the two.
+DIRECT = True
+
+
 def process_follow(application: Application, name: str, from_state: str, actor: Actor) -> None:
-    process = ApplicationProcess.objects.filter(application=application).first()
-    if process is None:
-        return  # imported before the process layer existed: nothing to follow
     chain = chain_of(application)
     flow_class = flow_of(chain)
     if (name, from_state) not in chain.node_of_step:
         raise ProcessOutOfStep(f"application {application.pk}: '{name}' from '{from_state}'")
     node_name = chain.node_of_step[(name, from_state)]
+    node = getattr(flow_class, node_name) if node_name else None
+    if DIRECT and node is not None:
+        path = _plain_path(node, application)
+        if path is not None and _follow_directly(application, name, node, path, actor):
+            return
+    process = ApplicationProcess.objects.filter(application=application).first()
+    if process is None:
+        return  # imported before the process layer existed: nothing to follow
     with flow_class.lock(process.pk):
         active = list(process.task_set.filter(status__in=ACTIVE))
         if node_name is None:
@@ -79,10 +89,13 @@ class _Process:
         self.application = application
 
 
-def _quiet_path(node: Any, application: Application) -> list[Any] | None:
-    """The nodes the flow passes after completing ``node`` for an application in its new
-    status, when they are only switches ending in an end (the process finishes, nobody is
-    asked anything): those the bulk path writes itself. None for any other path."""
+def _plain_path(node: Any, application: Application) -> list[Any] | None:
+    """The nodes the flow reaches after completing ``node`` for an application in its new
+    status, when they are switches ending either in an end or in one task that waits (a
+    person's node, or a node the system completes), created as viewflow creates it with
+    nothing run on its creation. None for any other path (viewflow's activations take it)."""
+    if _writes_more(node):
+        return None
     path: list[Any] = []
     current = getattr(node, "_next", None)
     while isinstance(current, flow.Switch):
@@ -94,9 +107,113 @@ def _quiet_path(node: Any, application: Application) -> list[Any] | None:
                 chosen = target
                 break
         current = chosen
-    if not isinstance(current, flow.End):
+    if current is None or _writes_more(current):
         return None
-    return [*path, current]
+    if type(current) is flow.End:  # not an end that cancels or fails what is left
+        return [*path, current]
+    if isinstance(current, flow.View | flow.Handle) and (
+        getattr(current, "_owner", None) is None
+        and getattr(current, "_on_create", None) is None
+        and not callable(getattr(current, "_owner_permission", None))
+    ):
+        return [*path, current]
+    return None
+
+
+def _writes_more(node: Any) -> bool:
+    """Does viewflow write more for this node than a plain path does: data or a seed for
+    the task that follows it, or boundary events to arm?"""
+    return bool(
+        getattr(node, "_task_data", None)
+        or getattr(node, "_task_seed", None)
+        or getattr(node, "_boundary_events", None)
+    )
+
+
+def _quiet_path(node: Any, application: Application) -> list[Any] | None:
+    """``_plain_path`` when it ends the process (nobody is asked anything): the paths the
+    bulk path writes itself."""
+    path = _plain_path(node, application)
+    return path if path is not None and isinstance(path[-1], flow.End) else None
+
+
+def _follow_directly(
+    application: Application, name: str, node: Any, path: list[Any], actor: Actor
+) -> bool:
+    """``process_follow`` along a plain path (``_plain_path``), writing what viewflow's
+    activations write, in a handful of queries: the process row locked as viewflow's lock
+    locks it, the node's task done by ``actor``, the switches passed done, then either the
+    end done and the process finished or the next node's task waiting, with its owner
+    permission on its area, each task linked to the one before. A node the system completes
+    (``flow.Handle``: the posting) is run as viewflow runs it. False (nothing written) when
+    the node's task is not one that may still be taken or is not the process's only open
+    task, for viewflow's path to handle."""
+    found = list(
+        ApplicationProcess.objects.select_for_update(no_key=True, of=("self",))
+        .filter(application=application)
+        .order_by()
+        .values_list("pk", flat=True)[:1]
+    )
+    if not found:
+        return True  # imported before the process layer existed: nothing to follow
+    process_id = found[0]
+    # Every task not finished (viewflow's end counts those before it ends the process).
+    unfinished = list(
+        Task.objects.filter(process_id=process_id, finished__isnull=True)
+        .order_by("pk")
+        .values_list("pk", "flow_task", "status", "token")
+    )
+    task = next((t for t in unfinished if t[1] == node and t[2] in ACTIVE), None)
+    if task is None:
+        raise ProcessOutOfStep(
+            f"application {application.pk}: no active '{node.name}' task for '{name}'"
+        )
+    task_id, _node, status, token = task
+    # A person's task is taken over by whoever takes the step (viewflow's assign or
+    # reassign); the system's runs as it stands (viewflow's run), its owner untouched.
+    handled = isinstance(node, flow.Handle)
+    person = actor if getattr(actor, "is_authenticated", False) else None
+    takeable = (STATUS.NEW,) if handled else (STATUS.NEW, STATUS.ASSIGNED)
+    if (
+        status not in takeable
+        or len(unfinished) > 1
+        or (status == STATUS.ASSIGNED and person is None)  # viewflow keeps the holder
+    ):
+        return False  # started already, or a process in two places: viewflow's own path
+    now = timezone.now()
+    done: dict[str, Any] = {"status": STATUS.DONE, "started": now, "finished": now}
+    if not handled:
+        done["owner"] = person
+    Task.objects.filter(pk=task_id).update(**done)
+    created = []
+    for passed in path:
+        new = Task(
+            process_id=process_id,
+            flow_task=passed,
+            flow_task_type=passed.task_type,
+            token=token,
+            created=now,
+            data={},
+        )
+        if isinstance(passed, flow.Switch):
+            new.status, new.finished = STATUS.DONE, now
+        elif isinstance(passed, flow.End):
+            new.status, new.started, new.finished = STATUS.DONE, now, now
+        elif getattr(passed, "_owner_permission", None):
+            new.owner_permission = passed._owner_permission
+            obj_of = getattr(passed, "_owner_permission_obj", None)
+            if obj_of:
+                new.owner_permission_obj = obj_of(_Process(application))
+        created.append(new)
+    Task.objects.bulk_create(created)
+    links, before = [], task_id
+    for new in created:
+        links.append(Task.previous.through(from_task_id=new.pk, to_task_id=before))
+        before = new.pk
+    Task.previous.through.objects.bulk_create(links)
+    if isinstance(path[-1], flow.End):
+        Process.objects.filter(pk=process_id).update(status=PROCESS.DONE, finished=now)
+    return True
 
 
 def processes_follow(
@@ -125,7 +242,7 @@ def processes_follow(
             process_follow(application, name, from_state, actor)
         return
     processes = list(
-        ApplicationProcess.objects.select_for_update()
+        ApplicationProcess.objects.select_for_update(no_key=True)
         .filter(application__in=[a.pk for a in applications])
         .only("pk", "application_id")
         .order_by("pk")

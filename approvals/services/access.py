@@ -58,11 +58,14 @@ def _lock_for(
     actor: Actor, application_id: int, action: str, *, system: bool = False
 ) -> Application:
     qs = Application.objects.all() if system else applications_visible_to(actor)
-    app = (
-        qs.select_for_update(of=("self",))
-        .select_related("household", "program", "program_version")
-        .filter(pk=application_id)
-        .first()
+    app = next(
+        iter(
+            qs.select_for_update(no_key=True, of=("self",))
+            .select_related("household", "program", "program_version")
+            .filter(pk=application_id)
+            .order_by()[:1]  # one row by its key: no ordering to build
+        ),
+        None,
     )
     if app is None:
         raise NotFound(_("No such application in your area."))

@@ -339,6 +339,7 @@ def application_create(
             change_row = (
                 StatusChange.objects.create(application=app, **facts) if facts is not None else None
             )
+            hooks.notify_created(app, actor)  # before the entry: it holds the chain head
             audit_record(
                 actor=actor,
                 action="application.create",
@@ -349,7 +350,6 @@ def application_create(
                 changes=model_changes(None, _application_snapshot(app, rows, loan_row, change_row)),
             )
             kin_flags_detect(actor=actor, application_ids=[app.pk])
-            hooks.notify_created(app, actor)
     except IntegrityError:
         raise InvalidInput(
             {

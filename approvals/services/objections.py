@@ -79,7 +79,7 @@ def objection_raise(
             raise Forbidden(_("Your role may not take this step here."), code=Code.ROLE)
     with transaction.atomic():
         qs = Application.objects.all() if public else applications_visible_to(actor)
-        app = qs.select_for_update(of=("self",)).filter(pk=application_id).first()
+        app = qs.select_for_update(no_key=True, of=("self",)).filter(pk=application_id).first()
         if app is None:
             raise NotFound(_("No such application in your area."))
         refusal = policy.objection_refusal(app)
@@ -161,7 +161,7 @@ def objection_resolve(*, actor: Actor, objection_id: int, upheld: bool, reason: 
                 raise NotFound(_("No such objection in your area."))
             # Lock order everywhere: the application first, then what hangs off it.
             app = _lock_for(actor, found, "objection.resolve")
-            objection = Objection.objects.select_for_update().get(pk=objection_id)
+            objection = Objection.objects.select_for_update(no_key=True).get(pk=objection_id)
             if not has_role_in(actor, Role.TOWNSHIP_REVIEWER, app.area_code):
                 raise Forbidden(_("Only a township reviewer resolves objections."))
             if objection.status != Objection.Status.OPEN:

@@ -192,7 +192,11 @@ def _transition_locked(
         return _transition_apply(
             actor=actor, app=app, lifecycle=lifecycle, step=step, reason=reason, changes=changes
         )
-    open_objections = app.objections.filter(status=Objection.Status.OPEN).count()
+    open_objections = (
+        app.objections.filter(status=Objection.Status.OPEN).count()
+        if "no_open_objection" in step.rules
+        else 0  # read by that rule alone
+    )
     recused = actor is not None and recused_from(actor, household_id=app.household_id)
     refusal = policy.transition_refusal(
         name,
@@ -216,7 +220,7 @@ def _transition_locked(
         # The program row is the budget's lock: two approvals cannot both spend its last yuan.
         # Its running ``committed`` total is raised below, in this transaction.
         budget, committed = (
-            Program.objects.select_for_update()
+            Program.objects.select_for_update(no_key=True)
             .values_list("budget", "committed")
             .get(pk=app.program_id)
         )
@@ -241,6 +245,11 @@ def _status_facts(app: Application, rules: tuple[str, ...]) -> dict[str, Any]:
     return facts
 
 
+def _columns(app: Application) -> dict[str, Any]:
+    """The application's column values, to save only what a step changed."""
+    return {f.attname: getattr(app, f.attname) for f in Application._meta.concrete_fields}
+
+
 def _transition_apply(
     *,
     actor: Actor,
@@ -253,10 +262,11 @@ def _transition_apply(
     """Take the step the checks allowed: the state machine, the budget, the decision, the
     audit entry and the process, in the caller's transaction."""
     name, from_state = step.name, app.status
+    before = _columns(app)
     lifecycle.method(name)()
     if step.reason_required:
         app.last_reason = reason
-    app.save()
+    app.save(update_fields=[f for f, value in _columns(app).items() if before[f] != value])
     committed = lifecycle.chain.committed
     if (from_state in committed) != (app.status in committed):
         change = app.amount if app.status in committed else -app.amount
@@ -269,6 +279,9 @@ def _transition_apply(
         actor=person_or_none(actor),
         reason=reason,
     )
+    hooks.notify_transition(app, name, from_state, actor)
+    # Last: the entry locks the county's chain head until the commit, and every write of
+    # the county waits for that lock, so it is held for as short a time as possible.
     audit_record(
         actor=actor,
         action=f"application.{name}",
@@ -280,7 +293,6 @@ def _transition_apply(
         reason=reason,
         changes=changes or {},
     )
-    hooks.notify_transition(app, name, from_state, actor)
     return app
 
 
@@ -327,7 +339,7 @@ def applications_paid_by_bank(
         return
     changes = dict(payments)
     apps = list(
-        Application.objects.select_for_update(of=("self",))
+        Application.objects.select_for_update(no_key=True, of=("self",))
         .select_related("program")
         .filter(pk__in=list(changes))
         .order_by("pk")
@@ -383,7 +395,8 @@ def applications_paid_by_bank(
         ],
         batch_size=1000,
     )
-    audit_records(
+    hooks.notify_transitions(apps, step.name, from_state, actor)
+    audit_records(  # last, as in _transition_apply
         actor=actor,
         entries=[
             {
@@ -398,7 +411,6 @@ def applications_paid_by_bank(
             for app in apps
         ],
     )
-    hooks.notify_transitions(apps, step.name, from_state, actor)
 
 
 def application_rejected_after_acceptance(
@@ -469,6 +481,7 @@ def available_transitions(
     open_objections: int | None = None,
     by_role: dict[tuple[str, str, str], list[str]] | None = None,
     declared_hashes: frozenset[str] | None = None,
+    recused: bool | None = None,
 ) -> list[str]:
     """The steps this user may take on this application now (state, role and rules; the
     budget is checked when the step is taken). None when the user is recused from it, and
@@ -478,7 +491,9 @@ def available_transitions(
     ``by_role``: a dict kept across the calls for one user (one page of a list), where the
     steps the state machine and the user's roles allow are remembered per state and area:
     they depend on nothing else, and working them out is most of the cost of a row.
-    ``declared_hashes``: the user's ``recusing_hashes``, likewise worked out once."""
+    ``declared_hashes``: the user's ``recusing_hashes``, likewise worked out once;
+    ``recused``: whether the user is recused from it, when already known for a whole page
+    (``applications_recused``)."""
     chain = chain_of(app)
     key = (chain.key, app.status, app.area_code)
     names = by_role.get(key) if by_role is not None else None
@@ -493,7 +508,9 @@ def available_transitions(
             by_role[key] = names
     if not names:
         return []
-    if recused_from(user, household_id=app.household_id, declared_hashes=declared_hashes):
+    if recused is None:
+        recused = recused_from(user, household_id=app.household_id, declared_hashes=declared_hashes)
+    if recused:
         return []
     if open_objections is None:
         annotated = getattr(app, "open_objections", None)

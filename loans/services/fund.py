@@ -30,7 +30,7 @@ def fund_locked(county_code: str) -> RiskFund:
     if county is None:
         raise NotFound(_("No such county."))
     RiskFund.objects.get_or_create(county=county)
-    return RiskFund.objects.select_for_update().get(county=county)
+    return RiskFund.objects.select_for_update(no_key=True).get(county=county)
 
 
 def fund_deposit(

@@ -198,7 +198,7 @@ def _at_desk(actor: Actor, application_id: int, action: str, body: Callable[[], 
 def _locked(actor: Actor, application_id: int, action: str) -> Application:
     app = (
         applications_visible_to(actor)
-        .select_for_update(of=("self",))
+        .select_for_update(no_key=True, of=("self",))
         .select_related("program_version", "loan__bank")
         .filter(pk=application_id)
         .first()

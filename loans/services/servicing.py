@@ -51,7 +51,12 @@ def _bank_loan_locked(actor: Actor, loan_id: int) -> Loan:
     """The loan, locked, for its bank's officer: ``NotFound`` outside their scope,
     ``Refused`` (``loan_not_drawn``) for a loan application not drawn yet, ``Forbidden``
     for anyone but the lending bank's officer."""
-    loan = loans_visible_to(actor).select_for_update(of=("self",)).filter(pk=loan_id).first()
+    loan = (
+        loans_visible_to(actor)
+        .select_for_update(no_key=True, of=("self",))
+        .filter(pk=loan_id)
+        .first()
+    )
     if loan is None:
         if applications_visible_to(actor).filter(pk=loan_id, loan__isnull=False).exists():
             raise Refused(
@@ -354,7 +359,7 @@ def repayments_import(*, actor: Actor, data: bytes, name: str = "") -> ImportOut
             imported_by=person(actor),
         )
         for number, reference, day, p, i, pen in sorted(parsed, key=lambda r: (r[2], r[0])):
-            loan = Loan.objects.select_for_update().get(pk=loans[reference].pk)
+            loan = Loan.objects.select_for_update(no_key=True).get(pk=loans[reference].pk)
             if loan.status not in Loan.OPEN:
                 raise InvalidInput(
                     {"file": [_("Row %(n)s: the loan is closed.") % {"n": number}]},
@@ -401,7 +406,7 @@ def loans_sweep(today: date | None = None) -> int:
     entries: list[dict[str, Any]] = []
     with transaction.atomic():
         for loan in (
-            Loan.objects.select_for_update()
+            Loan.objects.select_for_update(no_key=True)
             .filter(status__in=Loan.OPEN)
             .exclude(swept_on=today)
             .only("pk", "status", "days_past_due", "outstanding_principal", "area_code")

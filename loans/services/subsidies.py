@@ -214,7 +214,7 @@ def subsidy_settle(*, actor: Actor, county_code: str, period_end: date) -> Settl
     today = clock.today()
     digest = hashlib.sha256()
     with transaction.atomic():
-        Area.objects.select_for_update().filter(code=county.code).first()
+        Area.objects.select_for_update(no_key=True).filter(code=county.code).first()
         rates = _Rates()
         params: dict[int, LoanParameters] = {}
         now = clock.now()
@@ -404,7 +404,12 @@ def subsidy_claim_approve(*, actor: Actor, claim_id: int) -> SubsidyClaim:
     (``separation_of_duties``), a claim awaiting approval (``wrong_state``). Audited."""
     approver = person(actor)
     with transaction.atomic():
-        claim = subsidy_claims_visible_to(actor).select_for_update().filter(pk=claim_id).first()
+        claim = (
+            subsidy_claims_visible_to(actor)
+            .select_for_update(no_key=True)
+            .filter(pk=claim_id)
+            .first()
+        )
         if claim is None:
             raise NotFound(_("No such claim in your area."))
         refusal = _approvable(actor, approver.pk, claim)
@@ -441,7 +446,7 @@ def subsidy_claims_approve(
             qs = qs.filter(bank__code=bank_code)
         if payee:
             qs = qs.filter(payee=payee)
-        claims = list(qs.select_for_update().order_by("pk"))
+        claims = list(qs.select_for_update(no_key=True).order_by("pk"))
         skipped: dict[str, int] = {}
         chosen: list[SubsidyClaim] = []
         for claim in claims:
@@ -489,7 +494,7 @@ def _household_payables(
     if ids is not None:
         qs = qs.filter(pk__in=ids)
     claims = list(
-        qs.select_for_update(of=("self",))
+        qs.select_for_update(no_key=True, of=("self",))
         .select_related("loan__application__household", "loan__application__program_version")
         .order_by("pk")
     )
@@ -540,7 +545,9 @@ def _household_paid(actor: Actor, paid: Sequence[hooks.ClaimPaid]) -> None:
     """The claims the bank paid to the households (its return file): paid, on the record
     with the line and the amount."""
     by_id = {p.claim_id: p for p in paid}
-    claims = list(SubsidyClaim.objects.select_for_update().filter(pk__in=by_id).order_by("pk"))
+    claims = list(
+        SubsidyClaim.objects.select_for_update(no_key=True).filter(pk__in=by_id).order_by("pk")
+    )
     _claims_paid(
         actor,
         claims,
@@ -629,7 +636,7 @@ def subsidy_bank_transfer(
         raise Forbidden(_("Only a finance officer of the county records a transfer."))
     with transaction.atomic():
         claims = list(
-            SubsidyClaim.objects.select_for_update()
+            SubsidyClaim.objects.select_for_update(no_key=True)
             .filter(
                 area_code__startswith=county.prefix,
                 period_end=period_end,

@@ -48,7 +48,7 @@ MAX_PHOTOS = 10
 def _approved_locked(actor: Actor, application_id: int) -> Application:
     app = (
         applications_visible_to(actor)
-        .select_for_update(of=("self",))
+        .select_for_update(no_key=True, of=("self",))
         .select_related("program_version")
         .filter(pk=application_id)
         .first()
@@ -154,7 +154,7 @@ def acceptance_rectification_allow(*, actor: Actor, application_id: int, reason:
         app = _approved_locked(actor, application_id)
         if not has_role_in(actor, Role.COUNTY_APPROVER, app.area_code):
             raise Forbidden(_("Only the county approver allows another acceptance visit."))
-        last = app.acceptances.select_for_update().order_by("-visit").first()
+        last = app.acceptances.select_for_update(no_key=True).order_by("-visit").first()
         if last is None or acceptance_state(last, None) != AcceptanceState.FAILED:
             raise Refused(_("Another visit is allowed after a failed one."), code=Code.WRONG_STATE)
         last.rectification_allowed_by = official
@@ -258,7 +258,7 @@ def acceptance_sample_draw(*, actor: Actor, program_id: int, area_code: str) -> 
             application=OuterRef("pk"), status__in=PaymentLine.HOLDING
         )
         accepted = list(
-            Application.objects.select_for_update(of=("self",))
+            Application.objects.select_for_update(no_key=True, of=("self",))
             .filter(program=program, status=S.APPROVED, area_code__startswith=area.prefix)
             .filter(Exists(passed), ~Exists(sampled), ~Exists(held))
             .order_by("pk")
@@ -318,7 +318,9 @@ def acceptance_recheck(
         app = _approved_locked(actor, application_id)
         if not has_role_in(actor, Role.COUNTY_APPROVER, app.area_code):
             raise Forbidden(_("Only the county approver records the re-check."))
-        item = SampledAcceptance.objects.select_for_update().filter(application=app).first()
+        item = (
+            SampledAcceptance.objects.select_for_update(no_key=True).filter(application=app).first()
+        )
         if item is None or item.result:
             raise Refused(
                 _("The re-check is recorded for a sampled application, once."),

@@ -52,7 +52,7 @@ class BankFileOut:
 def _round_for_finance(actor: Actor, round_id: int, *, lock: bool) -> PaymentRound:
     qs = payment_rounds_visible_to(actor).select_related("program")
     if lock:
-        qs = qs.select_for_update(of=("self",))
+        qs = qs.select_for_update(no_key=True, of=("self",))
     round_ = qs.filter(pk=round_id).first()
     if round_ is None:
         raise NotFound(_("No such payment round in your area."))
@@ -284,7 +284,7 @@ def bank_return_import(*, actor: Actor, round_id: int, data: bytes) -> ReturnOut
             )
         lines = {
             line.reference: line
-            for line in round_.lines.select_for_update().filter(
+            for line in round_.lines.select_for_update(no_key=True).filter(
                 reference__in=[row.reference for row in parsed.lines]
             )
         }

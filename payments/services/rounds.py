@@ -67,7 +67,7 @@ def _candidates(
     if application_ids is not None:
         qs = qs.filter(pk__in=application_ids)
     apps = list(
-        qs.select_for_update(of=("self",))
+        qs.select_for_update(no_key=True, of=("self",))
         .select_related("household", "program", "program_version")
         .order_by("pk")
     )
@@ -318,7 +318,7 @@ def _round_create(
 def _locked(actor: Actor, round_id: int) -> PaymentRound:
     round_ = (
         payment_rounds_visible_to(actor)
-        .select_for_update(of=("self",))
+        .select_for_update(no_key=True, of=("self",))
         .select_related("program")
         .filter(pk=round_id)
         .first()

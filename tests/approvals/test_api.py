@@ -940,6 +940,31 @@ def test_finance_list_costs_the_same_queries_for_three_or_nine_payable_rows(
     assert many == few
 
 
+def test_reviewer_list_costs_the_same_queries_for_three_or_nine_rows_to_decide(
+    world: World, api: Callable[..., APIClient]
+) -> None:
+    """Rows the reviewer may decide ask each whether the reviewer is recused (declared kin,
+    or a flag raised once): for the whole page at once, not row by row. The recused row
+    offers no step."""
+    from tests.factories import kin_app
+
+    client = api("reviewer_t1")
+    url = "/api/v1/applications/?status=township_review"
+    recused = kin_app(world, S.TOWNSHIP_REVIEW, "reviewer_t1")
+    for _ in range(2):
+        world.application(S.TOWNSHIP_REVIEW)
+    few, rows = _list_queries(client, url)
+    assert len(rows) == 3
+    for _ in range(6):
+        world.application(S.TOWNSHIP_REVIEW)
+    many, rows = _list_queries(client, url)
+    assert len(rows) == 9
+    steps = {r["id"]: r["available_transitions"] for r in rows}
+    assert steps.pop(recused.pk) == []
+    assert all("township_approve" in s for s in steps.values())
+    assert many == few
+
+
 @pytest.mark.django_db
 def test_schema_documents_every_refusal_code(world: World, api: Login) -> None:
     from common.errors import Code
@@ -950,3 +975,29 @@ def test_schema_documents_every_refusal_code(world: World, api: Login) -> None:
     assert set(enum) == {c.value for c in Code}
     transition = schema["paths"]["/api/v1/applications/{id}/transitions/{name}/"]["post"]
     assert {"403", "404", "409"} <= set(transition["responses"])
+
+
+@pytest.mark.django_db
+def test_a_step_asked_for_the_minimal_answer_gets_204_and_no_body(world: World, api: Login) -> None:
+    """``Prefer: return=minimal`` (RFC 7240): the step is taken, the answer is 204 with
+    ``Preference-Applied`` and no application; a refusal is the same refusal."""
+    app = world.application(S.TOWNSHIP_REVIEW)
+    client = api("reviewer_t1")
+    url = f"/api/v1/applications/{app.pk}/transitions/township_approve/"
+
+    taken = client.post(url, {}, format="json", HTTP_PREFER='respond-async, return = "minimal"')
+
+    assert taken.status_code == 204
+    assert taken["Preference-Applied"] == "return=minimal"
+    assert "Prefer" in taken["Vary"]
+    assert taken.content == b""
+    app.refresh_from_db()
+    assert app.status == S.COUNTY_REVIEW
+    again = client.post(url, {}, format="json", HTTP_PREFER="return=minimal")
+    assert again.status_code == 409
+    assert again.json()["code"] == "wrong_state"
+    described = api("approver_a").post(
+        f"/api/v1/applications/{app.pk}/transitions/county_approve/", {}, format="json"
+    )
+    assert described.status_code == 200
+    assert described.json()["status"] == S.APPROVED

@@ -256,3 +256,22 @@ def test_the_chain_through_the_api(loans: LoanWorld, api: Callable[..., APIClien
     done = bank.post(url, {"approved_amount": "9000", "annual_rate": "3.5", "months": 36})
     assert done.status_code == 200 and done.json()["status"] == S.BANK_APPROVED
     assert done.json()["loan"]["approved_amount"] == "9000.00"
+
+
+@pytest.mark.parametrize("status", [S.DISBURSED, S.DECLINED])
+def test_the_loan_process_written_directly_is_viewflows(
+    loans: LoanWorld, monkeypatch: pytest.MonkeyPatch, status: str
+) -> None:
+    """The bank's nodes too: the process ``workflows.sync`` writes itself along a plain path
+    is the one viewflow's activations write, task by task."""
+    from tests.factories import direct_writes, process_shape
+    from workflows import sync
+
+    written = direct_writes(monkeypatch)
+    shapes = []
+    for direct in (False, True):
+        monkeypatch.setattr(sync, "DIRECT", direct)
+        shapes.append(process_shape(loans.application(status)))
+        assert all(written) and bool(written) == direct
+    assert shapes[1] == shapes[0]
+    assert shapes[0][0] == "DONE"

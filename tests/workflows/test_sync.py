@@ -14,7 +14,16 @@ from applications.roles import Role
 from approvals.services.objections import objection_raise, objection_resolve
 from approvals.services.transitions import application_transition, postings_close_due
 from common.errors import Code, Refused
-from tests.factories import STEP_ROLE, S, World, after_posting, upload_signed_agreement
+from tests.factories import (
+    STEP_ROLE,
+    S,
+    World,
+    after_posting,
+    direct_writes,
+    process_shape,
+    upload_signed_agreement,
+)
+from workflows import sync
 from workflows.models import ApplicationProcess
 from workflows.selectors import active_task, process_divergences
 
@@ -183,7 +192,6 @@ def test_the_bulk_path_leaves_the_same_process_as_one_by_one(world: World) -> No
     the tasks, their links and the finished process are what viewflow writes for one
     application at a time."""
     from django.db import transaction
-    from viewflow.workflow.models import Task
 
     from approvals.services.transitions import (
         application_paid_by_bank,
@@ -195,31 +203,90 @@ def test_the_bulk_path_leaves_the_same_process_as_one_by_one(world: World) -> No
         upload_signed_agreement(actor=world.user("cadre_v1"), application_id=app.pk)
     finance = world.user("finance_a")
     changes = {"payment_line": [None, "X"]}
-    with transaction.atomic():
+    with transaction.atomic(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sync, "DIRECT", False)  # viewflow's own activations
         application_paid_by_bank(actor=finance, application_id=one.pk, changes=changes)
     with transaction.atomic():
         applications_paid_by_bank(actor=finance, payments=[(many.pk, changes), (other.pk, changes)])
 
-    def shape(app: Application) -> tuple[Any, ...]:
-        process = ApplicationProcess.objects.get(application=app)
-        tasks = [
-            (
-                t.flow_task.name,
-                t.flow_task_type,
-                t.status,
-                t.owner_id,
-                t.started is None,
-                t.finished is None,
-                t.token,
-                sorted(p.flow_task.name for p in t.previous.all()),
-            )
-            for t in Task.objects.filter(process=process).order_by("pk")
-        ]
-        return process.status, process.finished is None, tasks
-
     for app in (many, other):
         app.refresh_from_db()
         assert app.status == S.DISBURSED
-        assert shape(app) == shape(one)
-    assert shape(one)[0] == PROCESS.DONE
+        assert process_shape(app) == process_shape(one)
+    assert process_shape(one)[0] == PROCESS.DONE
     assert not process_divergences().exists()
+
+
+# Each path: the steps, "close" for the posting timer, "claim" for another reviewer holding
+# the task first (the step's taker then takes it over).
+PATHS = {
+    "approved": ["submit", "start_posting", "close", "claim", "township_approve", "county_approve"],
+    "returned by the township and again": [
+        "submit",
+        "start_posting",
+        "close",
+        "return",
+        "submit",
+        "start_posting",
+        "close",
+        "township_approve",
+    ],
+    "returned by the county": [
+        "submit",
+        "start_posting",
+        "close",
+        "township_approve",
+        "return",
+        "submit",
+    ],
+    "rejected by the township": ["submit", "start_posting", "close", "reject"],
+    "rejected by the county": ["submit", "start_posting", "close", "township_approve", "reject"],
+    "withdrawn after submission": ["submit", "withdraw"],
+    "rejected by an upheld objection": ["submit", "start_posting", "uphold"],
+}
+
+
+@pytest.mark.parametrize("path", PATHS.values(), ids=PATHS.keys())
+def test_the_direct_path_writes_what_viewflow_writes(
+    world: World, monkeypatch: pytest.MonkeyPatch, path: list[str]
+) -> None:
+    """``process_follow`` writes the tasks of a plain path itself (``_follow_directly``):
+    the process it leaves is the one viewflow's activations leave, task by task."""
+    from applications.roles import Role as R
+    from tests.factories import colleague
+    from workflows.services import task_claim
+
+    other_reviewer = colleague("reviewer_t1b", R.TOWNSHIP_REVIEWER, "620902100000")
+
+    written = direct_writes(monkeypatch)
+
+    def walk(direct: bool) -> Application:
+        monkeypatch.setattr(sync, "DIRECT", direct)
+        app = world.application(S.DRAFT)
+        for name in path:
+            if name == "close":
+                close_posting(app)
+            elif name == "claim":
+                task = active_task(app)
+                task_claim(actor=other_reviewer, task_id=task.pk)
+            elif name == "uphold":
+                objection = objection_raise(
+                    actor=None, application_id=app.pk, text="有车", public=True
+                )
+                objection_resolve(
+                    actor=world.actor(R.TOWNSHIP_REVIEWER, app.area_code),
+                    objection_id=objection.pk,
+                    upheld=True,
+                    reason="核实属实",
+                )
+                assert_in_step(app)
+            else:
+                step(world, app, name)
+        return app
+
+    through_viewflow = walk(False)
+    assert written == []
+    direct = walk(True)
+    assert written and all(written)  # every step of the walk was written directly
+    assert direct.status == through_viewflow.status
+    assert process_shape(direct) == process_shape(through_viewflow)

@@ -35,6 +35,7 @@ from tests.factories import (
     seed_program,
     upload_signed_agreement,
 )
+from workflows.selectors import process_divergences
 
 S = Application.Status
 
@@ -391,6 +392,61 @@ def test_parallel_writes_keep_county_chain_intact(world: World) -> None:
     assert outcomes == ["ok", "ok"]
     seqs = list(AuditEntry.objects.filter(chain="620902").values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("flushable_ledger")
+def test_an_approval_and_a_filing_at_once_do_not_deadlock(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by ``make loadtest``: the county's approval locks the program (its budget)
+    and then the county's chain head; a filing holds the chain head when it commits, and
+    its commit checks that the program it names exists (a foreign key), which waited for
+    the approval's lock: each waited for the other, and PostgreSQL killed one. The budget
+    is now locked against other writers of it only (``FOR NO KEY UPDATE``), which a key
+    check does not wait for. Here the approval holds the program's lock while the filing
+    commits."""
+    import threading
+
+    from approvals import policy as policy_module
+    from approvals.services.filing import application_create
+
+    app = world.application(S.COUNTY_REVIEW)
+    household = world.household()
+    budget_locked, filing_done = threading.Event(), threading.Event()
+    real_budget_refusal = policy_module.budget_refusal
+
+    def budget_refusal_then_wait(*args: Any) -> Any:
+        budget_locked.set()  # the program's row is locked by now
+        filing_done.wait(timeout=3)  # the old lock held it until the deadlock was found
+        return real_budget_refusal(*args)
+
+    monkeypatch.setattr(policy_module, "budget_refusal", budget_refusal_then_wait)
+
+    def approve() -> object:
+        return application_transition(
+            actor=world.user("approver_a"), application_id=app.pk, name="county_approve"
+        )
+
+    def file() -> object:
+        assert budget_locked.wait(timeout=10)
+        try:
+            return application_create(
+                actor=world.user("cadre_v1"),
+                household_id=household.pk,
+                program_id=app.program_id,
+                items=[{"item": "sheep", "quantity": 5}],
+            )
+        finally:
+            filing_done.set()
+
+    outcomes = race(approve, file)
+
+    assert outcomes == ["ok", "ok"]
+    app.refresh_from_db()
+    assert app.status == S.APPROVED
+    assert not process_divergences().exists()
 
 
 # --- the approval an application waits for ------------------------------------------------
