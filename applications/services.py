@@ -39,6 +39,7 @@ from applications.selectors import (
     households_visible_to,
     kin_matches,
 )
+from audit.partitions import partition_ensure
 from audit.services import audit_record, audit_refusal, model_changes
 from common import clock
 from common.actors import Actor, person_or_none
@@ -57,6 +58,8 @@ def area_create(*, code: str, name: str, parent: Area | None = None, actor: Acto
         )
         if created:
             area.full_clean()
+            if area.level == Area.Level.COUNTY:
+                partition_ensure(code[:6])  # its own part of the ledger, before its first entry
             audit_record(
                 actor=actor,
                 action="area.create",

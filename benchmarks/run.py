@@ -20,7 +20,9 @@
 Prints the table as text and as Markdown. Run with ``make bench`` (about 12 minutes on 2
 cores). ``python -m benchmarks.run documents`` runs only the documents stage (4. below) on a
 fresh bench database, for working on rendering speed (about 6 minutes); ``chain`` runs all
-but the documents stage (1. to 3.).
+but the documents stage (1. to 3.); ``million`` does the same at 10,000, 100,000 and
+1,000,000 applications, with the ratio of 1M to 10k for every figure (about 40 minutes,
+about 12 GB of database).
 
 4. Documents: agreements per second for 200 agreements (render + store + audit), and a
    township batch of 1,000 agreements into one ZIP.
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
     from applications.models import Application
 
 BENCH_URL = "postgres://postgres@127.0.0.1:5432/fupin_bench"
-SMALL, LARGE = 10_000, 100_000
+SMALL, LARGE, MILLION = 10_000, 100_000, 1_000_000
 SERVICE_APPLICATIONS = 500
 LIST_REPEATS = 50
 CHUNK = 10_000
@@ -1384,6 +1386,29 @@ def say(message: str) -> None:
 
 
 def table(scales: list[Scale]) -> list[list[str]]:
+    """The figures at each size; with three sizes or more, the ratio of the largest to the
+    smallest for every figure (1.0: flat; the time a step takes, a page's p50 and p95, its
+    queries, the verification's rate)."""
+    rows = _table(scales)
+    if len(scales) < 3:
+        return rows
+    rows[0].insert(-1, "largest / smallest")
+    for row in rows[1:]:
+        row.insert(-1, _ratio(row[1], row[-2]))
+    return rows
+
+
+def _ratio(first: str, last: str) -> str:
+    """Each number of the last size's cell over the same number of the first's."""
+    import re
+
+    number = re.compile(r"[0-9][0-9,]*(?:\.[0-9]+)?")
+    a = [float(x.replace(",", "")) for x in number.findall(first)]
+    b = [float(x.replace(",", "")) for x in number.findall(last)]
+    return " / ".join(f"{y / x:.2f}" if x else "–" for x, y in zip(a, b, strict=False))
+
+
+def _table(scales: list[Scale]) -> list[list[str]]:
     head = ["measure", *(f"{s.applications:,} applications" for s in scales), "aim"]
     rows = [head]
     rows.append(
@@ -1498,16 +1523,18 @@ def main() -> None:
         print(render_markdown(rows))
         print(f"total {time.perf_counter() - started:.0f} s")
         return
-    chain_only = sys.argv[1:] == ["chain"]
+    million = sys.argv[1:] == ["million"]
+    chain_only = million or sys.argv[1:] == ["chain"]
     if sys.argv[1:] and not chain_only:
         raise SystemExit(
             "usage: python -m benchmarks.run "
-            "[chain|documents|payments|loans|crosscheck|registry|dashboard] "
+            "[chain|million|documents|payments|loans|crosscheck|registry|dashboard] "
             f"(not {sys.argv[1:]})"
         )
 
     scales = []
-    for label, target in (("10k", SMALL), ("100k", LARGE)):
+    sizes = [("10k", SMALL), ("100k", LARGE)] + ([("1M", MILLION)] if million else [])
+    for label, target in sizes:
         from applications.models import Application
 
         missing = target - Application.objects.count() - SERVICE_APPLICATIONS

@@ -110,13 +110,21 @@ class _Executor:
             cursor.execute(sql)
 
 
+def _with_partitions(tables: tuple[str, ...]) -> list[str]:
+    """The tables and the ledger's partitions (each with a TRUNCATE trigger of its own)."""
+    from audit import partitions
+
+    parts = partitions.partitions(connection) if partitions.PARENT in tables else []
+    return [*tables, *parts]
+
+
 def triggers_off(tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> None:
     """What an attacker with rights on the database does first."""
     if _is_postgres():
         with connection.cursor() as cursor:
             # Deferred foreign-key checks pending in this transaction would block ALTER TABLE.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            for table in tables:
+            for table in _with_partitions(tables):
                 cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
     else:
         for table in tables:
@@ -126,7 +134,7 @@ def triggers_off(tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> None:
 def triggers_on(tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> None:
     if _is_postgres():
         with connection.cursor() as cursor:
-            for table in tables:
+            for table in _with_partitions(tables):
                 cursor.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
     else:
         for table in tables:
