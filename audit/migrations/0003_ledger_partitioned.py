@@ -1,7 +1,6 @@
 """The ledger partitioned by county on PostgreSQL (``audit.partitions``); nothing on SQLite.
-Copies every entry once: on a large ledger this migration takes a while (about a minute
-per few million entries) and holds the ledger locked meanwhile, like any rewrite of a
-table."""
+Copies every entry once and holds the ledger locked meanwhile, like any rewrite of a table
+(4.8 s for 20,770 entries on the load county's copy; a large ledger was not timed)."""
 
 from typing import Any
 

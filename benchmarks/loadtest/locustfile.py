@@ -62,6 +62,14 @@ def _id_number() -> str:
     return first17 + id_check_digit(first17)
 
 
+def _created(response: Any) -> int | None:
+    """The id of what a POST created (201), or None with the answer marked failed."""
+    if response.status_code != 201:
+        response.failure(f"{response.status_code}: {response.text[:200]}")
+        return None
+    return int(response.json()["id"])
+
+
 class _Official(FastHttpUser):
     abstract = True
     wait_time = between(0.1, 0.5)
@@ -112,10 +120,9 @@ class Cadre(_Official):
             name="household register",
             catch_response=True,
         ) as response:
-            if response.status_code != 201:
-                response.failure(f"{response.status_code}: {response.text[:200]}")
-                return
-            household = response.json()["id"]
+            household = _created(response)
+        if household is None:
+            return
         with self.client.post(
             "/api/v1/applications/",
             json={
@@ -127,10 +134,9 @@ class Cadre(_Official):
             name="application file",
             catch_response=True,
         ) as response:
-            if response.status_code != 201:
-                response.failure(f"{response.status_code}: {response.text[:200]}")
-                return
-            application = response.json()["id"]
+            application = _created(response)
+        if application is None:
+            return
         self.client.patch(
             f"/api/v1/applications/{application}/",
             json={

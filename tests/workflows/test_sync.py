@@ -114,8 +114,8 @@ def test_sync_rejected_in_review(world: World, at: str) -> None:
     assert ApplicationProcess.objects.get(application=app).status == PROCESS.DONE
 
 
-def test_sync_rejected_by_upheld_objection(world: World) -> None:
-    app = to_posted(world)
+def uphold_objection(world: World, app: Application) -> None:
+    """A public objection to a posted application, upheld by the township: it is rejected."""
     objection = objection_raise(actor=None, application_id=app.pk, text="他家有拖拉机", public=True)
     assert_in_step(app)
     objection_resolve(
@@ -125,6 +125,11 @@ def test_sync_rejected_by_upheld_objection(world: World) -> None:
         reason="核实属实",
     )
     assert_in_step(app)
+
+
+def test_sync_rejected_by_upheld_objection(world: World) -> None:
+    app = to_posted(world)
+    uphold_objection(world, app)
     assert app.status == S.REJECTED
 
 
@@ -270,16 +275,7 @@ def test_the_direct_path_writes_what_viewflow_writes(
                 task = active_task(app)
                 task_claim(actor=other_reviewer, task_id=task.pk)
             elif name == "uphold":
-                objection = objection_raise(
-                    actor=None, application_id=app.pk, text="有车", public=True
-                )
-                objection_resolve(
-                    actor=world.actor(R.TOWNSHIP_REVIEWER, app.area_code),
-                    objection_id=objection.pk,
-                    upheld=True,
-                    reason="核实属实",
-                )
-                assert_in_step(app)
+                uphold_objection(world, app)
             else:
                 step(world, app, name)
         return app
