@@ -277,7 +277,9 @@ def world_create() -> World:
         program = subsidy_program_create(
             actor=admin,
             county_code=COUNTY,
-            budget=Decimal("1000000000.00"),
+            # Room for every approval the bulk loader commits at a million applications
+            # (about 1.75 billion yuan), and the chain run's after them.
+            budget=Decimal("10000000000.00"),
             effective_from=date(2020, 1, 1),
         )
     version = program.versions.get()

@@ -15,7 +15,9 @@ from django.contrib import messages
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import path
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -97,6 +99,14 @@ def _village_or_404(code: str) -> Area:
         raise Http404(_("No such village.")) from None
 
 
+# Stands for a posting's number in the blank form's ids; no label or widget contains it.
+_ID = "__application__"
+
+
+def _objection_fields(form: ObjectionForm) -> str:
+    return render_to_string("workflows/public/_objection_fields.html", {"form": form})
+
+
 def _render_notice(
     request: HttpRequest,
     village: Area,
@@ -116,15 +126,23 @@ def _render_notice(
             status=Objection.Status.OPEN,
         ).values_list("application_id", flat=True)
     )
+    # Every posting has the same blank form but for its ids: rendered once, through Django's
+    # widgets, then given each posting's number (rendering it per posting was most of the
+    # page's time). The form that failed is rendered with its values and errors.
+    blank = _objection_fields(ObjectionForm(public=True, auto_id=f"o{_ID}_%s"))
     for notice in notices:
-        form = failed_form if notice.application_id == failed_for else None
+        failed = failed_form if notice.application_id == failed_for else None
         rows.append(
             {
                 "notice": notice,
                 "days_left": policy.posting_days_left(notice.posting_ends_at, now=now),
                 "objected": notice.application_id in objected,
-                "form": form or ObjectionForm(public=True, auto_id=f"o{notice.application_id}_%s"),
-                "open": form is not None,
+                "fields": (
+                    _objection_fields(failed)
+                    if failed is not None
+                    else mark_safe(blank.replace(_ID, str(notice.application_id)))  # noqa: S308
+                ),
+                "open": failed is not None,
             }
         )
     return render(

@@ -68,7 +68,7 @@ from payments.services.rounds import payment_refusal
 from workflows import selectors
 from workflows.selectors import status_context
 from workflows.services import task_claim, task_reassign, task_release
-from workflows.views import application_or_404
+from workflows.views import application_or_404, url_of_each
 
 S = Application.Status
 PAGE_SIZES = (20, 50, 100)
@@ -104,6 +104,8 @@ class Row:
     payment_held: bool = False  # the payment waits for a bank card check (rule 5)
     # A return to poverty: where its identification stands against the deadline.
     deadline: policy.Deadline | None = None
+    decide_url: str = ""
+    task_url: str = ""  # claim (the queue) or release (the inbox)
 
 
 def days_left_in_posting(app: Application, now: datetime) -> int | None:
@@ -188,6 +190,8 @@ def _task_list(request: HttpRequest, mode: str) -> HttpResponse:
             application_id__in=[a.pk for a in found], due_on__isnull=False
         )
     }
+    decide_url = url_of_each("workflows:decide")
+    task_url = url_of_each("workflows:task_claim" if mode == "queue" else "workflows:task_release")
     rows = [
         Row(
             application=a,
@@ -201,6 +205,8 @@ def _task_list(request: HttpRequest, mode: str) -> HttpResponse:
             recused=a.pk in recused,
             payment_held=a.pk in held,
             deadline=deadlines.get(a.pk),
+            decide_url=decide_url(a.pk),
+            task_url=task_url(a.task_id),  # type: ignore[attr-defined]
         )
         for a in found
     ]

@@ -239,3 +239,33 @@ def test_notice_objections_are_counted_across_web_processes_in_production(
         del caches["default"]  # the next request as if served by another process
 
     assert client.post(objection_url(posted), {"text": "第六条"}).status_code == 429
+
+
+def test_each_posting_has_its_own_blank_objection_form(world: World, posted: Application) -> None:
+    # The blank form is rendered once and given each posting's number: it must be exactly
+    # what Django renders for that posting's own form.
+    from workflows.forms import ObjectionForm
+    from workflows.views.public import _objection_fields
+
+    other = world.application(S.POSTED, household=world.household(VILLAGE_1))
+    rows = Client().get(notice_url()).context["rows"]
+    assert sorted(r["notice"].application_id for r in rows) == sorted([posted.pk, other.pk])
+    for row in rows:
+        pk = row["notice"].application_id
+        assert row["fields"] == _objection_fields(ObjectionForm(public=True, auto_id=f"o{pk}_%s"))
+        assert f'id="o{pk}_text"' in row["fields"] and f'for="o{pk}_contact"' in row["fields"]
+        assert "__application__" not in row["fields"]
+        assert not row["open"]
+
+
+def test_a_failed_objection_keeps_what_was_typed_in_its_own_form(
+    world: World, posted: Application
+) -> None:
+    other = world.application(S.POSTED, household=world.household(VILLAGE_1))
+    response = Client().post(objection_url(posted), {"text": " ", "raised_by_name": "李四"})
+    assert response.status_code == 400
+    rows = {r["notice"].application_id: r for r in response.context["rows"]}
+    assert rows[posted.pk]["open"] and 'value="李四"' in rows[posted.pk]["fields"]
+    assert 'class="errorlist"' in rows[posted.pk]["fields"]
+    assert not rows[other.pk]["open"] and "李四" not in rows[other.pk]["fields"]
+    assert not Objection.objects.exists()

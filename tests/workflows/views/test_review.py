@@ -568,3 +568,25 @@ def test_a_task_claim_reads_in_words_in_the_timeline(world: World) -> None:
     html = client_for(world, "reviewer_t1").get(f"/applications/{app.pk}/").content.decode()
 
     assert "NEW → ASSIGNED" not in html and "待领取 → 已领取" in html
+
+
+@pytest.mark.parametrize(
+    "name", ["workflows:decide", "workflows:task_claim", "workflows:task_release"]
+)
+def test_a_rows_url_is_what_reverse_gives(name: str) -> None:
+    from django.urls import reverse
+
+    from workflows.views import url_of_each
+
+    each = url_of_each(name)
+    for pk in (1, 7, 98_765, 987_654_321, 10**12):
+        assert each(pk) == reverse(name, args=[pk])
+
+
+def test_a_rows_url_needs_a_route_with_one_number() -> None:
+    from django.urls import NoReverseMatch
+
+    from workflows.views import url_of_each
+
+    with pytest.raises(NoReverseMatch):
+        url_of_each("workflows:queue")
