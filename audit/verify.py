@@ -175,44 +175,43 @@ def _time_text(value: Any) -> str:
 def _entries(chain: str | None) -> Iterator[Entry]:
     """Every entry (of one chain, or all) in (chain, seq) order, ``BATCH`` at a time.
 
+    Chain by chain: each batch is ``chain = … AND seq > … ORDER BY seq``, one range of the
+    (chain, seq) unique index in one partition. (One keyset over the whole ledger, ``(chain,
+    seq) > (…, …)``, was planned on the partitioned ledger as a sort of every entry left at
+    every batch: PostgreSQL estimates a row comparison from its first column, found almost
+    nothing left, and so did not merge the partitions' indexes. Each batch cost more than the
+    one before: 75 s for the 700,000 entries of 100,000 applications, where it takes 5.)
+
     The next batch is fetched by a helper thread while this one is checked: the database
     produces rows on one core while Python hashes on the other. The two threads share the
     caller's connection (and so its transaction and snapshot) and never use it at once.
     """
     db = connections[DEFAULT_DB_ALIAS]  # this thread's connection, handed to the helper
-    qn = db.ops.quote_name
-    meta = AuditEntry._meta
-    by_name = {f.attname: f.column for f in meta.concrete_fields}
-    columns = [qn(by_name["created_at" if name == "time" else name]) for name in Entry._fields]
     postgres = db.vendor == "postgresql"
-    params: list[Any] = []
-    if postgres:
-        columns[3] = f"to_char({columns[3]} AT TIME ZONE 'UTC', %s)"
-        params.append(POSTGRES_TIME_FORMAT)
-    chain_col, seq_col = columns[1], columns[2]
-    where = f"({chain_col}, {seq_col}) > (%s, %s)"
-    if chain:
-        where += f" AND {chain_col} = %s"
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {qn(meta.db_table)} "  # noqa: S608 (names only)
-        f"WHERE {where} ORDER BY {chain_col}, {seq_col} LIMIT {BATCH}"
-    )
+    sql, params = _batch_query(db)
+    chains = [chain] if chain else _chains_present()
 
-    def fetch(after: tuple[str, int]) -> list[tuple[Any, ...]]:
+    def fetch(at: tuple[int, int]) -> list[tuple[Any, ...]]:
         with db.cursor() as cursor:
-            cursor.execute(sql, [*params, *after, *([chain] if chain else [])])
+            cursor.execute(sql, [*params, chains[at[0]], at[1]])
             return list(cursor.fetchall())
 
     make = Entry._make
     db.inc_thread_sharing()
     try:
         with ThreadPoolExecutor(max_workers=1) as helper:
-            pending: Future[list[tuple[Any, ...]]] | None = helper.submit(fetch, (chain or "", 0))
+            pending: Future[list[tuple[Any, ...]]] | None = (
+                helper.submit(fetch, (0, 0)) if chains else None
+            )
+            index = 0
             while pending is not None:
                 rows = pending.result()
                 pending = None
                 if len(rows) == BATCH:
-                    pending = helper.submit(fetch, (rows[-1][1], rows[-1][2]))
+                    pending = helper.submit(fetch, (index, rows[-1][2]))
+                elif index + 1 < len(chains):
+                    index += 1
+                    pending = helper.submit(fetch, (index, 0))
                 if postgres:
                     yield from map(make, rows)
                 else:
@@ -220,6 +219,40 @@ def _entries(chain: str | None) -> Iterator[Entry]:
                         yield make((*row[:3], _time_text(row[3]), *row[4:]))
     finally:
         db.dec_thread_sharing()
+
+
+def _batch_query(db: Any) -> tuple[str, list[Any]]:
+    """The SQL of one batch of one chain and its first parameters; the chain and the seq to
+    read after follow them."""
+    qn = db.ops.quote_name
+    meta = AuditEntry._meta
+    by_name = {f.attname: f.column for f in meta.concrete_fields}
+    columns = [qn(by_name["created_at" if name == "time" else name]) for name in Entry._fields]
+    params: list[Any] = []
+    if db.vendor == "postgresql":
+        columns[3] = f"to_char({columns[3]} AT TIME ZONE 'UTC', %s)"
+        params.append(POSTGRES_TIME_FORMAT)
+    chain_col, seq_col = columns[1], columns[2]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {qn(meta.db_table)} "  # noqa: S608 (names only)
+        f"WHERE {chain_col} = %s AND {seq_col} > %s ORDER BY {seq_col} LIMIT {BATCH}"
+    )
+    return sql, params
+
+
+def _chains_present() -> list[str]:
+    """Every chain that has an entry, in order, headless ones included: one step of the
+    (chain, seq) index per chain, never a scan of the ledger."""
+    qn = connection.ops.quote_name
+    table = qn(AuditEntry._meta.db_table)
+    chain_col = qn(AuditEntry._meta.get_field("chain").column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH RECURSIVE c(chain) AS (SELECT MIN({chain_col}) FROM {table} "  # noqa: S608
+            f"UNION ALL SELECT (SELECT MIN({chain_col}) FROM {table} WHERE {chain_col} > c.chain) "
+            "FROM c WHERE c.chain IS NOT NULL) SELECT chain FROM c WHERE chain IS NOT NULL"
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 @contextmanager

@@ -1545,6 +1545,8 @@ def main() -> None:
         bulk_applications(world, missing)
         say(f"[{label}] loaded in {time.perf_counter() - t:.0f} s")
         scales.append(measure(world, label))
+        # Each size's figures as soon as they are measured: a long run stopped later keeps them.
+        print(render_text(table(scales)), flush=True)
 
     # The chain's table first: the documents stage below takes longer than all of it.
     rows = table(scales)

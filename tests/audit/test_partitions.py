@@ -16,6 +16,7 @@ from audit import partitions
 from audit.append_only import MESSAGE
 from audit.models import AuditEntry
 from audit.services import audit_record
+from audit.verify import _batch_query
 from tests.factories import COUNTY, COUNTY_B, VILLAGE_1, World
 
 pytestmark = pytest.mark.django_db
@@ -102,6 +103,25 @@ def test_a_countys_verification_reads_its_partition_alone(world: World) -> None:
     assert "audit_auditentry_620902" in plan
     assert "audit_auditentry_620903" not in plan
     call_command("verify_audit", "--chain", COUNTY[:6])
+
+
+@pytest.mark.postgres
+def test_a_verification_batch_reads_one_partitions_index_in_order(world: World) -> None:
+    # Each batch of verify_audit is one range of one partition's (chain, seq) index, read in
+    # its order: nothing sorted, no other partition. One keyset over the whole ledger,
+    # (chain, seq) > (…, …), was planned as a sort of every entry left, at every batch
+    # (PostgreSQL estimates a row comparison from its first column alone). Sequential scans
+    # are off so that the test's tiny partitions plan as a county's large ones do.
+    _record(COUNTY_B)
+    sql, params = _batch_query(connection)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, [*params, COUNTY[:6], 1])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "audit_auditentry_620902" in plan
+    assert "audit_auditentry_620903" not in plan and "audit_auditentry_default" not in plan
+    assert "Sort" not in plan
 
 
 @pytest.mark.postgres

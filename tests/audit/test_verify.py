@@ -15,6 +15,7 @@ from audit.models import AuditEntry
 from audit.verify import (
     Entry,
     Problem,
+    _entries,
     ledger_verify,
     replay_register,
     replay_unregister,
@@ -80,6 +81,37 @@ def test_ledger_verify_one_chain_across_batches(
     assert report.ok
     assert report.chains == 1
     assert report.entries == AuditEntry.objects.filter(chain="620902").count()
+
+
+@pytest.mark.django_db
+def test_entries_come_chain_by_chain_in_order_across_batches(
+    history: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("audit.verify.BATCH", 2)
+    expected = list(AuditEntry.objects.order_by("chain", "seq").values_list("id", "chain", "seq"))
+    assert len({chain for _id, chain, _seq in expected}) >= 2  # two counties, and the global
+
+    read = [(e.id, e.chain, e.seq) for e in _entries(None)]
+
+    assert read == expected
+    assert [(e.id, e.chain, e.seq) for e in _entries("620903")] == [
+        row for row in expected if row[1] == "620903"
+    ]
+    assert list(_entries("999999")) == []
+
+
+@pytest.mark.django_db
+def test_a_chain_with_entries_and_no_head_is_reported(
+    history: Application, append_only_bypassed: Bypass, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("audit.verify.BATCH", 2)
+    with append_only_bypassed():
+        _sql("DELETE FROM audit_chainhead WHERE chain = %s", ["620903"])
+
+    report = ledger_verify()
+
+    assert [(p.chain, p.kind) for p in report.problems] == [("620903", "missing head")]
+    assert report.entries == AuditEntry.objects.count()
 
 
 # --- the registry of replays -------------------------------------------------------------------
