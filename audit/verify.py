@@ -32,6 +32,7 @@ from audit.hashing import POSTGRES_TIME_FORMAT, format_time, text_hash
 from audit.models import GENESIS_HASH, AuditEntry, ChainHead
 
 BATCH = 5000  # entries per query (keyset pagination on the (chain, seq) unique index)
+FIRST_SEQ = -(2**63)  # the lowest a seq (a 64-bit integer) can be
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ def _time_text(value: Any) -> str:
 def _entries(chain: str | None) -> Iterator[Entry]:
     """Every entry (of one chain, or all) in (chain, seq) order, ``BATCH`` at a time.
 
-    Chain by chain: each batch is ``chain = … AND seq > … ORDER BY seq``, one range of the
+    Chain by chain: each batch is ``chain = … AND seq >= … ORDER BY seq``, one range of the
     (chain, seq) unique index in one partition. (One keyset over the whole ledger, ``(chain,
     seq) > (…, …)``, was planned on the partitioned ledger as a sort of every entry left at
     every batch: PostgreSQL estimates a row comparison from its first column, found almost
@@ -201,17 +202,17 @@ def _entries(chain: str | None) -> Iterator[Entry]:
     try:
         with ThreadPoolExecutor(max_workers=1) as helper:
             pending: Future[list[tuple[Any, ...]]] | None = (
-                helper.submit(fetch, (0, 0)) if chains else None
+                helper.submit(fetch, (0, FIRST_SEQ)) if chains else None
             )
             index = 0
             while pending is not None:
                 rows = pending.result()
                 pending = None
                 if len(rows) == BATCH:
-                    pending = helper.submit(fetch, (index, rows[-1][2]))
+                    pending = helper.submit(fetch, (index, rows[-1][2] + 1))
                 elif index + 1 < len(chains):
                     index += 1
-                    pending = helper.submit(fetch, (index, 0))
+                    pending = helper.submit(fetch, (index, FIRST_SEQ))
                 if postgres:
                     yield from map(make, rows)
                 else:
@@ -222,8 +223,9 @@ def _entries(chain: str | None) -> Iterator[Entry]:
 
 
 def _batch_query(db: Any) -> tuple[str, list[Any]]:
-    """The SQL of one batch of one chain and its first parameters; the chain and the seq to
-    read after follow them."""
+    """The SQL of one batch of one chain and its first parameters; the chain and the lowest
+    seq to read follow them (``FIRST_SEQ`` for a chain's first batch: a forged entry numbered
+    0 or below is read, and reported, like any other)."""
     qn = db.ops.quote_name
     meta = AuditEntry._meta
     by_name = {f.attname: f.column for f in meta.concrete_fields}
@@ -235,14 +237,14 @@ def _batch_query(db: Any) -> tuple[str, list[Any]]:
     chain_col, seq_col = columns[1], columns[2]
     sql = (
         f"SELECT {', '.join(columns)} FROM {qn(meta.db_table)} "  # noqa: S608 (names only)
-        f"WHERE {chain_col} = %s AND {seq_col} > %s ORDER BY {seq_col} LIMIT {BATCH}"
+        f"WHERE {chain_col} = %s AND {seq_col} >= %s ORDER BY {seq_col} LIMIT {BATCH}"
     )
     return sql, params
 
 
 def _chains_present() -> list[str]:
-    """Every chain that has an entry, in order, headless ones included: one step of the
-    (chain, seq) index per chain, never a scan of the ledger."""
+    """Every chain that has an entry, in order, headless ones included: one probe of each
+    partition's (chain, seq) index per chain, never a scan of the ledger."""
     qn = connection.ops.quote_name
     table = qn(AuditEntry._meta.db_table)
     chain_col = qn(AuditEntry._meta.get_field("chain").column)

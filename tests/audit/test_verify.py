@@ -114,6 +114,36 @@ def test_a_chain_with_entries_and_no_head_is_reported(
     assert report.entries == AuditEntry.objects.count()
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("chain", [None, "620903"])
+def test_an_entry_numbered_zero_or_below_is_read_and_reported(
+    history: Application,
+    append_only_bypassed: Bypass,
+    monkeypatch: pytest.MonkeyPatch,
+    chain: str | None,
+) -> None:
+    # A forged entry before a chain's first: the search shows it, so the check must read it.
+    monkeypatch.setattr("audit.verify.BATCH", 2)
+    columns = [f.column for f in AuditEntry._meta.concrete_fields if f.column not in ("id", "seq")]
+    names = ", ".join(columns)
+    with append_only_bypassed():
+        for seq in (0, -5):
+            _sql(
+                f"INSERT INTO audit_auditentry ({names}, seq) "  # noqa: S608 (names only)
+                f"SELECT {names}, %s FROM audit_auditentry WHERE chain = %s AND seq = 1",
+                [seq, "620903"],
+            )
+
+    report = ledger_verify(chain=chain)
+
+    assert (
+        report.entries == AuditEntry.objects.filter(**({"chain": chain} if chain else {})).count()
+    )
+    forged = [p for p in report.problems if p.chain == "620903" and p.seq is not None]
+    assert {-5, 0} <= {p.seq for p in forged}
+    assert not report.ok
+
+
 # --- the registry of replays -------------------------------------------------------------------
 
 

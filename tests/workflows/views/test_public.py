@@ -254,6 +254,9 @@ def test_each_posting_has_its_own_blank_objection_form(world: World, posted: App
         pk = row["notice"].application_id
         assert row["fields"] == _objection_fields(ObjectionForm(public=True, auto_id=f"o{pk}_%s"))
         assert f'id="o{pk}_text"' in row["fields"] and f'for="o{pk}_contact"' in row["fields"]
+        # The textarea names its help, which is there under that id.
+        assert f'aria-describedby="o{pk}_text_helptext"' in row["fields"]
+        assert f'id="o{pk}_text_helptext"' in row["fields"]
         assert "__application__" not in row["fields"]
         assert not row["open"]
 

@@ -118,6 +118,28 @@ def test_queue_paginates_with_page_numbers(world: World) -> None:
 # --- claim, release, reassign --------------------------------------------------------------
 
 
+def test_each_row_links_its_application_and_its_own_task(world: World) -> None:
+    # Several applications, so that an application's number and its task's differ.
+    apps = [world.application(S.TOWNSHIP_REVIEW) for _ in range(3)]
+    tasks = {app.pk: active_task(app).pk for app in apps}
+    assert any(pk != task for pk, task in tasks.items())
+    client = client_for(world, "reviewer_t1")
+
+    def row_of(html: str, pk: int) -> str:
+        row = html[html.index(f'name="ids" value="{pk}"') :]
+        return row[: row.index("</tr>")]
+
+    queue = client.get("/review/queue/").content.decode()
+    for pk, task in tasks.items():
+        row = row_of(queue, pk)
+        assert f'href="/review/applications/{pk}/"' in row
+        assert f'formaction="/review/tasks/{task}/claim/"' in row
+    client.post(f"/review/tasks/{tasks[apps[0].pk]}/claim/")
+    inbox = row_of(client.get("/review/inbox/").content.decode(), apps[0].pk)
+    assert f'href="/review/applications/{apps[0].pk}/"' in inbox
+    assert f'formaction="/review/tasks/{tasks[apps[0].pk]}/release/"' in inbox
+
+
 def test_claim_moves_the_task_to_the_inbox_and_is_audited(world: World) -> None:
     app = world.application(S.TOWNSHIP_REVIEW)
     reviewer = world.user("reviewer_t1")
