@@ -357,6 +357,9 @@ class Notice:
     # to poverty shows no cause (it may be a health detail: DOMAIN rule 6).
     kind: str = Program.Kind.SUBSIDY
     income_per_capita: Decimal | None = None
+    # An objection to it is still open: once its window has ended it stays posted until the
+    # objection is decided (what the board then says instead of "closes shortly").
+    objected: bool = False
 
 
 def notice_villages(
@@ -391,7 +394,8 @@ def notice_village_get(code: str) -> Area:
 def notices_posted(village_code: str) -> list[Notice]:
     """The applications of the village in posting now, soonest-ending first, each with its
     items in the order they were filed. Plain values, two queries: a board of a few dozen
-    postings is read by anyone, often."""
+    postings is read by anyone, often. Each says whether an objection to it is still open
+    (a third query)."""
     rows = list(
         Application.objects.filter(area_code=village_code, status=Application.Status.POSTED)
         .order_by("posting_ends_at", "id")
@@ -413,6 +417,11 @@ def notices_posted(village_code: str) -> list[Notice]:
         .values_list("application_id", "item__name", "item__unit", "quantity", "amount")
     ):
         items.setdefault(application_id, []).append(NoticeItem(name, unit, quantity, amount))
+    objected = set(
+        Objection.objects.filter(
+            application_id__in=[row[0] for row in rows], status=Objection.Status.OPEN
+        ).values_list("application_id", flat=True)
+    )
     return [
         Notice(
             application_id=pk,
@@ -424,6 +433,7 @@ def notices_posted(village_code: str) -> list[Notice]:
             posting_ends_at=ends,
             kind=kind,
             income_per_capita=income,
+            objected=pk in objected,
         )
         for pk, head_name, program_name, amount, started, ends, kind, income in rows
     ]

@@ -78,3 +78,26 @@ def test_kin_flag_of_a_list_and_of_a_page_agree(world: World) -> None:
     assert annotated == {flagged.pk: True, plain.pk: False}
     assert applications_kin_flagged([flagged.pk, plain.pk]) == {flagged.pk}
     assert applications_kin_flagged([]) == set()
+
+
+# --- the public notice board -------------------------------------------------------------------
+
+
+def test_a_notice_says_whether_an_objection_to_it_is_still_open(world: World) -> None:
+    from approvals.selectors import notices_posted
+    from approvals.services.objections import objection_raise, objection_resolve
+
+    open_, dismissed, quiet = (world.application(S.POSTED, area_code=VILLAGE_1) for _ in range(3))
+    elsewhere = world.application(S.POSTED, area_code=VILLAGE_2)
+    objection_raise(actor=world.user("cadre_v1"), application_id=open_.pk, text="冒名顶替")
+    raised = objection_raise(
+        actor=world.user("cadre_v1"), application_id=dismissed.pk, text="不是本村人"
+    )
+    objection_resolve(
+        actor=world.user("reviewer_t1"), objection_id=raised.pk, upheld=False, reason="核实无误"
+    )
+    objection_raise(actor=world.user("cadre_v2"), application_id=elsewhere.pk, text="冒名顶替")
+
+    notices = {n.application_id: n.objected for n in notices_posted(VILLAGE_1)}
+
+    assert notices == {open_.pk: True, dismissed.pk: False, quiet.pk: False}

@@ -23,7 +23,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from applications.models import Area
 from approvals import policy
-from approvals.models import Objection
 from approvals.selectors import (
     notice_application_exists,
     notice_village_get,
@@ -118,14 +117,7 @@ def _render_notice(
 ) -> HttpResponse:
     rows: list[dict[str, Any]] = []
     now = clock.now()
-    notices = list(notices_posted(village.code))
-    # Windows that ended while an objection is still being looked into: they stay posted.
-    objected = set(
-        Objection.objects.filter(
-            application_id__in=[n.application_id for n in notices],
-            status=Objection.Status.OPEN,
-        ).values_list("application_id", flat=True)
-    )
+    notices = notices_posted(village.code)
     # Every posting has the same blank form but for its ids: rendered once, through Django's
     # widgets, then given each posting's number (rendering it per posting was most of the
     # page's time). The form that failed is rendered with its values and errors.
@@ -136,7 +128,6 @@ def _render_notice(
             {
                 "notice": notice,
                 "days_left": policy.posting_days_left(notice.posting_ends_at, now=now),
-                "objected": notice.application_id in objected,
                 "fields": (
                     _objection_fields(failed)
                     if failed is not None
