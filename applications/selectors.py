@@ -8,11 +8,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db.models import Count, Model, Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from applications.models import (
     Application,
     Area,
+    BankCardHolders,
     BankOfficer,
     Household,
     KinDeclaration,
@@ -276,32 +277,20 @@ def grants_for(user: Actor) -> tuple[Grant, ...]:
 
 def bank_cards_shared(
     card_hashes: Iterable[str] | QuerySet[Any],
-) -> QuerySet[Household, tuple[str, int]]:
+) -> QuerySet[BankCardHolders, tuple[str, int]]:
     """Which of these bank cards (by lookup hash) are registered to more than one household,
-    a red flag (DOMAIN rule 5): rows of the card's hash and its number of households, by
-    hash. One query; ``card_hashes`` may be a subquery.
+    a red flag (DOMAIN rule 5): rows of the card's hash and its number of households in the
+    whole registry, by hash. One query; ``card_hashes`` may be a subquery (a county's
+    households, say).
 
-    For a subquery (a county's households, say) the cards held more than once in the whole
-    registry are found first, from the hash index alone (COUNT(*) over an index-only scan),
-    and only those few are matched against it: at 100,000 households an inspector's list
-    took 186 ms the other way round, 28 ms this way. A short list of hashes is looked up
-    directly."""
-    households = Household.objects.all()
-    if isinstance(card_hashes, QuerySet):
-        held_more_than_once = (
-            Household.objects.values("bank_card_hash")
-            .annotate(holders=Count("*"))
-            .filter(holders__gt=1)
-            .values("bank_card_hash")
-        )
-        households = households.filter(bank_card_hash__in=held_more_than_once)
+    Read from ``BankCardHolders``, which the database keeps: the shared cards are the few
+    rows of its partial index, each then matched against ``card_hashes``. Counting every
+    household's card instead took 0.4 s at a million households (0.03 s at 100,000)."""
     return (
-        households.filter(bank_card_hash__in=card_hashes)
-        .values("bank_card_hash")
-        .annotate(households=Count("pk"))
-        .filter(households__gt=1)
-        .order_by("bank_card_hash")
-        .values_list("bank_card_hash", "households")
+        BankCardHolders.shared()
+        .filter(card_hash__in=card_hashes)
+        .order_by("card_hash")
+        .values_list("card_hash", "households")
     )
 
 

@@ -9,7 +9,13 @@ from datetime import datetime, timedelta
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from applications.models import Application, Household, KinFlag, ProgramVersion
+from applications.models import (
+    Application,
+    BankCardHolders,
+    Household,
+    KinFlag,
+    ProgramVersion,
+)
 from applications.selectors import (
     applications_visible_to,
     bank_cards_shared,
@@ -72,28 +78,40 @@ def kin_flags_for_inspection(user: Actor) -> QuerySet[KinFlag]:
 def payments_held_visible_to(user: Actor, *, now: datetime, limit: int) -> list[Application]:
     """The approved applications in the user's area whose payment waits for a card check,
     oldest first, at most ``limit``, with their households and programs. Found among all of
-    them by the database, not among a first page of approved applications: six queries,
+    them by the database, not among a first page of approved applications, in a few queries
     whatever their number.
 
-    The query asks what ``policy.payment_holds`` asks of one card (a card registered to
+    The queries ask what ``policy.payment_holds`` asks of one card (a card registered to
     more than one household, ``bank_cards_shared``, or changed less than the program's hold
-    days ago) and leaves out those with a valid card check (``card_check_valid``); what it
-    finds is then passed through ``applications_payment_held``, so the policy stays the one
-    rule."""
+    days ago) and leave out those with a valid card check (``card_check_valid``); what they
+    find is then passed through ``applications_payment_held``, so the policy stays the one
+    rule.
+
+    One query for each reason, each starting from the few households it can hold (the
+    shared cards' partial index, the index of the cards changed lately) and reading only
+    their applications' numbers; the first ``limit`` of both are then read in full. One query over the approved applications with
+    either reason read every one of them with its household: 2.4 s at a million
+    applications."""
     approved = applications_visible_to(user).filter(status=Application.Status.APPROVED)
-    shared = bank_cards_shared(approved.values("household__bank_card_hash"))
-    held = Q(household__bank_card_hash__in=shared.values_list("bank_card_hash", flat=True))
+    reasons = [Q(household__bank_card_hash__in=BankCardHolders.shared().values("card_hash"))]
     # One condition per distinct hold of the programs' versions (a handful), so that the
-    # date arithmetic stays on constants, alike on SQLite and PostgreSQL.
-    for days in (
-        ProgramVersion.objects.filter(pk__in=approved.values("program_version_id"))
+    # date arithmetic stays on constants, alike on SQLite and PostgreSQL; the longest also
+    # alone, for the index.
+    holds = sorted(
+        ProgramVersion.objects.filter(card_change_hold_days__gt=0)
         .order_by()
         .values_list("card_change_hold_days", flat=True)
         .distinct()
-    ):
-        held |= Q(
-            program_version__card_change_hold_days=days,
-            household__bank_card_changed_at__gt=now - timedelta(days=days),
+    )
+    if holds:
+        changed = Q()
+        for days in holds:
+            changed |= Q(
+                program_version__card_change_hold_days=days,
+                household__bank_card_changed_at__gt=now - timedelta(days=days),
+            )
+        reasons.append(
+            Q(household__bank_card_changed_at__gt=now - timedelta(days=holds[-1])) & changed
         )
     checks = CardCheck.objects.filter(
         application_id=OuterRef("pk"), bank_card_hash=OuterRef("household__bank_card_hash")
@@ -101,17 +119,24 @@ def payments_held_visible_to(user: Actor, *, now: datetime, limit: int) -> list[
     checked = Q(household__bank_card_changed_at__isnull=True, has_check=True) | Q(
         has_check_since_change=True
     )
-    rows = list(
-        approved.filter(held)
-        .annotate(
-            has_check=Exists(checks),
-            has_check_since_change=Exists(
-                checks.filter(checked_at__gte=OuterRef("household__bank_card_changed_at"))
-            ),
+    ids: set[int] = set()
+    for reason in reasons:
+        ids.update(
+            approved.filter(reason)
+            .annotate(
+                has_check=Exists(checks),
+                has_check_since_change=Exists(
+                    checks.filter(checked_at__gte=OuterRef("household__bank_card_changed_at"))
+                ),
+            )
+            .exclude(checked)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
         )
-        .exclude(checked)
+    rows = list(
+        Application.objects.filter(pk__in=sorted(ids)[:limit])
         .select_related("household", "program")
-        .order_by("pk")[:limit]
+        .order_by("pk")
     )
     confirmed = applications_payment_held(rows, now=now)
     return [a for a in rows if a.pk in confirmed]

@@ -30,6 +30,10 @@ COUNTY = json.loads(open(os.environ.get("LOADTEST_COUNTY", "var/loadtest/county.
 MAX_REQUESTS = int(os.environ.get("LOADTEST_MAX_REQUESTS", "200000"))
 # Through nginx the site is HTTPS: the proxy says so (config: SECURE_PROXY_SSL_HEADER).
 PROXIED = {"X-Forwarded-Proto": "https"}
+# LOADTEST_CONNECTION=close: a new connection per request, as from a proxy without upstream
+# keep-alive (each request then goes to whichever web worker accepts it first).
+if os.environ.get("LOADTEST_CONNECTION") == "close":
+    PROXIED["Connection"] = "close"
 # A reviewer opens the queue and decides the applications at its top, one after another.
 DECISIONS_PER_QUEUE = 5
 _serial = itertools.count()

@@ -1,0 +1,102 @@
+"""``BankCardHolders``, kept by the database's triggers (``applications.card_holders``): the
+count of each card's households follows every way of writing a household, on SQLite and
+PostgreSQL alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.models import Count
+
+from applications import card_holders
+from applications.idnumbers import lookup_hash
+from applications.models import BankCardHolders, Household
+from applications.roles import Role
+from applications.services import household_update
+from audit.models import AuditEntry
+from tests.factories import VILLAGE_1, VILLAGE_2, World, bank_card_number, race
+
+pytestmark = pytest.mark.django_db
+
+
+def counted() -> dict[str, int]:
+    return dict(BankCardHolders.objects.values_list("card_hash", "households"))
+
+
+def recounted() -> dict[str, int]:
+    """What the count must be: every household's card, counted now."""
+    return dict(
+        Household.objects.values("bank_card_hash")
+        .annotate(n=Count("pk"))
+        .values_list("bank_card_hash", "n")
+    )
+
+
+def test_the_count_follows_registrations_card_changes_and_removals(world: World) -> None:
+    card, other = bank_card_number(), bank_card_number()
+    first = world.household(VILLAGE_1, bank_card=card)
+    second = world.household(VILLAGE_2, bank_card=card)
+    third = world.household(VILLAGE_1, bank_card=other)
+    assert counted()[lookup_hash(card)] == 2 and counted()[lookup_hash(other)] == 1
+
+    household_update(
+        actor=world.actor(Role.VILLAGE_CADRE, VILLAGE_2), household_id=second.pk, bank_card=other
+    )
+    assert counted()[lookup_hash(card)] == 1 and counted()[lookup_hash(other)] == 2
+
+    # Writes that bypass the services are counted too.
+    Household.objects.filter(pk=third.pk).update(bank_card_hash=first.bank_card_hash)
+    Household.objects.filter(pk=first.pk).update(head_name="王改名")  # not the card: no change
+    assert counted()[lookup_hash(card)] == 2 and counted()[lookup_hash(other)] == 1
+    Household.objects.filter(pk__in=[second.pk]).delete()
+    assert lookup_hash(other) not in counted()  # no household holds it any longer
+
+    assert counted() == recounted()
+    assert set(BankCardHolders.shared().values_list("card_hash", flat=True)) == {lookup_hash(card)}
+
+
+class _Executor:
+    """What ``card_holders.install`` needs of a schema editor, on the test's connection."""
+
+    connection = connection
+
+    def execute(self, sql: str, params: Any = ()) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+def test_installing_counts_the_households_already_there(world: World) -> None:
+    card = bank_card_number()
+    for area in (VILLAGE_1, VILLAGE_2, VILLAGE_1):
+        world.household(area, bank_card=card)
+    world.household(VILLAGE_1)
+    card_holders.uninstall(_Executor())
+    world.household(VILLAGE_2, bank_card=card)  # no trigger: not counted
+    assert counted() == {}
+
+    card_holders.install(_Executor())
+
+    assert counted() == recounted() and counted()[lookup_hash(card)] == 4
+    world.household(VILLAGE_2, bank_card=card)  # the triggers are back
+    assert counted()[lookup_hash(card)] == 5
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("flushable_ledger")
+def test_two_households_registered_with_one_card_at_once_are_counted_and_flagged(
+    world: World,
+) -> None:
+    card = bank_card_number()
+
+    outcomes = race(
+        lambda: world.household(VILLAGE_1, bank_card=card),
+        lambda: world.household(VILLAGE_2, bank_card=card),
+    )
+
+    assert outcomes == ["ok", "ok"]
+    assert counted()[lookup_hash(card)] == 2
+    # The second to commit waited on the card's row and saw the first: on the record.
+    assert AuditEntry.objects.filter(action="household.shared_card").count() == 1
