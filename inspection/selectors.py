@@ -89,9 +89,9 @@ def payments_held_visible_to(user: Actor, *, now: datetime, limit: int) -> list[
 
     One query for each reason, each starting from the few households it can hold (the
     shared cards' partial index, the index of the cards changed lately) and reading only
-    their applications' numbers; the first ``limit`` of both are then read in full. One query over the approved applications with
-    either reason read every one of them with its household: 2.4 s at a million
-    applications."""
+    their applications' numbers; the first ``limit`` of both are then read in full. One
+    query over the approved applications with either reason read every one of them with
+    its household: 2.4 s at a million applications."""
     approved = applications_visible_to(user).filter(status=Application.Status.APPROVED)
     reasons = [Q(household__bank_card_hash__in=BankCardHolders.shared().values("card_hash"))]
     # One condition per distinct hold of the programs' versions (a handful), so that the

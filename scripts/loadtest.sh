@@ -8,6 +8,7 @@
 # task worker, timers); PostgreSQL and locust run where they may. Figures: var/loadtest/.
 #   LOADTEST_CORES="1 2"   the runs          LOADTEST_SECONDS=60   each run's length
 #   LOADTEST_USERS=40      locust users      LOADTEST_APPLICATIONS=30000   the county's stock
+#   LOADTEST_CONNECTION=close   a new connection per request (default: keep-alive, per user)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
