@@ -8,11 +8,15 @@ it at the same moment, a row of 0).
 
 A change of card touches two rows; PostgreSQL touches the smaller hash first, so that two
 changes between the same two cards in opposite directions, at once, wait for each other
-instead of deadlocking."""
+instead of deadlocking. A writer of many households in one transaction (an import) takes
+its cards' rows first, in the same order (``lock``), for the same reason."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+from django.db import connection
 
 _SQLITE_COUNT = """
     INSERT OR IGNORE INTO applications_bankcardholders (card_hash, households)
@@ -75,6 +79,23 @@ _COUNT_EXISTING = (
     "INSERT INTO applications_bankcardholders (card_hash, households) "
     "SELECT bank_card_hash, COUNT(*) FROM applications_household GROUP BY bank_card_hash"
 )
+
+
+_LOCK = """
+INSERT INTO applications_bankcardholders AS h (card_hash, households)
+SELECT card, 0 FROM unnest(%s::text[]) AS card ORDER BY card
+ON CONFLICT (card_hash) DO UPDATE SET households = h.households
+"""
+
+
+def lock(card_hashes: Iterable[str]) -> None:
+    """Take the rows of these cards, in the triggers' order (by hash), until the caller's
+    transaction ends: a card no household holds yet gets a row of 0, which the households
+    then written count. On PostgreSQL; SQLite writes one transaction at a time."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK, [sorted(set(card_hashes))])
 
 
 def install(schema_editor: Any) -> None:

@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from applications import idnumbers
+from applications import card_holders, idnumbers
 from applications.models import Area, Household, HouseholdImport, Person
 from applications.registry_sheet import (
     ID_NUMBER,
@@ -404,6 +404,8 @@ def _households_write(job: HouseholdImport, read: SheetRead) -> int:
     )
     now = clock.now()
     reason = _("Imported from %(file)s (import %(id)s).") % {"file": job.file_name, "id": job.pk}
+    # The cards' counts (BankCardHolders) in their triggers' order, before any household.
+    card_holders.lock(idnumbers.lookup_hash(d.card) for d in drafts)
     for start in range(0, len(drafts), WRITE_CHUNK):
         chunk = drafts[start : start + WRITE_CHUNK]
         households = [_household_of(d, areas[d.village], actor, now) for d in chunk]

@@ -331,7 +331,9 @@ def _shared_card(ctx: Context) -> Iterable[Finding]:
     if not totals:
         return
     groups: dict[str, list[Household]] = defaultdict(list)
-    for household in county.filter(bank_card_hash__in=list(totals)).order_by("pk"):
+    for household in county.filter(
+        bank_card_hash__in=shared.values_list("card_hash", flat=True)
+    ).order_by("pk"):
         groups[household.bank_card_hash].append(household)
     names = _village_names(groups)
     for card_hash, households in sorted(groups.items(), key=lambda kv: kv[1][0].pk):

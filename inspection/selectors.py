@@ -98,10 +98,7 @@ def payments_held_visible_to(user: Actor, *, now: datetime, limit: int) -> list[
     # date arithmetic stays on constants, alike on SQLite and PostgreSQL; the longest also
     # alone, for the index.
     holds = sorted(
-        ProgramVersion.objects.filter(card_change_hold_days__gt=0)
-        .order_by()
-        .values_list("card_change_hold_days", flat=True)
-        .distinct()
+        ProgramVersion.objects.order_by().values_list("card_change_hold_days", flat=True).distinct()
     )
     if holds:
         changed = Q()
@@ -134,7 +131,7 @@ def payments_held_visible_to(user: Actor, *, now: datetime, limit: int) -> list[
             .values_list("pk", flat=True)[:limit]
         )
     rows = list(
-        Application.objects.filter(pk__in=sorted(ids)[:limit])
+        approved.filter(pk__in=sorted(ids)[:limit])
         .select_related("household", "program")
         .order_by("pk")
     )

@@ -100,3 +100,16 @@ def test_two_households_registered_with_one_card_at_once_are_counted_and_flagged
     assert counted()[lookup_hash(card)] == 2
     # The second to commit waited on the card's row and saw the first: on the record.
     assert AuditEntry.objects.filter(action="household.shared_card").count() == 1
+
+
+@pytest.mark.postgres
+def test_an_import_takes_its_cards_rows_first_without_changing_their_counts(world: World) -> None:
+    held = bank_card_number()
+    world.household(VILLAGE_1, bank_card=held)
+    new = lookup_hash(bank_card_number())
+
+    card_holders.lock([new, lookup_hash(held), new])
+
+    assert counted()[lookup_hash(held)] == 1 and counted()[new] == 0
+    assert counted() == {**recounted(), new: 0}
+    assert new not in set(BankCardHolders.shared().values_list("card_hash", flat=True))
