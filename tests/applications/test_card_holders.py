@@ -113,3 +113,39 @@ def test_an_import_takes_its_cards_rows_first_without_changing_their_counts(worl
     assert counted()[lookup_hash(held)] == 1 and counted()[new] == 0
     assert counted() == {**recounted(), new: 0}
     assert new not in set(BankCardHolders.shared().values_list("card_hash", flat=True))
+
+
+class _OtherDatabase(_Executor):
+    """A database the triggers are not written for."""
+
+    class connection:  # noqa: N801 - what a schema editor names it
+        vendor = "oracle"
+
+    def __init__(self) -> None:
+        self.executed: list[str] = []
+
+    def execute(self, sql: str, params: Any = ()) -> None:
+        self.executed.append(sql)
+
+
+def test_installing_on_another_database_is_refused_before_any_statement() -> None:
+    other = _OtherDatabase()
+
+    with pytest.raises(NotImplementedError, match="oracle"):
+        card_holders.install(other)
+
+    assert other.executed == []
+
+
+def test_a_cards_row_reads_as_its_hash_and_its_households() -> None:
+    row = BankCardHolders(card_hash="ab" * 32, households=3)
+
+    assert str(row) == f"{'ab' * 8}…: 3"
+
+
+def test_uninstalling_on_another_database_only_empties_the_count() -> None:
+    other = _OtherDatabase()
+
+    card_holders.uninstall(other)
+
+    assert other.executed == ["DELETE FROM applications_bankcardholders"]
