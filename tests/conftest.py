@@ -19,7 +19,7 @@ from pytest_django.plugin import blocking_manager_key
 from rest_framework.test import APIClient
 
 from audit import append_only
-from tests.factories import World, build_world, load_world, password_of
+from tests.factories import SchemaExecutor, World, build_world, load_world, password_of
 
 APPEND_ONLY_TABLES = (
     "audit_auditentry",
@@ -100,16 +100,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # --- the append-only triggers, for tests that must get past them -----------------------
 
 
-class _Executor:
-    """The two members of a schema editor that ``audit.append_only`` uses."""
-
-    connection = connection
-
-    def execute(self, sql: str) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-
-
 def _with_partitions(tables: tuple[str, ...]) -> list[str]:
     """The tables and the ledger's partitions (each with a TRUNCATE trigger of its own)."""
     from audit import partitions
@@ -128,7 +118,7 @@ def triggers_off(tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> None:
                 cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
     else:
         for table in tables:
-            append_only.uninstall(_Executor(), table)
+            append_only.uninstall(SchemaExecutor(), table)
 
 
 def triggers_on(tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> None:
@@ -138,7 +128,7 @@ def triggers_on(tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> None:
                 cursor.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
     else:
         for table in tables:
-            append_only.install(_Executor(), table)
+            append_only.install(SchemaExecutor(), table)
 
 
 @pytest.fixture

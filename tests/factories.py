@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.files.base import ContentFile
-from django.db import connections
+from django.db import connection, connections
 
 from applications import idnumbers
 from applications.idnumbers import id_check_digit
@@ -586,3 +586,15 @@ def direct_writes(monkeypatch: Any) -> list[bool]:
 
     monkeypatch.setattr(sync, "_follow_directly", spied)
     return answers
+
+
+class SchemaExecutor:
+    """What ``audit.append_only`` and ``applications.card_holders`` use of a schema editor
+    (its connection and ``execute``), on the test's connection: for tests that switch
+    triggers off and on outside a migration."""
+
+    connection = connection
+
+    def execute(self, sql: str, params: Any = ()) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import Count
 
 from applications import card_holders
@@ -16,7 +15,14 @@ from applications.models import BankCardHolders, Household
 from applications.roles import Role
 from applications.services import household_update
 from audit.models import AuditEntry
-from tests.factories import VILLAGE_1, VILLAGE_2, World, bank_card_number, race
+from tests.factories import (
+    VILLAGE_1,
+    VILLAGE_2,
+    SchemaExecutor,
+    World,
+    bank_card_number,
+    race,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -57,26 +63,16 @@ def test_the_count_follows_registrations_card_changes_and_removals(world: World)
     assert set(BankCardHolders.shared().values_list("card_hash", flat=True)) == {lookup_hash(card)}
 
 
-class _Executor:
-    """What ``card_holders.install`` needs of a schema editor, on the test's connection."""
-
-    connection = connection
-
-    def execute(self, sql: str, params: Any = ()) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-
-
 def test_installing_counts_the_households_already_there(world: World) -> None:
     card = bank_card_number()
     for area in (VILLAGE_1, VILLAGE_2, VILLAGE_1):
         world.household(area, bank_card=card)
     world.household(VILLAGE_1)
-    card_holders.uninstall(_Executor())
+    card_holders.uninstall(SchemaExecutor())
     world.household(VILLAGE_2, bank_card=card)  # no trigger: not counted
     assert counted() == {}
 
-    card_holders.install(_Executor())
+    card_holders.install(SchemaExecutor())
 
     assert counted() == recounted() and counted()[lookup_hash(card)] == 4
     world.household(VILLAGE_2, bank_card=card)  # the triggers are back
@@ -115,7 +111,7 @@ def test_an_import_takes_its_cards_rows_first_without_changing_their_counts(worl
     assert new not in set(BankCardHolders.shared().values_list("card_hash", flat=True))
 
 
-class _OtherDatabase(_Executor):
+class _OtherDatabase(SchemaExecutor):
     """A database the triggers are not written for."""
 
     class connection:  # noqa: N801 - what a schema editor names it
