@@ -22,7 +22,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
+from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from knox.models import AuthToken
+from knox.signals import token_expired
 
 from applications.permissions import grants_of
 from audit.services import PUBLIC_ACTOR_NAME, audit_record
@@ -177,6 +180,34 @@ def _locked_out_error(request: HttpRequest) -> LockedOut:
     return LockedOut(
         lockout_message(request), headers={"Retry-After": str(int(cool_off.total_seconds()))}
     )
+
+
+class TokenAuthentication(KnoxTokenAuthentication):  # type: ignore[misc]  # knox is untyped
+    """knox's token authentication, without its read of all the user's other tokens at
+    every request (to delete those that have expired): one query fewer on every API call.
+    The timers delete expired tokens instead (``tokens_expired_delete``). A token presented
+    after its expiry is refused (401) and deleted, as knox does."""
+
+    def _cleanup_token(self, auth_token: Any) -> bool:
+        if auth_token.expiry is None or auth_token.expiry >= timezone.now():
+            return False
+        username = auth_token.user.get_username()
+        auth_token.delete()
+        token_expired.send(sender=self.__class__, username=username, source="auth_token")
+        return True
+
+
+class TokenScheme(KnoxTokenScheme):  # type: ignore[no-untyped-call]  # registers itself
+    """The API schema describes this authentication as knox's: the same scheme, the same
+    name (drf-spectacular matches the exact class)."""
+
+    target_class = "applications.security.TokenAuthentication"
+
+
+def tokens_expired_delete(now: Any = None) -> int:
+    """Delete every API token past its expiry (run by the timers); how many."""
+    deleted, _rows = AuthToken.objects.filter(expiry__lt=now or clock.now()).delete()
+    return int(deleted)
 
 
 def token_revoke(token: Any) -> None:

@@ -19,7 +19,6 @@ from drf_spectacular.utils import (
     extend_schema_field,
     extend_schema_view,
 )
-from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotAuthenticated
@@ -31,7 +30,7 @@ from rest_framework.views import APIView
 
 from applications.exports import XLSX, applications_export, export_format
 from applications.models import Application, ApplicationItem, Household, LoanRequest, StatusChange
-from applications.security import token_issue, token_revoke
+from applications.security import TokenAuthentication, token_issue, token_revoke
 from applications.selectors import (
     application_filters_parse,
     applications_filter,
@@ -825,7 +824,7 @@ class TokenView(APIView):
     of the pages and changing the password revoke every token of the user. Failed attempts
     count towards the lockout of the sign-in page too (``applications.security``)."""
 
-    authentication_classes = [KnoxTokenAuthentication]
+    authentication_classes = [TokenAuthentication]
     permission_classes: list[Any] = []
 
     @extend_schema(

@@ -194,6 +194,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 
+# PostgreSQL binds parameters itself and prepares what a connection runs often (the chain's
+# steps run the same dozen statements), rather than psycopg quoting them into the text of
+# every statement. DATABASE_PREPARED=false for a pooler that cannot hold prepared statements
+# across transactions (PgBouncer before 1.21 in transaction mode).
+_PREPARED = {"server_side_binding": True, "prepare_threshold": 2}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and _env_bool(
+    "DATABASE_PREPARED", True
+):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(_PREPARED)
+
 # A PostgreSQL streaming replica for the reads that may lag (common.replica): the inspectors'
 # searches and exports, the dashboards, the cross-check scans. In tests it mirrors the
 # primary's test database (the replica streams it).
@@ -206,6 +216,8 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     # A replica that does not answer fails its pages (and /healthz) in seconds, not minutes.
     DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+    if _env_bool("DATABASE_PREPARED", True):
+        DATABASES["replica"]["OPTIONS"].update(_PREPARED)
 DATABASE_ROUTERS = ["common.replica.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -301,8 +313,9 @@ REST_KNOX = {
 }
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # Expiring tokens, stored as digests, revoked at sign-out and a new password.
-        "knox.auth.TokenAuthentication",
+        # Expiring tokens, stored as digests, revoked at sign-out and a new password (knox's,
+        # with expired tokens deleted by the timers rather than at every request).
+        "applications.security.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -9,11 +9,14 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from knox.models import AuthToken
-from rest_framework.test import APIClient
+from rest_framework.test import APIClient, APIRequestFactory
 
+from applications.security import TokenAuthentication, tokens_expired_delete
 from audit.models import AuditEntry
 from tests.factories import COUNTY, World, password_of
 
@@ -141,6 +144,36 @@ def test_an_expired_token_no_longer_works(world: World) -> None:
     AuthToken.objects.update(expiry=timezone.now() - timedelta(seconds=1))
 
     assert _authorised(token).get("/api/v1/applications/").status_code == 401
+
+
+def test_an_expired_token_is_deleted_when_presented(world: World) -> None:
+    token = token_post("cadre_v1", password_of("cadre_v1")).json()["token"]  # type: ignore[attr-defined]
+    AuthToken.objects.update(expiry=timezone.now() - timedelta(seconds=1))
+
+    response = _authorised(token).get("/api/v1/applications/")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_signed_in"
+    assert not AuthToken.objects.exists()
+
+
+def test_a_request_reads_only_its_own_token_and_leaves_the_others_to_the_timers(
+    world: World,
+) -> None:
+    old = token_post("cadre_v1", password_of("cadre_v1")).json()["token"]  # type: ignore[attr-defined]
+    AuthToken.objects.update(expiry=timezone.now() - timedelta(seconds=1))
+    token = token_post("cadre_v1", password_of("cadre_v1")).json()["token"]  # type: ignore[attr-defined]
+    request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Token {token}")
+
+    with CaptureQueriesContext(connection) as queries:
+        user, _auth = TokenAuthentication().authenticate(request)
+
+    assert user == world.user("cadre_v1")
+    assert len(queries.captured_queries) == 1  # the token with its user; knox read all too
+    assert AuthToken.objects.count() == 2  # the expired one waits for the timers
+    assert tokens_expired_delete() == 1
+    assert _authorised(old).get("/api/v1/applications/").status_code == 401
+    assert _authorised(token).get("/api/v1/applications/").status_code == 200
 
 
 def test_signing_out_of_the_pages_revokes_the_users_tokens(world: World) -> None:

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from knox.models import AuthToken
+from knox.settings import CONSTANTS
 
 from applications.models import Application
 from audit.models import AuditEntry
@@ -192,3 +194,15 @@ def test_process_timers_requeues_an_import_whose_worker_stopped(
     assert AuditEntry.objects.filter(
         action="household_import.requeue", object_id=str(job.pk)
     ).exists()
+
+
+def test_process_timers_deletes_expired_api_tokens_and_keeps_the_others(world: World) -> None:
+    AuthToken.objects.create(user=world.user("cadre_v1"), expiry=timedelta(seconds=-1))
+    _, kept = AuthToken.objects.create(user=world.user("cadre_v1"))
+
+    out = _run()
+
+    assert "deleted 1 expired API token(s)" in out
+    assert list(AuthToken.objects.values_list("token_key", flat=True)) == [
+        kept[: CONSTANTS.TOKEN_KEY_LENGTH]
+    ]

@@ -1,6 +1,7 @@
 """The timers of the system, in one command for cron or ``--loop``. It lives in the top
 layer because it drives lower ones: approvals (postings), documents (batches), the
-cross-checks (scans) and loans (the daily sweep of days past due)."""
+cross-checks (scans), loans (the daily sweep of days past due) and the API tokens that
+have expired."""
 
 import time
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from applications.imports import household_imports_recover
+from applications.security import tokens_expired_delete
 from approvals.services.transitions import postings_close_due
 from common.health import TIMERS, heartbeat_record, worker_ping_send
 from crosscheck.services import scans_recover
@@ -21,8 +23,9 @@ class Command(BaseCommand):
         "Close the public postings whose window has passed and that have no open objection, "
         "put the document batches, the inspectors' scans and the registry imports whose "
         "worker has stopped back in the queue (or fail them after too many attempts), count "
-        "the dashboards' figures again, and bring the loans' days past due and status up to "
-        "today. Idempotent: safe to run every minute from cron, or with --loop."
+        "the dashboards' figures again, bring the loans' days past due and status up to "
+        "today, and delete expired API tokens. Idempotent: safe to run every minute from "
+        "cron, or with --loop."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -58,6 +61,9 @@ class Command(BaseCommand):
             swept = loans_sweep()
             if swept or not opts["loop"]:
                 self.stdout.write(f"updated {swept} loan(s) past due or back to current")
+            expired = tokens_expired_delete()
+            if expired or not opts["loop"]:
+                self.stdout.write(f"deleted {expired} expired API token(s)")
             # Last: the heartbeat says a whole run got through (/healthz).
             worker_ping_send()
             heartbeat_record(TIMERS)
