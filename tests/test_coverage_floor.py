@@ -1,6 +1,7 @@
-"""The coverage floor in pyproject.toml fails `make check` whenever the total is below it, by
-any amount. pytest-cov compares the total rounded to coverage's ``precision``: at the default
-of 0, a total of 91.99 % counted as 92 % and passed, while the report printed "FAIL"."""
+"""The coverage floor in pyproject.toml fails `make check` whenever the total is below it,
+by any amount (checked with the project's coverage settings and a floor of 92). pytest-cov
+compares the total rounded to coverage's ``precision``: at the default of 0, a total of
+91.99 % counted as 92 % and passed, while the report printed "FAIL"."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def test_a_total_a_fraction_below_the_floor_fails_the_run(tmp_path: Path) -> Non
             "-c",
             str(tmp_path / "pytest.ini"),
             "--cov=covered",
-            f"--cov-config={ROOT / 'pyproject.toml'}",
+            f"--cov-config={ROOT / 'pyproject.toml'}",  # its precision; the floor is 92 here
+            "--cov-fail-under=92",
             "--cov-report=term",
             "test_covered.py",
         ],

@@ -21,7 +21,7 @@ from viewflow.workflow import flow, lock
 
 from applications.chains import Chain
 from applications.models import Application, Area
-from applications.roles import prefix_of_code
+from applications.roles import level_of_code, prefix_of_code
 from workflows.models import ApplicationProcess
 from workflows.views import task_redirect
 
@@ -40,11 +40,11 @@ def _village(process: ApplicationProcess) -> Area:
 
 
 def _by_key(code: str) -> Area:
-    """The area a task's owner permission is on, by its key: a task stores only the area's
-    content type and key, so nothing is read (one query fewer for every step that opens a
-    person's task). The code is the application's own area or its township's or county's,
-    which the area tree holds (``Area`` is keyed by its code)."""
-    return Area(code=code)
+    """The area a task's owner permission is on, by its code: a task stores only the area's
+    content type and key (the code), so nothing is read, one query fewer for every step that
+    opens a person's task. The code is the application's village or that village's township
+    or county, whose areas exist wherever the village does; its level is the code's own."""
+    return Area(code=code, level=level_of_code(code))
 
 
 def _status_is(*statuses: str) -> Any:

@@ -44,6 +44,18 @@ def test_every_operation_documents_its_refusals(schema: dict[str, Any]) -> None:
     assert missing == []
 
 
+def test_every_signed_in_operation_takes_the_api_token(schema: dict[str, Any]) -> None:
+    scheme = schema["components"]["securitySchemes"]["knoxApiToken"]
+    without = [
+        f"{method.upper()} {path}"
+        for path, method, operation in _operations(schema)
+        if {"knoxApiToken": []} not in operation.get("security", [])
+    ]
+
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "Authorization")
+    assert without == []
+
+
 def test_the_objections_of_an_application_are_a_list_and_a_new_one_is_201(
     schema: dict[str, Any],
 ) -> None:

@@ -37,7 +37,7 @@ def test_postgres_connections_close_after_each_request_unless_production_says_ot
     assert _setting(expression, DATABASE_URL=url, DATABASE_CONN_MAX_AGE="60") == "60"
 
 
-def test_postgres_binds_and_prepares_statements_unless_a_pooler_says_it_cannot() -> None:
+def test_postgres_binds_and_prepares_statements_only_when_asked() -> None:
     url = "postgres://fupin@127.0.0.1:5432/fupin"
     replica = "postgres://fupin@127.0.0.1:5433/fupin"
     expression = (
@@ -46,14 +46,13 @@ def test_postgres_binds_and_prepares_statements_unless_a_pooler_says_it_cannot()
     )
 
     assert _setting(expression, DATABASE_URL=url, DATABASE_REPLICA_URL=replica) == (
-        "[True, 2, True, 2]"
+        "[None, None, None, None]"
     )
     assert _setting(
-        expression, DATABASE_URL=url, DATABASE_REPLICA_URL=replica, DATABASE_PREPARED="false"
-    ) == ("[None, None, None, None]")
-    assert _setting('settings.DATABASES["default"]["OPTIONS"].get("server_side_binding")') == (
-        "None"  # SQLite
-    )
+        expression, DATABASE_URL=url, DATABASE_REPLICA_URL=replica, DATABASE_PREPARED="true"
+    ) == ("[True, 2, True, 2]")
+    sqlite = 'settings.DATABASES["default"]["OPTIONS"].get("server_side_binding")'
+    assert _setting(sqlite, DATABASE_PREPARED="true") == "None"
 
 
 def test_production_counts_in_the_database_cache_every_web_process_shares() -> None:

@@ -196,6 +196,7 @@ def test_process_timers_requeues_an_import_whose_worker_stopped(
     ).exists()
 
 
+@pytest.mark.django_db
 def test_process_timers_deletes_expired_api_tokens_and_keeps_the_others(world: World) -> None:
     AuthToken.objects.create(user=world.user("cadre_v1"), expiry=timedelta(seconds=-1))
     _, kept = AuthToken.objects.create(user=world.user("cadre_v1"))
