@@ -4,7 +4,7 @@ locking are django-axes' (settings: ``AXES_*``); what is here is what the county
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -204,10 +204,10 @@ class TokenScheme(KnoxTokenScheme):  # type: ignore[no-untyped-call]  # register
     target_class = "applications.security.TokenAuthentication"
 
 
-def tokens_expired_delete(*, now: datetime | None = None) -> int:
+def tokens_expired_delete() -> int:
     """Delete every API token past its expiry (run by the timers); how many. Expiry is
     knox's, on the real clock (``timezone.now``), as knox sets and checks it."""
-    deleted, _rows = AuthToken.objects.filter(expiry__lt=now or timezone.now()).delete()
+    deleted, _rows = AuthToken.objects.filter(expiry__lt=timezone.now()).delete()
     return int(deleted)
 
 

@@ -203,9 +203,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # nor can a pooler in transaction mode keep prepared statements unless it is PgBouncer
 # 1.22 or later with max_prepared_statements set.
 _PREPARED = {"server_side_binding": True, "prepare_threshold": 2}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and _env_bool(
-    "DATABASE_PREPARED", False
-):
+_prepared = _env_bool("DATABASE_PREPARED", False)
+if _prepared and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).update(_PREPARED)
 
 # A PostgreSQL streaming replica for the reads that may lag (common.replica): the inspectors'
@@ -220,7 +219,7 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     # A replica that does not answer fails its pages (and /healthz) in seconds, not minutes.
     DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = 5
-    if _env_bool("DATABASE_PREPARED", False):
+    if _prepared:
         DATABASES["replica"]["OPTIONS"].update(_PREPARED)
 DATABASE_ROUTERS = ["common.replica.ReplicaRouter"]
 
