@@ -24,8 +24,10 @@ from common.sheets import (
     Cell,
     Formula,
     RowProblem,
+    cell_digits_lost,
     cell_text,
     cell_unquoted,
+    digits_lost_message,
     header_key,
     template_file,
 )
@@ -46,6 +48,8 @@ HEADERS = (HOUSEHOLD_NO, VILLAGE, NAME, ID_NUMBER, RELATION, TYPE, CAUSES, CARD,
 HOUSEHOLD_COLUMNS = (TYPE, CAUSES, CARD, HOLDER, PHONE)
 # Numbers a spreadsheet would otherwise turn into 6.20902E+17: kept as text.
 TEXT_COLUMNS = (HOUSEHOLD_NO, VILLAGE, ID_NUMBER, CARD, PHONE)
+# Longer than the 15 digits a spreadsheet's number keeps.
+_LONG_NUMBERS = (ID_NUMBER, CARD)
 
 R = Person.Relation
 RELATIONS: dict[str, str] = {
@@ -216,11 +220,17 @@ def registry_sheet_read(
             progress(read.rows)
         size = len(cells)
         values: dict[str, str] = {}
+        lost: set[str] = set()
         for header, index in order:
             cell = cell_unquoted(cells[index]) if index < size else None
             if isinstance(cell, Formula):
                 add(number, header, _("The cell holds a formula; write the value itself."))
                 values[header] = cell.text
+                continue
+            if header in _LONG_NUMBERS and cell_digits_lost(cell):
+                add(number, header, digits_lost_message())
+                values[header] = ""
+                lost.add(header)
                 continue
             text = cell_text(cell)
             if CONTROL_CHARACTERS.search(text):
@@ -243,7 +253,8 @@ def registry_sheet_read(
             add(number, NAME, _("A name has at most 50 characters."))
         id_number = ""
         try:
-            id_number = idnumbers.validate_id_number(values[ID_NUMBER])
+            if ID_NUMBER not in lost:
+                id_number = idnumbers.validate_id_number(values[ID_NUMBER])
         except ValidationError as error:
             add(number, ID_NUMBER, " ".join(str(m) for m in error.messages))
         if id_number:
@@ -276,7 +287,7 @@ def registry_sheet_read(
                 continue
             draft.head = person
             draft.row = number
-            _head_columns(draft, number, values, add)
+            _head_columns(draft, number, values, add, card_lost=CARD in lost)
         else:
             draft.members.append(person)
             if village:
@@ -288,7 +299,12 @@ def registry_sheet_read(
 
 
 def _head_columns(
-    draft: HouseholdDraft, number: int, values: dict[str, str], add: Callable[[int, str, str], None]
+    draft: HouseholdDraft,
+    number: int,
+    values: dict[str, str],
+    add: Callable[[int, str, str], None],
+    *,
+    card_lost: bool,
 ) -> None:
     village = values[VILLAGE]
     if not _VILLAGE_CODE.match(village):
@@ -321,7 +337,8 @@ def _head_columns(
         add(number, CAUSES, _("Give at least one cause of poverty."))
     draft.causes = causes
     try:
-        draft.card = idnumbers.validate_bank_card(values[CARD])
+        if not card_lost:
+            draft.card = idnumbers.validate_bank_card(values[CARD])
     except ValidationError as error:
         add(number, CARD, " ".join(str(m) for m in error.messages))
     draft.holder = values[HOLDER]

@@ -24,6 +24,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import IO, Any
 
 import openpyxl
@@ -91,6 +92,28 @@ def cell_unquoted(cell: Cell) -> Cell:
         if match:
             return match.group(1)
     return cell
+
+
+# A spreadsheet holds a number to 15 significant digits. An ID or card number typed as a
+# number has lost its last digits, whatever it now reads: by chance it may even pass its
+# check digit as someone else's number.
+_EXACT_DIGITS = 10**15
+
+
+def cell_digits_lost(cell: Cell) -> bool:
+    """Whether the cell is a number too long for a spreadsheet to have kept exactly (a
+    workbook's reader gives a whole number as ``int`` or ``float``, as its writer wrote it)."""
+    if isinstance(cell, bool) or not isinstance(cell, int | float | Decimal):
+        return False
+    number = Decimal(cell)
+    return not number.is_nan() and abs(number) >= _EXACT_DIGITS
+
+
+def digits_lost_message() -> str:
+    return _(
+        "The number was typed as a number, and a spreadsheet keeps only its first 15 "
+        "digits: format the column as text and type the number again."
+    )
 
 
 def cell_text(cell: Cell) -> str:

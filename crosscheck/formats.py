@@ -14,7 +14,15 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from applications import idnumbers
-from common.sheets import CONTROL_CHARACTERS, Cell, Formula, RowProblem, header_key
+from common.sheets import (
+    CONTROL_CHARACTERS,
+    Cell,
+    Formula,
+    RowProblem,
+    cell_digits_lost,
+    digits_lost_message,
+    header_key,
+)
 from common.sheets import cell_text as _text
 from common.sheets import cell_unquoted as _unquoted
 from crosscheck.models import ReferenceList
@@ -144,6 +152,8 @@ def row_parse(
             return RowProblem(
                 number, header, _("The cell holds control characters; write plain text.")
             )
+    if cell_digits_lost(cell(ID)):
+        return RowProblem(number, ID, digits_lost_message())
     raw_id = _text(cell(ID))
     if not raw_id:
         return RowProblem(number, ID, _("The ID number is missing."))

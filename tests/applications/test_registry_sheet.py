@@ -7,10 +7,12 @@ import io
 
 import pytest
 
+from applications import idnumbers
 from applications.models import Household, Person
 from applications.registry_sheet import HEADERS, SheetRead, registry_sheet_read
-from common.sheets import sheet_rows
+from common.sheets import cell_text, digits_lost_message, sheet_rows
 from tests.applications.test_imports import as_csv, as_xlsx, household_rows
+from tests.factories import id_number
 
 
 def read(rows: list[list[object]], *, xlsx: bool = False) -> SheetRead:
@@ -52,13 +54,43 @@ def test_relations_types_and_causes_are_read_in_their_chinese_names() -> None:
     ]
 
 
+# Serial 20's number, held as a spreadsheet's number, reads 620902196001210240: another
+# valid ID number. Its check digit cannot tell that digits were lost.
+LOSSY_BUT_VALID = id_number(serial=20)
+
+
 def test_an_id_number_typed_as_a_number_loses_digits_and_is_reported() -> None:
+    assert idnumbers.validate_id_number(cell_text(float(LOSSY_BUT_VALID))) != LOSSY_BUT_VALID
     rows = household_rows("1")
-    rows[1][3] = float(rows[1][3][:17] + "0")  # what Excel keeps of an 18-digit number
+    rows[1][3] = float(LOSSY_BUT_VALID)  # what Excel keeps of an 18-digit number
 
     result = read(rows, xlsx=True)
 
-    assert [(p.row, p.column) for p in result.problems.kept] == [(3, "身份证号")]
+    assert [(p.row, p.column, p.message) for p in result.problems.kept] == [
+        (3, "身份证号", digits_lost_message())
+    ]
+
+
+def test_a_card_number_typed_as_a_number_is_reported_whatever_its_check_digit() -> None:
+    rows = household_rows("1")
+    # 16 digits: exact here, but Excel would have kept 15 and written the last as 0.
+    rows[0][7] = float("6217000000000123")
+
+    result = read(rows, xlsx=True)
+
+    assert [(p.row, p.column, p.message) for p in result.problems.kept] == [
+        (2, "银行卡号", digits_lost_message())
+    ]
+
+
+def test_a_short_number_typed_as_a_number_is_read() -> None:
+    rows = household_rows("1")
+    rows[0][9] = 13809370000.0  # a phone number as a spreadsheet's number: exact
+
+    result = read(rows, xlsx=True)
+
+    assert result.problems.count == 0
+    assert result.households["1"].phone == "13809370000"
 
 
 def test_more_than_thirty_people_in_a_household_is_a_problem() -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from decimal import Decimal
 
 import pytest
 from openpyxl import Workbook
 
-from common.sheets import Formula, SheetError, sheet_rows
+from common.sheets import Formula, SheetError, cell_digits_lost, sheet_rows
 
 
 def _rows(data: bytes, name: str = "") -> list[tuple[int, list[object]]]:
@@ -68,3 +69,23 @@ def test_text_in_no_known_encoding_is_refused() -> None:
     data = b"a,b\r\n" * 300_000 + b"\xff\xff\xff\r\n"
     with pytest.raises(SheetError):
         _rows(data)
+
+
+@pytest.mark.parametrize(
+    ("cell", "lost"),
+    [
+        (6.2090219600121024e17, True),  # an ID number as Excel keeps it
+        (6217000000000120, True),  # 16 digits as a whole number: the 16th is not kept
+        (Decimal("1E+15"), True),
+        (float("-inf"), True),
+        (999_999_999_999_999, False),  # 15 digits: exact
+        (13809370000.0, False),
+        (float("nan"), False),
+        (Decimal("NaN"), False),
+        (True, False),
+        ("620902196001210208", False),  # text keeps every digit
+        (None, False),
+    ],
+)
+def test_a_number_longer_than_a_spreadsheet_keeps_is_flagged(cell: object, lost: bool) -> None:
+    assert cell_digits_lost(cell) is lost

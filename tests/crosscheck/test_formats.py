@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from common.sheets import Formula, RowProblem
+from common.sheets import Formula, RowProblem, digits_lost_message
 from crosscheck.formats import ParsedRow, header_positions, row_parse
 from crosscheck.models import ReferenceList
 from tests.factories import id_number
@@ -77,3 +77,14 @@ def test_names_are_normalised_and_ids_upper_cased() -> None:
     assert isinstance(parsed, ParsedRow)
     assert parsed.name == "阿依古丽·买买提"
     assert parsed.id_masked.endswith(number[-4:])
+
+
+def test_an_id_number_typed_as_a_number_is_refused_though_it_reads_as_a_valid_one() -> None:
+    # Serial 20's number as a spreadsheet's number reads as another person's valid number:
+    # matched, it would make a lead against someone who is on no list.
+    lossy = float(id_number(serial=20))
+    positions = {"身份证号": 0, "姓名": 1, "死亡日期": 2}
+
+    parsed = row_parse(K.DECEASED, 2, [lossy, "王明", "2025-06-01"], positions, as_of=AS_OF)
+
+    assert parsed == RowProblem(2, "身份证号", digits_lost_message())
