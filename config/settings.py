@@ -197,14 +197,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # DATABASE_PREPARED=true: PostgreSQL binds the parameters itself and keeps a plan for what a
 # connection runs again and again (the chain's steps run the same dozen statements), rather
 # than psycopg quoting them into the text of every statement: a chain step about a fifth
-# cheaper (README, Performance). Off by default: a statement then holds at most 65,535
-# parameters, and Django does not split the large bulk updates and lists of this code to
-# stay under it (a county's settlement of interest subsidies bulk-updates every claim);
-# nor can a pooler in transaction mode keep prepared statements unless it is PgBouncer
-# 1.22 or later with max_prepared_statements set.
-_PREPARED = {"server_side_binding": True, "prepare_threshold": 2}
+# cheaper (README, Performance). A statement with more parameters than the protocol carries
+# (65,535) is still quoted into its text (common.postgres). A pooler in transaction mode
+# keeps prepared statements only if it is PgBouncer 1.22 or later with
+# max_prepared_statements set.
 _prepared = _env_bool("DATABASE_PREPARED", False)
+_PREPARED: dict[str, object] = {}
 if _prepared and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    from common.postgres import BoundedServerBindingCursor
+
+    _PREPARED = {
+        "server_side_binding": True,
+        "prepare_threshold": 2,
+        "cursor_factory": BoundedServerBindingCursor,
+    }
     DATABASES["default"].setdefault("OPTIONS", {}).update(_PREPARED)
 
 # A PostgreSQL streaming replica for the reads that may lag (common.replica): the inspectors'
@@ -219,8 +225,7 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     # A replica that does not answer fails its pages (and /healthz) in seconds, not minutes.
     DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = 5
-    if _prepared:
-        DATABASES["replica"]["OPTIONS"].update(_PREPARED)
+    DATABASES["replica"]["OPTIONS"].update(_PREPARED)
 DATABASE_ROUTERS = ["common.replica.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -126,3 +126,43 @@ def test_an_empty_sheet_is_reported() -> None:
     result = registry_sheet_read(sheet_rows(io.BytesIO(b"\n\n")))
 
     assert result.fatal and result.problems.count == 1
+
+
+def _head_row_with(column: int, value: object) -> list[list[object]]:
+    rows: list[list[object]] = [list(r) for r in household_rows("1")]
+    rows[0][column] = value
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "problem"),
+    [
+        (2, "王" * 51, (2, "姓名")),
+        (6, "", (2, "致贫原因")),
+        (8, "", (2, "开户名")),
+    ],
+)
+def test_a_head_row_missing_what_it_needs_is_reported(
+    column: int, value: str, problem: tuple[int, str]
+) -> None:
+    result = read(_head_row_with(column, value))
+
+    assert problem in [(p.row, p.column) for p in result.problems.kept]
+
+
+def test_a_row_without_a_household_number_or_with_too_long_a_one_is_reported() -> None:
+    rows = household_rows("1") + household_rows("2")
+    rows[1][0] = ""
+    rows[4][0] = "9" * 41
+
+    result = read(rows)
+
+    assert [(p.row, p.column) for p in result.problems.kept] == [(3, "户编号"), (6, "户编号")]
+    assert result.persons == 4  # the two rows without a household are not read
+
+
+def test_empty_parts_between_causes_are_skipped() -> None:
+    result = read(_head_row_with(6, "因病、、缺资金"))
+
+    assert result.problems.count == 0
+    assert result.households["1"].causes == [Household.Cause.ILLNESS, Household.Cause.CAPITAL]

@@ -164,3 +164,17 @@ def test_process_timers_records_its_run_and_pings_the_worker(settings: Any) -> N
     status, body = healthz()
     assert status == 200, body
     assert body["checks"]["timers"]["ok"] and body["checks"]["worker"]["ok"]
+
+
+def test_a_ping_that_cannot_be_queued_is_logged_and_reported_unsent(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Refused:
+        def enqueue(self) -> None:
+            raise OperationalError("the task table is locked")
+
+    monkeypatch.setattr("common.tasks.worker_ping", Refused())
+
+    assert worker_ping_send() is False
+    assert "the worker's ping could not be queued" in caplog.text
+    assert not DBTaskResult.objects.filter(task_path="common.tasks.worker_ping").exists()

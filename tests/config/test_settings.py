@@ -42,15 +42,17 @@ def test_postgres_binds_and_prepares_statements_only_when_asked() -> None:
     replica = "postgres://fupin@127.0.0.1:5433/fupin"
     expression = (
         '[settings.DATABASES[a]["OPTIONS"].get(k) for a in ("default", "replica") '
-        'for k in ("server_side_binding", "prepare_threshold")]'
+        'for k in ("server_side_binding", "prepare_threshold")] + '
+        '[getattr(settings.DATABASES[a]["OPTIONS"].get("cursor_factory"), "__name__", None) '
+        'for a in ("default", "replica")]'
     )
 
     assert _setting(expression, DATABASE_URL=url, DATABASE_REPLICA_URL=replica) == (
-        "[None, None, None, None]"
+        "[None, None, None, None, None, None]"
     )
     assert _setting(
         expression, DATABASE_URL=url, DATABASE_REPLICA_URL=replica, DATABASE_PREPARED="true"
-    ) == ("[True, 2, True, 2]")
+    ) == ("[True, 2, True, 2, 'BoundedServerBindingCursor', 'BoundedServerBindingCursor']")
     sqlite = 'settings.DATABASES["default"]["OPTIONS"].get("server_side_binding")'
     assert _setting(sqlite, DATABASE_PREPARED="true") == "None"
 
