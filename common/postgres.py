@@ -20,20 +20,34 @@ _MATCH = " LIKE "
 
 class BoundedServerBindingCursor(ServerBindingCursor):  # type: ignore[misc]
     """Sends the parameters apart from the statement, so that PostgreSQL may prepare what a
-    connection runs again and again. A statement with more parameters than the protocol
-    carries (a county's bulk update of its subsidy claims, a long ``IN`` list: Django
-    splits neither on PostgreSQL) is instead quoted into its text by psycopg, as every
-    statement is without ``DATABASE_PREPARED``, and is not prepared."""
+    connection runs again and again. Two kinds of statement are not prepared, nor counted
+    towards it (psycopg would otherwise keep their text among the last hundred it saw):
+
+    - one with more parameters than the protocol carries (a county's bulk update of its
+      subsidy claims, a long ``IN`` list: Django splits neither on PostgreSQL), which
+      psycopg quotes into its text instead, as every statement is without
+      ``DATABASE_PREPARED``;
+    - one matching a pattern (``LIKE``), planned for its values at each call.
+
+    Not covered: ``QuerySet.iterator()`` (Django's named cursor, psycopg's own, never
+    prepared) and ``executemany`` (which psycopg always prepares); this code passes neither
+    a long list."""
 
     def execute(
         self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: Any = None
     ) -> Any:
         if params is not None and len(params) > MAX_BOUND_PARAMETERS:
             query = ClientCursor(self.connection).mogrify(query, params)
-            params, prepare = None, False
-        elif prepare is None and _MATCH in _text(query):
-            prepare = False
-        return super().execute(query, params, prepare=prepare, binary=binary)
+            params = None
+        elif prepare is not None or _MATCH not in _text(query):
+            return super().execute(query, params, prepare=prepare, binary=binary)
+        connection = self.connection
+        threshold = connection.prepare_threshold
+        connection.prepare_threshold = None  # this statement only
+        try:
+            return super().execute(query, params, prepare=False, binary=binary)
+        finally:
+            connection.prepare_threshold = threshold
 
 
 def _text(query: Any) -> str:

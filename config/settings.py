@@ -196,9 +196,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 # DATABASE_PREPARED=true: PostgreSQL binds the parameters itself and keeps a plan for what a
 # connection runs again and again (the chain's steps run the same dozen statements), rather
-# than psycopg quoting them into the text of every statement: a chain step about a fifth
+# than psycopg quoting them into the text of every statement: a chain step about a tenth
 # cheaper (README, Performance). A statement with more parameters than the protocol carries
-# (65,535) is still quoted into its text (common.postgres). A pooler in transaction mode
+# (65,535) is still quoted into its text, and one matching a pattern (an area's scope) is
+# planned at each call (common.postgres). A pooler in transaction mode
 # keeps prepared statements only if it is PgBouncer 1.22 or later with
 # max_prepared_statements set.
 _prepared = _env_bool("DATABASE_PREPARED", False)

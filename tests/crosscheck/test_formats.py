@@ -80,9 +80,10 @@ def test_names_are_normalised_and_ids_upper_cased() -> None:
 
 
 def test_an_id_number_typed_as_a_number_is_refused_though_it_reads_as_a_valid_one() -> None:
-    # Serial 20's number as a spreadsheet's number reads as another person's valid number:
-    # matched, it would make a lead against someone who is on no list.
-    lossy = float(id_number(serial=20))
+    # Serial 18's number as Excel keeps it when typed as a number (15 digits, then zeros,
+    # held as a binary number) reads as another person's valid number: matched, it would
+    # make a lead against someone who is on no list (tests.applications.test_registry_sheet).
+    lossy = float(id_number(serial=18)[:15] + "000")
     positions = {"身份证号": 0, "姓名": 1, "死亡日期": 2}
 
     parsed = row_parse(K.DECEASED, 2, [lossy, "王明", "2025-06-01"], positions, as_of=AS_OF)
