@@ -143,7 +143,7 @@ def _head_row_with(column: int, value: object) -> list[list[object]]:
         (8, "", (2, "开户名")),
     ],
 )
-def test_a_head_row_missing_what_it_needs_is_reported(
+def test_a_head_rows_long_name_or_missing_causes_or_holder_is_reported(
     column: int, value: str, problem: tuple[int, str]
 ) -> None:
     result = read(_head_row_with(column, value))
