@@ -194,15 +194,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 
-# DATABASE_PREPARED=true: PostgreSQL binds the parameters itself and keeps a plan for what a
-# connection runs again and again (the chain's steps run the same dozen statements), rather
-# than psycopg quoting them into the text of every statement: a chain step about a tenth
-# cheaper (README, Performance). A statement with more parameters than the protocol carries
-# (65,535) is still quoted into its text, and one matching a pattern (an area's scope) is
-# planned at each call (common.postgres). A pooler in transaction mode
-# keeps prepared statements only if it is PgBouncer 1.22 or later with
-# max_prepared_statements set.
-_prepared = _env_bool("DATABASE_PREPARED", False)
+# DATABASE_PREPARED (on unless set to false): PostgreSQL binds the parameters itself and
+# keeps a plan for what a connection runs again and again (the chain's steps run the same
+# dozen statements), rather than psycopg quoting them into the text of every statement: a
+# chain step about a tenth cheaper (README, Performance). A statement with more parameters
+# than the protocol carries (65,535) is still quoted into its text, and one matching a
+# pattern (an area's scope) is planned at each call (common.postgres). A connection's
+# prepared statements outlive a migration that changes a table's columns: the processes are
+# restarted after one (deploy/systemd: the web unit migrates before it starts, the others
+# start after it). A pooler in transaction mode keeps prepared statements only if it is
+# PgBouncer 1.22 or later with max_prepared_statements set; behind another, set it to false.
+_prepared = _env_bool("DATABASE_PREPARED", True)
 _PREPARED: dict[str, object] = {}
 if _prepared and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     from common.postgres import BoundedServerBindingCursor

@@ -37,7 +37,7 @@ def test_postgres_connections_close_after_each_request_unless_production_says_ot
     assert _setting(expression, DATABASE_URL=url, DATABASE_CONN_MAX_AGE="60") == "60"
 
 
-def test_postgres_binds_and_prepares_statements_only_when_asked() -> None:
+def test_postgres_binds_and_prepares_statements_unless_told_not_to() -> None:
     url = "postgres://fupin@127.0.0.1:5432/fupin"
     replica = "postgres://fupin@127.0.0.1:5433/fupin"
     expression = (
@@ -46,14 +46,18 @@ def test_postgres_binds_and_prepares_statements_only_when_asked() -> None:
         '[getattr(settings.DATABASES[a]["OPTIONS"].get("cursor_factory"), "__name__", None) '
         'for a in ("default", "replica")]'
     )
+    prepared = "[True, 2, True, 2, 'BoundedServerBindingCursor', 'BoundedServerBindingCursor']"
 
-    assert _setting(expression, DATABASE_URL=url, DATABASE_REPLICA_URL=replica) == (
-        "[None, None, None, None, None, None]"
+    assert _setting(expression, DATABASE_URL=url, DATABASE_REPLICA_URL=replica) == prepared
+    assert (
+        _setting(expression, DATABASE_URL=url, DATABASE_REPLICA_URL=replica, DATABASE_PREPARED="1")
+        == prepared
     )
     assert _setting(
-        expression, DATABASE_URL=url, DATABASE_REPLICA_URL=replica, DATABASE_PREPARED="true"
-    ) == ("[True, 2, True, 2, 'BoundedServerBindingCursor', 'BoundedServerBindingCursor']")
+        expression, DATABASE_URL=url, DATABASE_REPLICA_URL=replica, DATABASE_PREPARED="false"
+    ) == ("[None, None, None, None, None, None]")
     sqlite = 'settings.DATABASES["default"]["OPTIONS"].get("server_side_binding")'
+    assert _setting(sqlite) == "None"
     assert _setting(sqlite, DATABASE_PREPARED="true") == "None"
 
 
