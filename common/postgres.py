@@ -1,4 +1,4 @@
-"""PostgreSQL's own binding and prepared statements (``DATABASE_PREPARED=true``), kept within
+"""PostgreSQL's own binding and prepared statements (``DATABASE_PREPARED``, on by default), kept within
 what the protocol carries."""
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ class BoundedServerBindingCursor(ServerBindingCursor):  # type: ignore[misc]
 
     - one with more parameters than the protocol carries (a county's bulk update of its
       subsidy claims, a long ``IN`` list: Django splits neither on PostgreSQL), which
-      psycopg quotes into its text instead, as every statement is without
-      ``DATABASE_PREPARED``;
+      psycopg quotes into its text instead, as every statement is with
+      ``DATABASE_PREPARED=false``;
     - one matching a pattern (``LIKE``), planned for its values at each call.
 
     Not covered: ``QuerySet.iterator()`` (Django's named cursor, psycopg's own, never

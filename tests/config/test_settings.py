@@ -53,9 +53,10 @@ def test_postgres_binds_and_prepares_statements_unless_told_not_to() -> None:
         _setting(expression, DATABASE_URL=url, DATABASE_REPLICA_URL=replica, DATABASE_PREPARED="1")
         == prepared
     )
-    assert _setting(
-        expression, DATABASE_URL=url, DATABASE_REPLICA_URL=replica, DATABASE_PREPARED="false"
-    ) == ("[None, None, None, None, None, None]")
+    for off in ("false", "0"):
+        assert _setting(
+            expression, DATABASE_URL=url, DATABASE_REPLICA_URL=replica, DATABASE_PREPARED=off
+        ) == ("[None, None, None, None, None, None]")
     sqlite = 'settings.DATABASES["default"]["OPTIONS"].get("server_side_binding")'
     assert _setting(sqlite) == "None"
     assert _setting(sqlite, DATABASE_PREPARED="true") == "None"
