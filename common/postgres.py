@@ -1,5 +1,5 @@
-"""PostgreSQL's own binding and prepared statements (``DATABASE_PREPARED``, on by default), kept within
-what the protocol carries."""
+"""PostgreSQL's own binding and prepared statements (``DATABASE_PREPARED``, on by default),
+kept within what the protocol carries."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Prepared statements (``DATABASE_PREPARED``, on by default) on a real PostgreSQL connection: what the
-protocol cannot carry is quoted into the statement's text; the rest is prepared."""
+"""Prepared statements (``DATABASE_PREPARED``, on by default) on a real PostgreSQL connection:
+what the protocol cannot carry is quoted into the statement's text; the rest is prepared."""
 
 from __future__ import annotations
 
